@@ -1,0 +1,138 @@
+#include "core/fields.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace hpsim::core {
+
+YAML::Node parse_yaml_text(const std::string& text, const std::string& where) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw InputError(where, "", "expected valid YAML or JSON (" + e.msg + " at line " +
+                                    std::to_string(e.mark.line + 1) + ")");
+  }
+}
+
+bool is_file(const std::string& spec) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(spec, ec);
+}
+
+YAML::Node load_yaml_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "", "cannot open the file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse_yaml_text(buffer.str(), path);
+}
+
+Fields::Fields(YAML::Node node, std::string where) : node_(std::move(node)), where_(std::move(where)) {
+  if (!node_.IsMap()) throw InputError(where_, "", "expected a mapping of keys to values");
+}
+
+bool Fields::has(const std::string& key) const {
+  const YAML::Node v = node_[key];
+  return v.IsDefined() && !v.IsNull();
+}
+
+void Fields::fail(const std::string& key, const std::string& expected) const {
+  throw InputError(where_, key, expected);
+}
+
+YAML::Node Fields::scalar(const std::string& key) const {
+  const YAML::Node v = node_[key];
+  if (!v.IsDefined() || v.IsNull()) fail(key, "missing (required)");
+  if (!v.IsScalar()) fail(key, "expected a single value, got a list or mapping");
+  return v;
+}
+
+double Fields::number(const std::string& key) const {
+  const YAML::Node v = scalar(key);
+  const std::string text = v.Scalar();
+  try {
+    std::size_t used = 0;
+    const double d = std::stod(text, &used);
+    if (used != text.size() || !std::isfinite(d)) throw std::invalid_argument(text);
+    return d;
+  } catch (const std::exception&) {
+    fail(key, "expected a number, got '" + text + "'");
+  }
+}
+
+double Fields::positive_number(const std::string& key) const {
+  const double d = number(key);
+  if (!(d > 0)) fail(key, "expected a positive number, got " + node_[key].Scalar());
+  return d;
+}
+
+double Fields::non_negative_number(const std::string& key) const {
+  const double d = number(key);
+  if (d < 0) fail(key, "expected a number >= 0, got " + node_[key].Scalar());
+  return d;
+}
+
+double Fields::number_or(const std::string& key, double fallback) const {
+  return has(key) ? number(key) : fallback;
+}
+
+double Fields::positive_number_or(const std::string& key, double fallback) const {
+  return has(key) ? positive_number(key) : fallback;
+}
+
+std::int64_t Fields::positive_integer(const std::string& key) const {
+  const double d = number(key);
+  if (d != std::floor(d) || d < 1 || d > 9.0e15)
+    fail(key, "expected a positive integer, got " + node_[key].Scalar());
+  return static_cast<std::int64_t>(d);
+}
+
+std::int64_t Fields::positive_integer_or(const std::string& key, std::int64_t fallback) const {
+  return has(key) ? positive_integer(key) : fallback;
+}
+
+std::int64_t Fields::non_negative_integer_or(const std::string& key, std::int64_t fallback) const {
+  if (!has(key)) return fallback;
+  const double d = number(key);
+  if (d != std::floor(d) || d < 0 || d > 9.0e15)
+    fail(key, "expected an integer >= 0, got " + node_[key].Scalar());
+  return static_cast<std::int64_t>(d);
+}
+
+std::string Fields::string(const std::string& key) const { return scalar(key).Scalar(); }
+
+std::string Fields::string_or(const std::string& key, const std::string& fallback) const {
+  return has(key) ? string(key) : fallback;
+}
+
+std::string Fields::choice_or(const std::string& key, const std::vector<std::string>& allowed,
+                              const std::string& fallback) const {
+  if (!has(key)) return fallback;
+  const std::string v = string(key);
+  for (const auto& a : allowed)
+    if (v == a) return v;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  fail(key, "expected one of " + list + ", got '" + v + "'");
+}
+
+bool Fields::boolean_or(const std::string& key, bool fallback) const {
+  if (!has(key)) return fallback;
+  const std::string v = scalar(key).Scalar();
+  if (v == "true" || v == "True" || v == "yes" || v == "1") return true;
+  if (v == "false" || v == "False" || v == "no" || v == "0") return false;
+  fail(key, "expected true or false, got '" + v + "'");
+}
+
+Fields Fields::child(const std::string& key) const {
+  const YAML::Node v = node_[key];
+  if (!v.IsDefined() || v.IsNull()) fail(key, "missing (required)");
+  if (!v.IsMap()) fail(key, "expected a mapping");
+  return Fields(v, where_ + ": " + key);
+}
+
+}  // namespace hpsim::core

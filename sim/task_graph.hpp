@@ -1,0 +1,76 @@
+#pragma once
+/// What the simulator runs: tasks on per-rank streams with dependencies. sim knows nothing of plans or models.
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/units.hpp"
+
+namespace hpsim::sim {
+
+/// The streams of one rank; tasks of one stream run one at a time, in the order they were added (CUDA semantics).
+enum class Stream : std::uint8_t { compute, tp_comm, pp_comm, dp_comm };
+inline constexpr std::size_t kStreamCount = 4;
+std::string_view to_string(Stream s);
+
+/// What a task's time counts as in the step-time breakdown.
+enum class Category : std::uint8_t { compute, recompute, tp_comm, cp_comm, ep_comm, pp_comm, dp_comm, optimizer, other };
+inline constexpr std::size_t kCategoryCount = 9;
+std::string_view to_string(Category c);
+
+using TaskId = std::uint32_t;
+
+/// One unit of work on one stream of one rank.
+struct Task {
+  std::int32_t rank = 0;
+  Stream stream = Stream::compute;
+  Category category = Category::compute;
+  std::uint32_t label = 0;  ///< index into TaskGraph::labels()
+  core::Time duration;
+};
+
+/// Tasks, their dependencies (CSR after seal()) and synchronization groups (collectives spanning simulated ranks).
+class TaskGraph {
+ public:
+  /// Interns a label; the same text returns the same id.
+  std::uint32_t label(std::string_view text);
+  TaskId add(std::int32_t rank, Stream stream, Category category, std::uint32_t label, core::Time duration);
+  /// `task` may start only after `prerequisite` ends (prerequisite must have been added before).
+  void depend(TaskId task, TaskId prerequisite);
+  /// These tasks start together, when all of them are ready (a collective across simulated ranks).
+  void synchronize(std::span<const TaskId> tasks);
+  void set_rank_name(std::int32_t rank, std::string name);
+
+  [[nodiscard]] std::size_t size() const { return tasks_.size(); }
+  [[nodiscard]] const Task& task(TaskId id) const { return tasks_[id]; }
+  [[nodiscard]] const std::vector<Task>& tasks() const { return tasks_; }
+  [[nodiscard]] const std::vector<std::string>& labels() const { return labels_; }
+  [[nodiscard]] std::int32_t rank_count() const { return rank_count_; }
+  [[nodiscard]] std::string rank_name(std::int32_t rank) const;
+
+  // Read by the engine.
+  [[nodiscard]] std::span<const TaskId> prerequisites(TaskId id) const;
+  [[nodiscard]] std::span<const TaskId> dependents(TaskId id) const;
+  [[nodiscard]] std::int32_t sync_group(TaskId id) const { return sync_group_of_[id]; }  ///< -1: none
+  [[nodiscard]] std::span<const TaskId> sync_members(std::int32_t group) const;
+  /// Builds the compressed adjacency; called by simulate(), idempotent.
+  void seal() const;
+
+ private:
+  std::vector<Task> tasks_;
+  std::vector<std::string> labels_;
+  std::vector<std::pair<TaskId, TaskId>> edges_;  // (prerequisite, task)
+  std::vector<std::int32_t> sync_group_of_;
+  std::vector<std::vector<TaskId>> sync_groups_;
+  std::vector<std::pair<std::int32_t, std::string>> rank_names_;
+  std::int32_t rank_count_ = 0;
+  // CSR, built lazily by seal()
+  mutable bool sealed_ = false;
+  mutable std::vector<std::uint32_t> pre_offsets_, post_offsets_;
+  mutable std::vector<TaskId> pre_, post_;
+};
+
+}  // namespace hpsim::sim

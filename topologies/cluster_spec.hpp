@@ -1,0 +1,83 @@
+#pragma once
+/// GPUs and clusters as data: presets (topologies/presets/*.yaml, compiled in), files, and preset-plus-overrides.
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/embedded_file.hpp"
+#include "core/fields.hpp"
+#include "core/units.hpp"
+
+namespace hpsim::topologies {
+
+enum class Precision { fp32, fp16, bf16, fp8 };
+/// "fp32", "fp16", "bf16", "fp8"; anything else is an InputError naming `where` and `field`.
+Precision parse_precision(const std::string& text, const std::string& where, const std::string& field);
+std::string to_string(Precision p);
+
+/// How close real kernels come to the GPU's peaks (used by sim's compute cost). Physical fractions, per GPU type.
+struct ComputeEfficiency {
+  double gemm_peak_fraction = 0.8;     ///< achieved / peak FLOP/s of the largest, best-shaped GEMMs (cuBLAS)
+  double memory_peak_fraction = 0.85;  ///< achieved / peak HBM bandwidth of streaming kernels
+  std::int64_t gemm_tile_m = 128;      ///< output tile of a typical GEMM kernel, for wave quantization
+  std::int64_t gemm_tile_n = 256;
+  double gemm_k_half_efficiency = 64;  ///< reduction depth k at which a GEMM reaches half its peak fraction
+  core::Seconds kernel_overhead = core::microseconds(4);  ///< launch + ramp per kernel
+};
+
+/// A measured GEMM rate (from `hpsim calibrate`); when present these replace the analytic efficiency curve.
+struct GemmMeasurement {
+  std::int64_t m = 0, n = 0, k = 0;
+  Precision precision = Precision::bf16;
+  core::FlopsPerSecond achieved;
+};
+
+/// One GPU type.
+struct GpuSpec {
+  std::string name;
+  std::string source;
+  std::map<Precision, core::FlopsPerSecond> peak;  ///< dense tensor-core peak (fp32 means TF32 where it exists)
+  core::Bytes hbm_capacity;
+  core::BytesPerSecond hbm_bandwidth;
+  std::int64_t sm_count = 0;
+  ComputeEfficiency efficiency;
+  std::vector<GemmMeasurement> gemm_table;
+  /// Peak for `p`; an InputError when the GPU has none (e.g. fp8 on A100).
+  [[nodiscard]] core::FlopsPerSecond peak_for(Precision p) const;
+};
+
+/// A cluster: nodes of GPUs joined by NVSwitch, NICs on a rail-optimized leaf/spine fat tree.
+struct ClusterSpec {
+  std::string name;
+  std::string source;
+  GpuSpec gpu;
+  std::int64_t nodes = 1;
+  std::int64_t gpus_per_node = 8;
+  core::BytesPerSecond intra_node_bandwidth;   ///< NVLink/NVSwitch, per GPU, per direction
+  std::int64_t nics_per_node = 8;
+  core::BytesPerSecond nic_bandwidth;          ///< per NIC, per direction
+  std::int64_t nodes_per_leaf = 32;            ///< nodes whose rail-k NICs share one leaf switch
+  double fabric_oversubscription = 1.0;        ///< leaf down/up ratio (1 = non-blocking; 7 means 1:7)
+  double intra_node_efficiency = 0.77;         ///< best collective bus bandwidth / NVLink rate (nccl-tests)
+  double inter_node_efficiency = 0.96;         ///< best collective bus bandwidth / NIC rate (nccl-tests)
+  core::Seconds intra_node_latency = core::microseconds(8);  ///< per algorithm step over NVLink
+  core::Seconds inter_node_latency = core::microseconds(14); ///< per algorithm step over the network
+  core::Bytes memory_reserve;                  ///< HBM not available to training (context, NCCL, fragmentation)
+
+  [[nodiscard]] std::int64_t total_gpus() const { return nodes * gpus_per_node; }
+  [[nodiscard]] core::Bytes usable_memory() const { return gpu.hbm_capacity - memory_reserve; }
+};
+
+/// `spec` is "preset", "preset:NODES" or a YAML/JSON cluster file. Errors name the file and field.
+ClusterSpec load_cluster(const std::string& spec);
+/// A mapping (file or inline in a validation case): `preset` + overrides, or a full description.
+ClusterSpec cluster_from_fields(const core::Fields& fields);
+/// A GPU preset by name (a100-40gb, a100-80gb, h100-sxm, h200-sxm, ...).
+GpuSpec load_gpu(const std::string& name);
+std::vector<ClusterSpec> cluster_presets();  ///< one node each, in name order
+std::vector<GpuSpec> gpu_presets();
+std::span<const core::EmbeddedFile> topology_preset_files();
+
+}  // namespace hpsim::topologies

@@ -1,0 +1,54 @@
+#pragma once
+/// Collective communication cost over groups of ranks placed on the cluster's link graph.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/units.hpp"
+#include "topologies/cluster_spec.hpp"
+#include "topologies/link_graph.hpp"
+
+namespace hpsim::topologies {
+
+enum class Collective { all_reduce, all_gather, reduce_scatter, all_to_all, broadcast, send_recv };
+enum class Algorithm { automatic, ring, tree, hierarchical };
+std::string to_string(Collective c);
+std::string to_string(Algorithm a);
+
+/// time(bytes) = latency + bytes / bandwidth for one algorithm on one set of groups (NCCL's closed form).
+struct CollectiveModel {
+  Algorithm algorithm = Algorithm::ring;
+  core::Seconds latency;
+  core::BytesPerSecond bandwidth;  ///< algorithm bandwidth: bytes / (time - latency)
+  [[nodiscard]] core::Seconds time(core::Bytes bytes) const { return latency + bytes / bandwidth; }
+};
+
+/// Ranks are global GPU indices: node * gpus_per_node + local index. `bytes` follows nccl-tests: the whole buffer
+/// for all-reduce / broadcast / send-recv, the whole gathered output for all-gather, the whole input for
+/// reduce-scatter, the whole send buffer per rank for all-to-all.
+class CollectiveCoster {
+ public:
+  explicit CollectiveCoster(const ClusterSpec& cluster);
+
+  /// Models of every algorithm that applies, when all `groups` run `op` at the same time and share links.
+  /// Groups of size 1 cost nothing. send_recv takes groups of exactly 2 ranks (sender, receiver).
+  [[nodiscard]] std::vector<CollectiveModel> models(Collective op,
+                                                    const std::vector<std::vector<std::int64_t>>& groups) const;
+  /// The fastest (or the named) algorithm's time for the slowest of the concurrent groups.
+  [[nodiscard]] core::Seconds time(Collective op, core::Bytes bytes,
+                                   const std::vector<std::vector<std::int64_t>>& groups,
+                                   Algorithm algorithm = Algorithm::automatic) const;
+  /// One group alone.
+  [[nodiscard]] core::Seconds time(Collective op, core::Bytes bytes, std::span<const std::int64_t> group,
+                                   Algorithm algorithm = Algorithm::automatic) const;
+
+  [[nodiscard]] const LinkGraph& graph() const { return graph_; }
+  [[nodiscard]] const ClusterSpec& cluster() const { return cluster_; }
+
+ private:
+  ClusterSpec cluster_;
+  LinkGraph graph_;
+};
+
+}  // namespace hpsim::topologies
