@@ -8,5 +8,6 @@ function(hpsim_embed_files out_cpp namespace function)
     COMMAND ${CMAKE_COMMAND} -DOUT=${out_cpp} -DNAMESPACE=${namespace} -DFUNCTION=${function}
             "-DFILES=${files}" -P ${CMAKE_SOURCE_DIR}/cmake/EmbedFilesScript.cmake
     DEPENDS ${files} ${CMAKE_SOURCE_DIR}/cmake/EmbedFilesScript.cmake
-    COMMENT "Embedding ${function}")
+    COMMENT "Embedding ${function}"
+    VERBATIM)
 endfunction()

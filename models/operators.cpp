@@ -1,0 +1,235 @@
+#include "models/operators.hpp"
+
+#include <algorithm>
+
+namespace hpsim::models {
+namespace {
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+/// Sizes shared by the operators of one GPU's shard of one micro-batch.
+struct Dims {
+  double e = 2;                  // bytes per activation element
+  std::int64_t tokens = 0;       // b * s_local: tokens of the GEMMs (sequence-parallel inputs all-gathered)
+  std::int64_t sp_tokens = 0;    // tokens of norms/dropouts/residuals: tokens / t with SP
+  std::int64_t b = 0, s_local = 0, s = 0, t = 1;
+  std::int64_t h = 0;
+  std::int64_t heads = 0;        // attention heads on this GPU
+  std::int64_t kv_heads = 0;     // kv heads on this GPU (replicated when t > kv heads, as in Megatron)
+  std::int64_t head_dim = 0;
+};
+
+Dims dims_of(const ModelSpec& m, const ShardShape& sh) {
+  Dims d;
+  d.e = sh.bytes_per_element;
+  d.t = std::max<std::int64_t>(1, sh.tp);
+  d.b = sh.micro_batch;
+  d.s = sh.seq_length > 0 ? sh.seq_length : m.seq_length;
+  d.s_local = ceil_div(d.s, std::max<std::int64_t>(1, sh.cp));
+  d.tokens = d.b * d.s_local;
+  d.sp_tokens = sh.sp ? ceil_div(d.tokens, d.t) : d.tokens;
+  d.h = m.hidden_size;
+  d.heads = ceil_div(m.num_heads, d.t);
+  d.kv_heads = ceil_div(m.num_kv_heads, d.t);
+  d.head_dim = m.head_dim();
+  return d;
+}
+
+/// C[m x n] = A[m x k] * W[k x n] (times `batch`). Forward moves A, B and C once; backward runs the data-gradient
+/// GEMM (reads dC, B, writes dA) and the weight-gradient GEMM (reads A, dC, writes dB): twice the traffic.
+Operator gemm(std::string_view name, OpKind kind, std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t batch,
+              double e) {
+  Operator op;
+  op.name = name;
+  op.kind = kind;
+  op.m = m;
+  op.n = n;
+  op.k = k;
+  op.batch = batch;
+  const double flops = 2.0 * double(m) * double(n) * double(k) * double(batch);
+  op.forward_flops = core::Flops(flops);
+  op.backward_flops = core::Flops(2.0 * flops);
+  const double traffic = e * double(batch) * (double(m) * double(k) + double(k) * double(n) + double(m) * double(n));
+  op.forward_bytes = core::Bytes(traffic);
+  op.backward_bytes = core::Bytes(2.0 * traffic);
+  return op;
+}
+
+Operator elementwise(std::string_view name, double forward_bytes, double backward_bytes, double activation_bytes) {
+  Operator op;
+  op.name = name;
+  op.kind = OpKind::elementwise;
+  op.forward_bytes = core::Bytes(forward_bytes);
+  op.backward_bytes = core::Bytes(backward_bytes);
+  op.activation_bytes = core::Bytes(activation_bytes);
+  return op;
+}
+
+/// LayerNorm/RMSNorm on `tokens` rows: forward reads x and the weights, writes y; backward reads dy, x and the
+/// weights, writes dx and the weight gradients. Keeps its input x.
+Operator norm(std::string_view name, const ModelSpec& m, const Dims& d, std::int64_t tokens) {
+  const double x = d.e * double(tokens) * double(d.h);
+  const double params = d.e * double(d.h) * (m.norm == NormKind::layernorm ? 2.0 : 1.0);
+  return elementwise(name, 2.0 * x + params, 3.0 * x + 2.0 * params, x);
+}
+
+/// Dropout + residual add on the sequence-parallel shard: forward reads the branch output and the residual,
+/// writes the sum (and the 1-byte dropout mask); backward reads dy (and the mask), writes the branch gradient.
+/// Keeps the mask only.
+Operator residual(std::string_view name, const ModelSpec& m, const Dims& d) {
+  const double n = double(d.sp_tokens) * double(d.h);
+  const double mask = m.dropout ? n : 0.0;
+  return elementwise(name, 3.0 * d.e * n + mask, 2.0 * d.e * n + mask, mask);
+}
+
+/// Attention of one layer: Megatron's unfused core (QK^T, scale-mask-softmax, dropout, AV) or one fused
+/// flash-attention kernel. Q, K, V are kept by the qkv op.
+void append_attention(std::vector<Operator>& ops, const ModelSpec& m, const ShardShape& sh, const Dims& d) {
+  const std::int64_t batch = d.b * d.heads;
+  // Each rank's queries attend to all s keys (with CP the keys arrive over the ring).
+  Operator scores = gemm("attn_scores", OpKind::batched_gemm, d.s_local, d.s, d.head_dim, batch, d.e);
+  Operator context = gemm("attn_context", OpKind::batched_gemm, d.s_local, d.head_dim, d.s, batch, d.e);
+  if (sh.flash_attention) {
+    Operator fa;
+    fa.name = "attention";
+    fa.kind = OpKind::attention;
+    fa.m = d.s_local;
+    fa.n = d.s;
+    fa.k = d.head_dim;
+    fa.batch = batch;
+    fa.forward_flops = scores.forward_flops + context.forward_flops;
+    // The backward kernel recomputes QK^T: 5 matmuls of the forward's 2.
+    fa.backward_flops = fa.forward_flops * 2.5;
+    const double q = d.e * double(d.tokens) * double(d.heads * d.head_dim);     // Q, O, dQ, dO
+    const double kv = d.e * double(d.b * d.s) * double(d.kv_heads * d.head_dim);  // each of K, V, dK, dV
+    const double lse = 4.0 * double(batch) * double(d.s_local);                  // fp32 logsumexp per row
+    // Forward reads Q, K, V and writes O (+ lse); backward reads Q, K, V, O, dO, lse and writes dQ, dK, dV.
+    fa.forward_bytes = core::Bytes(2.0 * q + 2.0 * kv + lse);
+    fa.backward_bytes = core::Bytes(4.0 * q + 4.0 * kv + lse);
+    // Keeps only the logsumexp: O is the same tensor attn_proj keeps as its input, and Q, K, V are the qkv op's.
+    fa.activation_bytes = core::Bytes(lse);
+    fa.attention_core = true;
+    ops.push_back(fa);
+    return;
+  }
+  scores.attention_core = true;  // its inputs Q, K are kept by the qkv op
+  ops.push_back(scores);
+
+  // Fused scale-mask-softmax reads and writes the scores once; dropout reads the probabilities, writes its output
+  // and a 1-byte mask. Backward: dropout (read dy and mask, write dx), softmax (read dy and y, write dx).
+  const double scores_elems = double(batch) * double(d.s_local) * double(d.s);
+  const double dropout_fwd = m.dropout ? (2.0 * d.e + 1.0) * scores_elems : 0.0;
+  const double dropout_bwd = m.dropout ? (2.0 * d.e + 1.0) * scores_elems : 0.0;
+  // Keeps its output (for its backward) and the dropout mask.
+  Operator softmax = elementwise("softmax", 2.0 * d.e * scores_elems + dropout_fwd,
+                                 3.0 * d.e * scores_elems + dropout_bwd,
+                                 d.e * scores_elems + (m.dropout ? scores_elems : 0.0));
+  softmax.attention_core = true;
+  ops.push_back(softmax);
+
+  // Keeps the dropout output (the AV input); without dropout that is the softmax output, already kept.
+  context.activation_bytes = core::Bytes(m.dropout ? d.e * scores_elems : 0.0);
+  context.attention_core = true;
+  ops.push_back(context);
+}
+
+/// MLP (dense, or this GPU's experts with `tokens` routed rows): up (GELU: n = ffn/t, SwiGLU: gate and up fused,
+/// n = 2 ffn/t), activation, down. `input_bytes` is what mlp_up keeps of its input.
+void append_mlp(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d, std::int64_t tokens,
+                std::int64_t local_experts, double input_bytes) {
+  const std::int64_t f = ceil_div(m.ffn_hidden_size, d.t);
+  const bool swiglu = m.mlp == MlpKind::swiglu;
+  // Grouped GEMM over the local experts: tokens are balanced, the weights of every local expert are read.
+  auto weights_extra = [&](Operator& op) {
+    const double extra = d.e * double(local_experts - 1) * double(op.k) * double(op.n);
+    op.forward_bytes += core::Bytes(extra);
+    op.backward_bytes += core::Bytes(2.0 * extra);
+  };
+  Operator up = gemm("mlp_up", OpKind::gemm, tokens, swiglu ? 2 * f : f, d.h, 1, d.e);
+  weights_extra(up);
+  up.activation_bytes = core::Bytes(input_bytes);
+  ops.push_back(up);
+
+  // GELU reads x, writes y; backward reads dy, x, writes dx. SwiGLU silu(gate)*up reads 2, writes 1;
+  // backward reads dy, gate, up and writes both gradients. Keeps its input.
+  const double y = d.e * double(tokens) * double(f);
+  ops.push_back(swiglu ? elementwise("mlp_act", 3.0 * y, 5.0 * y, 2.0 * y)
+                       : elementwise("mlp_act", 2.0 * y, 3.0 * y, y));
+
+  Operator down = gemm("mlp_down", OpKind::gemm, tokens, d.h, f, 1, d.e);
+  weights_extra(down);
+  down.activation_bytes = core::Bytes(y);  // its input
+  ops.push_back(down);
+}
+
+}  // namespace
+
+std::vector<Operator> lower_layer(const ModelSpec& m, const ShardShape& sh) {
+  const Dims d = dims_of(m, sh);
+  const double sp_input = d.e * double(d.sp_tokens) * double(d.h);  // a replicated (÷t with SP) layer input
+  std::vector<Operator> ops;
+
+  ops.push_back(norm("input_norm", m, d, d.sp_tokens));
+
+  // Q for this GPU's heads, K and V for its kv heads. Keeps its input and its outputs Q, K, V.
+  Operator qkv = gemm("qkv", OpKind::gemm, d.tokens, (d.heads + 2 * d.kv_heads) * d.head_dim, d.h, 1, d.e);
+  qkv.activation_bytes = core::Bytes(sp_input + d.e * double(qkv.m) * double(qkv.n));
+  ops.push_back(qkv);
+
+  append_attention(ops, m, sh, d);
+
+  Operator proj = gemm("attn_proj", OpKind::gemm, d.tokens, d.h, d.heads * d.head_dim, 1, d.e);
+  proj.activation_bytes = core::Bytes(d.e * double(proj.m) * double(proj.k));  // its input
+  ops.push_back(proj);
+  ops.push_back(residual("attn_residual", m, d));
+
+  ops.push_back(norm("post_attn_norm", m, d, d.sp_tokens));
+
+  if (m.is_moe()) {
+    // The router scores the sequence-parallel shard; keeps its routing probabilities.
+    Operator router = gemm("router", OpKind::gemm, d.sp_tokens, m.num_experts, d.h, 1, d.e);
+    router.activation_bytes = core::Bytes(d.e * double(router.m) * double(router.n));
+    ops.push_back(router);
+    // Balanced routing: each GPU receives b*s_local*top_k token rows for its num_experts/ep experts, each
+    // expert's matrices split tp ways. The expert input (permuted tokens) is kept whole.
+    const std::int64_t routed = d.tokens * m.experts_per_token;
+    const std::int64_t local_experts = ceil_div(m.num_experts, std::max<std::int64_t>(1, sh.ep));
+    append_mlp(ops, m, d, routed, local_experts, d.e * double(routed) * double(d.h));
+  } else {
+    append_mlp(ops, m, d, d.tokens, 1, sp_input);
+  }
+  ops.push_back(residual("mlp_residual", m, d));
+  return ops;
+}
+
+std::vector<Operator> lower_embedding(const ModelSpec& m, const ShardShape& sh) {
+  const Dims d = dims_of(m, sh);
+  // Vocab-parallel lookup: read this rank's rows for all tokens (plus the position rows), write the partial sums;
+  // then dropout on the sequence-parallel shard (read, write, 1-byte mask). Backward scatters dy into the rows.
+  const double rows = d.e * double(d.tokens) * double(d.h);
+  const double positions = m.position == PositionKind::learned ? rows : 0.0;
+  const double shard = double(d.sp_tokens) * double(d.h);
+  const double dropout_fwd = m.dropout ? (2.0 * d.e + 1.0) * shard : 0.0;
+  const double dropout_bwd = m.dropout ? (2.0 * d.e + 1.0) * shard : 0.0;
+  Operator op = elementwise("embedding", 2.0 * rows + positions + dropout_fwd, 2.0 * rows + positions + dropout_bwd,
+                            m.dropout ? shard : 0.0);  // keeps the dropout mask
+  return {op};
+}
+
+std::vector<Operator> lower_lm_head(const ModelSpec& m, const ShardShape& sh) {
+  const Dims d = dims_of(m, sh);
+  std::vector<Operator> ops;
+  ops.push_back(norm("final_norm", m, d, d.sp_tokens));
+
+  Operator head = gemm("lm_head", OpKind::gemm, d.tokens, ceil_div(m.vocab_size, d.t), d.h, 1, d.e);
+  head.activation_bytes = core::Bytes(d.e * double(d.sp_tokens) * double(d.h));  // its input
+  ops.push_back(head);
+
+  // Megatron's vocab-parallel cross-entropy works on fp32 logits: forward reads and writes them once (max,
+  // exp, sum fused), backward reads the kept softmax and writes the gradient. Keeps the fp32 softmax.
+  const double logits = 4.0 * double(head.m) * double(head.n);
+  ops.push_back(elementwise("cross_entropy", 2.0 * logits, 2.0 * logits, logits));
+  return ops;
+}
+
+}  // namespace hpsim::models

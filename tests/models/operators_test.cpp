@@ -1,0 +1,177 @@
+#include <doctest/doctest.h>
+
+#include <string_view>
+
+#include "models/formulas.hpp"
+#include "models/model_spec.hpp"
+#include "models/operators.hpp"
+
+using namespace hpsim::models;
+
+namespace {
+
+const Operator& find(const std::vector<Operator>& ops, std::string_view name) {
+  for (const auto& op : ops)
+    if (op.name == name) return op;
+  FAIL("no operator " << name);
+  return ops.front();
+}
+
+double activation_sum(const std::vector<Operator>& ops, bool selective) {
+  double sum = 0;
+  for (const auto& op : ops)
+    if (!(selective && op.attention_core)) sum += op.activation_bytes.value();
+  return sum;
+}
+
+ShardShape shard(std::int64_t tp, bool sp, std::int64_t b, std::int64_t s) {
+  ShardShape sh;
+  sh.tp = tp;
+  sh.sp = sp;
+  sh.micro_batch = b;
+  sh.seq_length = s;
+  return sh;
+}
+
+}  // namespace
+
+TEST_CASE("GPT layer: operator order and GEMM shapes") {
+  const ModelSpec m = load_model("megatron-22b");  // h 6144, a 64, ffn 24576
+  const auto ops = lower_layer(m, shard(8, false, 4, 2048));
+  const char* order[] = {"input_norm", "qkv",           "attn_scores", "softmax", "attn_context", "attn_proj",
+                         "attn_residual", "post_attn_norm", "mlp_up",   "mlp_act", "mlp_down",     "mlp_residual"};
+  REQUIRE(ops.size() == 12);
+  for (std::size_t i = 0; i < 12; ++i) CHECK(ops[i].name == order[i]);
+  const auto& qkv = find(ops, "qkv");  // m = b*s = 8192, k = h, n = 3h/8 = 2304
+  CHECK((qkv.m == 8192 && qkv.k == 6144 && qkv.n == 2304 && qkv.batch == 1));
+  CHECK(qkv.forward_flops.value() == doctest::Approx(2.0 * 8192 * 2304 * 6144));
+  CHECK(qkv.backward_flops.value() == doctest::Approx(2 * qkv.forward_flops.value()));
+  // A + W + C in 2-byte elements: 2*(8192*6144 + 6144*2304 + 8192*2304).
+  CHECK(qkv.forward_bytes.value() == doctest::Approx(2.0 * (8192.0 * 6144 + 6144.0 * 2304 + 8192.0 * 2304)));
+  const auto& scores = find(ops, "attn_scores");  // batch b*a/t = 32, 2048 x 2048 x 96
+  CHECK((scores.kind == OpKind::batched_gemm && scores.batch == 32 && scores.m == 2048 && scores.n == 2048 &&
+         scores.k == 96));
+  const auto& context = find(ops, "attn_context");
+  CHECK((context.batch == 32 && context.m == 2048 && context.n == 96 && context.k == 2048));
+  const auto& proj = find(ops, "attn_proj");
+  CHECK((proj.m == 8192 && proj.k == 768 && proj.n == 6144));
+  CHECK((find(ops, "mlp_up").n == 3072 && find(ops, "mlp_down").k == 3072 && find(ops, "mlp_down").n == 6144));
+  CHECK(find(ops, "softmax").forward_flops.value() == 0);
+  // Softmax: read + write 2-byte scores, dropout reads them, writes output and a 1-byte mask: (2+2+2+2+1) * S.
+  const double S = 32.0 * 2048 * 2048;
+  CHECK(find(ops, "softmax").forward_bytes.value() == doctest::Approx(9 * S));
+}
+
+TEST_CASE("GPT layer forward FLOPs are 24bsh^2 + 4bs^2h (tp = 1)") {
+  const ModelSpec m = load_model("gpt3-175b");
+  const double b = 1, s = 2048, h = 12288;
+  double sum = 0;
+  for (const auto& op : lower_layer(m, shard(1, false, 1, 2048))) sum += op.forward_flops.value();
+  CHECK(sum == doctest::Approx(24 * b * s * h * h + 4 * b * s * s * h).epsilon(1e-12));
+}
+
+TEST_CASE("GPT layer activation bytes reproduce Korthikanti'22 (22B: s=2048, b=4, h=6144, a=64)") {
+  const ModelSpec m = load_model("megatron-22b");
+  struct Case {
+    std::int64_t tp;
+    bool sp;
+  };
+  for (const Case c : {Case{1, false}, Case{8, false}, Case{8, true}, Case{4, true}, Case{2, false}}) {
+    CAPTURE(c.tp);
+    CAPTURE(c.sp);
+    const auto ops = lower_layer(m, shard(c.tp, c.sp, 4, 2048));
+    CHECK(activation_sum(ops, false) ==
+          doctest::Approx(korthikanti_activation_bytes(m, 2048, 4, c.tp, c.sp, Recompute::none).value()));
+    CHECK(activation_sum(ops, true) ==
+          doctest::Approx(korthikanti_activation_bytes(m, 2048, 4, c.tp, c.sp, Recompute::selective).value()));
+  }
+  // tp = 1 by hand: sbh (34 + 5as/h) = 50,331,648 * (34 + 106.67) = 7,079,985,152 bytes.
+  CHECK(activation_sum(lower_layer(m, shard(1, false, 4, 2048)), false) == doctest::Approx(7079985152.0));
+  // Attention core with tp = 8: softmax 3as^2b/t + context 2as^2b/t = 5*64*2048^2*4/8 = 671,088,640.
+  const auto ops = lower_layer(m, shard(8, false, 4, 2048));
+  CHECK(activation_sum(ops, false) - activation_sum(ops, true) == doctest::Approx(671088640.0));
+  CHECK(find(ops, "attn_scores").activation_bytes.value() == 0);
+}
+
+TEST_CASE("full recomputation keeps 2sbh per layer") {
+  const ModelSpec m = load_model("megatron-22b");
+  // The layer input is input_norm's kept input: 2sbh = 100,663,296 (/t with SP).
+  CHECK(find(lower_layer(m, shard(8, false, 4, 2048)), "input_norm").activation_bytes.value() ==
+        doctest::Approx(100663296.0));
+  CHECK(find(lower_layer(m, shard(8, true, 4, 2048)), "input_norm").activation_bytes.value() ==
+        doctest::Approx(100663296.0 / 8));
+}
+
+TEST_CASE("flash attention fuses the attention core") {
+  const ModelSpec m = load_model("megatron-22b");
+  ShardShape sh = shard(8, false, 4, 2048);
+  const auto unfused = lower_layer(m, sh);
+  sh.flash_attention = true;
+  const auto ops = lower_layer(m, sh);
+  REQUIRE(ops.size() == 10);
+  const auto& fa = find(ops, "attention");
+  CHECK((fa.kind == OpKind::attention && fa.attention_core));
+  CHECK(fa.forward_flops.value() ==
+        doctest::Approx(find(unfused, "attn_scores").forward_flops.value() +
+                        find(unfused, "attn_context").forward_flops.value()));
+  // Reads Q, K, V and writes O: 4 * 2 * 8192 * 768 bytes, plus the fp32 logsumexp 4 * 32 * 2048.
+  CHECK(fa.forward_bytes.value() == doctest::Approx(4 * 2.0 * 8192 * 768 + 4.0 * 32 * 2048));
+  CHECK(fa.activation_bytes.value() == doctest::Approx(4.0 * 32 * 2048));
+  // No s^2 term left: the rest of the layer is the selective-recompute total 34sbh/... (tp 8: 13 sbh).
+  CHECK(activation_sum(ops, true) == doctest::Approx(50331648.0 * 13));
+}
+
+TEST_CASE("GQA and SwiGLU shapes (Llama-3 70B, tp = 8)") {
+  const ModelSpec m = load_model("llama3-70b");  // h 8192, 64 heads, 8 kv heads, head_dim 128, ffn 28672
+  const auto ops = lower_layer(m, shard(8, true, 1, 8192));
+  // n = (h + 2 h_kv)/t = (8192 + 2*1024)/8 = 1280 (vs 3072 without GQA).
+  CHECK(find(ops, "qkv").n == 1280);
+  CHECK(find(ops, "mlp_up").n == 2 * 28672 / 8);  // gate and up fused: 7168
+  CHECK(find(ops, "mlp_down").k == 28672 / 8);
+  // No dropout: residuals keep nothing; SwiGLU keeps both inputs 2*2*s*b*ffn/t.
+  CHECK(find(ops, "attn_residual").activation_bytes.value() == 0);
+  CHECK(find(ops, "mlp_act").activation_bytes.value() == doctest::Approx(2.0 * 2 * 8192 * 3584));
+  // tp 16 > 8 kv heads: each rank keeps one (replicated) kv head: n = 4*128 + 2*128.
+  CHECK(find(lower_layer(m, shard(16, true, 1, 8192)), "qkv").n == 768);
+}
+
+TEST_CASE("MoE layer routes b*s*top_k tokens to each GPU's experts") {
+  const ModelSpec m = load_model("mixtral-8x7b");
+  ShardShape sh = shard(2, false, 2, 4096);
+  sh.ep = 4;
+  const auto ops = lower_layer(m, sh);
+  const auto& router = find(ops, "router");
+  CHECK((router.m == 8192 && router.n == 8 && router.k == 4096));
+  const auto& up = find(ops, "mlp_up");  // 2*4096*2 = 16384 routed rows, n = 2*14336/2
+  CHECK((up.m == 16384 && up.n == 14336 && up.k == 4096));
+  CHECK(up.forward_flops.value() == doctest::Approx(2.0 * 16384 * 14336 * 4096));
+  // Two local experts' weights are read: 2 * (2 experts * 4096 * 14336) + A + C.
+  CHECK(up.forward_bytes.value() ==
+        doctest::Approx(2.0 * (2.0 * 4096 * 14336 + 16384.0 * 4096 + 16384.0 * 14336)));
+  CHECK(find(ops, "qkv").n == (4096 + 2 * 1024) / 2);  // attention unchanged
+}
+
+TEST_CASE("context parallel: each rank's queries attend to the full sequence") {
+  const ModelSpec m = load_model("llama3-8b");
+  ShardShape sh = shard(1, false, 1, 8192);
+  sh.cp = 4;
+  const auto& scores = find(lower_layer(m, sh), "attn_scores");
+  CHECK((scores.m == 2048 && scores.n == 8192 && scores.batch == 32));
+  CHECK(find(lower_layer(m, sh), "qkv").m == 2048);
+}
+
+TEST_CASE("embedding and LM head") {
+  const ModelSpec m = load_model("gpt3-175b");
+  const auto emb = lower_embedding(m, shard(8, false, 1, 2048));
+  REQUIRE(emb.size() == 1);
+  // Token rows read + written, position rows read: 3 * 2 * 2048 * 12288; dropout (2+2+1) * 2048 * 12288.
+  CHECK(emb[0].forward_bytes.value() == doctest::Approx((6.0 + 5.0) * 2048 * 12288));
+  CHECK(emb[0].activation_bytes.value() == doctest::Approx(2048.0 * 12288));
+  const auto head = lower_lm_head(m, shard(8, false, 1, 2048));
+  REQUIRE(head.size() == 3);
+  CHECK(head[0].name == "final_norm");
+  CHECK((head[1].name == "lm_head" && head[1].m == 2048 && head[1].k == 12288 && head[1].n == 6400));
+  CHECK(head[1].forward_flops.value() == doctest::Approx(2.0 * 2048 * 12288 * 6400));
+  // fp32 logits read and written once: 8 * 2048 * 6400.
+  CHECK((head[2].name == "cross_entropy" && head[2].forward_bytes.value() == doctest::Approx(8.0 * 2048 * 6400)));
+}
