@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/units.hpp"
@@ -38,9 +39,10 @@ class TaskGraph {
   /// Interns a label; the same text returns the same id.
   std::uint32_t label(std::string_view text);
   TaskId add(std::int32_t rank, Stream stream, Category category, std::uint32_t label, core::Time duration);
-  /// `task` may start only after `prerequisite` ends (prerequisite must have been added before).
+  /// `task` may start only after `prerequisite` ends (either may have been added first; simulate() reports cycles).
   void depend(TaskId task, TaskId prerequisite);
-  /// These tasks start together, when all of them are ready (a collective across simulated ranks).
+  /// These tasks start together, when all of them are ready (a collective across simulated ranks). Groups that
+  /// share a task merge.
   void synchronize(std::span<const TaskId> tasks);
   void set_rank_name(std::int32_t rank, std::string name);
 
@@ -56,7 +58,11 @@ class TaskGraph {
   [[nodiscard]] std::span<const TaskId> dependents(TaskId id) const;
   [[nodiscard]] std::int32_t sync_group(TaskId id) const { return sync_group_of_[id]; }  ///< -1: none
   [[nodiscard]] std::span<const TaskId> sync_members(std::int32_t group) const;
-  /// Builds the compressed adjacency; called by simulate(), idempotent.
+  [[nodiscard]] std::size_t sync_group_count() const { return sync_groups_.size(); }
+  /// The tasks of one rank in id order (hence in stream order per stream); empty for an unknown rank.
+  [[nodiscard]] std::span<const TaskId> tasks_of_rank(std::int32_t rank) const;
+  /// Builds the compressed adjacency; called by simulate(), idempotent. Not thread-safe: seal a graph before
+  /// simulating it from several threads at once.
   void seal() const;
 
  private:
@@ -67,10 +73,13 @@ class TaskGraph {
   std::vector<std::vector<TaskId>> sync_groups_;
   std::vector<std::pair<std::int32_t, std::string>> rank_names_;
   std::int32_t rank_count_ = 0;
+  std::unordered_map<std::string, std::uint32_t> label_ids_;
   // CSR, built lazily by seal()
   mutable bool sealed_ = false;
   mutable std::vector<std::uint32_t> pre_offsets_, post_offsets_;
   mutable std::vector<TaskId> pre_, post_;
+  mutable std::vector<std::uint32_t> rank_offsets_;
+  mutable std::vector<TaskId> rank_tasks_;
 };
 
 }  // namespace hpsim::sim

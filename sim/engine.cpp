@@ -1,0 +1,174 @@
+#include "sim/engine.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "sim/event_queue.hpp"
+
+namespace hpsim::sim {
+namespace {
+
+constexpr TaskId kNoTask = std::numeric_limits<TaskId>::max();
+constexpr std::uint32_t kStarted = std::numeric_limits<std::uint32_t>::max();
+
+/// The mutable state of one simulate() call; everything lives here so that simulate is reentrant.
+class Run {
+ public:
+  explicit Run(const TaskGraph& graph) : graph_(graph), tasks_(graph.tasks()) {}
+
+  SimResult operator()() {
+    graph_.seal();
+    const std::size_t n = tasks_.size();
+    result_.timing.resize(n);
+    remaining_.assign(n, 0);
+    next_on_stream_.assign(n, kNoTask);
+
+    // Stream order: each task waits for the previous task on its (rank, stream), as one more prerequisite.
+    std::vector<TaskId> last(static_cast<std::size_t>(graph_.rank_count()) * kStreamCount, kNoTask);
+    for (TaskId t = 0; t < n; ++t) {
+      const Task& task = tasks_[t];
+      TaskId& prev = last[static_cast<std::size_t>(task.rank) * kStreamCount + static_cast<std::size_t>(task.stream)];
+      std::uint32_t count = static_cast<std::uint32_t>(graph_.prerequisites(t).size());
+      if (prev != kNoTask) {
+        next_on_stream_[prev] = t;
+        ++count;
+      }
+      prev = t;
+      remaining_[t] = count;
+    }
+    group_waiting_.resize(graph_.sync_group_count());
+    for (std::size_t g = 0; g < group_waiting_.size(); ++g) {
+      group_waiting_[g] = static_cast<std::uint32_t>(graph_.sync_members(static_cast<std::int32_t>(g)).size());
+    }
+
+    // At most one running task per stream, so the heap stays small; reserve for the common case.
+    queue_.reserve(std::min<std::size_t>(n, last.size() + 64));
+    for (TaskId t = 0; t < n; ++t) {
+      if (remaining_[t] == 0) ready(t, core::Time{0});
+    }
+
+    while (!queue_.empty()) {
+      const Event e = queue_.pop();
+      const TaskId t = e.payload;
+      result_.timing[t].end = e.time;
+      result_.makespan = std::max(result_.makespan, e.time);
+      ++result_.events;
+      for (TaskId d : graph_.dependents(t)) {
+        if (--remaining_[d] == 0) ready(d, e.time);
+      }
+      if (const TaskId next = next_on_stream_[t]; next != kNoTask && --remaining_[next] == 0) ready(next, e.time);
+    }
+
+    if (started_ != n) throw_stuck();
+    return std::move(result_);
+  }
+
+ private:
+  /// All of `t`'s conditions hold at `now`: start it, or count it towards its sync group.
+  void ready(TaskId t, core::Time now) {
+    const std::int32_t group = graph_.sync_group(t);
+    if (group < 0) {
+      start(t, now);
+      return;
+    }
+    if (--group_waiting_[static_cast<std::size_t>(group)] == 0) {
+      // The last member became ready now, so now is the latest ready time of the group.
+      for (TaskId m : graph_.sync_members(group)) start(m, now);
+    }
+  }
+
+  void start(TaskId t, core::Time now) {
+    result_.timing[t].start = now;
+    remaining_[t] = kStarted;
+    ++started_;
+    queue_.push(now + tasks_[t].duration, t);
+  }
+
+  [[noreturn]] void throw_stuck() const {
+    // Prefer a task that is ready but waits for a sync group: it names the collective that deadlocks.
+    TaskId stuck = kNoTask;
+    for (TaskId t = 0; t < tasks_.size(); ++t) {
+      if (remaining_[t] == 0) {
+        stuck = t;
+        break;
+      }
+      if (stuck == kNoTask && remaining_[t] != kStarted) stuck = t;
+    }
+    const Task& task = tasks_[stuck];
+    std::string why = remaining_[stuck] == 0 ? "waits for a sync group that can never complete"
+                                             : "can never start (dependency cycle or sync-group deadlock)";
+    throw std::logic_error("simulate: task '" + graph_.labels()[task.label] + "' (id " + std::to_string(stuck) +
+                           ") on rank " + std::to_string(task.rank) + ", stream " +
+                           std::string(to_string(task.stream)) + " " + why + "; " +
+                           std::to_string(tasks_.size() - started_) + " task(s) never started");
+  }
+
+  const TaskGraph& graph_;
+  const std::vector<Task>& tasks_;
+  SimResult result_;
+  EventQueue queue_;
+  std::vector<std::uint32_t> remaining_;  // unmet conditions per task; kStarted once started
+  std::vector<TaskId> next_on_stream_;
+  std::vector<std::uint32_t> group_waiting_;  // members of each sync group not yet ready
+  std::size_t started_ = 0;
+};
+
+}  // namespace
+
+SimResult simulate(const TaskGraph& graph) { return Run(graph)(); }
+
+std::array<core::Time, kCategoryCount + 1> attribute_time(const TaskGraph& graph, const SimResult& result,
+                                                          std::int32_t rank, core::Time end) {
+  if (result.timing.size() != graph.size()) throw std::invalid_argument("attribute_time: result is for another graph");
+  std::array<core::Time, kCategoryCount + 1> parts{};
+  if (end.ns <= 0) return parts;
+
+  // Boundary points of the rank's intervals, clipped to [0, end]; a sweep keeps how many tasks of each
+  // category run on the compute stream and on the other streams.
+  struct Point {
+    std::int64_t time;
+    std::int32_t delta;  // +1 start, -1 end
+    std::uint8_t slot;   // category, + kCategoryCount for non-compute streams
+  };
+  std::vector<Point> points;
+  const auto ids = graph.tasks_of_rank(rank);
+  points.reserve(ids.size() * 2);
+  for (TaskId t : ids) {
+    const Task& task = graph.task(t);
+    const std::int64_t s = std::max<std::int64_t>(result.timing[t].start.ns, 0);
+    const std::int64_t e = std::min(result.timing[t].end.ns, end.ns);
+    if (e <= s) continue;  // zero-length or outside the window: takes no time
+    const auto slot = static_cast<std::uint8_t>(static_cast<std::size_t>(task.category) +
+                                                (task.stream == Stream::compute ? 0 : kCategoryCount));
+    points.push_back({s, +1, slot});
+    points.push_back({e, -1, slot});
+  }
+  std::sort(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.time < b.time; });
+
+  std::array<std::int32_t, 2 * kCategoryCount> running{};
+  auto bucket = [&running]() -> std::size_t {
+    // Compute stream first; then the other streams by category order, which is also the priority order
+    // (compute, recompute, tp, cp, ep, pp, dp, optimizer, other).
+    for (std::size_t c = 0; c < kCategoryCount; ++c) {
+      if (running[c] > 0) return c;
+    }
+    for (std::size_t c = 0; c < kCategoryCount; ++c) {
+      if (running[kCategoryCount + c] > 0) return c;
+    }
+    return kCategoryCount;
+  };
+  std::int64_t now = 0;
+  std::size_t i = 0;
+  while (i < points.size()) {
+    const std::int64_t t = points[i].time;
+    parts[bucket()].ns += t - now;
+    now = t;
+    for (; i < points.size() && points[i].time == t; ++i) running[points[i].slot] += points[i].delta;
+  }
+  parts[bucket()].ns += end.ns - now;  // after the last interval: idle
+  return parts;
+}
+
+}  // namespace hpsim::sim
