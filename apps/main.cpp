@@ -1,1 +1,222 @@
-int main() { return 0; }
+// hpsim: predict, plan and validate hybrid-parallel LLM training. Thin: parse, call, print.
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "apps/output.hpp"
+#include "core/error.hpp"
+#include "planner/plan_file.hpp"
+#include "planner/step_simulation.hpp"
+#include "planner/validation.hpp"
+#include "sim/trace_writer.hpp"
+
+namespace {
+
+using namespace hpsim;
+using apps::Format;
+
+const std::map<std::string, Format> kFormats = {
+    {"table", Format::table}, {"json", Format::json}, {"csv", Format::csv}, {"md", Format::md}};
+
+/// Plan flags as given on the command line; only the ones present override the plan file.
+struct PlanFlags {
+  std::map<std::string, std::string> values;
+  void add(CLI::App* app) {
+    for (const auto& [flag, key] : std::vector<std::pair<std::string, std::string>>{
+             {"--tp", "tp"}, {"--pp", "pp"}, {"--dp", "dp"}, {"--cp", "cp"}, {"--ep", "ep"}, {"--vpp", "vpp"},
+             {"--micro-batch-size", "micro_batch_size"}, {"--global-batch-size", "global_batch_size"},
+             {"--seq-length", "seq_length"}, {"--recompute", "recompute"}, {"--zero", "zero"},
+             {"--precision", "precision"}, {"--schedule", "schedule"}}) {
+      app->add_option_function<std::string>(flag, [this, key = key](const std::string& v) { values[key] = v; },
+                                            "plan field " + key);
+    }
+    for (const auto& [flag, key] : std::vector<std::pair<std::string, std::string>>{
+             {"--sp", "sp"}, {"--tp-comm-overlap", "tp_comm_overlap"}, {"--overlap-grad-reduce", "overlap_grad_reduce"},
+             {"--overlap-param-gather", "overlap_param_gather"}, {"--flash-attention", "flash_attention"}}) {
+      app->add_option_function<std::string>(flag, [this, key = key](const std::string& v) { values[key] = v; },
+                                            "plan field " + key + " (true/false)")
+          ->expected(0, 1)
+          ->default_str("true");
+    }
+  }
+  void apply(YAML::Node& plan) const {
+    for (const auto& [k, v] : values) plan[k] = v;
+  }
+};
+
+Format parse_format(const std::string& s) { return kFormats.at(s); }
+
+int cmd_models(Format format) {
+  apps::TextTable t;
+  t.header = {"model", "params (B)", "layers", "hidden", "heads", "kv heads", "ffn", "vocab", "seq", "experts"};
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& m : models::model_presets()) {
+    const double params = static_cast<double>(models::total_parameters(m)) / 1e9;
+    t.rows.push_back({m.name, fmt::format("{:.2f}", params), std::to_string(m.num_layers),
+                      std::to_string(m.hidden_size), std::to_string(m.num_heads), std::to_string(m.num_kv_heads),
+                      std::to_string(m.ffn_hidden_size), std::to_string(m.vocab_size), std::to_string(m.seq_length),
+                      m.is_moe() ? fmt::format("{} top-{}", m.num_experts, m.experts_per_token) : "-"});
+    j.push_back({{"name", m.name}, {"parameters", models::total_parameters(m)}, {"num_hidden_layers", m.num_layers},
+                 {"hidden_size", m.hidden_size}, {"num_attention_heads", m.num_heads},
+                 {"num_key_value_heads", m.num_kv_heads}, {"intermediate_size", m.ffn_hidden_size},
+                 {"vocab_size", m.vocab_size}, {"seq_length", m.seq_length}, {"num_local_experts", m.num_experts},
+                 {"num_experts_per_tok", m.experts_per_token}, {"source", m.source}});
+  }
+  std::cout << (format == Format::json ? j.dump(2) + "\n" : t.render(format));
+  return 0;
+}
+
+int cmd_clusters(Format format) {
+  apps::TextTable t;
+  t.header = {"cluster", "gpu", "gpus/node", "peak bf16 TFLOP/s", "HBM GiB", "HBM GB/s", "NVLink GB/s",
+              "NICs x Gb/s", "oversub."};
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& c : topologies::cluster_presets()) {
+    const auto peak = c.gpu.peak_for(topologies::Precision::bf16).value() / 1e12;
+    t.rows.push_back({c.name, c.gpu.name, std::to_string(c.gpus_per_node), fmt::format("{:.0f}", peak),
+                      apps::gib(c.gpu.hbm_capacity), fmt::format("{:.0f}", c.gpu.hbm_bandwidth.value() / 1e9),
+                      fmt::format("{:.0f}", c.intra_node_bandwidth.value() / 1e9),
+                      fmt::format("{} x {:.0f}", c.nics_per_node, c.nic_bandwidth.value() * 8 / 1e9),
+                      fmt::format("{:g}", c.fabric_oversubscription)});
+    j.push_back({{"name", c.name}, {"gpu", c.gpu.name}, {"gpus_per_node", c.gpus_per_node},
+                 {"peak_bf16_flops", peak * 1e12}, {"hbm_bytes", c.gpu.hbm_capacity.value()},
+                 {"hbm_bandwidth_bytes_per_s", c.gpu.hbm_bandwidth.value()},
+                 {"intra_node_bandwidth_bytes_per_s", c.intra_node_bandwidth.value()},
+                 {"nics_per_node", c.nics_per_node}, {"nic_bandwidth_bytes_per_s", c.nic_bandwidth.value()},
+                 {"fabric_oversubscription", c.fabric_oversubscription}, {"source", c.source}});
+  }
+  std::cout << (format == Format::json ? j.dump(2) + "\n" : t.render(format));
+  std::cout << (format == Format::table ? "\nuse NAME:NODES (e.g. dgx-a100-80gb:128) for a cluster of NODES nodes\n" : "");
+  return 0;
+}
+
+struct SimulateArgs {
+  std::string model, cluster, plan_file, trace;
+  bool full_ranks = false;
+  PlanFlags flags;
+};
+
+int cmd_simulate(const SimulateArgs& a, Format format) {
+  models::ModelSpec model;
+  topologies::ClusterSpec cluster;
+  YAML::Node plan_node(YAML::NodeType::Map);
+  std::string where = "command line";
+  bool has_model = false, has_cluster = false;
+  if (!a.plan_file.empty()) {
+    const auto file = planner::load_plan_file(a.plan_file);  // checks the whole file
+    plan_node = core::load_yaml_file(a.plan_file)["plan"];
+    where = a.plan_file;
+    if (file.has_model) model = file.model, has_model = true;
+    if (file.has_cluster) cluster = file.cluster, has_cluster = true;
+  }
+  const bool example = a.plan_file.empty() && a.model.empty() && a.cluster.empty() && a.flags.values.empty();
+  if (example) {
+    std::cerr << "hpsim simulate: no model, cluster or plan given; simulating the built-in example: GPT-3 175B on 128 "
+                 "DGX A100 80GB nodes (1024 GPUs), tp 8, pp 8, dp 16, global batch 1536, full recompute, fp16\n";
+    model = models::load_model("gpt3-175b");
+    cluster = topologies::load_cluster("dgx-a100-80gb:128");
+    has_model = has_cluster = true;
+    plan_node = YAML::Load("{tp: 8, pp: 8, micro_batch_size: 1, global_batch_size: 1536, recompute: full, "
+                           "precision: fp16}");
+  }
+  if (!a.model.empty()) model = models::load_model(a.model), has_model = true;
+  if (!a.cluster.empty()) cluster = topologies::load_cluster(a.cluster), has_cluster = true;
+  if (!has_model) throw core::InputError(where, "--model", "required (a preset name, a model file or config.json)");
+  if (!has_cluster) throw core::InputError(where, "--cluster", "required (a preset NAME:NODES or a cluster file)");
+  a.flags.apply(plan_node);
+  const planner::Plan plan = planner::resolve_plan(
+      planner::plan_from_fields(core::Fields(plan_node, where + (a.plan_file.empty() ? "" : ": plan"))), model,
+      cluster, where);
+
+  const topologies::CollectiveCoster coster(cluster);
+  planner::SimulateOptions options;
+  options.mode = a.full_ranks ? planner::RankMode::full : planner::RankMode::representative;
+  options.keep_graph = !a.trace.empty();
+  const auto step = planner::simulate_step(model, cluster, coster, plan, options);
+  if (!a.trace.empty()) {
+    std::ofstream out(a.trace);
+    if (!out) throw core::InputError(a.trace, "--trace", "cannot write the trace file");
+    sim::write_chrome_trace(out, step.graph->graph, *step.timings);
+  }
+  if (format == Format::json) {
+    auto j = apps::step_to_json(step.result);
+    j["model"] = model.name;
+    j["cluster"] = fmt::format("{}:{}", cluster.name, cluster.nodes);
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << apps::step_to_text(step.result, model, cluster);
+    if (!a.trace.empty()) std::cout << "trace written to " << a.trace << " (open in ui.perfetto.dev)\n";
+  }
+  return 0;
+}
+
+int cmd_validate(const std::string& file, Format format) {
+  const auto cases = planner::load_validation_file(file);
+  const auto report = planner::validate_cases(cases);
+  if (format == Format::json)
+    std::cout << apps::validation_to_json(report).dump(2) << "\n";
+  else
+    std::cout << apps::validation_to_text(report, format);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hpsim: predict, plan and validate hybrid-parallel LLM training on a described cluster"};
+  app.require_subcommand(1);
+  std::string format_text = "table";
+  auto add_format = [&](CLI::App* sub) {
+    sub->add_option("--format", format_text, "output: table, json, csv or md")
+        ->check(CLI::IsMember({"table", "json", "csv", "md"}));
+  };
+
+  auto* models_cmd = app.add_subcommand("models", "list the built-in model presets");
+  add_format(models_cmd);
+  auto* clusters_cmd = app.add_subcommand("clusters", "list the built-in cluster presets");
+  add_format(clusters_cmd);
+
+  SimulateArgs sim_args;
+  auto* simulate_cmd = app.add_subcommand("simulate", "predict one training step of one plan");
+  simulate_cmd->add_option("--model", sim_args.model, "preset name, model file or Hugging Face config.json");
+  simulate_cmd->add_option("--cluster", sim_args.cluster, "preset NAME:NODES or cluster file");
+  simulate_cmd->add_option("--plan", sim_args.plan_file, "plan file (model, cluster, plan); flags override it");
+  simulate_cmd->add_option("--trace", sim_args.trace, "write a Chrome/Perfetto trace of the simulated step");
+  simulate_cmd->add_flag("--full-ranks", sim_args.full_ranks,
+                         "simulate every GPU instead of one representative rank per pipeline stage");
+  sim_args.flags.add(simulate_cmd);
+  add_format(simulate_cmd);
+
+  std::string validate_file;
+  auto* validate_cmd = app.add_subcommand("validate", "predict every case of a validation file beside its measurement");
+  validate_cmd->add_option("file", validate_file, "validation file (YAML)")->required();
+  add_format(validate_cmd);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    const Format format = parse_format(format_text);
+    if (*models_cmd) return cmd_models(format);
+    if (*clusters_cmd) return cmd_clusters(format);
+    if (*simulate_cmd) return cmd_simulate(sim_args, format);
+    if (*validate_cmd) return cmd_validate(validate_file, format);
+  } catch (const core::InputError& e) {
+    std::cerr << "hpsim: error: " << e.what() << "\n";
+    return 2;
+  } catch (const core::InfeasibleError& e) {
+    std::cerr << "hpsim: " << e.what() << "\n";
+    return 3;
+  } catch (const std::exception& e) {
+    std::cerr << "hpsim: internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -35,3 +35,17 @@ std::string to_string(models::Recompute r);
 std::string to_string(Schedule s);
 
 }  // namespace hpsim::planner
+
+namespace hpsim::planner {
+
+/// Reads the plan keys of CONTRACT.md from a mapping (a plan file's `plan`, a validation case's `plan`).
+/// Unknown keys are an error (a typo would otherwise silently run another plan).
+Plan plan_from_fields(const core::Fields& fields);
+
+/// Fills the derived fields (dp from the cluster's GPU count, seq_length from the model) and checks every rule:
+/// heads and kv heads by tp, layers by pp*vpp, global batch by micro-batch*dp, GPUs by tp*pp*cp, sequence by cp,
+/// experts by ep, more GPUs than the cluster has, schedule constraints. Errors name `where` and the field.
+Plan resolve_plan(Plan plan, const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
+                  const std::string& where);
+
+}  // namespace hpsim::planner

@@ -74,8 +74,12 @@ struct ClusterSpec {
 ClusterSpec load_cluster(const std::string& spec);
 /// A mapping (file or inline in a validation case): `preset` + overrides, or a full description.
 ClusterSpec cluster_from_fields(const core::Fields& fields);
-/// A GPU preset by name (a100-40gb, a100-80gb, h100-sxm, h200-sxm, ...).
+/// A GPU preset by name (a100-40gb, a100-80gb, h100-sxm, h200-sxm, ...) or a GPU YAML/JSON file.
 GpuSpec load_gpu(const std::string& name);
+/// A GPU mapping: `preset` + overrides, or a full description (format in topologies/README.md).
+GpuSpec gpu_from_fields(const core::Fields& fields);
+std::vector<std::string> cluster_preset_names();  ///< sorted
+std::vector<std::string> gpu_preset_names();      ///< sorted
 std::vector<ClusterSpec> cluster_presets();  ///< one node each, in name order
 std::vector<GpuSpec> gpu_presets();
 std::span<const core::EmbeddedFile> topology_preset_files();

@@ -24,6 +24,7 @@ struct CollectiveModel {
   [[nodiscard]] core::Seconds time(core::Bytes bytes) const { return latency + bytes / bandwidth; }
 };
 
+/// Costs collectives by routing the point-to-point transfers each algorithm makes and loading the links they cross.
 /// Ranks are global GPU indices: node * gpus_per_node + local index. `bytes` follows nccl-tests: the whole buffer
 /// for all-reduce / broadcast / send-recv, the whole gathered output for all-gather, the whole input for
 /// reduce-scatter, the whole send buffer per rank for all-to-all.
@@ -32,10 +33,13 @@ class CollectiveCoster {
   explicit CollectiveCoster(const ClusterSpec& cluster);
 
   /// Models of every algorithm that applies, when all `groups` run `op` at the same time and share links.
-  /// Groups of size 1 cost nothing. send_recv takes groups of exactly 2 ranks (sender, receiver).
+  /// Groups of size 1 cost nothing (when all are, one ring model of zero latency and infinite bandwidth).
+  /// send_recv takes groups of exactly 2 ranks (sender, receiver); it and all_to_all have one algorithm,
+  /// reported as ring. tree and hierarchical apply to all_reduce over groups that span nodes.
   [[nodiscard]] std::vector<CollectiveModel> models(Collective op,
                                                     const std::vector<std::vector<std::int64_t>>& groups) const;
-  /// The fastest (or the named) algorithm's time for the slowest of the concurrent groups.
+  /// The fastest (or the named) algorithm's time for the slowest of the concurrent groups. Naming an algorithm
+  /// that does not apply is an InputError (field "algorithm").
   [[nodiscard]] core::Seconds time(Collective op, core::Bytes bytes,
                                    const std::vector<std::vector<std::int64_t>>& groups,
                                    Algorithm algorithm = Algorithm::automatic) const;
@@ -49,6 +53,7 @@ class CollectiveCoster {
  private:
   ClusterSpec cluster_;
   LinkGraph graph_;
+  std::vector<double> seconds_per_byte_;  ///< per link: 1 / (rate · efficiency of its class)
 };
 
 }  // namespace hpsim::topologies

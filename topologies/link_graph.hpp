@@ -8,6 +8,7 @@
 
 #include "core/units.hpp"
 #include "topologies/cluster_spec.hpp"
+#include "topologies/link_layout.hpp"
 
 namespace hpsim::topologies {
 
@@ -21,6 +22,7 @@ struct Link {
   LinkClass link_class = LinkClass::nvlink;
 };
 
+/// The cluster's devices and directed links; cheap to copy (shares its immutable graph).
 class LinkGraph {
  public:
   explicit LinkGraph(const ClusterSpec& cluster);
@@ -32,6 +34,10 @@ class LinkGraph {
   /// Link ids from GPU `src` to GPU `dst` (up-down routing: NVSwitch inside a node; NIC, leaf, spine across).
   /// The NIC is the one nearest the GPU (rail of its local index) unless `nic_local_index` names another.
   [[nodiscard]] std::vector<std::int64_t> route(std::int64_t src, std::int64_t dst, std::int64_t nic_local_index = -1) const;
+  /// Link ids leaving `vertex` (from the Boost graph).
+  [[nodiscard]] std::vector<std::int64_t> out_links(std::int64_t vertex) const;
+  /// The numbering behind vertex and link ids; its route() writes into a caller's buffer (no allocation).
+  [[nodiscard]] const LinkLayout& layout() const;
 
  private:
   struct Impl;

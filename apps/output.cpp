@@ -1,0 +1,186 @@
+#include "apps/output.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace hpsim::apps {
+
+using nlohmann::json;
+
+std::string gib(core::Bytes b) { return fmt::format("{:.1f}", b.value() / (1024.0 * 1024.0 * 1024.0)); }
+
+std::string TextTable::render(Format format) const {
+  std::string out;
+  auto join = [](const std::vector<std::string>& cells, const std::string& sep) {
+    std::string s;
+    for (std::size_t i = 0; i < cells.size(); ++i) s += (i ? sep : "") + cells[i];
+    return s;
+  };
+  if (format == Format::csv) {
+    out += join(header, ",") + "\n";
+    for (const auto& r : rows) out += join(r, ",") + "\n";
+    return out;
+  }
+  if (format == Format::md) {
+    out += "| " + join(header, " | ") + " |\n|";
+    for (std::size_t i = 0; i < header.size(); ++i) out += (i == 0 ? " --- |" : " ---: |");
+    out += "\n";
+    for (const auto& r : rows) out += "| " + join(r, " | ") + " |\n";
+    return out;
+  }
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string s;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      // First column left-aligned (names), the rest right-aligned (numbers).
+      s += i == 0 ? fmt::format("{:<{}}", cells[i], width[i]) : fmt::format("  {:>{}}", cells[i], width[i]);
+    }
+    return s + "\n";
+  };
+  out += line(header);
+  std::size_t total = 0;
+  for (auto w : width) total += w + 2;
+  out += std::string(total - 2, '-') + "\n";
+  for (const auto& r : rows) out += line(r);
+  return out;
+}
+
+json plan_to_json(const planner::Plan& p) {
+  return json{{"tp", p.tp},
+              {"pp", p.pp},
+              {"dp", p.dp},
+              {"cp", p.cp},
+              {"ep", p.ep},
+              {"vpp", p.vpp},
+              {"sp", p.sp},
+              {"micro_batch_size", p.micro_batch_size},
+              {"global_batch_size", p.global_batch_size},
+              {"seq_length", p.seq_length},
+              {"recompute", planner::to_string(p.recompute)},
+              {"zero", p.zero},
+              {"precision", topologies::to_string(p.precision)},
+              {"schedule", planner::to_string(p.schedule)},
+              {"tp_comm_overlap", p.tp_comm_overlap},
+              {"overlap_grad_reduce", p.overlap_grad_reduce},
+              {"overlap_param_gather", p.overlap_param_gather},
+              {"flash_attention", p.flash_attention}};
+}
+
+json step_to_json(const planner::StepResult& r) {
+  const auto& b = r.breakdown;
+  const auto& m = r.memory;
+  return json{{"plan", plan_to_json(r.plan)},
+              {"gpus", r.gpus},
+              {"step_time_s", r.step_time.value()},
+              {"tokens_per_s", r.tokens_per_s},
+              {"model_tflops_per_gpu", r.model_tflops_per_gpu},
+              {"hardware_tflops_per_gpu", r.hardware_tflops_per_gpu},
+              {"mfu", r.mfu},
+              {"memory",
+               {{"peak_bytes_per_gpu", m.peak.value()},
+                {"capacity_bytes", m.capacity.value()},
+                {"usable_bytes", m.usable.value()},
+                {"fits", m.fits()},
+                {"weights_bytes", m.weights.value()},
+                {"gradients_bytes", m.gradients.value()},
+                {"optimizer_bytes", m.optimizer.value()},
+                {"activations_bytes", m.activations.value()},
+                {"buffers_bytes", m.buffers.value()},
+                {"peak_stage", m.stage}}},
+              {"breakdown_s",
+               {{"compute", b.compute.value()},
+                {"tp_comm_exposed", b.tp_comm_exposed.value()},
+                {"cp_comm_exposed", b.cp_comm_exposed.value()},
+                {"ep_comm_exposed", b.ep_comm_exposed.value()},
+                {"pp_bubble", b.pp_bubble.value()},
+                {"pp_comm_exposed", b.pp_comm_exposed.value()},
+                {"dp_comm_exposed", b.dp_comm_exposed.value()},
+                {"other", b.other.value()}}},
+              {"simulated_tasks", r.tasks},
+              {"simulated_events", r.events}};
+}
+
+std::string step_to_text(const planner::StepResult& r, const models::ModelSpec& model,
+                         const topologies::ClusterSpec& cluster) {
+  const auto& p = r.plan;
+  const auto& b = r.breakdown;
+  const auto& m = r.memory;
+  const double step = r.step_time.value();
+  std::string out;
+  out += fmt::format("{} on {} x{} ({} GPUs used of {})\n", model.name, cluster.name, cluster.nodes, r.gpus,
+                     cluster.total_gpus());
+  out += fmt::format("plan  tp {}  pp {}  dp {}  cp {}  ep {}  vpp {}  mbs {}  gbs {}  seq {}  recompute {}  sp {}  "
+                     "zero {}  {}  {}\n\n",
+                     p.tp, p.pp, p.dp, p.cp, p.ep, p.vpp, p.micro_batch_size, p.global_batch_size, p.seq_length,
+                     planner::to_string(p.recompute), p.sp ? "on" : "off", p.zero, topologies::to_string(p.precision),
+                     planner::to_string(p.schedule));
+  out += fmt::format("step time   {:.3f} s    {:.0f} tokens/s    MFU {:.1f} %  ({:.1f} model / {:.1f} hardware "
+                     "TFLOP/s per GPU)\n\n",
+                     step, r.tokens_per_s, r.mfu * 100, r.model_tflops_per_gpu, r.hardware_tflops_per_gpu);
+  const std::vector<std::pair<std::string, double>> parts = {
+      {"compute", b.compute.value()},          {"TP comm exposed", b.tp_comm_exposed.value()},
+      {"CP comm exposed", b.cp_comm_exposed.value()}, {"EP comm exposed", b.ep_comm_exposed.value()},
+      {"PP bubble", b.pp_bubble.value()},      {"PP comm exposed", b.pp_comm_exposed.value()},
+      {"DP comm exposed", b.dp_comm_exposed.value()}, {"other (optimizer)", b.other.value()}};
+  out += "breakdown\n";
+  for (const auto& [name, secs] : parts) {
+    if (secs <= 0 && name != "compute" && name.rfind("CP", 0) == 0) continue;
+    if (secs <= 0 && name.rfind("EP", 0) == 0) continue;
+    const double share = step > 0 ? secs / step : 0;
+    const auto bar = static_cast<std::size_t>(std::lround(share * 40));
+    out += fmt::format("  {:<18} {:>9.3f} s {:>6.1f} %  {}\n", name, secs, share * 100, std::string(bar, '#'));
+  }
+  out += fmt::format("\nmemory per GPU (stage {})  {} GiB of {} GiB usable ({} GiB HBM)  {}\n", m.stage, gib(m.peak),
+                     gib(m.usable), gib(m.capacity), m.fits() ? "fits" : "DOES NOT FIT");
+  out += fmt::format("  weights {}  gradients {}  optimizer {}  activations {}  buffers {}  (GiB)\n", gib(m.weights),
+                     gib(m.gradients), gib(m.optimizer), gib(m.activations), gib(m.buffers));
+  return out;
+}
+
+json validation_to_json(const planner::ValidationReport& report) {
+  json cases = json::array();
+  for (const auto& c : report.cases)
+    cases.push_back({{"id", c.id},
+                     {"group", c.group},
+                     {"predicted_step_time_s", c.predicted_step_time_s},
+                     {"measured_step_time_s", c.measured_step_time_s},
+                     {"error", c.error},
+                     {"fits", c.result.memory.fits()},
+                     {"peak_bytes_per_gpu", c.result.memory.peak.value()},
+                     {"result", step_to_json(c.result)}});
+  json rankings = json::array();
+  for (const auto& g : report.rankings)
+    rankings.push_back({{"group", g.group}, {"cases", g.cases}, {"kendall_tau", g.kendall_tau}});
+  return json{{"cases", cases},
+              {"mape", report.mape},
+              {"max_abs_error", report.max_abs_error},
+              {"rankings", rankings},
+              {"mean_kendall_tau", report.mean_kendall_tau}};
+}
+
+std::string validation_to_text(const planner::ValidationReport& report, Format format) {
+  TextTable t;
+  t.header = {"case", "predicted s", "measured s", "error %", "fits", "peak GiB"};
+  for (const auto& c : report.cases)
+    t.rows.push_back({c.id, fmt::format("{:.3f}", c.predicted_step_time_s), fmt::format("{:.3f}", c.measured_step_time_s),
+                      fmt::format("{:+.1f}", c.error * 100), c.result.memory.fits() ? "yes" : "NO",
+                      gib(c.result.memory.peak)});
+  std::string out = t.render(format);
+  if (format == Format::csv) return out;
+  out += fmt::format("\nMAPE {:.2f} %   max |error| {:.2f} %   over {} cases\n", report.mape * 100,
+                     report.max_abs_error * 100, report.cases.size());
+  if (!report.rankings.empty()) {
+    out += fmt::format("rank correlation (Kendall tau) within groups of the same model and GPU count: mean {:.3f}\n",
+                       report.mean_kendall_tau);
+    for (const auto& g : report.rankings)
+      out += fmt::format("  {:<28} {:>3} runs  tau {:+.3f}\n", g.group, g.cases, g.kendall_tau);
+  }
+  return out;
+}
+
+}  // namespace hpsim::apps

@@ -1,0 +1,34 @@
+#pragma once
+/// Turning results into text: tables for people, JSON for machines, CSV and Markdown where a table makes sense.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/model_spec.hpp"
+#include "planner/step_simulation.hpp"
+#include "planner/validation.hpp"
+#include "topologies/cluster_spec.hpp"
+
+namespace hpsim::apps {
+
+enum class Format { table, json, csv, md };
+
+/// A plain table: header and rows of cells, printed aligned (table), as CSV or as Markdown.
+struct TextTable {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  [[nodiscard]] std::string render(Format format) const;
+};
+
+nlohmann::json plan_to_json(const planner::Plan& plan);
+nlohmann::json step_to_json(const planner::StepResult& r);
+nlohmann::json validation_to_json(const planner::ValidationReport& report);
+
+std::string step_to_text(const planner::StepResult& r, const models::ModelSpec& model,
+                         const topologies::ClusterSpec& cluster);
+std::string validation_to_text(const planner::ValidationReport& report, Format format);
+
+std::string gib(core::Bytes b);  ///< "51.2"
+
+}  // namespace hpsim::apps

@@ -1,0 +1,29 @@
+#pragma once
+/// Memory per GPU of a plan: weights, gradients, optimizer states (sharded by ZeRO), activations held by the
+/// schedule's in-flight micro-batches (with recomputation), and communication buffers; the fullest stage counts.
+#include <cstdint>
+
+#include "core/units.hpp"
+#include "models/model_spec.hpp"
+#include "planner/plan.hpp"
+#include "planner/step_costs.hpp"
+#include "topologies/cluster_spec.hpp"
+
+namespace hpsim::planner {
+
+struct MemoryUse {
+  core::Bytes weights, gradients, optimizer, activations, buffers;
+  core::Bytes peak;      ///< their sum on the fullest pipeline stage
+  core::Bytes capacity;  ///< HBM size
+  core::Bytes usable;    ///< capacity less the cluster's stated reserve
+  std::int64_t stage = 0;
+  [[nodiscard]] bool fits() const { return peak <= usable; }
+};
+
+/// Activation bytes one micro-batch leaves in memory per transformer layer, on one GPU.
+core::Bytes layer_activation_bytes(const models::ModelSpec& model, const Plan& plan);
+
+MemoryUse memory_use(const models::ModelSpec& model, const topologies::ClusterSpec& cluster, const Plan& plan,
+                     const StepCosts& costs);
+
+}  // namespace hpsim::planner

@@ -1,0 +1,103 @@
+#include <set>
+
+#include "core/error.hpp"
+#include "planner/plan.hpp"
+
+namespace hpsim::planner {
+
+namespace {
+
+const std::set<std::string> kPlanKeys = {
+    "tp", "pp", "dp", "cp", "ep", "vpp", "sp", "micro_batch_size", "global_batch_size", "seq_length", "recompute",
+    "zero", "precision", "schedule", "tp_comm_overlap", "overlap_grad_reduce", "overlap_param_gather",
+    "flash_attention"};
+
+std::string str(std::int64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+Plan plan_from_fields(const core::Fields& f) {
+  for (const auto& kv : f.node()) {
+    const auto key = kv.first.as<std::string>();
+    if (!kPlanKeys.count(key)) {
+      std::string known;
+      for (const auto& k : kPlanKeys) known += (known.empty() ? "" : ", ") + k;
+      f.fail(key, "unknown plan key (known: " + known + ")");
+    }
+  }
+  Plan p;
+  p.tp = f.positive_integer_or("tp", 1);
+  p.pp = f.positive_integer_or("pp", 1);
+  p.dp = f.has("dp") ? f.positive_integer("dp") : 0;
+  p.cp = f.positive_integer_or("cp", 1);
+  p.ep = f.positive_integer_or("ep", 1);
+  p.vpp = f.positive_integer_or("vpp", 1);
+  p.sp = f.boolean_or("sp", false);
+  p.micro_batch_size = f.positive_integer_or("micro_batch_size", 1);
+  p.global_batch_size = f.positive_integer("global_batch_size");
+  p.seq_length = f.has("seq_length") ? f.positive_integer("seq_length") : 0;
+  const auto r = f.choice_or("recompute", {"none", "selective", "full"}, "none");
+  p.recompute = r == "full" ? models::Recompute::full
+                : r == "selective" ? models::Recompute::selective
+                                   : models::Recompute::none;
+  p.zero = f.non_negative_integer_or("zero", 0);
+  if (p.zero > 3) f.fail("zero", "expected 0, 1, 2 or 3, got " + str(p.zero));
+  p.precision = topologies::parse_precision(f.string_or("precision", "bf16"), f.where(), "precision");
+  p.schedule = f.choice_or("schedule", {"gpipe", "1f1b", "interleaved"}, "1f1b") == "gpipe" ? Schedule::gpipe
+                                                                                            : Schedule::one_f_one_b;
+  p.tp_comm_overlap = f.boolean_or("tp_comm_overlap", false);
+  p.overlap_grad_reduce = f.boolean_or("overlap_grad_reduce", true);
+  p.overlap_param_gather = f.boolean_or("overlap_param_gather", true);
+  p.flash_attention = f.boolean_or("flash_attention", false);
+  return p;
+}
+
+Plan resolve_plan(Plan p, const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
+                  const std::string& where) {
+  auto fail = [&](const std::string& field, const std::string& expected) {
+    throw core::InputError(where, field, expected);
+  };
+  const std::int64_t cluster_gpus = cluster.total_gpus();
+  const std::int64_t model_parallel = p.tp * p.pp * p.cp;
+  if (p.seq_length == 0) p.seq_length = model.seq_length;
+  if (p.global_batch_size <= 0) fail("global_batch_size", "required (sequences per optimizer step)");
+  if (p.dp == 0) {
+    if (cluster_gpus % model_parallel != 0)
+      fail("dp", "cannot be derived: the cluster's " + str(cluster_gpus) + " GPUs are not divisible by tp*pp*cp = " +
+                     str(model_parallel));
+    p.dp = cluster_gpus / model_parallel;
+  }
+  if (p.gpus() > cluster_gpus)
+    fail("dp", "tp*pp*dp*cp = " + str(p.gpus()) + " GPUs, but the cluster has " + str(cluster_gpus));
+  if (model.num_heads % p.tp != 0)
+    fail("tp", "must divide num_attention_heads (" + str(model.num_heads) + "), got " + str(p.tp));
+  if (model.num_kv_heads % p.tp != 0)
+    fail("tp", "must divide num_key_value_heads (" + str(model.num_kv_heads) + "), got " + str(p.tp));
+  if (model.num_layers % (p.pp * p.vpp) != 0)
+    fail(p.vpp > 1 ? "vpp" : "pp", "pp*vpp = " + str(p.pp * p.vpp) + " must divide num_hidden_layers (" +
+                                       str(model.num_layers) + ")");
+  if (p.global_batch_size % (p.micro_batch_size * p.dp) != 0)
+    fail("global_batch_size", "must be a multiple of micro_batch_size*dp = " + str(p.micro_batch_size * p.dp) +
+                                  ", got " + str(p.global_batch_size));
+  if (p.seq_length % p.cp != 0) fail("cp", "must divide seq_length (" + str(p.seq_length) + "), got " + str(p.cp));
+  if (p.ep > 1 && !model.is_moe()) fail("ep", "expert parallelism needs an MoE model (num_local_experts)");
+  if (model.is_moe() && model.num_experts % p.ep != 0)
+    fail("ep", "must divide num_local_experts (" + str(model.num_experts) + "), got " + str(p.ep));
+  if ((p.dp * p.cp) % p.ep != 0)
+    fail("ep", "must divide dp*cp = " + str(p.dp * p.cp) + " (experts are spread over data-parallel ranks), got " +
+                   str(p.ep));
+  if (p.vpp > 1) {
+    if (p.pp == 1) fail("vpp", "interleaving (vpp > 1) needs pp > 1");
+    if (p.schedule == Schedule::gpipe) fail("schedule", "gpipe has no interleaved form; use 1f1b with vpp > 1");
+    if (p.micro_batches() % p.pp != 0)
+      fail("vpp", "the interleaved schedule needs the number of micro-batches (" + str(p.micro_batches()) +
+                      ") to be a multiple of pp (" + str(p.pp) + ")");
+  }
+  if (p.sp && p.tp == 1) p.sp = false;  // Megatron turns sequence parallelism off without TP
+  if (p.sp && p.seq_length / p.cp % p.tp != 0)
+    fail("sp", "sequence parallelism needs tp (" + str(p.tp) + ") to divide the sequence per CP rank (" +
+                   str(p.seq_length / p.cp) + ")");
+  return p;
+}
+
+}  // namespace hpsim::planner

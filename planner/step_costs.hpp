@@ -1,0 +1,55 @@
+#pragma once
+/// The cost tables the step lowering needs: per model chunk and micro-batch the compute time and the exposed
+/// TP/CP/EP communication, per pipeline boundary the send time, and the data-parallel collectives' models.
+#include <cstdint>
+#include <vector>
+
+#include "core/units.hpp"
+#include "models/model_spec.hpp"
+#include "planner/plan.hpp"
+#include "topologies/cluster_spec.hpp"
+#include "topologies/collectives.hpp"
+
+namespace hpsim::planner {
+
+/// One virtual pipeline stage (a chunk of layers, plus the embedding or LM head at the ends), one micro-batch.
+struct ChunkCost {
+  core::Seconds forward;            ///< compute
+  core::Seconds backward;           ///< compute
+  core::Seconds recompute;          ///< forward work redone before backward (selective or full)
+  core::Seconds forward_tp, backward_tp, recompute_tp;  ///< exposed tensor-parallel communication
+  core::Seconds forward_cp, backward_cp;                ///< exposed context-parallel (ring attention) traffic
+  core::Seconds forward_ep, backward_ep;                ///< expert-parallel all-to-all
+  double parameters = 0;            ///< weights of this chunk held by one rank (before ZeRO sharding)
+  double model_flops = 0;           ///< forward+backward matmul FLOPs on one rank (no recomputation)
+  double hardware_flops = 0;        ///< the same with recomputation
+};
+
+/// Fastest of several algorithms' linear models, per message size.
+struct CollectiveChoice {
+  std::vector<topologies::CollectiveModel> models;
+  [[nodiscard]] core::Seconds time(core::Bytes bytes) const;
+};
+
+struct StepCosts {
+  std::vector<ChunkCost> chunks;           ///< by virtual stage (chunk * pp + stage)
+  std::vector<core::Seconds> pp_send;      ///< by boundary: stage i -> i+1 (last: wrap to 0, interleaving)
+  CollectiveChoice grad_reduce;            ///< all-reduce, or reduce-scatter under ZeRO >= 1 (dp*cp group)
+  CollectiveChoice param_gather;           ///< all-gather of weights (ZeRO >= 1)
+  double grad_bytes_per_parameter = 2;
+  double weight_bytes_per_parameter = 2;
+  double optimizer_bytes_per_parameter = 12;  ///< fp32 master + Adam moments (held)
+  double optimizer_traffic_per_parameter = 34;  ///< HBM bytes the optimizer step moves per parameter
+  double bucket_parameters = 40e6;         ///< gradient bucket (Megatron: max(40M, 1M * dp))
+  core::BytesPerSecond memory_bandwidth;   ///< achieved HBM bandwidth (optimizer step)
+  core::Seconds kernel_overhead;
+};
+
+/// Vocabulary padded as Megatron-LM pads it (a multiple of 128 * tp), so the LM head splits evenly.
+models::ModelSpec padded_model(const models::ModelSpec& model, std::int64_t tp);
+
+/// Builds every table for a resolved plan.
+StepCosts compute_step_costs(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
+                             const topologies::CollectiveCoster& coster, const Plan& plan);
+
+}  // namespace hpsim::planner

@@ -1,0 +1,26 @@
+#pragma once
+/// Lowers one training step of a plan to a sim::TaskGraph: the pipeline schedule's passes on each rank's compute
+/// stream, exposed TP/CP/EP communication after each pass, pipeline sends, data-parallel gradient reduction
+/// (bucketed and overlapped with the last backward when the plan says so), ZeRO gathers and the optimizer step.
+#include <cstdint>
+#include <vector>
+
+#include "planner/plan.hpp"
+#include "planner/step_costs.hpp"
+#include "sim/task_graph.hpp"
+
+namespace hpsim::planner {
+
+enum class RankMode {
+  representative,  ///< one simulated rank per pipeline stage: cost independent of dp, tp, cp
+  full,            ///< every GPU, collectives synchronized across their groups (small clusters; a cross-check)
+};
+
+struct StepGraph {
+  sim::TaskGraph graph;
+  std::vector<std::int64_t> stage_of_rank;  ///< simulated rank -> pipeline stage
+};
+
+StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mode);
+
+}  // namespace hpsim::planner

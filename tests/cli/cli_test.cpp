@@ -1,0 +1,180 @@
+// End-to-end tests of the hpsim binary: exit codes, one-line errors, JSON fields, trace, golden output.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+struct Outcome {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Outcome hpsim(const std::string& args) {
+  const std::string err_file = "/tmp/hpsim_cli_test_" + std::to_string(::getpid()) + ".err";
+  const std::string cmd = std::string(HPSIM_BINARY) + " " + args + " 2>" + err_file;
+  Outcome o;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) o.out.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  o.err = slurp(err_file);
+  std::remove(err_file.c_str());
+  return o;
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const std::string path = "/tmp/hpsim_cli_" + std::to_string(::getpid()) + "_" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+/// Bad input: exit 2, exactly one line on stderr, naming what it must name.
+void expect_input_error(const std::string& args, const std::string& needle) {
+  CAPTURE(args);
+  const Outcome o = hpsim(args);
+  CAPTURE(o.err);
+  CHECK(o.code == 2);
+  CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+  CHECK(o.err.find(needle) != std::string::npos);
+}
+
+const std::string kGpt3 = "--model gpt3-175b --cluster dgx-a100-80gb:128 ";
+
+}  // namespace
+
+TEST_CASE("cli: simulate prints JSON with every field of the contract") {
+  const Outcome o = hpsim("simulate " + kGpt3 + "--tp 8 --pp 8 --global-batch-size 1536 --recompute full --format json");
+  REQUIRE(o.code == 0);
+  const auto j = nlohmann::json::parse(o.out);
+  for (const char* k : {"plan", "gpus", "step_time_s", "tokens_per_s", "model_tflops_per_gpu",
+                        "hardware_tflops_per_gpu", "mfu", "memory", "breakdown_s"})
+    CHECK(j.contains(k));
+  for (const char* k : {"peak_bytes_per_gpu", "capacity_bytes", "fits", "weights_bytes", "gradients_bytes",
+                        "optimizer_bytes", "activations_bytes"})
+    CHECK(j["memory"].contains(k));
+  double sum = 0;
+  for (const char* k : {"compute", "tp_comm_exposed", "pp_bubble", "pp_comm_exposed", "dp_comm_exposed", "other"}) {
+    REQUIRE(j["breakdown_s"].contains(k));
+    sum += j["breakdown_s"][k].get<double>();
+  }
+  sum += j["breakdown_s"]["cp_comm_exposed"].get<double>() + j["breakdown_s"]["ep_comm_exposed"].get<double>();
+  CHECK(sum == doctest::Approx(j["step_time_s"].get<double>()).epsilon(1e-9));
+  for (const char* k : {"tp", "pp", "dp", "cp", "ep", "vpp", "sp", "micro_batch_size", "global_batch_size",
+                        "seq_length", "recompute", "zero", "precision", "schedule", "tp_comm_overlap",
+                        "overlap_grad_reduce", "overlap_param_gather"})
+    CHECK(j["plan"].contains(k));
+  CHECK(j["plan"]["dp"] == 16);
+  CHECK(j["gpus"] == 1024);
+}
+
+TEST_CASE("cli: the same input gives byte-identical output") {
+  const std::string args = "simulate " + kGpt3 + "--tp 8 --pp 4 --vpp 3 --global-batch-size 1536 --format json";
+  const Outcome a = hpsim(args), b = hpsim(args);
+  REQUIRE(a.code == 0);
+  CHECK(a.out == b.out);
+}
+
+TEST_CASE("cli: golden JSON of the built-in example") {
+  // Regenerate deliberately with: build/apps/hpsim simulate --format json > tests/golden/simulate_example.json
+  const Outcome o = hpsim("simulate --format json");
+  REQUIRE(o.code == 0);
+  const auto got = nlohmann::json::parse(o.out);
+  const auto want = nlohmann::json::parse(slurp(std::string(HPSIM_SOURCE_DIR) + "/tests/golden/simulate_example.json"));
+  // Compare every leaf: numbers to 1e-9 relative (formatting), everything else exactly.
+  const auto flat_got = got.flatten(), flat_want = want.flatten();
+  CHECK(flat_got.size() == flat_want.size());
+  for (const auto& [key, value] : flat_want.items()) {
+    CAPTURE(key);
+    REQUIRE(flat_got.contains(key));
+    if (value.is_number_float())
+      CHECK(flat_got[key].get<double>() == doctest::Approx(value.get<double>()).epsilon(1e-9));
+    else
+      CHECK(flat_got[key] == value);
+  }
+}
+
+TEST_CASE("cli: --trace writes a Chrome trace with one process per simulated rank") {
+  const std::string trace = "/tmp/hpsim_cli_trace_" + std::to_string(::getpid()) + ".json";
+  const Outcome o = hpsim("simulate --model gpt-1.7b --cluster dgx-a100-80gb:2 --tp 2 --pp 2 --global-batch-size 16 "
+                          "--trace " + trace);
+  REQUIRE(o.code == 0);
+  const auto j = nlohmann::json::parse(slurp(trace));
+  int processes = 0, complete = 0;
+  for (const auto& e : j["traceEvents"]) {
+    if (e["ph"] == "M" && e["name"] == "process_name") ++processes;
+    if (e["ph"] == "X") ++complete;
+  }
+  CHECK(processes == 2);
+  CHECK(complete > 10);
+  std::remove(trace.c_str());
+}
+
+TEST_CASE("cli: models, clusters and validate") {
+  const Outcome models = hpsim("models --format json");
+  REQUIRE(models.code == 0);
+  CHECK(nlohmann::json::parse(models.out).size() >= 21);
+  const Outcome clusters = hpsim("clusters");
+  REQUIRE(clusters.code == 0);
+  CHECK(clusters.out.find("dgx-h100") != std::string::npos);
+  const Outcome v = hpsim("validate " + std::string(HPSIM_SHARED_DATA_DIR) + "/published/korthikanti2022_table5.yaml --format json");
+  REQUIRE(v.code == 0);
+  const auto j = nlohmann::json::parse(v.out);
+  CHECK(j["cases"].size() == 8);
+  for (const auto& c : j["cases"])
+    for (const char* k : {"id", "predicted_step_time_s", "measured_step_time_s", "error", "fits", "peak_bytes_per_gpu"})
+      CHECK(c.contains(k));
+  CHECK(j.contains("mape"));
+  CHECK(j.contains("max_abs_error"));
+}
+
+TEST_CASE("cli: bad input exits 2 with one line naming the file and field") {
+  expect_input_error("simulate --model no-such-model --cluster dgx-a100-80gb:1 --global-batch-size 8", "no-such-model");
+  expect_input_error("simulate --model gpt3-175b --cluster no-such-cluster:4 --global-batch-size 8", "no-such-cluster");
+  expect_input_error("simulate " + kGpt3 + "--tp 5 --global-batch-size 1536", "tp");
+  expect_input_error("simulate " + kGpt3 + "--tp 8 --pp 5 --dp 1 --global-batch-size 1536", "pp");
+  expect_input_error("simulate " + kGpt3 + "--tp 8 --pp 8 --global-batch-size 1000", "global_batch_size");
+  expect_input_error("simulate " + kGpt3 + "--tp 8 --pp 8 --dp 64 --global-batch-size 1536", "GPUs");
+  expect_input_error("simulate " + kGpt3 + "--tp 8 --pp 8 --global-batch-size -4", "global_batch_size");
+  expect_input_error("simulate " + kGpt3 + "--tp 8 --pp 8 --global-batch-size abc", "global_batch_size");
+  const std::string broken = write_temp("broken.yaml", "cases: [ {id: x, \n");
+  expect_input_error("validate " + broken, broken);
+  const std::string missing = write_temp("missing.yaml", "num_hidden_layers: 4\nhidden_size: 256\nvocab_size: 1000\n");
+  expect_input_error("simulate --model " + missing + " --cluster dgx-a100-80gb:1 --global-batch-size 8", "num_attention_heads");
+  const std::string negative = write_temp("negative.yaml", "num_hidden_layers: -4\nhidden_size: 256\nnum_attention_heads: 4\nvocab_size: 1000\nseq_length: 128\n");
+  expect_input_error("simulate --model " + negative + " --cluster dgx-a100-80gb:1 --global-batch-size 8", "num_hidden_layers");
+  const std::string cluster = write_temp("cluster.yaml", "preset: dgx-h100\nnodes: 2\nnic_bandwidth_gbit_per_s: fast\n");
+  expect_input_error("simulate --model gpt-1.7b --cluster " + cluster + " --global-batch-size 16", "nic_bandwidth_gbit_per_s");
+  expect_input_error("validate /nonexistent/cases.yaml", "/nonexistent/cases.yaml");
+}
+
+TEST_CASE("cli: a plan file is self-contained and flags override it") {
+  const std::string plan = write_temp("plan.yaml",
+                                      "model: gpt-1.7b\ncluster: dgx-a100-80gb:2\nplan: {tp: 2, pp: 2, global_batch_size: 16}\n");
+  const Outcome a = hpsim("simulate --plan " + plan + " --format json");
+  REQUIRE(a.code == 0);
+  CHECK(nlohmann::json::parse(a.out)["plan"]["dp"] == 4);
+  const Outcome b = hpsim("simulate --plan " + plan + " --tp 4 --format json");
+  REQUIRE(b.code == 0);
+  CHECK(nlohmann::json::parse(b.out)["plan"]["dp"] == 2);
+}

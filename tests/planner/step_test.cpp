@@ -1,0 +1,149 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "core/error.hpp"
+#include "models/formulas.hpp"
+#include "planner/memory_model.hpp"
+#include "planner/step_simulation.hpp"
+
+using namespace hpsim;
+using namespace hpsim::planner;
+
+namespace {
+
+Plan make_plan(std::int64_t tp, std::int64_t pp, std::int64_t gbs) {
+  Plan p;
+  p.tp = tp;
+  p.pp = pp;
+  p.global_batch_size = gbs;
+  return p;
+}
+
+StepResult run(const std::string& model, const std::string& cluster, Plan plan, RankMode mode = RankMode::representative) {
+  const auto m = models::load_model(model);
+  const auto c = topologies::load_cluster(cluster);
+  plan = resolve_plan(plan, m, c, "test");
+  const topologies::CollectiveCoster coster(c);
+  SimulateOptions o;
+  o.mode = mode;
+  return simulate_step(m, c, coster, plan, o).result;
+}
+
+double breakdown_sum(const StepBreakdown& b) {
+  return (b.compute + b.tp_comm_exposed + b.cp_comm_exposed + b.ep_comm_exposed + b.pp_bubble + b.pp_comm_exposed +
+          b.dp_comm_exposed + b.other)
+      .value();
+}
+
+}  // namespace
+
+TEST_CASE("representative and full per-rank simulation give the same step time on small clusters") {
+  struct Case {
+    std::int64_t tp, pp, vpp, mbs, gbs, zero;
+    bool sp, overlap;
+  };
+  for (const Case& k : {Case{2, 2, 1, 1, 16, 0, false, true}, Case{2, 2, 2, 1, 16, 1, true, true},
+                        Case{4, 2, 1, 2, 32, 0, false, false}, Case{1, 4, 1, 1, 16, 0, false, true},
+                        Case{8, 1, 1, 1, 8, 3, true, true}}) {
+    Plan p = make_plan(k.tp, k.pp, k.gbs);
+    p.vpp = k.vpp;
+    p.micro_batch_size = k.mbs;
+    p.zero = k.zero;
+    p.sp = k.sp;
+    p.overlap_grad_reduce = k.overlap;
+    const auto rep = run("gpt-1.7b", "dgx-a100-80gb:2", p, RankMode::representative);
+    const auto full = run("gpt-1.7b", "dgx-a100-80gb:2", p, RankMode::full);
+    CAPTURE(k.tp);
+    CAPTURE(k.pp);
+    CHECK(full.step_time.value() == doctest::Approx(rep.step_time.value()).epsilon(1e-9));
+    CHECK(full.tasks > rep.tasks);
+  }
+}
+
+TEST_CASE("the breakdown adds up to the step time and the simulation is deterministic") {
+  Plan p = make_plan(8, 8, 1536);
+  p.recompute = models::Recompute::full;
+  p.precision = topologies::Precision::fp16;
+  const auto a = run("gpt3-175b", "dgx-a100-80gb:128", p);
+  const auto b = run("gpt3-175b", "dgx-a100-80gb:128", p);
+  CHECK(breakdown_sum(a.breakdown) == doctest::Approx(a.step_time.value()).epsilon(1e-9));
+  CHECK(a.step_time.value() == b.step_time.value());
+  CHECK(a.events == b.events);
+  CHECK(a.breakdown.compute.value() > 0.5 * a.step_time.value());
+  CHECK(a.breakdown.pp_bubble.value() > 0);
+}
+
+TEST_CASE("MFU and FLOP rates follow Megatron's formula") {
+  Plan p = make_plan(8, 8, 1536);
+  p.recompute = models::Recompute::full;
+  p.precision = topologies::Precision::fp16;
+  const auto r = run("gpt3-175b", "dgx-a100-80gb:128", p);
+  const auto model = models::load_model("gpt3-175b");
+  const double flops = models::megatron_step_flops(model, 1536, 2048, false).value();
+  const double hw = models::megatron_step_flops(model, 1536, 2048, true).value();
+  const double seconds = r.step_time.value();
+  CHECK(r.model_tflops_per_gpu == doctest::Approx(flops / 1024 / seconds / 1e12).epsilon(0.002));
+  CHECK(r.hardware_tflops_per_gpu == doctest::Approx(hw / 1024 / seconds / 1e12).epsilon(0.002));
+  CHECK(r.mfu == doctest::Approx(r.model_tflops_per_gpu / 312.0).epsilon(1e-6));
+  CHECK(r.tokens_per_s == doctest::Approx(1536.0 * 2048 / seconds));
+}
+
+TEST_CASE("memory model: weights, gradients and Adam states per GPU, sharded by ZeRO") {
+  // GPT-3 175B, tp 8, pp 8: stage 0 holds 12 layers (12h^2 + 13h each) and the vocab-parallel embedding.
+  Plan p = make_plan(8, 8, 1536);
+  p.precision = topologies::Precision::bf16;
+  p.recompute = models::Recompute::full;
+  const auto model = models::load_model("gpt3-175b");
+  const auto r = run("gpt3-175b", "dgx-a100-80gb:128", p);
+  const double h = 12288;
+  const double layer = 12 * h * h + 13 * h;
+  const double stage0 = 12 * layer / 8 + (51200.0 * h + 2048 * h) / 8;
+  CHECK(r.memory.stage == 0);
+  CHECK(r.memory.weights.value() == doctest::Approx(2 * stage0).epsilon(1e-6));
+  CHECK(r.memory.gradients.value() == doctest::Approx(4 * stage0).epsilon(1e-6));  // bf16 trains with fp32 grads
+  CHECK(r.memory.optimizer.value() == doctest::Approx(12 * stage0).epsilon(1e-6));
+  // Full recompute, 1F1B: stage 0 keeps p = 8 micro-batches x 12 layers of 2sbh, plus one layer rebuilt in full.
+  const double sbh = 2048.0 * 1 * h;
+  const double rebuilt = models::korthikanti_activation_bytes(model, 2048, 1, 8, false, models::Recompute::none).value();
+  CHECK(r.memory.activations.value() > 8 * 12 * 2 * sbh + rebuilt);
+  CHECK(r.memory.activations.value() < 8 * 12 * 2 * sbh + rebuilt + 2e9);
+
+  Plan z1 = p;
+  z1.zero = 1;
+  const auto r1 = run("gpt3-175b", "dgx-a100-80gb:128", z1);
+  CHECK(r1.memory.optimizer.value() == doctest::Approx(12 * stage0 / 16).epsilon(1e-6));
+  CHECK(r1.memory.gradients.value() == doctest::Approx(r.memory.gradients.value()));
+  Plan z3 = p;
+  z3.zero = 3;
+  const auto r3 = run("gpt3-175b", "dgx-a100-80gb:128", z3);
+  CHECK(r3.memory.weights.value() == doctest::Approx(2 * stage0 / 16).epsilon(1e-6));
+  CHECK(r3.memory.gradients.value() == doctest::Approx(4 * stage0 / 16).epsilon(1e-6));
+}
+
+TEST_CASE("memory model: selective recomputation and SP shrink activations as Korthikanti says") {
+  const auto model = models::load_model("megatron-22b");
+  Plan p = make_plan(8, 1, 4);
+  p.micro_batch_size = 4;
+  p.seq_length = 2048;
+  p.dp = 1;
+  p.sp = true;
+  p.recompute = models::Recompute::selective;
+  const double per_layer = layer_activation_bytes(model, p).value();
+  CHECK(per_layer ==
+        doctest::Approx(models::korthikanti_activation_bytes(model, 2048, 4, 8, true, models::Recompute::selective).value()));
+  p.recompute = models::Recompute::full;
+  CHECK(layer_activation_bytes(model, p).value() == doctest::Approx(2.0 * 2048 * 4 * 6144 / 8));
+}
+
+TEST_CASE("more data parallelism costs more exposed gradient reduction when it is not overlapped") {
+  Plan a = make_plan(8, 1, 64);
+  a.overlap_grad_reduce = false;
+  Plan b = a;
+  b.overlap_grad_reduce = true;
+  b.micro_batch_size = 1;
+  const auto not_overlapped = run("gpt-18.4b", "dgx-a100-80gb:8", a);
+  const auto overlapped = run("gpt-18.4b", "dgx-a100-80gb:8", b);
+  CHECK(not_overlapped.breakdown.dp_comm_exposed.value() > overlapped.breakdown.dp_comm_exposed.value());
+  CHECK(not_overlapped.step_time.value() > overlapped.step_time.value());
+}

@@ -1,0 +1,179 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.hpp"
+#include "topologies/cluster_spec.hpp"
+
+using namespace hpsim;
+using namespace hpsim::topologies;
+
+namespace {
+/// Writes `text` to a fresh temporary file and returns its path.
+std::string write_temp(const std::string& name, const std::string& text) {
+  const auto dir = std::filesystem::temp_directory_path() / "hpsim-topologies-test";
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+/// The InputError `f` throws (fails the test when it throws none).
+template <class F>
+core::InputError input_error(F f) {
+  try {
+    f();
+  } catch (const core::InputError& e) {
+    return e;
+  }
+  FAIL("expected an InputError");
+  return core::InputError("", "", "");
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+}  // namespace
+
+TEST_CASE("every preset loads with its datasheet figures") {
+  CHECK(cluster_preset_names() == std::vector<std::string>{"dgx-a100-40gb", "dgx-a100-80gb", "dgx-h100", "dgx-h200"});
+  CHECK(gpu_preset_names() == std::vector<std::string>{"a100-40gb", "a100-80gb", "h100-sxm", "h200-sxm"});
+  CHECK(cluster_presets().size() == 4);
+  CHECK(gpu_presets().size() == 4);
+  for (const auto& c : cluster_presets()) {
+    CHECK(c.nodes == 1);
+    CHECK(c.gpus_per_node == 8);
+    CHECK(c.nics_per_node == 8);
+    CHECK(c.usable_memory().value() > 0);
+    CHECK(!c.source.empty());
+  }
+  const ClusterSpec a = load_cluster("dgx-a100-80gb");
+  CHECK(a.gpu.name == "a100-80gb");
+  CHECK(a.gpu.peak_for(Precision::bf16).value() == doctest::Approx(312e12));
+  CHECK(a.gpu.peak_for(Precision::fp32).value() == doctest::Approx(156e12));
+  CHECK_THROWS_AS((void)a.gpu.peak_for(Precision::fp8), core::InputError);
+  CHECK(a.gpu.hbm_capacity.value() == doctest::Approx(80.0 * (1 << 30)));
+  CHECK(a.gpu.sm_count == 108);
+  CHECK(a.intra_node_bandwidth.value() == doctest::Approx(300e9));
+  CHECK(a.nic_bandwidth.value() == doctest::Approx(25e9));  // 200 Gb/s
+  CHECK(a.intra_node_bandwidth.value() * a.intra_node_efficiency == doctest::Approx(230e9).epsilon(0.01));
+  const ClusterSpec h = load_cluster("dgx-h100");
+  CHECK(h.gpu.peak_for(Precision::fp8).value() == doctest::Approx(1979e12));
+  CHECK(h.gpu.sm_count == 132);
+  CHECK(h.nic_bandwidth.value() == doctest::Approx(50e9));  // 400 Gb/s
+  CHECK(load_gpu("h200-sxm").hbm_bandwidth.value() == doctest::Approx(4.8e12));
+}
+
+TEST_CASE("preset:NODES sets the node count") {
+  const ClusterSpec c = load_cluster("dgx-a100-80gb:128");
+  CHECK(c.nodes == 128);
+  CHECK(c.total_gpus() == 1024);
+  CHECK(c.name == "dgx-a100-80gb");
+}
+
+TEST_CASE("a preset-plus-overrides file") {
+  const std::string path = write_temp("override.yaml", R"(
+preset: dgx-h100
+nodes: 64
+nic_bandwidth_gbit_per_s: 200
+fabric_oversubscription: 7
+gpu: h200-sxm
+)");
+  const ClusterSpec c = load_cluster(path);
+  CHECK(c.nodes == 64);
+  CHECK(c.nic_bandwidth.value() == doctest::Approx(25e9));
+  CHECK(c.fabric_oversubscription == 7);
+  CHECK(c.gpu.name == "h200-sxm");
+  CHECK(c.intra_node_bandwidth.value() == doctest::Approx(450e9));  // kept from the preset
+}
+
+TEST_CASE("a full description in JSON with an inline GPU built on a preset and a GEMM table") {
+  const std::string path = write_temp("full.json", R"({
+  "name": "lab", "nodes": 2, "gpus_per_node": 4, "intra_node_bandwidth_gbyte_per_s": 100,
+  "nic_bandwidth_gbit_per_s": 100, "nics_per_node": 2,
+  "gpu": {"preset": "a100-40gb", "efficiency": {"gemm_peak_fraction": 0.7},
+          "gemm_table": [{"m": 4096, "n": 4096, "k": 4096, "precision": "bf16", "tflop_per_s": 250}]}
+})");
+  const ClusterSpec c = load_cluster(path);
+  CHECK(c.name == "lab");
+  CHECK(c.total_gpus() == 8);
+  CHECK(c.nics_per_node == 2);
+  CHECK(c.gpu.efficiency.gemm_peak_fraction == 0.7);
+  REQUIRE(c.gpu.gemm_table.size() == 1);
+  CHECK(c.gpu.gemm_table[0].achieved.value() == doctest::Approx(250e12));
+  CHECK(c.gpu.hbm_capacity.value() == doctest::Approx(40.0 * (1 << 30)));
+}
+
+TEST_CASE("cluster_from_fields takes an inline mapping") {
+  const core::Fields f(YAML::Load("{preset: dgx-a100-40gb, nodes: 4, intra_node_efficiency: 0.5}"), "case 3");
+  const ClusterSpec c = cluster_from_fields(f);
+  CHECK(c.nodes == 4);
+  CHECK(c.intra_node_efficiency == 0.5);
+}
+
+TEST_CASE("bad cluster inputs are InputErrors naming the file and field") {
+  SUBCASE("unknown preset lists the known ones") {
+    const auto e = input_error([] { (void)load_cluster("dgx-b300"); });
+    CHECK(contains(e.what(), "dgx-a100-80gb"));
+    const auto g = input_error([] { (void)load_gpu("b200"); });
+    CHECK(contains(g.what(), "h100-sxm"));
+  }
+  SUBCASE("bad node count") {
+    CHECK(contains(input_error([] { (void)load_cluster("dgx-h100:abc"); }).what(), "dgx-h100:abc"));
+    CHECK(contains(input_error([] { (void)load_cluster("dgx-h100:0"); }).what(), "positive node count"));
+    const std::string path = write_temp("nodes.yaml", "preset: dgx-h100\nnodes: 0\n");
+    const auto e = input_error([&] { (void)load_cluster(path); });
+    CHECK(e.where() == path);
+    CHECK(e.field() == "nodes");
+  }
+  SUBCASE("negative bandwidth") {
+    const std::string path = write_temp("neg.yaml", "preset: dgx-h100\nnic_bandwidth_gbit_per_s: -400\n");
+    CHECK(input_error([&] { (void)load_cluster(path); }).field() == "nic_bandwidth_gbit_per_s");
+  }
+  SUBCASE("non-numeric field") {
+    const std::string path = write_temp("nan.yaml", "preset: dgx-h100\nintra_node_bandwidth_gbyte_per_s: fast\n");
+    CHECK(input_error([&] { (void)load_cluster(path); }).field() == "intra_node_bandwidth_gbyte_per_s");
+  }
+  SUBCASE("efficiency above 1") {
+    const std::string path = write_temp("eff.yaml", "preset: dgx-h100\ninter_node_efficiency: 1.2\n");
+    CHECK(input_error([&] { (void)load_cluster(path); }).field() == "inter_node_efficiency");
+  }
+  SUBCASE("oversubscription below 1") {
+    const std::string path = write_temp("over.yaml", "preset: dgx-h100\nfabric_oversubscription: 0.5\n");
+    CHECK(input_error([&] { (void)load_cluster(path); }).field() == "fabric_oversubscription");
+  }
+  SUBCASE("broken YAML names the file") {
+    const std::string path = write_temp("broken.yaml", "preset: [dgx-h100\nnodes: 2\n");
+    CHECK(input_error([&] { (void)load_cluster(path); }).where() == path);
+  }
+  SUBCASE("unknown key (a typo)") {
+    const std::string path = write_temp("typo.yaml", "preset: dgx-h100\nnode: 2\n");
+    CHECK(input_error([&] { (void)load_cluster(path); }).field() == "node");
+  }
+  SUBCASE("unknown GPU in a cluster file") {
+    const std::string path = write_temp("gpu.yaml", "preset: dgx-h100\ngpu: v100\n");
+    const auto e = input_error([&] { (void)load_cluster(path); });
+    CHECK(e.field() == "gpu");
+    CHECK(contains(e.what(), "a100-80gb"));
+  }
+  SUBCASE("full description missing a required key") {
+    const std::string path = write_temp("missing.yaml", "gpu: a100-80gb\nnic_bandwidth_gbit_per_s: 200\n");
+    CHECK(input_error([&] { (void)load_cluster(path); }).field() == "intra_node_bandwidth_gbyte_per_s");
+  }
+  SUBCASE("bad precision in a GEMM table") {
+    const std::string path = write_temp(
+        "gemm.yaml", "preset: dgx-h100\ngpu: {preset: h100-sxm, gemm_table: [{m: 1, n: 1, k: 1, precision: "
+                     "int4, tflop_per_s: 1}]}\n");
+    const auto e = input_error([&] { (void)load_cluster(path); });
+    CHECK(e.field() == "precision");
+    CHECK(contains(e.where(), "gemm_table[0]"));
+  }
+  SUBCASE("a missing file") {
+    CHECK(input_error([] { (void)load_cluster("no/such/cluster.yaml"); }).where() == "no/such/cluster.yaml");
+  }
+}
+
+TEST_CASE("precision names round-trip") {
+  for (const Precision p : {Precision::fp32, Precision::fp16, Precision::bf16, Precision::fp8})
+    CHECK(parse_precision(to_string(p), "x", "precision") == p);
+  CHECK_THROWS_AS((void)parse_precision("int8", "x", "precision"), core::InputError);
+}

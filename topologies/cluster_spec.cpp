@@ -1,0 +1,139 @@
+/// Cluster descriptions: "preset[:nodes]", files, and preset-plus-overrides mappings.
+#include "topologies/cluster_spec.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "topologies/preset_files.hpp"
+
+namespace hpsim::topologies {
+
+namespace {
+
+const std::vector<std::string> kClusterKeys = {
+    "kind",          "name",           "source",       "description",
+    "preset",        "gpu",            "nodes",        "gpus_per_node",
+    "intra_node_bandwidth_gbyte_per_s", "nics_per_node", "nic_bandwidth_gbit_per_s", "nodes_per_leaf",
+    "fabric_oversubscription", "intra_node_efficiency", "inter_node_efficiency", "intra_node_latency_us",
+    "inter_node_latency_us", "memory_reserve_gib"};
+
+double efficiency(const core::Fields& f, const std::string& key, double fallback) {
+  if (!f.has(key)) return fallback;
+  const double v = f.number(key);
+  if (!(v > 0 && v <= 1)) f.fail(key, "expected an efficiency in (0, 1], got " + f.node()[key].Scalar());
+  return v;
+}
+
+GpuSpec gpu_of(const core::Fields& f) {
+  const YAML::Node node = f.node()["gpu"];
+  if (node.IsMap()) return gpu_from_fields(f.child("gpu"));
+  const std::string name = f.string("gpu");
+  if (core::is_file(name)) return load_gpu(name);
+  const auto known = gpu_preset_names();
+  if (std::find(known.begin(), known.end(), name) == known.end())
+    f.fail("gpu", "unknown GPU '" + name + "' (known: " + detail::join_names(known) + "; or a GPU file or mapping)");
+  return load_gpu(name);
+}
+
+/// Overlays the keys present in `f` onto `c`; `full` requires what a description without a preset must give.
+void apply_cluster_fields(ClusterSpec& c, const core::Fields& f, bool full) {
+  detail::reject_unknown_keys(f, kClusterKeys);
+  c.name = f.string_or("name", c.name);
+  c.source = f.string_or("source", c.source);
+  if (full || f.has("gpu")) c.gpu = gpu_of(f);
+  c.nodes = f.positive_integer_or("nodes", c.nodes);
+  c.gpus_per_node = f.positive_integer_or("gpus_per_node", c.gpus_per_node);
+  if (full || f.has("intra_node_bandwidth_gbyte_per_s"))
+    c.intra_node_bandwidth = core::gbyte_per_s(f.positive_number("intra_node_bandwidth_gbyte_per_s"));
+  // Without a preset, one NIC per GPU is the common layout (DGX, HGX).
+  c.nics_per_node = f.positive_integer_or("nics_per_node", full ? c.gpus_per_node : c.nics_per_node);
+  if (full || f.has("nic_bandwidth_gbit_per_s"))
+    c.nic_bandwidth = core::gbit_per_s(f.positive_number("nic_bandwidth_gbit_per_s"));
+  c.nodes_per_leaf = f.positive_integer_or("nodes_per_leaf", c.nodes_per_leaf);
+  if (f.has("fabric_oversubscription")) {
+    c.fabric_oversubscription = f.number("fabric_oversubscription");
+    if (!(c.fabric_oversubscription >= 1))
+      f.fail("fabric_oversubscription", "expected a ratio >= 1 (1 = non-blocking, 7 means 1:7), got " +
+                                            f.node()["fabric_oversubscription"].Scalar());
+  }
+  c.intra_node_efficiency = efficiency(f, "intra_node_efficiency", c.intra_node_efficiency);
+  c.inter_node_efficiency = efficiency(f, "inter_node_efficiency", c.inter_node_efficiency);
+  if (f.has("intra_node_latency_us"))
+    c.intra_node_latency = core::microseconds(f.non_negative_number("intra_node_latency_us"));
+  if (f.has("inter_node_latency_us"))
+    c.inter_node_latency = core::microseconds(f.non_negative_number("inter_node_latency_us"));
+  if (f.has("memory_reserve_gib")) c.memory_reserve = core::gib(f.non_negative_number("memory_reserve_gib"));
+  else if (full) c.memory_reserve = core::gib(3);  // context + NCCL + fragmentation, as in the presets
+  if (!(c.memory_reserve < c.gpu.hbm_capacity))
+    f.fail("memory_reserve_gib", "expected less than the GPU's memory (" +
+                                     std::to_string(c.gpu.hbm_capacity.value() / core::gib(1).value()) + " GiB)");
+}
+
+/// "name" or "name:nodes" of a cluster preset; errors point at `where`/`field`.
+ClusterSpec cluster_preset(const std::string& spec, const std::string& where, const std::string& field) {
+  std::string name = spec;
+  std::string count;
+  if (const auto colon = spec.rfind(':'); colon != std::string::npos) {
+    name = spec.substr(0, colon);
+    count = spec.substr(colon + 1);
+  }
+  const auto node = detail::find_preset("cluster", name);
+  if (!node)
+    throw core::InputError(where, field, "unknown cluster preset '" + name + "' (known: " +
+                                             detail::join_names(cluster_preset_names()) +
+                                             "; write NAME or NAME:NODES, or give a cluster file)");
+  ClusterSpec c;
+  apply_cluster_fields(c, core::Fields(*node, detail::preset_where(name)), true);
+  if (c.name.empty()) c.name = name;
+  if (spec.find(':') != std::string::npos) {
+    std::size_t used = 0;
+    long long n = 0;
+    try {
+      n = std::stoll(count, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != count.size() || n < 1)
+      throw core::InputError(where, field.empty() ? "nodes" : field,
+                             "expected NAME:NODES with a positive node count, got '" + spec + "'");
+    c.nodes = n;
+  }
+  return c;
+}
+
+}  // namespace
+
+ClusterSpec cluster_from_fields(const core::Fields& fields) {
+  if (fields.has("preset")) {
+    ClusterSpec c = cluster_preset(fields.string("preset"), fields.where(), "preset");
+    apply_cluster_fields(c, fields, false);
+    return c;
+  }
+  ClusterSpec c;
+  apply_cluster_fields(c, fields, true);
+  if (c.name.empty()) c.name = "custom-cluster";
+  return c;
+}
+
+ClusterSpec load_cluster(const std::string& spec) {
+  if (core::is_file(spec)) {
+    ClusterSpec c = cluster_from_fields(core::Fields(core::load_yaml_file(spec), spec));
+    if (c.name == "custom-cluster") c.name = std::filesystem::path(spec).stem().string();
+    return c;
+  }
+  const std::string ext = std::filesystem::path(spec).extension().string();
+  if (spec.find('/') != std::string::npos || ext == ".yaml" || ext == ".yml" || ext == ".json")
+    throw core::InputError(spec, "", "cannot open the cluster file");
+  return cluster_preset(spec, spec, "cluster");
+}
+
+std::vector<std::string> cluster_preset_names() { return detail::preset_names("cluster"); }
+
+std::vector<ClusterSpec> cluster_presets() {
+  std::vector<ClusterSpec> out;
+  for (const auto& name : cluster_preset_names()) out.push_back(load_cluster(name));
+  return out;
+}
+
+}  // namespace hpsim::topologies

@@ -1,0 +1,127 @@
+/// GPU descriptions: presets, files and preset-plus-overrides mappings.
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "topologies/cluster_spec.hpp"
+#include "topologies/preset_files.hpp"
+
+namespace hpsim::topologies {
+
+namespace {
+
+const std::vector<std::string> kGpuKeys = {"kind",           "name",      "source",  "description", "preset",
+                                           "peak_tflop_per_s", "hbm_gib", "hbm_gbyte", "hbm_gbyte_per_s",
+                                           "sm_count",       "efficiency", "gemm_table"};
+const std::vector<std::string> kEfficiencyKeys = {"gemm_peak_fraction", "memory_peak_fraction", "gemm_tile_m",
+                                                  "gemm_tile_n",        "gemm_k_half_efficiency", "kernel_overhead_us"};
+
+double fraction(const core::Fields& f, const std::string& key, double fallback) {
+  if (!f.has(key)) return fallback;
+  const double v = f.number(key);
+  if (!(v > 0 && v <= 1)) f.fail(key, "expected a fraction in (0, 1], got " + f.node()[key].Scalar());
+  return v;
+}
+
+void apply_efficiency(ComputeEfficiency& e, const core::Fields& f) {
+  detail::reject_unknown_keys(f, kEfficiencyKeys);
+  e.gemm_peak_fraction = fraction(f, "gemm_peak_fraction", e.gemm_peak_fraction);
+  e.memory_peak_fraction = fraction(f, "memory_peak_fraction", e.memory_peak_fraction);
+  e.gemm_tile_m = f.positive_integer_or("gemm_tile_m", e.gemm_tile_m);
+  e.gemm_tile_n = f.positive_integer_or("gemm_tile_n", e.gemm_tile_n);
+  e.gemm_k_half_efficiency = f.positive_number_or("gemm_k_half_efficiency", e.gemm_k_half_efficiency);
+  if (f.has("kernel_overhead_us")) e.kernel_overhead = core::microseconds(f.non_negative_number("kernel_overhead_us"));
+}
+
+std::vector<GemmMeasurement> parse_gemm_table(const core::Fields& f) {
+  const YAML::Node list = f.node()["gemm_table"];
+  if (!list.IsSequence()) f.fail("gemm_table", "expected a list of {m, n, k, precision, tflop_per_s}");
+  std::vector<GemmMeasurement> table;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const core::Fields row(list[i], f.where() + ": gemm_table[" + std::to_string(i) + "]");
+    detail::reject_unknown_keys(row, {"m", "n", "k", "precision", "tflop_per_s"});
+    GemmMeasurement g;
+    g.m = row.positive_integer("m");
+    g.n = row.positive_integer("n");
+    g.k = row.positive_integer("k");
+    g.precision = parse_precision(row.string("precision"), row.where(), "precision");
+    g.achieved = core::tflop_per_s(row.positive_number("tflop_per_s"));
+    table.push_back(g);
+  }
+  return table;
+}
+
+/// Overlays the keys present in `f` onto `gpu`; `full` requires what a description without a preset must give.
+void apply_gpu_fields(GpuSpec& gpu, const core::Fields& f, bool full) {
+  detail::reject_unknown_keys(f, kGpuKeys);
+  gpu.name = f.string_or("name", gpu.name);
+  gpu.source = f.string_or("source", gpu.source);
+  if (full && !f.has("peak_tflop_per_s")) f.fail("peak_tflop_per_s", "missing (required without a preset)");
+  if (f.has("peak_tflop_per_s")) {
+    const core::Fields peaks = f.child("peak_tflop_per_s");
+    for (const auto& entry : peaks.node()) {
+      const std::string key = entry.first.as<std::string>();
+      const Precision p = parse_precision(key, peaks.where(), key);
+      gpu.peak[p] = core::tflop_per_s(peaks.positive_number(key));
+    }
+    if (gpu.peak.empty()) f.fail("peak_tflop_per_s", "expected at least one precision");
+  }
+  if (f.has("hbm_gib") && f.has("hbm_gbyte")) f.fail("hbm_gbyte", "give hbm_gib or hbm_gbyte, not both");
+  if (f.has("hbm_gib")) gpu.hbm_capacity = core::gib(f.positive_number("hbm_gib"));
+  else if (f.has("hbm_gbyte")) gpu.hbm_capacity = core::gigabytes(f.positive_number("hbm_gbyte"));
+  else if (full) f.fail("hbm_gib", "missing (required without a preset; or give hbm_gbyte)");
+  if (full || f.has("hbm_gbyte_per_s")) gpu.hbm_bandwidth = core::gbyte_per_s(f.positive_number("hbm_gbyte_per_s"));
+  if (full || f.has("sm_count")) gpu.sm_count = f.positive_integer("sm_count");
+  if (f.has("efficiency")) apply_efficiency(gpu.efficiency, f.child("efficiency"));
+  if (f.has("gemm_table")) gpu.gemm_table = parse_gemm_table(f);
+}
+
+GpuSpec gpu_preset(const std::string& name, const std::string& where, const std::string& field) {
+  const auto node = detail::find_preset("gpu", name);
+  if (!node)
+    throw core::InputError(where, field,
+                           "unknown GPU '" + name + "' (known: " + detail::join_names(gpu_preset_names()) + ")");
+  GpuSpec gpu;
+  apply_gpu_fields(gpu, core::Fields(*node, detail::preset_where(name)), true);
+  if (gpu.name.empty()) gpu.name = name;
+  return gpu;
+}
+
+}  // namespace
+
+core::FlopsPerSecond GpuSpec::peak_for(Precision p) const {
+  const auto it = peak.find(p);
+  if (it == peak.end())
+    throw core::InputError(name, "precision", "GPU " + name + " has no " + to_string(p) + " tensor-core peak");
+  return it->second;
+}
+
+GpuSpec gpu_from_fields(const core::Fields& fields) {
+  if (fields.has("preset")) {
+    GpuSpec gpu = gpu_preset(fields.string("preset"), fields.where(), "preset");
+    apply_gpu_fields(gpu, fields, false);
+    return gpu;
+  }
+  GpuSpec gpu;
+  apply_gpu_fields(gpu, fields, true);
+  if (gpu.name.empty()) gpu.name = "custom-gpu";
+  return gpu;
+}
+
+GpuSpec load_gpu(const std::string& name) {
+  if (core::is_file(name)) {
+    GpuSpec gpu = gpu_from_fields(core::Fields(core::load_yaml_file(name), name));
+    if (gpu.name == "custom-gpu") gpu.name = std::filesystem::path(name).stem().string();
+    return gpu;
+  }
+  return gpu_preset(name, name, "gpu");
+}
+
+std::vector<std::string> gpu_preset_names() { return detail::preset_names("gpu"); }
+
+std::vector<GpuSpec> gpu_presets() {
+  std::vector<GpuSpec> out;
+  for (const auto& name : gpu_preset_names()) out.push_back(load_gpu(name));
+  return out;
+}
+
+}  // namespace hpsim::topologies
