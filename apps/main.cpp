@@ -30,7 +30,8 @@ struct PlanFlags {
              {"--tp", "tp"}, {"--pp", "pp"}, {"--dp", "dp"}, {"--cp", "cp"}, {"--ep", "ep"}, {"--vpp", "vpp"},
              {"--micro-batch-size", "micro_batch_size"}, {"--global-batch-size", "global_batch_size"},
              {"--seq-length", "seq_length"}, {"--recompute", "recompute"}, {"--zero", "zero"},
-             {"--precision", "precision"}, {"--schedule", "schedule"}}) {
+             {"--precision", "precision"}, {"--schedule", "schedule"},
+             {"--parameter-servers", "parameter_servers"}}) {
       app->add_option_function<std::string>(flag, [this, key = key](const std::string& v) { values[key] = v; },
                                             "plan field " + key);
     }

@@ -68,7 +68,8 @@ json plan_to_json(const planner::Plan& p) {
               {"tp_comm_overlap", p.tp_comm_overlap},
               {"overlap_grad_reduce", p.overlap_grad_reduce},
               {"overlap_param_gather", p.overlap_param_gather},
-              {"flash_attention", p.flash_attention}};
+              {"flash_attention", p.flash_attention},
+              {"parameter_servers", p.parameter_servers}};
 }
 
 json step_to_json(const planner::StepResult& r) {

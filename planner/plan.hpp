@@ -26,6 +26,9 @@ struct Plan {
   bool overlap_grad_reduce = true;
   bool overlap_param_gather = true;
   bool flash_attention = false;  ///< Megatron's --use-flash-attn (off by default, as in Megatron-LM)
+  /// What-if: > 0 aggregates gradients through this many parameter servers per data-parallel group (push, then
+  /// pull) instead of an all-reduce; 0 = all-reduce (Megatron).
+  std::int64_t parameter_servers = 0;
 
   [[nodiscard]] std::int64_t gpus() const { return tp * pp * dp * cp; }
   [[nodiscard]] std::int64_t micro_batches() const { return global_batch_size / (micro_batch_size * dp); }

@@ -10,7 +10,7 @@ namespace {
 const std::set<std::string> kPlanKeys = {
     "tp", "pp", "dp", "cp", "ep", "vpp", "sp", "micro_batch_size", "global_batch_size", "seq_length", "recompute",
     "zero", "precision", "schedule", "tp_comm_overlap", "overlap_grad_reduce", "overlap_param_gather",
-    "flash_attention"};
+    "flash_attention", "parameter_servers"};
 
 std::string str(std::int64_t v) { return std::to_string(v); }
 
@@ -49,6 +49,7 @@ Plan plan_from_fields(const core::Fields& f) {
   p.overlap_grad_reduce = f.boolean_or("overlap_grad_reduce", true);
   p.overlap_param_gather = f.boolean_or("overlap_param_gather", true);
   p.flash_attention = f.boolean_or("flash_attention", false);
+  p.parameter_servers = f.non_negative_integer_or("parameter_servers", 0);
   return p;
 }
 
@@ -93,6 +94,11 @@ Plan resolve_plan(Plan p, const models::ModelSpec& model, const topologies::Clus
       fail("vpp", "the interleaved schedule needs the number of micro-batches (" + str(p.micro_batches()) +
                       ") to be a multiple of pp (" + str(p.pp) + ")");
   }
+  if (p.parameter_servers > p.dp * p.cp)
+    fail("parameter_servers", "at most one server per data-parallel rank (dp*cp = " + str(p.dp * p.cp) + "), got " +
+                                  str(p.parameter_servers));
+  if (p.parameter_servers > 0 && p.zero > 0)
+    fail("parameter_servers", "parameter servers hold the optimizer themselves; use zero 0 with them");
   if (p.sp && p.tp == 1) p.sp = false;  // Megatron turns sequence parallelism off without TP
   if (p.sp && p.seq_length / p.cp % p.tp != 0)
     fail("sp", "sequence parallelism needs tp (" + str(p.tp) + ") to divide the sequence per CP rank (" +

@@ -207,7 +207,9 @@ StepCosts compute_step_costs(const models::ModelSpec& raw_model, const topologie
   // Data parallelism: gradients reduced over dp*cp ranks holding the same weights.
   if (plan.dp * plan.cp > 1) {
     const Groups dp_groups = layout.dp_groups();
-    costs.grad_reduce = choice(plan.zero >= 1 ? Collective::reduce_scatter : Collective::all_reduce, dp_groups);
+    costs.grad_reduce = plan.parameter_servers > 0
+                            ? CollectiveChoice{{coster.parameter_server_model(dp_groups, plan.parameter_servers)}}
+                            : choice(plan.zero >= 1 ? Collective::reduce_scatter : Collective::all_reduce, dp_groups);
     if (plan.zero >= 1) costs.param_gather = choice(Collective::all_gather, dp_groups);
   }
   using topologies::Precision;

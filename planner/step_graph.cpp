@@ -172,7 +172,7 @@ StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mo
                     {{Category::tp_comm, cc.recompute_tp}}, {from, own_forward, gather});
           const bool last_of_chunk = --backwards_left[cb] == 0;
           const core::Bytes chunk_grads(cc.parameters * grad_bytes);
-          TaskId tail;
+          TaskId tail = kNone;
           if (last_of_chunk && dp_comm && plan.overlap_grad_reduce && !sharded_params) {
             // Buckets fill as the last backward proceeds; each is reduced while the rest of backward runs.
             const auto buckets = static_cast<std::int64_t>(std::max(1.0, std::ceil(cc.parameters / costs.bucket_parameters)));

@@ -431,6 +431,42 @@ std::vector<CollectiveModel> CollectiveCoster::models(Collective op,
   return out;
 }
 
+CollectiveModel CollectiveCoster::parameter_server_model(const std::vector<std::vector<std::int64_t>>& groups,
+                                                        std::int64_t servers) const {
+  const LinkLayout& layout = graph_.layout();
+  const GroupSet set = flatten(groups, layout, Collective::all_to_all);
+  if (set.groups.empty() || servers <= 0) return CollectiveModel{Algorithm::ring, core::Seconds(0), core::BytesPerSecond(kInfinity)};
+  LinkLoads loads(layout, seconds_per_byte_);
+  const std::vector<char> keep = representatives(set, layout);
+  double latency = 0;
+  auto shards = [&](bool push) {
+    for (std::size_t gi = 0; gi < set.groups.size(); ++gi) {
+      if (!keep[gi]) continue;
+      const auto& g = set.groups[gi];
+      const std::int64_t* r = set.block(g.first_block);
+      const std::int64_t n = set.begin(g.last_block) - set.begin(g.first_block);
+      const std::int64_t s = std::min(servers, n);
+      const double share = 1.0 / static_cast<double>(s);
+      for (std::int64_t j = 0; j < s; ++j) {
+        const std::int64_t server = r[j * n / s];
+        for (std::int64_t i = 0; i < n; ++i)
+          if (r[i] != server) push ? loads.send(r[i], server, share) : loads.send(server, r[i], share);
+      }
+    }
+    return loads.drain();
+  };
+  for (const auto& g : set.groups) {
+    const std::int64_t first = set.ranks[static_cast<std::size_t>(set.begin(g.first_block))];
+    const std::int64_t last = set.ranks[static_cast<std::size_t>(set.begin(g.last_block) - 1)];
+    const double alpha = layout.node_of(first) != layout.node_of(last) ? cluster_.inter_node_latency.value()
+                                                                        : cluster_.intra_node_latency.value();
+    latency = std::max(latency, 2 * alpha);
+  }
+  const double seconds_per_byte = shards(true) + shards(false);
+  return CollectiveModel{Algorithm::ring, core::Seconds(latency),
+                         core::BytesPerSecond(seconds_per_byte > 0 ? 1.0 / seconds_per_byte : kInfinity)};
+}
+
 core::Seconds CollectiveCoster::time(Collective op, core::Bytes bytes,
                                      const std::vector<std::vector<std::int64_t>>& groups, Algorithm algorithm) const {
   const auto candidates = models(op, groups);

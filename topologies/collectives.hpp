@@ -47,6 +47,12 @@ class CollectiveCoster {
   [[nodiscard]] core::Seconds time(Collective op, core::Bytes bytes, std::span<const std::int64_t> group,
                                    Algorithm algorithm = Algorithm::automatic) const;
 
+  /// Gradient aggregation through `servers` parameter servers per group, co-located on group members spread
+  /// evenly over it: every worker pushes 1/servers of its `bytes` to each server, then pulls the updated share
+  /// back (push, then pull: their times add). A what-if beside all-reduce.
+  [[nodiscard]] CollectiveModel parameter_server_model(const std::vector<std::vector<std::int64_t>>& groups,
+                                                       std::int64_t servers) const;
+
   [[nodiscard]] const LinkGraph& graph() const { return graph_; }
   [[nodiscard]] const ClusterSpec& cluster() const { return cluster_; }
 
