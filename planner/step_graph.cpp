@@ -19,16 +19,22 @@ namespace {
 
 constexpr TaskId kNone = static_cast<TaskId>(-1);
 
+/// A task's name, formatted only when the graph keeps names (for a trace): "forward mb3 chunk5 bucket1".
+struct Name {
+  const char* what;
+  std::int64_t micro_batch = -1, chunk = -1, bucket = -1;
+};
+
 /// Builds the tasks of one simulated rank; collective tasks are recorded so that full mode can synchronize them.
 class RankBuilder {
  public:
-  RankBuilder(sim::TaskGraph& g, const StepCosts& costs, const Plan& plan, std::int32_t rank, std::int64_t stage)
-      : g_(g), costs_(costs), plan_(plan), rank_(rank), stage_(stage) {}
+  RankBuilder(sim::TaskGraph& g, bool named, std::int32_t rank, std::int64_t stage)
+      : g_(g), named_(named), unnamed_(g.label("")), rank_(rank), stage_(stage) {}
 
-  /// Adds a task after `after` (and after the previous blocking task of this rank); returns it.
-  TaskId add(Stream stream, Category category, const std::string& label, Seconds duration,
-             std::initializer_list<TaskId> after) {
-    const TaskId id = g_.add(rank_, stream, category, g_.label(label), to_time(duration));
+  /// Adds a task after `after`; returns it.
+  TaskId add(Stream stream, Category category, const Name& name, Seconds duration,
+             std::initializer_list<TaskId> after, const char* suffix = nullptr) {
+    const TaskId id = g_.add(rank_, stream, category, label(name, suffix), to_time(duration));
     for (TaskId a : after)
       if (a != kNone) g_.depend(id, a);
     if (stream == Stream::tp_comm) tp_tasks_.push_back(id);
@@ -37,12 +43,12 @@ class RankBuilder {
   }
 
   /// Compute work followed by its exposed communication; the rank's next compute waits for all of it.
-  TaskId pass(Category category, const std::string& label, Seconds compute,
+  TaskId pass(Category category, const Name& name, Seconds compute,
               std::initializer_list<std::pair<Category, Seconds>> comms, std::initializer_list<TaskId> after) {
-    TaskId tail = add(Stream::compute, category, label, compute, after);
+    TaskId tail = add(Stream::compute, category, name, compute, after);
     if (blocking_ != kNone) g_.depend(tail, blocking_);
     for (const auto& [cat, t] : comms)
-      if (t.value() > 0) tail = add(Stream::tp_comm, cat, label + " " + std::string(sim::to_string(cat)), t, {tail});
+      if (t.value() > 0) tail = add(Stream::tp_comm, cat, name, t, {tail}, sim::to_string(cat).data());
     blocking_ = tail;
     return tail;
   }
@@ -54,21 +60,27 @@ class RankBuilder {
   std::vector<TaskId> tp_tasks_, dp_tasks_;
 
  private:
+  std::uint32_t label(const Name& n, const char* suffix) {
+    if (!named_) return unnamed_;  // names cost more than simulating; only traces need them
+    std::string s = n.what;
+    if (n.micro_batch >= 0) s += " mb" + std::to_string(n.micro_batch);
+    if (n.chunk >= 0) s += " chunk" + std::to_string(n.chunk);
+    if (n.bucket >= 0) s += " bucket" + std::to_string(n.bucket);
+    if (suffix) s += std::string(" ") + suffix;
+    return g_.label(s);
+  }
+
   sim::TaskGraph& g_;
-  const StepCosts& costs_;
-  const Plan& plan_;
+  bool named_;
+  std::uint32_t unnamed_;
   std::int32_t rank_;
   std::int64_t stage_;
   TaskId blocking_ = kNone;
 };
 
-std::string mb_label(const char* what, std::int64_t mb, std::int64_t vs) {
-  return std::string(what) + " mb" + std::to_string(mb) + " chunk" + std::to_string(vs);
-}
-
 }  // namespace
 
-StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mode) {
+StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mode, bool named) {
   StepGraph out;
   sim::TaskGraph& g = out.graph;
   const std::int64_t p = plan.pp, v = plan.vpp, m = plan.micro_batches();
@@ -91,7 +103,7 @@ StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mo
     for (std::int64_t s = 0; s < p; ++s) {
       const std::int64_t global = lane + lanes * s;  // = layout.rank() in full mode (tp fastest, pp slowest)
       const auto rank = static_cast<std::int32_t>(mode == RankMode::full ? global : s);
-      builders.emplace_back(g, costs, plan, rank, s);
+      builders.emplace_back(g, named, rank, s);
       g.set_rank_name(rank, mode == RankMode::full ? "rank " + std::to_string(global) + " (stage " +
                                                          std::to_string(s) + ")"
                                                    : "stage " + std::to_string(s));
@@ -120,7 +132,7 @@ StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mo
       for (std::int64_t c = 0; c < v; ++c) {
         const auto& cc = costs.chunks[static_cast<std::size_t>(c * p + builders[b].stage())];
         chunk_gather[b * static_cast<std::size_t>(v) + static_cast<std::size_t>(c)] =
-            builders[b].add(Stream::dp_comm, Category::dp_comm, "param all-gather chunk" + std::to_string(c * p + builders[b].stage()),
+            builders[b].add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather", -1, c * p + builders[b].stage()},
                             costs.param_gather.time(core::Bytes(cc.parameters * weight_bytes)), {});
       }
   }
@@ -146,15 +158,15 @@ StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mo
           if (vs > 0 && from == kNone) break;  // the previous virtual stage has not produced it yet
           TaskId gather = pass.micro_batch == 0 ? chunk_gather[cb] : kNone;
           if (sharded_params && dp_comm)  // ZeRO-3 gathers the chunk's weights before every use
-            gather = rb.add(Stream::dp_comm, Category::dp_comm, mb_label("param all-gather", pass.micro_batch, vs),
+            gather = rb.add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather", pass.micro_batch, vs},
                             costs.param_gather.time(core::Bytes(cc.parameters * weight_bytes)), {});
-          TaskId tail = rb.pass(Category::compute, mb_label("forward", pass.micro_batch, vs), cc.forward,
+          TaskId tail = rb.pass(Category::compute, Name{"forward", pass.micro_batch, vs}, cc.forward,
                                 {{Category::tp_comm, cc.forward_tp}, {Category::cp_comm, cc.forward_cp},
                                  {Category::ep_comm, cc.forward_ep}},
                                 {from, gather});
           fwd_compute[index(lane, vs, pass.micro_batch)] = tail;
           if (vs + 1 < stages) {
-            tail = rb.add(Stream::pp_comm, Category::pp_comm, mb_label("send activations", pass.micro_batch, vs),
+            tail = rb.add(Stream::pp_comm, Category::pp_comm, Name{"send activations", pass.micro_batch, vs},
                           costs.pp_send[static_cast<std::size_t>(s)], {tail});
             rb.block_on(tail);  // Megatron waits for its point-to-point operations before going on
           }
@@ -165,10 +177,10 @@ StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mo
           const TaskId own_forward = fwd_compute[index(lane, vs, pass.micro_batch)];
           TaskId gather = kNone;
           if (sharded_params && dp_comm)
-            gather = rb.add(Stream::dp_comm, Category::dp_comm, mb_label("param all-gather (bwd)", pass.micro_batch, vs),
+            gather = rb.add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather (bwd)", pass.micro_batch, vs},
                             costs.param_gather.time(core::Bytes(cc.parameters * weight_bytes)), {});
           if (cc.recompute.value() > 0)
-            rb.pass(Category::recompute, mb_label("recompute", pass.micro_batch, vs), cc.recompute,
+            rb.pass(Category::recompute, Name{"recompute", pass.micro_batch, vs}, cc.recompute,
                     {{Category::tp_comm, cc.recompute_tp}}, {from, own_forward, gather});
           const bool last_of_chunk = --backwards_left[cb] == 0;
           const core::Bytes chunk_grads(cc.parameters * grad_bytes);
@@ -179,7 +191,7 @@ StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mo
             for (std::int64_t k = 0; k < buckets; ++k) {
               const bool last_bucket = k + 1 == buckets;
               const TaskId piece = rb.pass(
-                  Category::compute, mb_label("backward", pass.micro_batch, vs) + " bucket" + std::to_string(k),
+                  Category::compute, Name{"backward", pass.micro_batch, vs, k},
                   cc.backward / static_cast<double>(buckets),
                   last_bucket ? std::initializer_list<std::pair<Category, Seconds>>{{Category::tp_comm, cc.backward_tp},
                                                                                     {Category::cp_comm, cc.backward_cp},
@@ -187,21 +199,21 @@ StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mo
                               : std::initializer_list<std::pair<Category, Seconds>>{},
                   {from, own_forward, gather});
               last_grad_task[b] = rb.add(Stream::dp_comm, Category::dp_comm,
-                                         "gradient reduce chunk" + std::to_string(vs) + " bucket" + std::to_string(k),
+                                         Name{"gradient reduce", -1, vs, k},
                                          costs.grad_reduce.time(chunk_grads / static_cast<double>(buckets)), {piece});
               tail = piece;
             }
           } else {
-            tail = rb.pass(Category::compute, mb_label("backward", pass.micro_batch, vs), cc.backward,
+            tail = rb.pass(Category::compute, Name{"backward", pass.micro_batch, vs}, cc.backward,
                            {{Category::tp_comm, cc.backward_tp}, {Category::cp_comm, cc.backward_cp},
                             {Category::ep_comm, cc.backward_ep}},
                            {from, own_forward, gather});
             if (sharded_params && dp_comm)  // ZeRO-3 reduce-scatters every micro-batch's gradients
-              last_grad_task[b] = rb.add(Stream::dp_comm, Category::dp_comm, mb_label("gradient reduce-scatter", pass.micro_batch, vs),
+              last_grad_task[b] = rb.add(Stream::dp_comm, Category::dp_comm, Name{"gradient reduce-scatter", pass.micro_batch, vs},
                                          costs.grad_reduce.time(chunk_grads), {tail});
           }
           if (vs > 0) {
-            tail = rb.add(Stream::pp_comm, Category::pp_comm, mb_label("send gradients", pass.micro_batch, vs),
+            tail = rb.add(Stream::pp_comm, Category::pp_comm, Name{"send gradients", pass.micro_batch, vs},
                           costs.pp_send[static_cast<std::size_t>((s + p - 1) % p)], {tail});
             rb.block_on(tail);
           }
@@ -224,7 +236,7 @@ StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mo
     if (dp_comm && (!plan.overlap_grad_reduce) && !sharded_params) {
       for (std::int64_t c = v - 1; c >= 0; --c) {
         const auto& cc = costs.chunks[static_cast<std::size_t>(c * p + s)];
-        grads_ready = rb.add(Stream::dp_comm, Category::dp_comm, "gradient reduce chunk" + std::to_string(c * p + s),
+        grads_ready = rb.add(Stream::dp_comm, Category::dp_comm, Name{"gradient reduce", -1, c * p + s},
                              costs.grad_reduce.time(core::Bytes(cc.parameters * grad_bytes)), {rb.blocking()});
       }
     }
@@ -232,12 +244,12 @@ StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mo
     const Seconds optimizer =
         core::Bytes(params / shard * costs.optimizer_traffic_per_parameter) / costs.memory_bandwidth +
         costs.kernel_overhead;
-    const TaskId opt = rb.pass(Category::optimizer, "optimizer step", optimizer, {}, {grads_ready});
+    const TaskId opt = rb.pass(Category::optimizer, Name{"optimizer step"}, optimizer, {}, {grads_ready});
     if (plan.zero >= 1 && plan.zero <= 2 && dp_comm && !plan.overlap_param_gather) {
       TaskId prev = opt;
       for (std::int64_t c = 0; c < v; ++c) {
         const auto& cc = costs.chunks[static_cast<std::size_t>(c * p + s)];
-        prev = rb.add(Stream::dp_comm, Category::dp_comm, "param all-gather chunk" + std::to_string(c * p + s),
+        prev = rb.add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather", -1, c * p + s},
                       costs.param_gather.time(core::Bytes(cc.parameters * weight_bytes)), {prev});
       }
     }

@@ -21,6 +21,7 @@ struct StepGraph {
   std::vector<std::int64_t> stage_of_rank;  ///< simulated rank -> pipeline stage
 };
 
-StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mode);
+/// `named`: give tasks readable names (for a trace); unnamed graphs build faster.
+StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mode, bool named = true);
 
 }  // namespace hpsim::planner

@@ -14,7 +14,7 @@ SimulatedStep simulate_step(const models::ModelSpec& model, const topologies::Cl
                             const topologies::CollectiveCoster& coster, const Plan& plan,
                             const SimulateOptions& options) {
   const StepCosts costs = compute_step_costs(model, cluster, coster, plan);
-  auto graph = std::make_shared<StepGraph>(build_step_graph(costs, plan, options.mode));
+  auto graph = std::make_shared<StepGraph>(build_step_graph(costs, plan, options.mode, options.keep_graph));
   auto timings = std::make_shared<sim::SimResult>(sim::simulate(graph->graph));
 
   StepResult r;
