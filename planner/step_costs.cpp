@@ -213,6 +213,13 @@ StepCosts compute_step_costs(const models::ModelSpec& raw_model, const topologie
     if (plan.zero >= 1) costs.param_gather = choice(Collective::all_gather, dp_groups);
   }
   using topologies::Precision;
+  if (model.tie_embeddings && plan.pp > 1) {
+    Groups pairs;  // every (first stage, last stage) rank pair of one (tp, cp, dp) coordinate
+    for (const auto& pair : layout.pp_pairs(plan.pp - 1)) pairs.push_back({pair[1], pair[0]});
+    const double embedding = static_cast<double>(model.vocab_size * model.hidden_size) / static_cast<double>(plan.tp);
+    const double grad = plan.precision == Precision::fp16 ? 2.0 : 4.0;
+    costs.embedding_sync = choice(Collective::all_reduce, pairs).time(core::Bytes(embedding * grad));
+  }
   // Megatron-LM keeps fp16 gradients for fp16 training and fp32 gradients for bf16 (and fp8) training.
   costs.grad_bytes_per_parameter = (plan.precision == Precision::fp16) ? 2.0 : 4.0;
   costs.weight_bytes_per_parameter = elt;

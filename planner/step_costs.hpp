@@ -36,6 +36,8 @@ struct StepCosts {
   std::vector<core::Seconds> pp_send;      ///< by boundary: stage i -> i+1 (last: wrap to 0, interleaving)
   CollectiveChoice grad_reduce;            ///< all-reduce, or reduce-scatter under ZeRO >= 1 (dp*cp group)
   CollectiveChoice param_gather;           ///< all-gather of weights (ZeRO >= 1)
+  /// Tied embeddings with pp > 1: the first and last stages all-reduce the embedding's gradients (0 otherwise).
+  core::Seconds embedding_sync;
   double grad_bytes_per_parameter = 2;
   double weight_bytes_per_parameter = 2;
   double optimizer_bytes_per_parameter = 12;  ///< fp32 master + Adam moments (held)

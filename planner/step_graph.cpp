@@ -240,6 +240,9 @@ StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mo
                              costs.grad_reduce.time(core::Bytes(cc.parameters * grad_bytes)), {rb.blocking()});
       }
     }
+    if (costs.embedding_sync.value() > 0 && (s == 0 || s == p - 1))
+      grads_ready = rb.add(Stream::dp_comm, Category::dp_comm, Name{"embedding gradient all-reduce"},
+                           costs.embedding_sync, {grads_ready, rb.blocking()});
     const double shard = plan.zero >= 1 ? static_cast<double>(plan.dp * plan.cp) : 1.0;
     const Seconds optimizer =
         core::Bytes(params / shard * costs.optimizer_traffic_per_parameter) / costs.memory_bandwidth +

@@ -96,7 +96,7 @@ TEST_CASE("cli: the same input gives byte-identical output") {
 }
 
 TEST_CASE("cli: golden JSON of the built-in example") {
-  // Regenerate deliberately with: build/apps/hpsim simulate --format json > tests/golden/simulate_example.json
+  // Regenerate deliberately with scripts/update_golden.sh.
   const Outcome o = hpsim("simulate --format json");
   REQUIRE(o.code == 0);
   const auto got = nlohmann::json::parse(o.out);
