@@ -3,67 +3,44 @@
 #include <algorithm>
 
 #include "models/operators.hpp"
+#include "planner/cost_cache.hpp"
 #include "planner/pipeline_schedule.hpp"
 
 namespace hpsim::planner {
 
 using core::Bytes;
 
-namespace {
-
-models::ShardShape shard_of(const Plan& plan) {
-  models::ShardShape shard;
-  shard.tp = plan.tp;
-  shard.cp = plan.cp;
-  shard.ep = plan.ep;
-  shard.sp = plan.sp;
-  shard.micro_batch = plan.micro_batch_size;
-  shard.seq_length = plan.seq_length;
-  shard.bytes_per_element = plan.precision == topologies::Precision::fp32 ? 4.0 : 2.0;
-  shard.flash_attention = plan.flash_attention;
-  return shard;
-}
-
-Bytes stored(const std::vector<models::Operator>& ops, models::Recompute recompute) {
-  Bytes sum;
-  for (const auto& op : ops)
-    if (!(recompute == models::Recompute::selective && op.attention_core)) sum += op.activation_bytes;
-  return sum;
-}
-
-}  // namespace
-
 Bytes layer_activation_bytes(const models::ModelSpec& model, const Plan& plan) {
-  const auto shard = shard_of(plan);
   if (plan.recompute == models::Recompute::full) {
     // Only the layer's input is kept (sharded along the sequence with SP).
     const double tokens = static_cast<double>(plan.micro_batch_size * plan.seq_length / plan.cp);
-    return Bytes(tokens * static_cast<double>(model.hidden_size) * shard.bytes_per_element /
+    return Bytes(tokens * static_cast<double>(model.hidden_size) * shard_of(plan).bytes_per_element /
                  static_cast<double>(plan.sp ? plan.tp : 1));
   }
-  return stored(models::lower_layer(model, shard), plan.recompute);
+  Bytes sum;
+  for (const auto& op : models::lower_layer(model, shard_of(plan)))
+    if (!(plan.recompute == models::Recompute::selective && op.attention_core)) sum += op.activation_bytes;
+  return sum;
 }
 
-MemoryUse memory_use(const models::ModelSpec& raw_model, const topologies::ClusterSpec& cluster, const Plan& plan,
-                     const StepCosts& costs) {
-  const models::ModelSpec model = padded_model(raw_model, plan.tp);
-  const auto shard = shard_of(plan);
+MemoryUse memory_use(CostCache& cache, const Plan& plan, const StepCosts& costs) {
+  const models::ModelSpec& model = cache.model(plan.tp);
   const std::int64_t p = plan.pp, v = plan.vpp, m = plan.micro_batches();
   const double layers_per_chunk = static_cast<double>(model.num_layers / (p * v));
   const double dp_shard = static_cast<double>(plan.dp * plan.cp);
-  const Bytes per_layer = layer_activation_bytes(model, plan);
+  const OpsCost layer = cache.ops(OpsPart::layer, plan);
+  const Bytes per_layer =
+      plan.recompute == models::Recompute::full ? layer_activation_bytes(model, plan) : layer.stored_activations;
   // Full recomputation rebuilds one layer's whole activations during its backward pass.
-  const Bytes rebuilt = plan.recompute == models::Recompute::full
-                            ? stored(models::lower_layer(model, shard), models::Recompute::none)
-                            : Bytes(0);
-  const Bytes embedding = stored(models::lower_embedding(model, shard), models::Recompute::none);
-  const Bytes head = stored(models::lower_lm_head(model, shard), models::Recompute::none);
+  const Bytes rebuilt = plan.recompute == models::Recompute::full ? layer.all_activations : Bytes(0);
+  const Bytes embedding = cache.ops(OpsPart::embedding, plan).all_activations;
+  const Bytes head = cache.ops(OpsPart::lm_head, plan).all_activations;
   const Bytes hidden(static_cast<double>(plan.micro_batch_size * plan.seq_length / plan.cp) *
-                     static_cast<double>(model.hidden_size) * shard.bytes_per_element);
+                     static_cast<double>(model.hidden_size) * shard_of(plan).bytes_per_element);
 
   MemoryUse best;
-  best.capacity = cluster.gpu.hbm_capacity;
-  best.usable = cluster.usable_memory();
+  best.capacity = cache.cluster().gpu.hbm_capacity;
+  best.usable = cache.cluster().usable_memory();
   bool first = true;
   for (std::int64_t s = 0; s < p; ++s) {
     double params = 0;
@@ -82,8 +59,7 @@ MemoryUse memory_use(const models::ModelSpec& raw_model, const topologies::Clust
     if (s == p - 1) u.activations += head;
     // Pipeline send/receive buffers (both directions) and, under ZeRO-3, the gathered weights of two chunks.
     u.buffers = p > 1 ? hidden * 2.0 : Bytes(0);
-    if (plan.zero >= 3)
-      u.buffers += Bytes(2.0 * params / static_cast<double>(v) * costs.weight_bytes_per_parameter);
+    if (plan.zero >= 3) u.buffers += Bytes(2.0 * params / static_cast<double>(v) * costs.weight_bytes_per_parameter);
     u.peak = u.weights + u.gradients + u.optimizer + u.activations + u.buffers;
     if (first || u.peak > best.peak) best = u;
     first = false;

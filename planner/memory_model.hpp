@@ -5,6 +5,7 @@
 
 #include "core/units.hpp"
 #include "models/model_spec.hpp"
+#include "planner/cost_cache.hpp"
 #include "planner/plan.hpp"
 #include "planner/step_costs.hpp"
 #include "topologies/cluster_spec.hpp"
@@ -23,7 +24,7 @@ struct MemoryUse {
 /// Activation bytes one micro-batch leaves in memory per transformer layer, on one GPU.
 core::Bytes layer_activation_bytes(const models::ModelSpec& model, const Plan& plan);
 
-MemoryUse memory_use(const models::ModelSpec& model, const topologies::ClusterSpec& cluster, const Plan& plan,
-                     const StepCosts& costs);
+/// Memory of the fullest stage, from the cost tables and the cache's operator lists.
+MemoryUse memory_use(CostCache& cache, const Plan& plan, const StepCosts& costs);
 
 }  // namespace hpsim::planner

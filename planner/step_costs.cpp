@@ -6,7 +6,6 @@
 #include "models/formulas.hpp"
 #include "models/operators.hpp"
 #include "planner/rank_layout.hpp"
-#include "sim/compute_cost.hpp"
 
 namespace hpsim::planner {
 
@@ -16,42 +15,7 @@ using topologies::Collective;
 
 namespace {
 
-/// Forward, backward and recompute compute time of a list of operators, and their FLOPs.
-struct OpsCost {
-  Seconds forward, backward, recompute, attention_forward, attention_backward, gemm_forward, gemm_backward;
-  double forward_flops = 0, backward_flops = 0, recompute_flops = 0;
-};
-
-OpsCost cost_ops(const std::vector<models::Operator>& ops, const sim::ComputeCost& compute,
-                 models::Recompute recompute) {
-  OpsCost c;
-  for (const auto& op : ops) {
-    const auto t = compute.time(op);
-    c.forward += t.forward;
-    c.backward += t.backward;
-    c.forward_flops += op.forward_flops.value();
-    c.backward_flops += op.backward_flops.value();
-    if (op.attention_core) {
-      c.attention_forward += t.forward;
-      c.attention_backward += t.backward;
-    }
-    if (op.kind == models::OpKind::gemm) {
-      c.gemm_forward += t.forward;
-      c.gemm_backward += t.backward;
-    }
-    const bool redo = recompute == models::Recompute::full ||
-                      (recompute == models::Recompute::selective && op.attention_core);
-    if (redo) {
-      c.recompute += t.forward;
-      c.recompute_flops += op.forward_flops.value();
-    }
-  }
-  return c;
-}
-
-Seconds exposed(Seconds comm, Seconds hidden_behind) {
-  return std::max(Seconds(0), comm - hidden_behind);
-}
+Seconds exposed(Seconds comm, Seconds hidden_behind) { return std::max(Seconds(0), comm - hidden_behind); }
 
 double element_bytes(topologies::Precision p) { return p == topologies::Precision::fp32 ? 4.0 : 2.0; }
 
@@ -62,49 +26,31 @@ double layer_parameters_per_rank(const models::ModelSpec& m, const Plan& plan) {
   const double per_expert = (m.mlp == models::MlpKind::swiglu ? 3.0 : 2.0) * static_cast<double>(m.hidden_size) *
                             static_cast<double>(m.ffn_hidden_size);
   const double experts = per_expert * static_cast<double>(m.num_experts);
-  return (all - experts) / static_cast<double>(plan.tp) +
-         experts / static_cast<double>(plan.tp * plan.ep);
+  return (all - experts) / static_cast<double>(plan.tp) + experts / static_cast<double>(plan.tp * plan.ep);
 }
 
 }  // namespace
 
-Seconds CollectiveChoice::time(Bytes bytes) const {
-  if (models.empty() || bytes.value() <= 0) return Seconds(0);
-  Seconds best(std::numeric_limits<double>::max());
-  for (const auto& m : models) best = std::min(best, m.time(bytes));
-  return best;
-}
-
-models::ModelSpec padded_model(const models::ModelSpec& model, std::int64_t tp) {
-  models::ModelSpec m = model;
-  const std::int64_t multiple = 128 * tp;
-  m.vocab_size = (model.vocab_size + multiple - 1) / multiple * multiple;
-  return m;
-}
-
-StepCosts compute_step_costs(const models::ModelSpec& raw_model, const topologies::ClusterSpec& cluster,
+StepCosts compute_step_costs(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
                              const topologies::CollectiveCoster& coster, const Plan& plan) {
-  const models::ModelSpec model = padded_model(raw_model, plan.tp);
-  const sim::ComputeCost compute(cluster.gpu, plan.precision);
-  const RankLayout layout(plan);
+  CostCache cache(model, cluster, coster);
+  return compute_step_costs(cache, plan);
+}
+
+StepCosts compute_step_costs(CostCache& cache, const Plan& plan) {
+  const models::ModelSpec& model = cache.model(plan.tp);
+  const topologies::ClusterSpec& cluster = cache.cluster();
   const double elt = element_bytes(plan.precision);
 
-  models::ShardShape shard;
-  shard.tp = plan.tp;
-  shard.cp = plan.cp;
-  shard.ep = plan.ep;
-  shard.sp = plan.sp;
-  shard.micro_batch = plan.micro_batch_size;
-  shard.seq_length = plan.seq_length;
-  shard.bytes_per_element = elt;
-  shard.flash_attention = plan.flash_attention;
-
-  // Communicator groups of the whole cluster: all groups of a kind run at once and share links.
-  auto choice = [&](Collective op, const Groups& groups) { return CollectiveChoice{coster.models(op, groups)}; };
-  const Groups tp_groups = layout.tp_groups();
-  const CollectiveChoice tp_all_reduce = choice(Collective::all_reduce, tp_groups);
-  const CollectiveChoice tp_all_gather = choice(Collective::all_gather, tp_groups);
-  const CollectiveChoice tp_reduce_scatter = choice(Collective::reduce_scatter, tp_groups);
+  // Communicators: every group of a kind runs at once and shares links with its siblings.
+  auto choice = [&](Collective op, Communicator comm, std::int64_t stage = 0) {
+    return cache.collective(op, comm, plan, stage);
+  };
+  const bool tp_comm = plan.tp > 1;
+  const CollectiveChoice tp_all_reduce = tp_comm ? choice(Collective::all_reduce, Communicator::tp) : CollectiveChoice{};
+  const CollectiveChoice tp_all_gather = tp_comm ? choice(Collective::all_gather, Communicator::tp) : CollectiveChoice{};
+  const CollectiveChoice tp_reduce_scatter =
+      tp_comm ? choice(Collective::reduce_scatter, Communicator::tp) : CollectiveChoice{};
 
   // The hidden-state tensor of one micro-batch on one CP rank (what TP collectives and pipeline sends move).
   const double tokens = static_cast<double>(plan.micro_batch_size * plan.seq_length / plan.cp);
@@ -115,10 +61,9 @@ StepCosts compute_step_costs(const models::ModelSpec& raw_model, const topologie
                                   : tp_all_reduce.time(hidden_bytes);
   const Seconds layer_tp = tp_pair * 2.0;
 
-  const auto layer_ops = models::lower_layer(model, shard);
-  const OpsCost layer = cost_ops(layer_ops, compute, plan.recompute);
-  const OpsCost embedding = cost_ops(models::lower_embedding(model, shard), compute, models::Recompute::none);
-  const OpsCost head = cost_ops(models::lower_lm_head(model, shard), compute, models::Recompute::none);
+  const OpsCost layer = cache.ops(OpsPart::layer, plan);
+  const OpsCost embedding = cache.ops(OpsPart::embedding, plan);
+  const OpsCost head = cache.ops(OpsPart::lm_head, plan);
 
   // TP overlap (Megatron --tp-comm-overlap) hides the collectives behind the neighbouring GEMMs.
   const Seconds layer_tp_fwd = plan.tp_comm_overlap ? exposed(layer_tp, layer.gemm_forward) : layer_tp;
@@ -127,12 +72,7 @@ StepCosts compute_step_costs(const models::ModelSpec& raw_model, const topologie
   // Ring attention: cp-1 exchanges of this rank's K and V per layer, overlapped with the attention core.
   Seconds layer_cp_fwd, layer_cp_bwd;
   if (plan.cp > 1) {
-    const CollectiveChoice ring = choice(Collective::send_recv, [&] {
-      Groups pairs;
-      for (const auto& g : layout.cp_groups())
-        for (std::size_t i = 0; i < g.size(); ++i) pairs.push_back({g[i], g[(i + 1) % g.size()]});
-      return pairs;
-    }());
+    const CollectiveChoice ring = choice(Collective::send_recv, Communicator::cp_ring);
     const Bytes kv(2.0 * tokens * static_cast<double>(model.kv_hidden_size()) * elt);
     const double steps = static_cast<double>(plan.cp - 1);
     layer_cp_fwd = exposed(ring.time(kv) * steps, layer.attention_forward);
@@ -142,7 +82,7 @@ StepCosts compute_step_costs(const models::ModelSpec& raw_model, const topologie
   // Expert parallelism: token dispatch and combine all-to-alls, each way.
   Seconds layer_ep;
   if (model.is_moe() && plan.ep > 1) {
-    const CollectiveChoice a2a = choice(Collective::all_to_all, layout.ep_groups());
+    const CollectiveChoice a2a = choice(Collective::all_to_all, Communicator::ep);
     layer_ep = a2a.time(hidden_bytes * static_cast<double>(model.experts_per_token)) * 2.0;
   }
 
@@ -201,24 +141,22 @@ StepCosts compute_step_costs(const models::ModelSpec& raw_model, const topologie
     const Seconds regather = (!plan.sp && plan.tp > 1) ? tp_all_gather.time(hidden_bytes) : Seconds(0);
     for (std::int64_t s = 0; s < plan.pp; ++s)
       costs.pp_send[static_cast<std::size_t>(s)] =
-          choice(Collective::send_recv, layout.pp_pairs(s)).time(slice) + regather;
+          choice(Collective::send_recv, Communicator::pp_boundary, s).time(slice) + regather;
   }
 
   // Data parallelism: gradients reduced over dp*cp ranks holding the same weights.
   if (plan.dp * plan.cp > 1) {
-    const Groups dp_groups = layout.dp_groups();
     costs.grad_reduce = plan.parameter_servers > 0
-                            ? CollectiveChoice{{coster.parameter_server_model(dp_groups, plan.parameter_servers)}}
-                            : choice(plan.zero >= 1 ? Collective::reduce_scatter : Collective::all_reduce, dp_groups);
-    if (plan.zero >= 1) costs.param_gather = choice(Collective::all_gather, dp_groups);
+                            ? cache.parameter_server(plan)
+                            : choice(plan.zero >= 1 ? Collective::reduce_scatter : Collective::all_reduce,
+                                     Communicator::dp);
+    if (plan.zero >= 1) costs.param_gather = choice(Collective::all_gather, Communicator::dp);
   }
   using topologies::Precision;
   if (model.tie_embeddings && plan.pp > 1) {
-    Groups pairs;  // every (first stage, last stage) rank pair of one (tp, cp, dp) coordinate
-    for (const auto& pair : layout.pp_pairs(plan.pp - 1)) pairs.push_back({pair[1], pair[0]});
     const double embedding = static_cast<double>(model.vocab_size * model.hidden_size) / static_cast<double>(plan.tp);
     const double grad = plan.precision == Precision::fp16 ? 2.0 : 4.0;
-    costs.embedding_sync = choice(Collective::all_reduce, pairs).time(core::Bytes(embedding * grad));
+    costs.embedding_sync = choice(Collective::all_reduce, Communicator::embedding_pair).time(core::Bytes(embedding * grad));
   }
   // Megatron-LM keeps fp16 gradients for fp16 training and fp32 gradients for bf16 (and fp8) training.
   costs.grad_bytes_per_parameter = (plan.precision == Precision::fp16) ? 2.0 : 4.0;

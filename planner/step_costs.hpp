@@ -8,6 +8,7 @@
 #include "models/model_spec.hpp"
 #include "planner/plan.hpp"
 #include "topologies/cluster_spec.hpp"
+#include "planner/cost_cache.hpp"
 #include "topologies/collectives.hpp"
 
 namespace hpsim::planner {
@@ -23,12 +24,6 @@ struct ChunkCost {
   double parameters = 0;            ///< weights of this chunk held by one rank (before ZeRO sharding)
   double model_flops = 0;           ///< forward+backward matmul FLOPs on one rank (no recomputation)
   double hardware_flops = 0;        ///< the same with recomputation
-};
-
-/// Fastest of several algorithms' linear models, per message size.
-struct CollectiveChoice {
-  std::vector<topologies::CollectiveModel> models;
-  [[nodiscard]] core::Seconds time(core::Bytes bytes) const;
 };
 
 struct StepCosts {
@@ -47,10 +42,10 @@ struct StepCosts {
   core::Seconds kernel_overhead;
 };
 
-/// Vocabulary padded as Megatron-LM pads it (a multiple of 128 * tp), so the LM head splits evenly.
-models::ModelSpec padded_model(const models::ModelSpec& model, std::int64_t tp);
+/// Builds every table for a resolved plan, reusing what `cache` already costed.
+StepCosts compute_step_costs(CostCache& cache, const Plan& plan);
 
-/// Builds every table for a resolved plan.
+/// The same with a cache of its own (one plan).
 StepCosts compute_step_costs(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
                              const topologies::CollectiveCoster& coster, const Plan& plan);
 

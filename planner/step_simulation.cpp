@@ -13,7 +13,13 @@ using sim::Category;
 SimulatedStep simulate_step(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
                             const topologies::CollectiveCoster& coster, const Plan& plan,
                             const SimulateOptions& options) {
-  const StepCosts costs = compute_step_costs(model, cluster, coster, plan);
+  CostCache cache(model, cluster, coster);
+  return simulate_step(cache, plan, options);
+}
+
+SimulatedStep simulate_step(CostCache& cache, const Plan& plan, const SimulateOptions& options) {
+  const topologies::ClusterSpec& cluster = cache.cluster();
+  const StepCosts costs = compute_step_costs(cache, plan);
   auto graph = std::make_shared<StepGraph>(build_step_graph(costs, plan, options.mode, options.keep_graph));
   auto timings = std::make_shared<sim::SimResult>(sim::simulate(graph->graph));
 
@@ -58,7 +64,7 @@ SimulatedStep simulate_step(const models::ModelSpec& model, const topologies::Cl
   r.model_tflops_per_gpu = model_flops * per_gpu_steps / seconds / 1e12;
   r.hardware_tflops_per_gpu = hardware_flops * per_gpu_steps / seconds / 1e12;
   r.mfu = r.model_tflops_per_gpu * 1e12 / cluster.gpu.peak_for(plan.precision).value();
-  r.memory = memory_use(model, cluster, plan, costs);
+  r.memory = memory_use(cache, plan, costs);
 
   SimulatedStep out;
   out.result = r;

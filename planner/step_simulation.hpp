@@ -6,6 +6,7 @@
 
 #include "core/units.hpp"
 #include "models/model_spec.hpp"
+#include "planner/cost_cache.hpp"
 #include "planner/memory_model.hpp"
 #include "planner/plan.hpp"
 #include "planner/step_graph.hpp"
@@ -53,7 +54,10 @@ struct SimulatedStep {
   std::shared_ptr<sim::SimResult> timings;
 };
 
-/// `plan` must be resolved (resolve_plan). The coster must describe `cluster`.
+/// `plan` must be resolved (resolve_plan); `cache` holds the model and cluster (and what was costed before).
+SimulatedStep simulate_step(CostCache& cache, const Plan& plan, const SimulateOptions& options = {});
+
+/// One plan on its own. The coster must describe `cluster`.
 SimulatedStep simulate_step(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
                             const topologies::CollectiveCoster& coster, const Plan& plan,
                             const SimulateOptions& options = {});

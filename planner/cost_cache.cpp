@@ -1,0 +1,145 @@
+#include "planner/cost_cache.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "models/operators.hpp"
+#include "sim/compute_cost.hpp"
+
+namespace hpsim::planner {
+
+using core::Bytes;
+using core::Seconds;
+using topologies::Collective;
+
+namespace {
+
+OpsCost cost_ops(const std::vector<models::Operator>& ops, const sim::ComputeCost& compute,
+                 models::Recompute recompute) {
+  OpsCost c;
+  for (const auto& op : ops) {
+    const auto t = compute.time(op);
+    c.forward += t.forward;
+    c.backward += t.backward;
+    c.forward_flops += op.forward_flops.value();
+    c.backward_flops += op.backward_flops.value();
+    c.all_activations += op.activation_bytes;
+    if (op.attention_core) {
+      c.attention_forward += t.forward;
+      c.attention_backward += t.backward;
+    }
+    if (op.kind == models::OpKind::gemm) {
+      c.gemm_forward += t.forward;
+      c.gemm_backward += t.backward;
+    }
+    const bool redo = recompute == models::Recompute::full ||
+                      (recompute == models::Recompute::selective && op.attention_core);
+    if (redo) {
+      c.recompute += t.forward;
+      c.recompute_flops += op.forward_flops.value();
+    }
+    if (!(recompute == models::Recompute::selective && op.attention_core)) c.stored_activations += op.activation_bytes;
+  }
+  return c;
+}
+
+}  // namespace
+
+Seconds CollectiveChoice::time(Bytes bytes) const {
+  if (models.empty() || bytes.value() <= 0) return Seconds(0);
+  Seconds best(std::numeric_limits<double>::max());
+  for (const auto& m : models) best = std::min(best, m.time(bytes));
+  return best;
+}
+
+models::ModelSpec padded_model(const models::ModelSpec& model, std::int64_t tp) {
+  models::ModelSpec m = model;
+  const std::int64_t multiple = 128 * tp;
+  m.vocab_size = (model.vocab_size + multiple - 1) / multiple * multiple;
+  return m;
+}
+
+models::ShardShape shard_of(const Plan& plan) {
+  models::ShardShape shard;
+  shard.tp = plan.tp;
+  shard.cp = plan.cp;
+  shard.ep = plan.ep;
+  shard.sp = plan.sp;
+  shard.micro_batch = plan.micro_batch_size;
+  shard.seq_length = plan.seq_length;
+  shard.bytes_per_element = plan.precision == topologies::Precision::fp32 ? 4.0 : 2.0;
+  shard.flash_attention = plan.flash_attention;
+  return shard;
+}
+
+CostCache::CostCache(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
+                     const topologies::CollectiveCoster& coster)
+    : raw_model_(model), cluster_(cluster), coster_(coster) {}
+
+const models::ModelSpec& CostCache::model(std::int64_t tp) {
+  std::lock_guard lock(mutex_);
+  auto it = padded_.find(tp);
+  if (it == padded_.end()) it = padded_.emplace(tp, padded_model(raw_model_, tp)).first;
+  return it->second;  // std::map nodes are stable
+}
+
+OpsCost CostCache::ops(OpsPart part, const Plan& plan) {
+  const OpsKey key{static_cast<int>(part), plan.tp, plan.cp, plan.ep, plan.sp, plan.micro_batch_size,
+                   plan.seq_length, plan.flash_attention, static_cast<int>(plan.precision),
+                   part == OpsPart::layer ? static_cast<int>(plan.recompute) : 0};
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = ops_.find(key); it != ops_.end()) return it->second;
+  }
+  const models::ModelSpec& m = model(plan.tp);
+  const sim::ComputeCost compute(cluster_.gpu, plan.precision);
+  const auto shard = shard_of(plan);
+  const auto recompute = part == OpsPart::layer ? plan.recompute : models::Recompute::none;
+  const OpsCost cost = cost_ops(part == OpsPart::layer       ? models::lower_layer(m, shard)
+                                : part == OpsPart::embedding ? models::lower_embedding(m, shard)
+                                                             : models::lower_lm_head(m, shard),
+                                compute, recompute);
+  std::lock_guard lock(mutex_);
+  return ops_.emplace(key, cost).first->second;
+}
+
+CollectiveChoice CostCache::collective(Collective op, Communicator comm, const Plan& plan, std::int64_t stage) {
+  const CommKey key{static_cast<int>(op), static_cast<int>(comm), plan.tp, plan.cp, plan.dp, plan.pp,
+                    comm == Communicator::ep ? plan.ep : 1, comm == Communicator::pp_boundary ? stage : 0};
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = comms_.find(key); it != comms_.end()) return it->second;
+  }
+  const RankLayout layout(plan);
+  Groups groups;
+  switch (comm) {
+    case Communicator::tp: groups = layout.tp_groups(); break;
+    case Communicator::ep: groups = layout.ep_groups(); break;
+    case Communicator::dp: groups = layout.dp_groups(); break;
+    case Communicator::pp_boundary: groups = layout.pp_pairs(stage); break;
+    case Communicator::cp_ring:
+      for (const auto& g : layout.cp_groups())
+        for (std::size_t i = 0; i < g.size(); ++i) groups.push_back({g[i], g[(i + 1) % g.size()]});
+      break;
+    case Communicator::embedding_pair:  // every (first stage, last stage) pair of one (tp, cp, dp) coordinate
+      for (const auto& pair : layout.pp_pairs(plan.pp - 1)) groups.push_back({pair[1], pair[0]});
+      break;
+  }
+  const CollectiveChoice choice{coster_.models(op, groups)};
+  std::lock_guard lock(mutex_);
+  return comms_.emplace(key, choice).first->second;
+}
+
+CollectiveChoice CostCache::parameter_server(const Plan& plan) {
+  const CommKey key{-1, static_cast<int>(Communicator::dp), plan.tp, plan.cp, plan.dp, plan.pp, 1,
+                    plan.parameter_servers};
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = comms_.find(key); it != comms_.end()) return it->second;
+  }
+  const CollectiveChoice choice{{coster_.parameter_server_model(RankLayout(plan).dp_groups(), plan.parameter_servers)}};
+  std::lock_guard lock(mutex_);
+  return comms_.emplace(key, choice).first->second;
+}
+
+}  // namespace hpsim::planner

@@ -1,0 +1,75 @@
+#pragma once
+/// Shared sub-results of costing many plans of one model on one cluster: per-layer operator costs by shard shape,
+/// and collective models by communicator and layout. Thread-safe; values are returned by copy.
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+#include "models/formulas.hpp"
+#include "models/operators.hpp"
+#include "models/model_spec.hpp"
+#include "planner/plan.hpp"
+#include "planner/rank_layout.hpp"
+#include "topologies/cluster_spec.hpp"
+#include "topologies/collectives.hpp"
+
+namespace hpsim::planner {
+
+/// Forward, backward and recompute time of a list of operators, with their FLOPs and stored activations.
+struct OpsCost {
+  core::Seconds forward, backward, recompute;
+  core::Seconds attention_forward, attention_backward;  ///< the attention core (what CP traffic hides behind)
+  core::Seconds gemm_forward, gemm_backward;            ///< weight GEMMs (what TP overlap hides behind)
+  double forward_flops = 0, backward_flops = 0, recompute_flops = 0;
+  core::Bytes stored_activations;  ///< kept from forward to backward under the plan's recomputation
+  core::Bytes all_activations;     ///< kept without recomputation
+};
+
+/// Fastest of several algorithms' linear models, per message size.
+struct CollectiveChoice {
+  std::vector<topologies::CollectiveModel> models;
+  [[nodiscard]] core::Seconds time(core::Bytes bytes) const;
+};
+
+enum class OpsPart { layer, embedding, lm_head };
+/// Communicators of a plan; each kind is costed with all its groups running at once.
+enum class Communicator { tp, cp_ring, ep, dp, pp_boundary, embedding_pair };
+
+class CostCache {
+ public:
+  /// `model` should be the vocab-padded model (padded_model) the plan uses; the cache keys include tp.
+  CostCache(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
+            const topologies::CollectiveCoster& coster);
+
+  [[nodiscard]] OpsCost ops(OpsPart part, const Plan& plan);
+  /// `stage`: the sending stage for pp_boundary, ignored otherwise.
+  [[nodiscard]] CollectiveChoice collective(topologies::Collective op, Communicator comm, const Plan& plan,
+                                            std::int64_t stage = 0);
+  /// Gradient aggregation through the plan's parameter servers (a what-if beside all-reduce).
+  [[nodiscard]] CollectiveChoice parameter_server(const Plan& plan);
+  [[nodiscard]] const models::ModelSpec& model(std::int64_t tp);
+  [[nodiscard]] const topologies::ClusterSpec& cluster() const { return cluster_; }
+
+ private:
+  using OpsKey = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, bool, std::int64_t, std::int64_t, bool,
+                            int, int>;
+  using CommKey = std::tuple<int, int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                             std::int64_t>;
+  models::ModelSpec raw_model_;
+  topologies::ClusterSpec cluster_;
+  const topologies::CollectiveCoster& coster_;
+  std::mutex mutex_;
+  std::map<OpsKey, OpsCost> ops_;
+  std::map<CommKey, CollectiveChoice> comms_;
+  std::map<std::int64_t, models::ModelSpec> padded_;
+};
+
+/// Vocabulary padded as Megatron-LM pads it (a multiple of 128 * tp), so the LM head splits evenly.
+models::ModelSpec padded_model(const models::ModelSpec& model, std::int64_t tp);
+
+/// The activation shard shape of a plan.
+models::ShardShape shard_of(const Plan& plan);
+
+}  // namespace hpsim::planner
