@@ -153,9 +153,8 @@ void BM_EventLoop_Gpt3_175B(benchmark::State& state) {
 void BM_MemoryModel_Gpt3_175B(benchmark::State& state) {
   const Case& c = gpt3_175b_1024_a100();
   planner::CostCache cache(c.model, c.cluster, c.coster);
-  const auto costs = planner::compute_step_costs(cache, c.plan);
   for (auto _ : state) {
-    const auto m = planner::memory_use(cache, c.plan, costs);
+    const auto m = planner::memory_use(cache, c.plan);
     benchmark::DoNotOptimize(&m);
   }
 }

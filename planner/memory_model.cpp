@@ -4,6 +4,7 @@
 
 #include "models/operators.hpp"
 #include "planner/cost_cache.hpp"
+#include "planner/parameters.hpp"
 #include "planner/pipeline_schedule.hpp"
 
 namespace hpsim::planner {
@@ -23,11 +24,12 @@ Bytes layer_activation_bytes(const models::ModelSpec& model, const Plan& plan) {
   return sum;
 }
 
-MemoryUse memory_use(CostCache& cache, const Plan& plan, const StepCosts& costs) {
+MemoryUse memory_use(CostCache& cache, const Plan& plan) {
   const models::ModelSpec& model = cache.model(plan.tp);
   const std::int64_t p = plan.pp, v = plan.vpp, m = plan.micro_batches();
   const double layers_per_chunk = static_cast<double>(model.num_layers / (p * v));
   const double dp_shard = static_cast<double>(plan.dp * plan.cp);
+  const ParameterBytes bytes = parameter_bytes(plan.precision);
   const OpsCost layer = cache.ops(OpsPart::layer, plan);
   const Bytes per_layer =
       plan.recompute == models::Recompute::full ? layer_activation_bytes(model, plan) : layer.stored_activations;
@@ -44,14 +46,14 @@ MemoryUse memory_use(CostCache& cache, const Plan& plan, const StepCosts& costs)
   bool first = true;
   for (std::int64_t s = 0; s < p; ++s) {
     double params = 0;
-    for (std::int64_t c = 0; c < v; ++c) params += costs.chunks[static_cast<std::size_t>(c * p + s)].parameters;
+    for (std::int64_t c = 0; c < v; ++c) params += chunk_parameters(model, plan, c * p + s);
     MemoryUse u;
     u.capacity = best.capacity;
     u.usable = best.usable;
     u.stage = s;
-    u.weights = Bytes(params * costs.weight_bytes_per_parameter / (plan.zero >= 3 ? dp_shard : 1.0));
-    u.gradients = Bytes(params * costs.grad_bytes_per_parameter / (plan.zero >= 2 ? dp_shard : 1.0));
-    u.optimizer = Bytes(params * costs.optimizer_bytes_per_parameter / (plan.zero >= 1 ? dp_shard : 1.0));
+    u.weights = Bytes(params * bytes.weight / (plan.zero >= 3 ? dp_shard : 1.0));
+    u.gradients = Bytes(params * bytes.gradient / (plan.zero >= 2 ? dp_shard : 1.0));
+    u.optimizer = Bytes(params * bytes.optimizer / (plan.zero >= 1 ? dp_shard : 1.0));
     const auto chunks = static_cast<double>(peak_in_flight_chunks(plan.schedule, p, v, m, s));
     u.activations = per_layer * (chunks * layers_per_chunk) + rebuilt;
     // The embedding's and LM head's activations live for as long as the first/last chunk's micro-batches.
@@ -59,7 +61,7 @@ MemoryUse memory_use(CostCache& cache, const Plan& plan, const StepCosts& costs)
     if (s == p - 1) u.activations += head;
     // Pipeline send/receive buffers (both directions) and, under ZeRO-3, the gathered weights of two chunks.
     u.buffers = p > 1 ? hidden * 2.0 : Bytes(0);
-    if (plan.zero >= 3) u.buffers += Bytes(2.0 * params / static_cast<double>(v) * costs.weight_bytes_per_parameter);
+    if (plan.zero >= 3) u.buffers += Bytes(2.0 * params / static_cast<double>(v) * bytes.weight);
     u.peak = u.weights + u.gradients + u.optimizer + u.activations + u.buffers;
     if (first || u.peak > best.peak) best = u;
     first = false;

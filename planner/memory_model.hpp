@@ -7,7 +7,6 @@
 #include "models/model_spec.hpp"
 #include "planner/cost_cache.hpp"
 #include "planner/plan.hpp"
-#include "planner/step_costs.hpp"
 #include "topologies/cluster_spec.hpp"
 
 namespace hpsim::planner {
@@ -24,7 +23,7 @@ struct MemoryUse {
 /// Activation bytes one micro-batch leaves in memory per transformer layer, on one GPU.
 core::Bytes layer_activation_bytes(const models::ModelSpec& model, const Plan& plan);
 
-/// Memory of the fullest stage, from the cost tables and the cache's operator lists.
-MemoryUse memory_use(CostCache& cache, const Plan& plan, const StepCosts& costs);
+/// Memory of the fullest stage (a resolved plan), from the cache's operator lists.
+MemoryUse memory_use(CostCache& cache, const Plan& plan);
 
 }  // namespace hpsim::planner

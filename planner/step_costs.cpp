@@ -5,6 +5,7 @@
 
 #include "models/formulas.hpp"
 #include "models/operators.hpp"
+#include "planner/parameters.hpp"
 #include "planner/rank_layout.hpp"
 
 namespace hpsim::planner {
@@ -18,16 +19,6 @@ namespace {
 Seconds exposed(Seconds comm, Seconds hidden_behind) { return std::max(Seconds(0), comm - hidden_behind); }
 
 double element_bytes(topologies::Precision p) { return p == topologies::Precision::fp32 ? 4.0 : 2.0; }
-
-/// Parameters of one transformer layer held by one rank: dense parts split tp ways, experts tp*ep ways.
-double layer_parameters_per_rank(const models::ModelSpec& m, const Plan& plan) {
-  const double all = static_cast<double>(models::layer_parameters(m));
-  if (!m.is_moe()) return all / static_cast<double>(plan.tp);
-  const double per_expert = (m.mlp == models::MlpKind::swiglu ? 3.0 : 2.0) * static_cast<double>(m.hidden_size) *
-                            static_cast<double>(m.ffn_hidden_size);
-  const double experts = per_expert * static_cast<double>(m.num_experts);
-  return (all - experts) / static_cast<double>(plan.tp) + experts / static_cast<double>(plan.tp * plan.ep);
-}
 
 }  // namespace
 
@@ -88,7 +79,6 @@ StepCosts compute_step_costs(CostCache& cache, const Plan& plan) {
 
   const std::int64_t stages = plan.pp * plan.vpp;
   const double layers_per_chunk = static_cast<double>(model.num_layers / stages);
-  const double layer_params = layer_parameters_per_rank(model, plan);
   const bool full = plan.recompute == models::Recompute::full;
 
   StepCosts costs;
@@ -106,16 +96,14 @@ StepCosts compute_step_costs(CostCache& cache, const Plan& plan) {
     c.backward_cp = layer_cp_bwd * n + (full ? layer_cp_fwd * n : Seconds(0));
     c.forward_ep = layer_ep * n;
     c.backward_ep = layer_ep * n + (full ? layer_ep * n : Seconds(0));
-    c.parameters = layer_params * n;
+    c.parameters = chunk_parameters(model, plan, vs);
     c.model_flops = (layer.forward_flops + layer.backward_flops) * n;
     c.hardware_flops = c.model_flops + layer.recompute_flops * n;
-    const double tp_rank_share = 1.0 / static_cast<double>(plan.tp);
     if (vs == 0) {
       // Vocab-parallel embedding: its output is all-reduced (reduce-scattered with SP) over the TP group.
       c.forward += embedding.forward;
       c.backward += embedding.backward;
       c.forward_tp += plan.sp ? tp_reduce_scatter.time(hidden_bytes) : tp_all_reduce.time(hidden_bytes);
-      c.parameters += static_cast<double>(models::embedding_parameters(model)) * tp_rank_share;
     }
     if (vs == stages - 1) {
       // LM head: its input is all-gathered with SP; the input gradient is all-reduced (reduce-scattered with SP).
@@ -125,11 +113,6 @@ StepCosts compute_step_costs(CostCache& cache, const Plan& plan) {
       c.backward_tp += plan.sp ? tp_reduce_scatter.time(hidden_bytes) : tp_all_reduce.time(hidden_bytes);
       c.model_flops += head.forward_flops + head.backward_flops;
       c.hardware_flops += head.forward_flops + head.backward_flops;
-      // A tied head still needs its own copy of the embedding on the last stage when pp > 1.
-      const bool tied_copy = model.tie_embeddings && plan.pp > 1;
-      const double head_params = static_cast<double>(models::lm_head_parameters(model)) +
-                                 (tied_copy ? static_cast<double>(model.vocab_size * model.hidden_size) : 0.0);
-      c.parameters += head_params * tp_rank_share;
     }
   }
 
@@ -152,22 +135,16 @@ StepCosts compute_step_costs(CostCache& cache, const Plan& plan) {
                                      Communicator::dp);
     if (plan.zero >= 1) costs.param_gather = choice(Collective::all_gather, Communicator::dp);
   }
-  using topologies::Precision;
   if (model.tie_embeddings && plan.pp > 1) {
     const double embedding = static_cast<double>(model.vocab_size * model.hidden_size) / static_cast<double>(plan.tp);
-    const double grad = plan.precision == Precision::fp16 ? 2.0 : 4.0;
-    costs.embedding_sync = choice(Collective::all_reduce, Communicator::embedding_pair).time(core::Bytes(embedding * grad));
+    costs.embedding_sync = choice(Collective::all_reduce, Communicator::embedding_pair)
+                               .time(core::Bytes(embedding * parameter_bytes(plan.precision).gradient));
   }
-  // Megatron-LM keeps fp16 gradients for fp16 training and fp32 gradients for bf16 (and fp8) training.
-  costs.grad_bytes_per_parameter = (plan.precision == Precision::fp16) ? 2.0 : 4.0;
-  costs.weight_bytes_per_parameter = elt;
-  costs.optimizer_bytes_per_parameter = plan.precision == Precision::fp32 ? 8.0 : 12.0;
-  // Adam step (multi-tensor): read gradient (norm + update) and master weight + 2 moments, write them back, write
-  // the 16-bit copy; fp16 also unscales the gradients and checks them for overflow (a read and a write).
-  const double g = costs.grad_bytes_per_parameter;
-  costs.optimizer_traffic_per_parameter = 2 * g + 2 * costs.optimizer_bytes_per_parameter +
-                                          (plan.precision == Precision::fp32 ? 0.0 : elt) +
-                                          (plan.precision == Precision::fp16 ? 2 * g : 0.0);
+  const ParameterBytes bytes = parameter_bytes(plan.precision);
+  costs.grad_bytes_per_parameter = bytes.gradient;
+  costs.weight_bytes_per_parameter = bytes.weight;
+  costs.optimizer_bytes_per_parameter = bytes.optimizer;
+  costs.optimizer_traffic_per_parameter = bytes.optimizer_traffic;
   costs.bucket_parameters = std::max(40e6, 1e6 * static_cast<double>(plan.dp * plan.cp));
   costs.memory_bandwidth = cluster.gpu.hbm_bandwidth * cluster.gpu.efficiency.memory_peak_fraction;
   costs.kernel_overhead = cluster.gpu.efficiency.kernel_overhead;

@@ -64,7 +64,7 @@ SimulatedStep simulate_step(CostCache& cache, const Plan& plan, const SimulateOp
   r.model_tflops_per_gpu = model_flops * per_gpu_steps / seconds / 1e12;
   r.hardware_tflops_per_gpu = hardware_flops * per_gpu_steps / seconds / 1e12;
   r.mfu = r.model_tflops_per_gpu * 1e12 / cluster.gpu.peak_for(plan.precision).value();
-  r.memory = memory_use(cache, plan, costs);
+  r.memory = memory_use(cache, plan);
 
   SimulatedStep out;
   out.result = r;

@@ -1,0 +1,41 @@
+#include "planner/parameters.hpp"
+
+#include "models/formulas.hpp"
+
+namespace hpsim::planner {
+
+ParameterBytes parameter_bytes(topologies::Precision precision) {
+  using topologies::Precision;
+  ParameterBytes b;
+  b.weight = precision == Precision::fp32 ? 4.0 : 2.0;
+  b.gradient = precision == Precision::fp16 ? 2.0 : 4.0;
+  b.optimizer = precision == Precision::fp32 ? 8.0 : 12.0;
+  // Adam (multi-tensor): read the gradient twice (norm, update), read and write master weight and moments, write
+  // the 16-bit copy; fp16 also unscales the gradients and checks them for overflow (a read and a write).
+  b.optimizer_traffic = 2 * b.gradient + 2 * b.optimizer + (precision == Precision::fp32 ? 0.0 : b.weight) +
+                        (precision == Precision::fp16 ? 2 * b.gradient : 0.0);
+  return b;
+}
+
+double chunk_parameters(const models::ModelSpec& m, const Plan& plan, std::int64_t vs) {
+  const double tp = static_cast<double>(plan.tp);
+  const double all = static_cast<double>(models::layer_parameters(m));
+  double layer = all / tp;
+  if (m.is_moe()) {
+    const double per_expert = (m.mlp == models::MlpKind::swiglu ? 3.0 : 2.0) * static_cast<double>(m.hidden_size) *
+                              static_cast<double>(m.ffn_hidden_size);
+    const double experts = per_expert * static_cast<double>(m.num_experts);
+    layer = (all - experts) / tp + experts / (tp * static_cast<double>(plan.ep));
+  }
+  const std::int64_t stages = plan.pp * plan.vpp;
+  double params = layer * static_cast<double>(m.num_layers / stages);
+  if (vs == 0) params += static_cast<double>(models::embedding_parameters(m)) / tp;
+  if (vs == stages - 1) {
+    const bool tied_copy = m.tie_embeddings && plan.pp > 1;
+    params += (static_cast<double>(models::lm_head_parameters(m)) +
+               (tied_copy ? static_cast<double>(m.vocab_size * m.hidden_size) : 0.0)) / tp;
+  }
+  return params;
+}
+
+}  // namespace hpsim::planner

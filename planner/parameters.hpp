@@ -1,0 +1,25 @@
+#pragma once
+/// Which parameters a rank holds and how many bytes each costs it (Megatron-LM's mixed-precision accounting).
+#include <cstdint>
+
+#include "models/model_spec.hpp"
+#include "planner/plan.hpp"
+#include "topologies/cluster_spec.hpp"
+
+namespace hpsim::planner {
+
+/// Bytes per parameter a rank holds (before ZeRO sharding), and the HBM traffic of one Adam step per parameter.
+struct ParameterBytes {
+  double weight = 2;              ///< 16-bit copy (fp32 when training in fp32)
+  double gradient = 4;            ///< fp16 training keeps fp16 gradients; bf16/fp8 accumulate in fp32
+  double optimizer = 12;          ///< fp32 master weight + two Adam moments (no master copy in fp32 training)
+  double optimizer_traffic = 34;  ///< bytes the optimizer step reads and writes
+};
+ParameterBytes parameter_bytes(topologies::Precision precision);
+
+/// Parameters held by one rank of virtual stage `vs` (chunk * pp + stage): its layers (dense parts split tp ways,
+/// experts tp*ep ways), plus the vocab-parallel embedding on the first and the LM head on the last (a tied head
+/// keeps its own copy of the embedding when pp > 1). `model` has the vocabulary padded for tp.
+double chunk_parameters(const models::ModelSpec& model, const Plan& plan, std::int64_t vs);
+
+}  // namespace hpsim::planner
