@@ -2,6 +2,7 @@
 /// A hybrid-parallel training plan (Megatron-LM's meaning of every field), as a value type.
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/fields.hpp"
 #include "models/formulas.hpp"
@@ -44,6 +45,27 @@ namespace hpsim::planner {
 /// Reads the plan keys of CONTRACT.md from a mapping (a plan file's `plan`, a validation case's `plan`).
 /// Unknown keys are an error (a typo would otherwise silently run another plan).
 Plan plan_from_fields(const core::Fields& fields);
+
+/// The rules a plan must keep (Megatron-LM's divisibility and schedule constraints).
+enum class Rule {
+  ok, missing_batch, gpus_by_model_parallel, too_many_gpus, heads_by_tp, kv_heads_by_tp, layers_by_pp_vpp,
+  batch_by_mbs_dp, seq_by_cp, ep_needs_moe, experts_by_ep, ep_by_dp_cp, vpp_needs_pp, gpipe_interleaved,
+  micro_batches_by_pp, too_many_servers, servers_with_zero, sp_seq_by_tp
+};
+
+/// Which field breaks a rule and how, in words.
+struct RuleBreach {
+  std::string field;
+  std::string message;
+};
+
+/// Fills the derived fields (dp, seq_length; sp off without tp) and returns the first rule broken. Allocates
+/// nothing: the planner calls it on every candidate.
+Rule check_plan(Plan& plan, const models::ModelSpec& model, const topologies::ClusterSpec& cluster);
+/// A short name of the rule, for counting rejections ("layers not divisible by pp*vpp").
+std::string_view rule_name(Rule rule);
+/// The field and a message that says what was expected, for one broken rule.
+RuleBreach explain(Rule rule, const Plan& plan, const models::ModelSpec& model, const topologies::ClusterSpec& cluster);
 
 /// Fills the derived fields (dp from the cluster's GPU count, seq_length from the model) and checks every rule:
 /// heads and kv heads by tp, layers by pp*vpp, global batch by micro-batch*dp, GPUs by tp*pp*cp, sequence by cp,

@@ -53,57 +53,112 @@ Plan plan_from_fields(const core::Fields& f) {
   return p;
 }
 
-Plan resolve_plan(Plan p, const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
-                  const std::string& where) {
-  auto fail = [&](const std::string& field, const std::string& expected) {
-    throw core::InputError(where, field, expected);
-  };
+Rule check_plan(Plan& p, const models::ModelSpec& model, const topologies::ClusterSpec& cluster) {
   const std::int64_t cluster_gpus = cluster.total_gpus();
   const std::int64_t model_parallel = p.tp * p.pp * p.cp;
   if (p.seq_length == 0) p.seq_length = model.seq_length;
-  if (p.global_batch_size <= 0) fail("global_batch_size", "required (sequences per optimizer step)");
+  if (p.global_batch_size <= 0) return Rule::missing_batch;
   if (p.dp == 0) {
-    if (cluster_gpus % model_parallel != 0)
-      fail("dp", "cannot be derived: the cluster's " + str(cluster_gpus) + " GPUs are not divisible by tp*pp*cp = " +
-                     str(model_parallel));
+    if (cluster_gpus % model_parallel != 0) return Rule::gpus_by_model_parallel;
     p.dp = cluster_gpus / model_parallel;
   }
-  if (p.gpus() > cluster_gpus)
-    fail("dp", "tp*pp*dp*cp = " + str(p.gpus()) + " GPUs, but the cluster has " + str(cluster_gpus));
-  if (model.num_heads % p.tp != 0)
-    fail("tp", "must divide num_attention_heads (" + str(model.num_heads) + "), got " + str(p.tp));
-  if (model.num_kv_heads % p.tp != 0)
-    fail("tp", "must divide num_key_value_heads (" + str(model.num_kv_heads) + "), got " + str(p.tp));
-  if (model.num_layers % (p.pp * p.vpp) != 0)
-    fail(p.vpp > 1 ? "vpp" : "pp", "pp*vpp = " + str(p.pp * p.vpp) + " must divide num_hidden_layers (" +
-                                       str(model.num_layers) + ")");
-  if (p.global_batch_size % (p.micro_batch_size * p.dp) != 0)
-    fail("global_batch_size", "must be a multiple of micro_batch_size*dp = " + str(p.micro_batch_size * p.dp) +
-                                  ", got " + str(p.global_batch_size));
-  if (p.seq_length % p.cp != 0) fail("cp", "must divide seq_length (" + str(p.seq_length) + "), got " + str(p.cp));
-  if (p.ep > 1 && !model.is_moe()) fail("ep", "expert parallelism needs an MoE model (num_local_experts)");
-  if (model.is_moe() && model.num_experts % p.ep != 0)
-    fail("ep", "must divide num_local_experts (" + str(model.num_experts) + "), got " + str(p.ep));
-  if ((p.dp * p.cp) % p.ep != 0)
-    fail("ep", "must divide dp*cp = " + str(p.dp * p.cp) + " (experts are spread over data-parallel ranks), got " +
-                   str(p.ep));
+  if (p.gpus() > cluster_gpus) return Rule::too_many_gpus;
+  if (model.num_heads % p.tp != 0) return Rule::heads_by_tp;
+  if (model.num_kv_heads % p.tp != 0) return Rule::kv_heads_by_tp;
+  if (model.num_layers % (p.pp * p.vpp) != 0) return Rule::layers_by_pp_vpp;
+  if (p.global_batch_size % (p.micro_batch_size * p.dp) != 0) return Rule::batch_by_mbs_dp;
+  if (p.seq_length % p.cp != 0) return Rule::seq_by_cp;
+  if (p.ep > 1 && !model.is_moe()) return Rule::ep_needs_moe;
+  if (model.is_moe() && model.num_experts % p.ep != 0) return Rule::experts_by_ep;
+  if ((p.dp * p.cp) % p.ep != 0) return Rule::ep_by_dp_cp;
   if (p.vpp > 1) {
-    if (p.pp == 1) fail("vpp", "interleaving (vpp > 1) needs pp > 1");
-    if (p.schedule == Schedule::gpipe) fail("schedule", "gpipe has no interleaved form; use 1f1b with vpp > 1");
-    if (p.micro_batches() % p.pp != 0)
-      fail("vpp", "the interleaved schedule needs the number of micro-batches (" + str(p.micro_batches()) +
-                      ") to be a multiple of pp (" + str(p.pp) + ")");
+    if (p.pp == 1) return Rule::vpp_needs_pp;
+    if (p.schedule == Schedule::gpipe) return Rule::gpipe_interleaved;
+    if (p.micro_batches() % p.pp != 0) return Rule::micro_batches_by_pp;
   }
-  if (p.parameter_servers > p.dp * p.cp)
-    fail("parameter_servers", "at most one server per data-parallel rank (dp*cp = " + str(p.dp * p.cp) + "), got " +
-                                  str(p.parameter_servers));
-  if (p.parameter_servers > 0 && p.zero > 0)
-    fail("parameter_servers", "parameter servers hold the optimizer themselves; use zero 0 with them");
+  if (p.parameter_servers > p.dp * p.cp) return Rule::too_many_servers;
+  if (p.parameter_servers > 0 && p.zero > 0) return Rule::servers_with_zero;
   if (p.sp && p.tp == 1) p.sp = false;  // Megatron turns sequence parallelism off without TP
-  if (p.sp && p.seq_length / p.cp % p.tp != 0)
-    fail("sp", "sequence parallelism needs tp (" + str(p.tp) + ") to divide the sequence per CP rank (" +
-                   str(p.seq_length / p.cp) + ")");
-  return p;
+  if (p.sp && p.seq_length / p.cp % p.tp != 0) return Rule::sp_seq_by_tp;
+  return Rule::ok;
+}
+
+std::string_view rule_name(Rule r) {
+  switch (r) {
+    case Rule::ok: return "ok";
+    case Rule::missing_batch: return "global batch size missing";
+    case Rule::gpus_by_model_parallel: return "GPUs not divisible by tp*pp*cp";
+    case Rule::too_many_gpus: return "more GPUs than the cluster has";
+    case Rule::heads_by_tp: return "attention heads not divisible by tp";
+    case Rule::kv_heads_by_tp: return "KV heads not divisible by tp";
+    case Rule::layers_by_pp_vpp: return "layers not divisible by pp*vpp";
+    case Rule::batch_by_mbs_dp: return "global batch not divisible by micro-batch*dp";
+    case Rule::seq_by_cp: return "sequence not divisible by cp";
+    case Rule::ep_needs_moe: return "expert parallelism without experts";
+    case Rule::experts_by_ep: return "experts not divisible by ep";
+    case Rule::ep_by_dp_cp: return "dp*cp not divisible by ep";
+    case Rule::vpp_needs_pp: return "interleaving without a pipeline";
+    case Rule::gpipe_interleaved: return "GPipe cannot interleave";
+    case Rule::micro_batches_by_pp: return "micro-batches not a multiple of pp (interleaved)";
+    case Rule::too_many_servers: return "more parameter servers than data-parallel ranks";
+    case Rule::servers_with_zero: return "parameter servers with ZeRO";
+    case Rule::sp_seq_by_tp: return "sequence per CP rank not divisible by tp (SP)";
+  }
+  return "unknown";
+}
+
+RuleBreach explain(Rule r, const Plan& p, const models::ModelSpec& model, const topologies::ClusterSpec& cluster) {
+  const std::int64_t cluster_gpus = cluster.total_gpus();
+  switch (r) {
+    case Rule::ok: return {"", ""};
+    case Rule::missing_batch: return {"global_batch_size", "required (sequences per optimizer step)"};
+    case Rule::gpus_by_model_parallel:
+      return {"dp", "cannot be derived: the cluster's " + str(cluster_gpus) + " GPUs are not divisible by tp*pp*cp = " +
+                        str(p.tp * p.pp * p.cp)};
+    case Rule::too_many_gpus:
+      return {"dp", "tp*pp*dp*cp = " + str(p.gpus()) + " GPUs, but the cluster has " + str(cluster_gpus)};
+    case Rule::heads_by_tp:
+      return {"tp", "must divide num_attention_heads (" + str(model.num_heads) + "), got " + str(p.tp)};
+    case Rule::kv_heads_by_tp:
+      return {"tp", "must divide num_key_value_heads (" + str(model.num_kv_heads) + "), got " + str(p.tp)};
+    case Rule::layers_by_pp_vpp:
+      return {p.vpp > 1 ? "vpp" : "pp",
+              "pp*vpp = " + str(p.pp * p.vpp) + " must divide num_hidden_layers (" + str(model.num_layers) + ")"};
+    case Rule::batch_by_mbs_dp:
+      return {"global_batch_size", "must be a multiple of micro_batch_size*dp = " + str(p.micro_batch_size * p.dp) +
+                                       ", got " + str(p.global_batch_size)};
+    case Rule::seq_by_cp: return {"cp", "must divide seq_length (" + str(p.seq_length) + "), got " + str(p.cp)};
+    case Rule::ep_needs_moe: return {"ep", "expert parallelism needs an MoE model (num_local_experts)"};
+    case Rule::experts_by_ep:
+      return {"ep", "must divide num_local_experts (" + str(model.num_experts) + "), got " + str(p.ep)};
+    case Rule::ep_by_dp_cp:
+      return {"ep", "must divide dp*cp = " + str(p.dp * p.cp) + " (experts are spread over data-parallel ranks), got " +
+                        str(p.ep)};
+    case Rule::vpp_needs_pp: return {"vpp", "interleaving (vpp > 1) needs pp > 1"};
+    case Rule::gpipe_interleaved: return {"schedule", "gpipe has no interleaved form; use 1f1b with vpp > 1"};
+    case Rule::micro_batches_by_pp:
+      return {"vpp", "the interleaved schedule needs the number of micro-batches (" + str(p.micro_batches()) +
+                         ") to be a multiple of pp (" + str(p.pp) + ")"};
+    case Rule::too_many_servers:
+      return {"parameter_servers", "at most one server per data-parallel rank (dp*cp = " + str(p.dp * p.cp) +
+                                       "), got " + str(p.parameter_servers)};
+    case Rule::servers_with_zero:
+      return {"parameter_servers", "parameter servers hold the optimizer themselves; use zero 0 with them"};
+    case Rule::sp_seq_by_tp:
+      return {"sp", "sequence parallelism needs tp (" + str(p.tp) + ") to divide the sequence per CP rank (" +
+                        str(p.seq_length / p.cp) + ")"};
+  }
+  return {"", "unknown rule"};
+}
+
+Plan resolve_plan(Plan p, const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
+                  const std::string& where) {
+  const Plan given = p;
+  const Rule r = check_plan(p, model, cluster);
+  if (r == Rule::ok) return p;
+  // Explain against the plan with its derived fields filled as far as the check got.
+  const RuleBreach b = explain(r, p.dp == 0 ? given : p, model, cluster);
+  throw core::InputError(where, b.field, b.message);
 }
 
 }  // namespace hpsim::planner
