@@ -62,6 +62,8 @@ struct RuleBreach {
 /// Fills the derived fields (dp, seq_length; sp off without tp) and returns the first rule broken. Allocates
 /// nothing: the planner calls it on every candidate.
 Rule check_plan(Plan& plan, const models::ModelSpec& model, const topologies::ClusterSpec& cluster);
+/// The rules of the model's shape alone (heads and KV heads by tp, layers by pp*vpp), checked first.
+Rule check_model_shape(const Plan& plan, const models::ModelSpec& model);
 /// A short name of the rule, for counting rejections ("layers not divisible by pp*vpp").
 std::string_view rule_name(Rule rule);
 /// The field and a message that says what was expected, for one broken rule.

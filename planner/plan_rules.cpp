@@ -53,19 +53,25 @@ Plan plan_from_fields(const core::Fields& f) {
   return p;
 }
 
+Rule check_model_shape(const Plan& p, const models::ModelSpec& model) {
+  if (model.num_heads % p.tp != 0) return Rule::heads_by_tp;
+  if (model.num_kv_heads % p.tp != 0) return Rule::kv_heads_by_tp;
+  if (model.num_layers % (p.pp * p.vpp) != 0) return Rule::layers_by_pp_vpp;
+  return Rule::ok;
+}
+
 Rule check_plan(Plan& p, const models::ModelSpec& model, const topologies::ClusterSpec& cluster) {
   const std::int64_t cluster_gpus = cluster.total_gpus();
   const std::int64_t model_parallel = p.tp * p.pp * p.cp;
   if (p.seq_length == 0) p.seq_length = model.seq_length;
   if (p.global_batch_size <= 0) return Rule::missing_batch;
+  // The model's shape first: these rules hold whatever the cluster, so they explain a bad pin best.
+  if (const Rule r = check_model_shape(p, model); r != Rule::ok) return r;
   if (p.dp == 0) {
     if (cluster_gpus % model_parallel != 0) return Rule::gpus_by_model_parallel;
     p.dp = cluster_gpus / model_parallel;
   }
   if (p.gpus() > cluster_gpus) return Rule::too_many_gpus;
-  if (model.num_heads % p.tp != 0) return Rule::heads_by_tp;
-  if (model.num_kv_heads % p.tp != 0) return Rule::kv_heads_by_tp;
-  if (model.num_layers % (p.pp * p.vpp) != 0) return Rule::layers_by_pp_vpp;
   if (p.global_batch_size % (p.micro_batch_size * p.dp) != 0) return Rule::batch_by_mbs_dp;
   if (p.seq_length % p.cp != 0) return Rule::seq_by_cp;
   if (p.ep > 1 && !model.is_moe()) return Rule::ep_needs_moe;

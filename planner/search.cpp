@@ -60,7 +60,9 @@ struct Candidate {
 /// Lower bound: every pass, its blocking communication and sends, and the optimizer run one after another on a
 /// rank's compute stream; rank s cannot start before micro-batch 0 went forward through the stages before it, and
 /// the step cannot end before the last micro-batch's gradients went back through them. Tight for even pipelines.
-double lower_bound_s(const StepCosts& c, const Plan& plan) {
+}  // namespace
+
+double step_time_lower_bound_s(const StepCosts& c, const Plan& plan) {
   const std::int64_t p = plan.pp, v = plan.vpp, stages = p * v;
   const double m = static_cast<double>(plan.micro_batches());
   const double shard = plan.zero >= 1 ? static_cast<double>(plan.dp * plan.cp) : 1.0;
@@ -87,6 +89,8 @@ double lower_bound_s(const StepCosts& c, const Plan& plan) {
   }
   return best;
 }
+
+namespace {
 
 std::string plan_fields(const Plan& p) {
   return fmt::format("tp {} pp {} dp {} cp {} ep {} vpp {} mbs {} recompute {} sp {} zero {}", p.tp, p.pp, p.dp,
@@ -206,8 +210,9 @@ SearchResult search_plans(const models::ModelSpec& model, const topologies::Clus
                             ++result.rejected["non-positive field"];
                             continue;
                           }
-                          if (dp == 0) p.dp = gpus;  // reported through the rule below
-                          const Rule rule = dp == 0 ? Rule::gpus_by_model_parallel : check_plan(p, model, cluster);
+                          Rule rule = check_model_shape(p, model);
+                          if (rule == Rule::ok)
+                            rule = dp == 0 ? Rule::gpus_by_model_parallel : check_plan(p, model, cluster);
                           if (rule != Rule::ok) {
                             ++result.rejected[std::string(rule_name(rule))];
                             auto& hit = rule_hits[rule];
@@ -223,7 +228,7 @@ SearchResult search_plans(const models::ModelSpec& model, const topologies::Clus
                             }
                             continue;
                           }
-                          feasible.push_back({p, lower_bound_s(compute_step_costs(cache, p), p)});
+                          feasible.push_back({p, step_time_lower_bound_s(compute_step_costs(cache, p), p)});
                         }
                   }
                 }
@@ -260,7 +265,8 @@ SearchResult search_plans(const models::ModelSpec& model, const topologies::Clus
   std::size_t next = 0;
   const std::size_t batch = 4 * threads;
   while (next < feasible.size()) {
-    const double kth = top.size() >= k ? top[k - 1].step_time.value() : INFINITY;
+    const double kth = std::max(top.size() >= k ? top[k - 1].step_time.value() : INFINITY,
+                                options.rank_time_s.value_or(0.0));
     std::size_t end = next;
     while (end < feasible.size() && end - next < batch && !(options.prune && feasible[end].bound_s > kth)) ++end;
     if (end == next) break;  // every remaining bound exceeds the K-th best
@@ -275,7 +281,10 @@ SearchResult search_plans(const models::ModelSpec& model, const topologies::Clus
     work();
     for (auto& t : pool) t.join();
     result.simulated += static_cast<std::int64_t>(results.size());
-    for (auto& r : results) top.push_back(std::move(r));
+    for (auto& r : results) {
+      if (options.rank_time_s && r.step_time.value() < *options.rank_time_s) ++result.faster_than_rank_time;
+      top.push_back(std::move(r));
+    }
     std::sort(top.begin(), top.end(), rank_before);
     if (top.size() > k) top.resize(k);
     next = end;

@@ -22,6 +22,8 @@ struct SearchOptions {
   bool prune = true;        ///< false: simulate every feasible plan (for tests: the answer must not change)
   /// Called now and then with the fraction done (from the searching thread).
   std::function<void(double)> progress;
+  /// When set, also count the feasible plans strictly faster than this (to rank a given plan among all).
+  std::optional<double> rank_time_s;
 };
 
 /// The plan that came closest to fitting, when none fits.
@@ -39,7 +41,11 @@ struct SearchResult {
   double search_time_s = 0;
   std::optional<ClosestMiss> closest_miss;  ///< set when nothing fits
   std::string why_best;                     ///< one line: why the best beats the runner-up
+  std::int64_t faster_than_rank_time = 0;   ///< feasible plans faster than SearchOptions::rank_time_s
 };
+
+/// A lower bound on the simulated step time of a plan from its cost tables (the search's bound; exposed for tests).
+double step_time_lower_bound_s(const StepCosts& costs, const Plan& plan);
 
 /// Searches the space. Throws InputError when the constraints themselves are impossible (naming the rule they break)
 /// and InfeasibleError when valid plans exist but none fits in memory (with the closest miss).

@@ -1,0 +1,132 @@
+#include <doctest/doctest.h>
+
+#include "core/error.hpp"
+#include "planner/cost_cache.hpp"
+#include "planner/search.hpp"
+#include "planner/step_costs.hpp"
+
+using namespace hpsim;
+using namespace hpsim::planner;
+
+namespace {
+
+SearchSpace space_with_batch(std::int64_t gbs) {
+  SearchSpace s;
+  s.global_batch_size = gbs;
+  return s;
+}
+
+void check_same(const SearchResult& a, const SearchResult& b) {
+  REQUIRE(a.plans.size() == b.plans.size());
+  for (std::size_t i = 0; i < a.plans.size(); ++i) {
+    CAPTURE(i);
+    CHECK(a.plans[i].step_time.value() == b.plans[i].step_time.value());
+    CHECK(a.plans[i].plan.tp == b.plans[i].plan.tp);
+    CHECK(a.plans[i].plan.pp == b.plans[i].plan.pp);
+    CHECK(a.plans[i].plan.vpp == b.plans[i].plan.vpp);
+    CHECK(a.plans[i].plan.micro_batch_size == b.plans[i].plan.micro_batch_size);
+    CHECK(a.plans[i].plan.recompute == b.plans[i].plan.recompute);
+    CHECK(a.plans[i].plan.zero == b.plans[i].plan.zero);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("search: branch and bound returns exactly what brute force returns") {
+  struct Case {
+    const char* model;
+    const char* cluster;
+    std::int64_t gbs, seq;
+  };
+  for (const Case& c : {Case{"gpt-1.7b", "dgx-a100-80gb:2", 64, 0}, Case{"llama2-7b", "dgx-h100:2", 32, 2048},
+                        Case{"gpt-7.5b", "dgx-a100-40gb:4", 128, 0}}) {
+    CAPTURE(c.model);
+    SearchSpace s = space_with_batch(c.gbs);
+    s.seq_length = c.seq;
+    SearchOptions pruned, brute;
+    pruned.top_k = brute.top_k = 8;
+    brute.prune = false;
+    const auto m = models::load_model(c.model);
+    const auto cl = topologies::load_cluster(c.cluster);
+    const auto a = search_plans(m, cl, s, pruned);
+    const auto b = search_plans(m, cl, s, brute);
+    CHECK(b.simulated == b.feasible);
+    CHECK(a.simulated <= b.simulated);
+    CHECK(a.candidates == b.candidates);
+    check_same(a, b);
+  }
+}
+
+TEST_CASE("search: the lower bound never exceeds the simulated step time") {
+  const auto m = models::load_model("gpt-1.7b");
+  const auto cl = topologies::load_cluster("dgx-a100-80gb:2");
+  SearchOptions all;
+  all.prune = false;
+  all.top_k = 100000;
+  const auto r = search_plans(m, cl, space_with_batch(64), all);
+  const topologies::CollectiveCoster coster(cl);
+  CostCache cache(m, cl, coster);
+  REQUIRE(r.plans.size() > 50);
+  for (const auto& p : r.plans) {
+    const double bound = step_time_lower_bound_s(compute_step_costs(cache, p.plan), p.plan);
+    CHECK(bound <= p.step_time.value() * (1 + 1e-9));
+  }
+}
+
+TEST_CASE("search: every candidate is counted once; pins are respected; results are deterministic") {
+  const auto m = models::load_model("gpt3-175b");
+  const auto cl = topologies::load_cluster("dgx-a100-80gb:16");
+  SearchSpace s = space_with_batch(256);
+  s.precision = topologies::Precision::fp16;
+  s.tp.values = {8};
+  s.pp = IntChoice::parse("4..16", "--pp");
+  const auto a = search_plans(m, cl, s);
+  const auto b = search_plans(m, cl, s);
+  std::int64_t rejected = 0;
+  for (const auto& [reason, n] : a.rejected) rejected += n;
+  CHECK(a.candidates == a.feasible + rejected);
+  REQUIRE_FALSE(a.plans.empty());
+  for (const auto& p : a.plans) {
+    CHECK(p.plan.tp == 8);
+    CHECK(p.plan.pp >= 4);
+    CHECK(p.plan.pp <= 16);
+  }
+  for (std::size_t i = 1; i < a.plans.size(); ++i) CHECK(rank_before(a.plans[i - 1], a.plans[i]));
+  check_same(a, b);
+  CHECK_FALSE(a.why_best.empty());
+}
+
+TEST_CASE("search: impossible constraints name the rule; nothing fitting gives the closest miss") {
+  const auto gpt3 = models::load_model("gpt3-175b");
+  SearchSpace s = space_with_batch(1536);
+  s.tp.values = {5};
+  try {
+    (void)search_plans(gpt3, topologies::load_cluster("dgx-a100-80gb:128"), s);
+    FAIL("accepted tp 5 for 96 heads");
+  } catch (const core::InputError& e) {
+    CHECK(std::string(e.what()).find("num_attention_heads") != std::string::npos);
+  }
+  try {
+    (void)search_plans(models::load_model("gpt-1t"), topologies::load_cluster("dgx-a100-80gb:1"), space_with_batch(8));
+    FAIL("a 1T model fitted on 8 GPUs");
+  } catch (const core::InfeasibleError& e) {
+    CHECK(std::string(e.what()).find("needs") != std::string::npos);
+    CHECK(std::string(e.what()).find("GiB") != std::string::npos);
+  }
+}
+
+TEST_CASE("search: ranking a given plan counts the plans faster than it") {
+  const auto m = models::load_model("gpt-1.7b");
+  const auto cl = topologies::load_cluster("dgx-a100-80gb:2");
+  SearchOptions all;
+  all.prune = false;
+  all.top_k = 100000;
+  const auto everything = search_plans(m, cl, space_with_batch(64), all);
+  const double t = everything.plans[everything.plans.size() / 2].step_time.value();
+  std::int64_t faster = 0;
+  for (const auto& p : everything.plans) faster += p.step_time.value() < t;
+  SearchOptions ranked;
+  ranked.rank_time_s = t;
+  const auto r = search_plans(m, cl, space_with_batch(64), ranked);
+  CHECK(r.faster_than_rank_time == faster);
+}
