@@ -1,11 +1,13 @@
 #include "planner/validation.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
 #include <fmt/format.h>
 
 #include "models/formulas.hpp"
+#include "planner/search.hpp"
 
 namespace hpsim::planner {
 
@@ -55,12 +57,66 @@ ValidationReport validate_cases(const std::vector<ValidationCase>& cases) {
     }
     const double tau = kendall_tau(predicted, measured);
     const double n = static_cast<double>(members.size());
-    report.rankings.push_back({name, members.size(), tau});
+    GroupRanking g;
+    g.group = name;
+    g.cases = members.size();
+    g.kendall_tau = tau;
+    const auto fastest = static_cast<std::size_t>(std::min_element(predicted.begin(), predicted.end()) - predicted.begin());
+    g.predicted_fastest = members[fastest]->id;
+    g.its_measured_rank = 1;
+    for (double t : measured) g.its_measured_rank += t < measured[fastest];
+    g.its_measured_gap = measured[fastest] / *std::min_element(measured.begin(), measured.end()) - 1;
+    report.rankings.push_back(g);
     weighted += tau * n * (n - 1) / 2;
     pairs += n * (n - 1) / 2;
   }
   report.mean_kendall_tau = pairs > 0 ? weighted / pairs : 0.0;
   return report;
+}
+
+std::vector<PlanQuality> plan_quality(const std::vector<ValidationCase>& cases, const ValidationReport& report) {
+  std::vector<PlanQuality> out;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const auto& c = cases[i];
+    SearchSpace space;
+    space.gpus = c.plan.gpus();
+    space.global_batch_size = c.plan.global_batch_size;
+    space.seq_length = c.plan.seq_length;
+    space.precision = c.plan.precision;
+    space.flash_attention = {c.plan.flash_attention};
+    space.overlap_grad_reduce = c.plan.overlap_grad_reduce;
+    space.overlap_param_gather = c.plan.overlap_param_gather;
+    space.tp_comm_overlap = c.plan.tp_comm_overlap;
+    SearchOptions best_only;
+    best_only.top_k = 1;
+    const SearchResult r = search_plans(c.model, c.cluster, space, best_only);
+
+    SearchSpace same = space;
+    same.recompute = {c.plan.recompute};
+    same.sp = {c.plan.sp};
+    same.zero.values = {c.plan.zero};
+    same.cp.values = {c.plan.cp};
+    same.ep.values = {c.plan.ep};
+    same.schedule = {c.plan.schedule};
+    same.parameter_servers.values = {c.plan.parameter_servers};
+    SearchOptions ranked = best_only;
+    ranked.rank_time_s = report.cases[i].predicted_step_time_s;
+    const SearchResult s = search_plans(c.model, c.cluster, same, ranked);
+
+    PlanQuality q;
+    q.id = c.id;
+    q.case_plan_s = report.cases[i].predicted_step_time_s;
+    q.best_s = r.plans.front().step_time.value();
+    q.best_plan = r.plans.front().plan;
+    q.same_features_best_s = s.plans.front().step_time.value();
+    q.same_features_best_plan = s.plans.front().plan;
+    q.case_plan_rank = 1 + s.faster_than_rank_time;
+    q.same_features_feasible = s.feasible;
+    q.feasible = r.feasible;
+    q.search_time_s = r.search_time_s;
+    out.push_back(q);
+  }
+  return out;
 }
 
 }  // namespace hpsim::planner

@@ -18,11 +18,15 @@ struct CaseOutcome {
   StepResult result;
 };
 
-/// Kendall's tau-b between predicted and measured times within one group.
+/// Kendall's tau-b between predicted and measured times within one group, and how the run hpsim predicts fastest
+/// really did.
 struct GroupRanking {
   std::string group;
   std::size_t cases = 0;
   double kendall_tau = 0;
+  std::string predicted_fastest;       ///< id of the run hpsim predicts fastest
+  std::size_t its_measured_rank = 0;   ///< 1 = it was also the fastest measured
+  double its_measured_gap = 0;         ///< its measured time over the fastest measured time, minus 1
 };
 
 struct ValidationReport {
@@ -34,6 +38,25 @@ struct ValidationReport {
 };
 
 ValidationReport validate_cases(const std::vector<ValidationCase>& cases);
+
+/// What the planner makes of a case: for the same model, GPUs, global batch, sequence, precision and overlap
+/// settings, the best plan of the whole space, and the case's own (published) plan ranked among the plans that use
+/// the same features (its recomputation, SP, ZeRO stage, cp and ep; tp, pp, vpp and micro-batch searched), since a
+/// published plan could only choose among the features its software had.
+struct PlanQuality {
+  std::string id;
+  double case_plan_s = 0;           ///< the case's plan, simulated
+  double best_s = 0;                ///< the planner's best over the whole space
+  Plan best_plan;
+  double same_features_best_s = 0;  ///< the best with the case's features
+  Plan same_features_best_plan;
+  std::int64_t case_plan_rank = 0;  ///< 1 + plans with the same features strictly faster than the case's plan
+  std::int64_t same_features_feasible = 0;
+  std::int64_t feasible = 0;        ///< feasible plans in the whole space
+  double search_time_s = 0;         ///< the whole-space search
+};
+
+std::vector<PlanQuality> plan_quality(const std::vector<ValidationCase>& cases, const ValidationReport& report);
 
 /// Kendall's tau-b of two equally long series (ties counted as neither concordant nor discordant).
 double kendall_tau(const std::vector<double>& a, const std::vector<double>& b);
