@@ -15,49 +15,32 @@ RankCoord RankLayout::coord(std::int64_t r) const {
   return c;
 }
 
+Groups RankLayout::collect(std::int64_t count, const std::function<std::int64_t(const RankCoord&)>& group_of) const {
+  // Walking ranks in order keeps every group's members sorted by rank (ring order).
+  Groups groups(static_cast<std::size_t>(count));
+  const std::int64_t world = tp_ * cp_ * dp_ * pp_;
+  for (std::int64_t r = 0; r < world; ++r) groups[static_cast<std::size_t>(group_of(coord(r)))].push_back(r);
+  return groups;
+}
+
 Groups RankLayout::tp_groups() const {
-  Groups g;
-  for (std::int64_t s = 0; s < pp_; ++s)
-    for (std::int64_t d = 0; d < dp_; ++d)
-      for (std::int64_t c = 0; c < cp_; ++c) {
-        auto& members = g.emplace_back();
-        for (std::int64_t t = 0; t < tp_; ++t) members.push_back(rank({t, c, d, s}));
-      }
-  return g;
+  return collect(cp_ * dp_ * pp_, [&](const RankCoord& c) { return c.cp + cp_ * (c.dp + dp_ * c.pp); });
 }
 
 Groups RankLayout::cp_groups() const {
-  Groups g;
-  for (std::int64_t s = 0; s < pp_; ++s)
-    for (std::int64_t d = 0; d < dp_; ++d)
-      for (std::int64_t t = 0; t < tp_; ++t) {
-        auto& members = g.emplace_back();
-        for (std::int64_t c = 0; c < cp_; ++c) members.push_back(rank({t, c, d, s}));
-      }
-  return g;
+  return collect(tp_ * dp_ * pp_, [&](const RankCoord& c) { return c.tp + tp_ * (c.dp + dp_ * c.pp); });
 }
 
 Groups RankLayout::dp_groups() const {
-  Groups g;
-  for (std::int64_t s = 0; s < pp_; ++s)
-    for (std::int64_t t = 0; t < tp_; ++t) {
-      auto& members = g.emplace_back();
-      for (std::int64_t d = 0; d < dp_; ++d)
-        for (std::int64_t c = 0; c < cp_; ++c) members.push_back(rank({t, c, d, s}));
-    }
-  return g;
+  return collect(tp_ * pp_, [&](const RankCoord& c) { return c.tp + tp_ * c.pp; });
 }
 
 Groups RankLayout::ep_groups() const {
-  Groups g;
-  const std::int64_t width = dp_ * cp_;
-  for (std::int64_t s = 0; s < pp_; ++s)
-    for (std::int64_t t = 0; t < tp_; ++t)
-      for (std::int64_t first = 0; first < width; first += ep_) {
-        auto& members = g.emplace_back();
-        for (std::int64_t j = first; j < first + ep_; ++j) members.push_back(rank({t, j % cp_, j / cp_, s}));
-      }
-  return g;
+  const std::int64_t per_lane = dp_ * cp_ / ep_;
+  return collect(tp_ * pp_ * per_lane, [&](const RankCoord& c) {
+    const std::int64_t slot = (c.cp + cp_ * c.dp) / ep_;  // ep consecutive ranks of the dp*cp dimension
+    return c.tp + tp_ * (c.pp + pp_ * slot);
+  });
 }
 
 Groups RankLayout::pp_pairs(std::int64_t stage) const {

@@ -1,6 +1,7 @@
 #pragma once
 /// Where each rank of a plan sits: Megatron's order (tp fastest, then cp, dp, pp) and the groups it talks in.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "planner/plan.hpp"
@@ -30,6 +31,8 @@ class RankLayout {
   [[nodiscard]] Groups pp_pairs(std::int64_t stage) const;
 
  private:
+  /// `count` groups; each rank goes to group_of(its coordinates).
+  [[nodiscard]] Groups collect(std::int64_t count, const std::function<std::int64_t(const RankCoord&)>& group_of) const;
   std::int64_t tp_, cp_, dp_, pp_, ep_;
 };
 
