@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "apps/output.hpp"
+#include "apps/plan_command.hpp"
 #include "core/error.hpp"
 #include "planner/plan_file.hpp"
 #include "planner/step_simulation.hpp"
@@ -146,7 +147,7 @@ int cmd_simulate(const SimulateArgs& a, Format format) {
   if (format == Format::json) {
     auto j = apps::step_to_json(step.result);
     j["model"] = model.name;
-    j["cluster"] = fmt::format("{}:{}", cluster.name, cluster.nodes);
+    j["cluster"] = apps::cluster_label(cluster);
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << apps::step_to_text(step.result, model, cluster);
@@ -192,6 +193,10 @@ int main(int argc, char** argv) {
   sim_args.flags.add(simulate_cmd);
   add_format(simulate_cmd);
 
+  apps::PlanArgs plan_args;
+  auto* plan_cmd = apps::add_plan_command(app, plan_args);
+  add_format(plan_cmd);
+
   std::string validate_file;
   auto* validate_cmd = app.add_subcommand("validate", "predict every case of a validation file beside its measurement");
   validate_cmd->add_option("file", validate_file, "validation file (YAML)")->required();
@@ -199,15 +204,20 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    std::cerr << "hpsim: error: command line: " << e.what() << "\n";  // one line, as for every bad input
+    return 2;
   }
   try {
     const Format format = parse_format(format_text);
     if (*models_cmd) return cmd_models(format);
     if (*clusters_cmd) return cmd_clusters(format);
     if (*simulate_cmd) return cmd_simulate(sim_args, format);
+    if (*plan_cmd) return apps::run_plan_command(plan_args, format);
     if (*validate_cmd) return cmd_validate(validate_file, format);
   } catch (const core::InputError& e) {
     std::cerr << "hpsim: error: " << e.what() << "\n";

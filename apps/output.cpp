@@ -11,6 +11,22 @@ using nlohmann::json;
 
 std::string gib(core::Bytes b) { return fmt::format("{:.1f}", b.value() / (1024.0 * 1024.0 * 1024.0)); }
 
+std::string cluster_label(const topologies::ClusterSpec& cluster) {
+  return fmt::format("{}:{}", cluster.name, cluster.nodes);
+}
+
+namespace {
+
+/// RFC 4180: a cell with a comma, quote or line break is quoted, its quotes doubled.
+std::string csv_cell(const std::string& cell) {
+  if (cell.find_first_of(",\"\n") == std::string::npos) return cell;
+  std::string out = "\"";
+  for (const char c : cell) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace
+
 std::string TextTable::render(Format format) const {
   std::string out;
   auto join = [](const std::vector<std::string>& cells, const std::string& sep) {
@@ -19,8 +35,12 @@ std::string TextTable::render(Format format) const {
     return s;
   };
   if (format == Format::csv) {
-    out += join(header, ",") + "\n";
-    for (const auto& r : rows) out += join(r, ",") + "\n";
+    auto quoted = [](std::vector<std::string> cells) {
+      for (auto& c : cells) c = csv_cell(c);
+      return cells;
+    };
+    out += join(quoted(header), ",") + "\n";
+    for (const auto& r : rows) out += join(quoted(r), ",") + "\n";
     return out;
   }
   if (format == Format::md) {

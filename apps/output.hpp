@@ -30,5 +30,6 @@ std::string step_to_text(const planner::StepResult& r, const models::ModelSpec& 
 std::string validation_to_text(const planner::ValidationReport& report, Format format);
 
 std::string gib(core::Bytes b);  ///< "51.2"
+std::string cluster_label(const topologies::ClusterSpec& cluster);  ///< "dgx-h100:8"
 
 }  // namespace hpsim::apps

@@ -104,4 +104,26 @@ ModelSpec load_model(const std::string& spec) {
   throw core::InputError("model", spec, "expected a preset name (" + names + ") or a model file");
 }
 
+YAML::Node model_to_node(const ModelSpec& m) {
+  YAML::Node n(YAML::NodeType::Map);
+  n["name"] = m.name;
+  n["source"] = m.source;
+  n["num_hidden_layers"] = m.num_layers;
+  n["hidden_size"] = m.hidden_size;
+  n["num_attention_heads"] = m.num_heads;
+  n["num_key_value_heads"] = m.num_kv_heads;
+  n["intermediate_size"] = m.ffn_hidden_size;
+  n["vocab_size"] = m.vocab_size;
+  n["seq_length"] = m.seq_length;
+  n["hidden_act"] = m.mlp == MlpKind::swiglu ? "silu" : "gelu";
+  n["norm"] = m.norm == NormKind::rmsnorm ? "rmsnorm" : "layernorm";
+  n["position_embedding"] = m.position == PositionKind::rope ? "rope" : "learned";
+  n["linear_bias"] = m.linear_bias;
+  n["dropout"] = m.dropout;
+  n["tie_word_embeddings"] = m.tie_embeddings;
+  n["num_local_experts"] = m.num_experts;
+  n["num_experts_per_tok"] = m.experts_per_token;
+  return n;
+}
+
 }  // namespace hpsim::models

@@ -45,6 +45,10 @@ struct ModelSpec {
 /// silu: LLaMA style). Checks every field and the divisibility of hidden by heads and heads by kv heads.
 ModelSpec model_from_fields(const core::Fields& fields);
 
+/// The model as a mapping of model-file keys: model_from_fields(model_to_node(m)) == m. For overrides (what-if
+/// sweeps) that must pass the same checks as a model file, and for writing plan files.
+YAML::Node model_to_node(const ModelSpec& model);
+
 /// `spec` is a preset name, or a path to a YAML/JSON model file or a Hugging Face config.json.
 /// Unknown names are an InputError listing the presets.
 ModelSpec load_model(const std::string& spec);

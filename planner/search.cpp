@@ -164,7 +164,10 @@ SearchResult search_plans(const models::ModelSpec& model, const topologies::Clus
   std::vector<std::int64_t> tp_natural;
   for (auto d : divisors(gpus))
     if (space.tp_across_nodes || d <= cluster.gpus_per_node) tp_natural.push_back(d);
-  for (const auto tp : domain(space.tp, tp_natural)) {
+  const auto tp_values = domain(space.tp, tp_natural);
+  std::size_t tp_done = 0;
+  for (const auto tp : tp_values) {
+    if (options.progress) options.progress(0.5 * static_cast<double>(tp_done++) / static_cast<double>(tp_values.size()));
     for (const auto pp : domain(space.pp, divisors(std::max<std::int64_t>(1, gpus / std::max<std::int64_t>(1, tp))))) {
       std::vector<std::int64_t> cp_natural;
       for (auto d : divisors(std::max<std::int64_t>(1, gpus / std::max<std::int64_t>(1, tp * pp))))
@@ -238,6 +241,10 @@ SearchResult search_plans(const models::ModelSpec& model, const topologies::Clus
   result.feasible = static_cast<std::int64_t>(feasible.size());
 
   if (feasible.empty()) {
+    if (result.closest_miss && !options.throw_if_nothing_fits) {
+      result.search_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      return result;
+    }
     if (result.closest_miss) {
       const auto& miss = *result.closest_miss;
       throw core::InfeasibleError(fmt::format(
@@ -288,7 +295,7 @@ SearchResult search_plans(const models::ModelSpec& model, const topologies::Clus
     std::sort(top.begin(), top.end(), rank_before);
     if (top.size() > k) top.resize(k);
     next = end;
-    if (options.progress) options.progress(static_cast<double>(next) / static_cast<double>(feasible.size()));
+    if (options.progress) options.progress(0.5 + 0.5 * static_cast<double>(next) / static_cast<double>(feasible.size()));
   }
   result.plans = std::move(top);
   if (result.plans.size() >= 2) result.why_best = explain_difference(result.plans[0], result.plans[1]);

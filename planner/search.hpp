@@ -24,6 +24,8 @@ struct SearchOptions {
   std::function<void(double)> progress;
   /// When set, also count the feasible plans strictly faster than this (to rank a given plan among all).
   std::optional<double> rank_time_s;
+  /// false: when valid plans exist but none fits, return a result with no plans and the closest miss set.
+  bool throw_if_nothing_fits = true;
 };
 
 /// The plan that came closest to fitting, when none fits.

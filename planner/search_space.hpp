@@ -38,7 +38,11 @@ struct SearchSpace {
   bool overlap_grad_reduce = true;
   bool overlap_param_gather = true;
   bool tp_across_nodes = false;  ///< allow tp larger than a node's GPUs
-  SearchSpace() { zero.max = 3; parameter_servers.values = {0}; }
+  SearchSpace() {
+    zero.min = 0;
+    zero.max = 3;
+    parameter_servers.values = {0};
+  }
 };
 
 }  // namespace hpsim::planner

@@ -1,63 +1,17 @@
 // End-to-end tests of the hpsim binary: exit codes, one-line errors, JSON fields, trace, golden output.
 #include <doctest/doctest.h>
 
-#include <algorithm>
-#include <array>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "run_hpsim.hpp"
 
 namespace {
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-Outcome hpsim(const std::string& args) {
-  const std::string err_file = "/tmp/hpsim_cli_test_" + std::to_string(::getpid()) + ".err";
-  const std::string cmd = std::string(HPSIM_BINARY) + " " + args + " 2>" + err_file;
-  Outcome o;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) o.out.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.err = slurp(err_file);
-  std::remove(err_file.c_str());
-  return o;
-}
-
-std::string write_temp(const std::string& name, const std::string& text) {
-  const std::string path = "/tmp/hpsim_cli_" + std::to_string(::getpid()) + "_" + name;
-  std::ofstream(path) << text;
-  return path;
-}
-
-/// Bad input: exit 2, exactly one line on stderr, naming what it must name.
-void expect_input_error(const std::string& args, const std::string& needle) {
-  CAPTURE(args);
-  const Outcome o = hpsim(args);
-  CAPTURE(o.err);
-  CHECK(o.code == 2);
-  CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
-  CHECK(o.err.find(needle) != std::string::npos);
-}
+using namespace hpsim_test;
 
 const std::string kGpt3 = "--model gpt3-175b --cluster dgx-a100-80gb:128 ";
 

@@ -1,0 +1,162 @@
+#include "apps/plan_command.hpp"
+
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "apps/plan_emit.hpp"
+#include "apps/plan_inputs.hpp"
+#include "apps/plan_output.hpp"
+#include "apps/progress_bar.hpp"
+#include "apps/what_if.hpp"
+#include "core/error.hpp"
+
+namespace hpsim::apps {
+
+namespace {
+
+/// What --emit asked for.
+struct Emits {
+  bool megatron = false;
+  std::string plan_file;  ///< empty: none
+};
+
+Emits parse_emit(const std::vector<std::string>& tokens) {
+  Emits e;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] == "megatron") {
+      e.megatron = true;
+    } else if (tokens[i] == "plan") {
+      if (i + 1 >= tokens.size() || tokens[i + 1] == "megatron" || tokens[i + 1] == "plan")
+        throw core::InputError("command line", "--emit", "expected 'plan FILE': the plan file to write");
+      e.plan_file = tokens[++i];
+    } else {
+      throw core::InputError("command line", "--emit", "expected megatron or plan FILE, got '" + tokens[i] + "'");
+    }
+  }
+  return e;
+}
+
+PlanInputs plan_inputs(const PlanArgs& a) {
+  PlanInputs in;
+  in.model_ref = a.model;
+  in.cluster_ref = a.cluster;
+  if (a.model.empty() && a.cluster.empty() && a.global_batch_size.empty()) {
+    std::cerr << "hpsim plan: no model, cluster or batch given; planning the built-in example: Llama-3 70B on 8 DGX "
+                 "H100 nodes (64 GPUs), global batch 512, sequence 8192, "
+              << a.precision << "\n";
+    in.model_ref = "llama3-70b";
+    in.cluster_ref = "dgx-h100:8";
+    in.space.global_batch_size = 512;
+    in.space.seq_length = 8192;
+  }
+  if (in.model_ref.empty())
+    throw core::InputError("command line", "--model", "required (a preset name, a model file or config.json)");
+  if (in.cluster_ref.empty())
+    throw core::InputError("command line", "--cluster", "required (a preset NAME:NODES or a cluster file)");
+  in.model = models::load_model(in.model_ref);
+  in.cluster = topologies::load_cluster(in.cluster_ref);
+  if (!a.global_batch_size.empty())
+    in.space.global_batch_size = positive_integer_flag(a.global_batch_size, "--global-batch-size");
+  if (!a.seq_length.empty()) in.space.seq_length = positive_integer_flag(a.seq_length, "--seq-length");
+  if (!a.gpus.empty()) in.space.gpus = positive_integer_flag(a.gpus, "--gpus");
+  in.space.precision = topologies::parse_precision(a.precision, "command line", "--precision");
+  a.constraints.apply(in.space);
+  return in;
+}
+
+void write_text(const std::string& path, const std::string& flag, const std::string& text) {
+  std::ofstream out(path);
+  if (!out) throw core::InputError(path, flag, "cannot write the file");
+  out << text;
+}
+
+planner::SearchResult search_with_progress(const PlanInputs& in, planner::SearchOptions options) {
+  ProgressBar bar;  // cleared when the search returns, before anything is printed
+  options.progress = [&bar](double f) { bar.update(f); };
+  return planner::search_plans(in.model, in.cluster, in.space, options);
+}
+
+int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const Emits& emit, const PlanArgs& a,
+              Format format) {
+  const auto result = search_with_progress(in, options);
+  const auto& best = result.plans.front();
+  const std::string megatron = emit.megatron ? megatron_arguments(best.plan, in.model) : "";
+  if (format == Format::json) {
+    auto j = search_to_json(result, in.model, in.cluster);
+    if (emit.megatron) j["megatron_args"] = megatron;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    if (format != Format::csv)
+      std::cout << fmt::format("{} on {} ({} GPUs), global batch {}, sequence {}, {}: the best {} plans\n\n",
+                               in.model.name, cluster_label(in.cluster), best.gpus, best.plan.global_batch_size,
+                               best.plan.seq_length, topologies::to_string(best.plan.precision), result.plans.size());
+    std::cout << plans_table(result).render(format);
+    if (format != Format::csv) std::cout << search_summary(result);
+    // CSV stays rows only; the arguments then go to stderr.
+    if (emit.megatron) (format == Format::csv ? std::cerr : std::cout) << "\nMegatron-LM: " << megatron << "\n";
+  }
+  if (!emit.plan_file.empty()) {
+    write_plan_file(emit.plan_file, best.plan, in.model_ref, in.cluster_ref,
+                    fmt::format("hpsim plan: the best of {} feasible plans, predicted step time {:.3f} s",
+                                result.feasible, best.step_time.value()));
+    if (format == Format::table || format == Format::md) std::cout << "plan file written to " << emit.plan_file << "\n";
+  }
+  if (!a.csv_file.empty()) write_text(a.csv_file, "--csv", plans_table(result).render(Format::csv));
+  return 0;
+}
+
+int plan_sweep(const PlanInputs& in, const std::vector<SweepAxis>& axes, planner::SearchOptions options,
+               const PlanArgs& a, Format format) {
+  options.top_k = 1;  // a point reports only its best plan
+  const auto points = run_sweep(in, axes, options);
+  const TextTable table = sweep_table(axes, points);
+  if (format == Format::json)
+    std::cout << sweep_to_json(axes, points, in.model, in.cluster).dump(2) << "\n";
+  else
+    std::cout << table.render(format);
+  if (!a.csv_file.empty()) write_text(a.csv_file, "--csv", table.render(Format::csv));
+  for (const auto& p : points)
+    if (p.search) return 0;
+  std::cerr << "hpsim plan: no point of the sweep has a feasible plan\n";
+  return 3;
+}
+
+}  // namespace
+
+CLI::App* add_plan_command(CLI::App& app, PlanArgs& a) {
+  auto* cmd = app.add_subcommand("plan", "search the plan space; print the best plans and why; sweep what-ifs");
+  cmd->add_option("--model", a.model, "preset name, model file or Hugging Face config.json");
+  cmd->add_option("--cluster", a.cluster, "preset NAME:NODES or cluster file");
+  cmd->add_option("--global-batch-size", a.global_batch_size, "sequences per optimizer step");
+  cmd->add_option("--seq-length", a.seq_length, "tokens per sequence (default: the model's)");
+  cmd->add_option("--gpus", a.gpus, "GPUs to use (default: the whole cluster)");
+  cmd->add_option("--top", a.top, "how many plans to list (default 10)");
+  cmd->add_option("--precision", a.precision, "fp32, fp16, bf16 or fp8 (default bf16)");
+  cmd->add_option("--threads", a.threads, "search threads (default: one per hardware thread)");
+  a.constraints.add(cmd);
+  cmd->add_option("--set", a.sets, "what-if sweep KEY=V1,V2,... over a cluster, model or batch field (repeatable)");
+  // Each --emit takes "megatron" or "plan FILE"; collected per occurrence so that both can be given.
+  cmd->add_option_function<std::vector<std::string>>(
+         "--emit", [&a](const std::vector<std::string>& v) { a.emit.insert(a.emit.end(), v.begin(), v.end()); },
+         "megatron: print the best plan's Megatron-LM arguments; plan FILE: write it as a plan file")
+      ->expected(1, 2)
+      ->trigger_on_parse();
+  cmd->add_option("--csv", a.csv_file, "also write the table as CSV to this file (for plotting)");
+  return cmd;
+}
+
+int run_plan_command(const PlanArgs& a, Format format) {
+  const Emits emit = parse_emit(a.emit);
+  const auto axes = parse_sweep(a.sets);
+  if (!axes.empty() && (emit.megatron || !emit.plan_file.empty()))
+    throw core::InputError("command line", "--emit", "not with --set (pin the swept values to emit one plan)");
+  planner::SearchOptions options;
+  options.top_k = static_cast<std::size_t>(positive_integer_flag(a.top, "--top"));
+  if (!a.threads.empty()) options.threads = static_cast<unsigned>(positive_integer_flag(a.threads, "--threads"));
+  const PlanInputs in = plan_inputs(a);
+  return axes.empty() ? plan_once(in, options, emit, a, format) : plan_sweep(in, axes, options, a, format);
+}
+
+}  // namespace hpsim::apps
