@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake g++ make libboost-graph-dev libfmt-dev libcli11-dev doctest-dev libbenchmark-dev
-          nlohmann-json3-dev libyaml-cpp-dev python3)
+          nlohmann-json3-dev libyaml-cpp-dev python3
+          openmpi-bin libopenmpi-dev libopenblas-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,332 @@
+#include "exec/gpt_shard.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace hpsim::exec {
+
+namespace {
+
+using i64 = std::int64_t;
+
+std::uint64_t mix(std::uint64_t z) {  // splitmix64's finalizer
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+double uniform01(std::uint64_t h) { return (static_cast<double>(h >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
+
+constexpr float kLnEps = 1e-5F;
+
+// y[T, out] = x[T, in] W[in, out]
+void linear(ComputeBackend& be, const float* x, const float* wt, float* y, i64 t, i64 in, i64 out) {
+  be.gemm(false, false, t, out, in, 1.0F, x, in, wt, out, 0.0F, y, out);
+}
+// dW += x^T dy ; dx = dy W^T (dx may be null)
+void linear_backward(ComputeBackend& be, const float* x, const float* wt, const float* dy, float* dw, float* dx, i64 t,
+                     i64 in, i64 out) {
+  be.gemm(true, false, in, out, t, 1.0F, x, in, dy, out, 1.0F, dw, out);
+  if (dx != nullptr) be.gemm(false, true, t, in, out, 1.0F, dy, out, wt, out, 0.0F, dx, in);
+}
+
+}  // namespace
+
+float seeded_normal(std::uint64_t seed, std::int64_t id, std::int64_t index) {
+  const std::uint64_t base = mix(seed ^ mix(static_cast<std::uint64_t>(id) * 0x632be59bd9b4e019ULL));
+  const double u1 = uniform01(mix(base ^ static_cast<std::uint64_t>(2 * index)));
+  const double u2 = uniform01(mix(base ^ static_cast<std::uint64_t>(2 * index + 1)));
+  return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+}
+
+std::int64_t ParamInfo::global_index(std::int64_t i, std::int64_t tp_rank, std::int64_t /*tp*/) const {
+  const i64 r = i / local_cols, c = i % local_cols;
+  switch (split) {
+    case Split::none: return i;
+    case Split::columns: return r * cols + tp_rank * local_cols + c;
+    case Split::rows: return (tp_rank * local_rows + r) * cols + c;
+    case Split::qkv_columns: {
+      const i64 part = local_cols / 3, block = c / part, cc = c % part;
+      return r * cols + block * (cols / 3) + tp_rank * part + cc;
+    }
+  }
+  return i;
+}
+
+std::size_t GptShard::add(const std::string& name, std::int64_t id, std::int64_t rows, std::int64_t cols, Split split,
+                          float std, float value) {
+  ParamInfo p;
+  p.name = name;
+  p.id = id;
+  p.rows = rows;
+  p.cols = cols;
+  p.split = split;
+  p.local_rows = split == Split::rows ? rows / s_.tp : rows;
+  p.local_cols = (split == Split::columns || split == Split::qkv_columns) ? cols / s_.tp : cols;
+  p.offset = total_;
+  p.init_std = std;
+  p.init_value = value;
+  total_ += p.local_size();
+  params_.push_back(std::move(p));
+  return params_.size() - 1;
+}
+
+GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend* tp_comm, std::uint64_t seed,
+                   std::size_t pad_multiple)
+    : s_(shape), be_(backend), tp_comm_(tp_comm) {
+  const i64 h = s_.hidden, f = s_.ffn, v = s_.vocab;
+  if (h % s_.heads != 0 || s_.heads % s_.tp != 0 || f % s_.tp != 0 || v % s_.tp != 0)
+    throw std::invalid_argument("GptShard: hidden by heads, heads, ffn and vocab by tp must divide");
+  constexpr float kStd = 0.02F;
+  const float out_std = kStd / std::sqrt(2.0F * static_cast<float>(s_.total_layers));  // Megatron's scaled init
+  if (s_.first_stage) {
+    word_ = add("word_embedding", 1, v, h, Split::rows, kStd, 0);
+    pos_ = add("position_embedding", 2, s_.seq, h, Split::none, kStd, 0);
+  }
+  for (i64 l = 0; l < s_.num_layers; ++l) {
+    const i64 gl = s_.first_layer + l, id = 100 + 16 * gl;
+    const std::string p = "layers." + std::to_string(gl) + ".";
+    LayerParams lp{};
+    lp.ln1_g = add(p + "ln1.weight", id + 0, 1, h, Split::none, 0, 1);
+    lp.ln1_b = add(p + "ln1.bias", id + 1, 1, h, Split::none, 0, 0);
+    lp.wqkv = add(p + "qkv.weight", id + 2, h, 3 * h, Split::qkv_columns, kStd, 0);
+    lp.bqkv = add(p + "qkv.bias", id + 3, 1, 3 * h, Split::qkv_columns, 0, 0);
+    lp.wo = add(p + "proj.weight", id + 4, h, h, Split::rows, out_std, 0);
+    lp.bo = add(p + "proj.bias", id + 5, 1, h, Split::none, 0, 0);
+    lp.ln2_g = add(p + "ln2.weight", id + 6, 1, h, Split::none, 0, 1);
+    lp.ln2_b = add(p + "ln2.bias", id + 7, 1, h, Split::none, 0, 0);
+    lp.w1 = add(p + "fc1.weight", id + 8, h, f, Split::columns, kStd, 0);
+    lp.b1 = add(p + "fc1.bias", id + 9, 1, f, Split::columns, 0, 0);
+    lp.w2 = add(p + "fc2.weight", id + 10, f, h, Split::rows, out_std, 0);
+    lp.b2 = add(p + "fc2.bias", id + 11, 1, h, Split::none, 0, 0);
+    layers_.push_back(lp);
+  }
+  if (s_.last_stage) {
+    lnf_g_ = add("final_ln.weight", 3, 1, h, Split::none, 0, 1);
+    lnf_b_ = add("final_ln.bias", 4, 1, h, Split::none, 0, 0);
+    head_ = s_.first_stage ? word_ : add("lm_head (tied)", 1, v, h, Split::rows, kStd, 0);
+  }
+  const std::size_t padded = (total_ + pad_multiple - 1) / pad_multiple * pad_multiple;
+  weights_ = Buffer(be_, padded);
+  grads_ = Buffer(be_, padded);
+  std::vector<float> host(padded, 0.0F);
+  for (const auto& p : params_) {
+    float* dst = host.data() + p.offset;
+    for (i64 i = 0; i < static_cast<i64>(p.local_size()); ++i)
+      dst[i] = p.init_std > 0 ? p.init_std * seeded_normal(seed, p.id, p.global_index(i, s_.tp_rank, s_.tp))
+                              : p.init_value;
+  }
+  be_.upload(weights_.data(), host.data(), padded);
+
+  const i64 t = s_.tokens(), hl = h / s_.tp, fl = f / s_.tp;
+  ws_a_ = Buffer(be_, static_cast<std::size_t>(t * std::max({h, 3 * hl, fl})));
+  ws_b_ = Buffer(be_, static_cast<std::size_t>(t * std::max({h, 3 * hl, fl})));
+  ws_c_ = Buffer(be_, static_cast<std::size_t>(t * std::max(h, v / s_.tp)));
+  ws_d_ = Buffer(be_, static_cast<std::size_t>(t * h));
+  ws_probs_ = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * (s_.heads / s_.tp) * s_.seq * s_.seq));
+  ws_cols_ = Buffer(be_, static_cast<std::size_t>(t));
+}
+
+const ParamInfo* GptShard::find(const std::string& name) const {
+  for (const auto& p : params_)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::pair<std::size_t, std::size_t> GptShard::word_embedding_range() const {
+  const std::size_t i = s_.first_stage ? word_ : head_;
+  if (i == SIZE_MAX) return {0, 0};
+  return {params_[i].offset, params_[i].local_size()};
+}
+
+LayerCache GptShard::make_layer_cache(bool full) const {
+  const auto t = static_cast<std::size_t>(s_.tokens()), h = static_cast<std::size_t>(s_.hidden);
+  const auto hl = h / static_cast<std::size_t>(s_.tp), fl = static_cast<std::size_t>(s_.ffn / s_.tp);
+  LayerCache c;
+  c.x = Buffer(be_, t * h);
+  if (!full) return c;
+  c.ln1 = Buffer(be_, t * h);
+  c.ln1_mean = Buffer(be_, t);
+  c.ln1_rstd = Buffer(be_, t);
+  c.qkv = Buffer(be_, t * 3 * hl);
+  c.probs = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * (s_.heads / s_.tp) * s_.seq * s_.seq));
+  c.ctx = Buffer(be_, t * hl);
+  c.mid = Buffer(be_, t * h);
+  c.ln2 = Buffer(be_, t * h);
+  c.ln2_mean = Buffer(be_, t);
+  c.ln2_rstd = Buffer(be_, t);
+  c.h1 = Buffer(be_, t * fl);
+  c.g = Buffer(be_, t * fl);
+  return c;
+}
+
+HeadCache GptShard::make_head_cache() const {
+  const auto t = static_cast<std::size_t>(s_.tokens()), h = static_cast<std::size_t>(s_.hidden);
+  HeadCache c;
+  c.x = Buffer(be_, t * h);
+  c.xf = Buffer(be_, t * h);
+  c.mean = Buffer(be_, t);
+  c.rstd = Buffer(be_, t);
+  c.logits = Buffer(be_, t * static_cast<std::size_t>(s_.vocab / s_.tp));
+  c.max = Buffer(be_, t);
+  c.sum_exp = Buffer(be_, t);
+  return c;
+}
+
+void GptShard::all_reduce_tp(float* x, std::size_t n) {
+  if (tp_comm_ != nullptr && s_.tp > 1) tp_comm_->all_reduce_sum(x, n);
+}
+
+void GptShard::embedding_forward(std::span<const std::int32_t> tokens, float* out) {
+  const i64 h = s_.hidden, vl = s_.vocab / s_.tp;
+  be_.embedding_forward(tokens, w(word_), s_.tp_rank * vl, vl, h, out);
+  all_reduce_tp(out, static_cast<std::size_t>(s_.tokens() * h));
+  be_.add_positions(out, w(pos_), s_.micro_batch, s_.seq, h);
+}
+
+void GptShard::embedding_backward(std::span<const std::int32_t> tokens, const float* dout) {
+  const i64 h = s_.hidden, vl = s_.vocab / s_.tp;
+  be_.embedding_backward(tokens, dout, s_.tp_rank * vl, vl, h, gr(word_));
+  be_.position_grad(gr(pos_), dout, s_.micro_batch, s_.seq, h);
+}
+
+void GptShard::attention_forward(LayerCache& c) {
+  const i64 s = s_.seq, hl = s_.hidden / s_.tp, nh = s_.heads / s_.tp, d = s_.hidden / s_.heads;
+  for (i64 b = 0; b < s_.micro_batch; ++b)
+    for (i64 hd = 0; hd < nh; ++hd) {
+      const float* q = c.qkv.data() + b * s * 3 * hl + hd * d;
+      float* p = c.probs.data() + (b * nh + hd) * s * s;
+      be_.gemm(false, true, s, s, d, 1.0F, q, 3 * hl, q + hl, 3 * hl, 0.0F, p, s);
+    }
+  be_.causal_softmax_forward(c.probs.data(), s_.micro_batch * nh, s, 1.0F / std::sqrt(static_cast<float>(d)));
+  for (i64 b = 0; b < s_.micro_batch; ++b)
+    for (i64 hd = 0; hd < nh; ++hd) {
+      const float* v = c.qkv.data() + b * s * 3 * hl + 2 * hl + hd * d;
+      const float* p = c.probs.data() + (b * nh + hd) * s * s;
+      be_.gemm(false, false, s, d, s, 1.0F, p, s, v, 3 * hl, 0.0F, c.ctx.data() + b * s * hl + hd * d, hl);
+    }
+}
+
+void GptShard::attention_backward(LayerCache& c, const float* dctx, float* dqkv) {
+  const i64 s = s_.seq, hl = s_.hidden / s_.tp, nh = s_.heads / s_.tp, d = s_.hidden / s_.heads;
+  float* dp = ws_probs_.data();
+  for (i64 b = 0; b < s_.micro_batch; ++b)
+    for (i64 hd = 0; hd < nh; ++hd) {
+      const float* qkv = c.qkv.data() + b * s * 3 * hl + hd * d;
+      const float* p = c.probs.data() + (b * nh + hd) * s * s;
+      const float* dc = dctx + b * s * hl + hd * d;
+      float* dpb = dp + (b * nh + hd) * s * s;
+      be_.gemm(false, true, s, s, d, 1.0F, dc, hl, qkv + 2 * hl, 3 * hl, 0.0F, dpb, s);                  // dP = dC V^T
+      be_.gemm(true, false, s, d, s, 1.0F, p, s, dc, hl, 0.0F, dqkv + b * s * 3 * hl + 2 * hl + hd * d, 3 * hl);  // dV
+    }
+  be_.softmax_backward(c.probs.data(), dp, dp, s_.micro_batch * nh, s, 1.0F / std::sqrt(static_cast<float>(d)));
+  for (i64 b = 0; b < s_.micro_batch; ++b)
+    for (i64 hd = 0; hd < nh; ++hd) {
+      const float* qkv = c.qkv.data() + b * s * 3 * hl + hd * d;
+      const float* ds = dp + (b * nh + hd) * s * s;
+      float* dq = dqkv + b * s * 3 * hl + hd * d;
+      be_.gemm(false, false, s, d, s, 1.0F, ds, s, qkv + hl, 3 * hl, 0.0F, dq, 3 * hl);     // dQ = dS K
+      be_.gemm(true, false, s, d, s, 1.0F, ds, s, qkv, 3 * hl, 0.0F, dq + hl, 3 * hl);      // dK = dS^T Q
+    }
+}
+
+void GptShard::layer_forward(std::int64_t l, const float* x, float* out, LayerCache& c) {
+  const auto& lp = layers_[static_cast<std::size_t>(l)];
+  const i64 t = s_.tokens(), h = s_.hidden, hl = h / s_.tp, fl = s_.ffn / s_.tp;
+  const auto th = static_cast<std::size_t>(t * h);
+  if (c.x.data() != x) be_.copy(c.x.data(), x, th);
+  be_.layernorm_forward(c.x.data(), w(lp.ln1_g), w(lp.ln1_b), c.ln1.data(), c.ln1_mean.data(), c.ln1_rstd.data(), t,
+                        h, kLnEps);
+  linear(be_, c.ln1.data(), w(lp.wqkv), c.qkv.data(), t, h, 3 * hl);
+  be_.add_bias(c.qkv.data(), w(lp.bqkv), t, 3 * hl);
+  attention_forward(c);
+  float* tmp = ws_d_.data();
+  linear(be_, c.ctx.data(), w(lp.wo), tmp, t, hl, h);  // row-parallel: partial sums
+  all_reduce_tp(tmp, th);
+  be_.add_bias(tmp, w(lp.bo), t, h);
+  be_.copy(c.mid.data(), c.x.data(), th);
+  be_.axpy(c.mid.data(), 1.0F, tmp, th);
+  be_.layernorm_forward(c.mid.data(), w(lp.ln2_g), w(lp.ln2_b), c.ln2.data(), c.ln2_mean.data(), c.ln2_rstd.data(), t,
+                        h, kLnEps);
+  linear(be_, c.ln2.data(), w(lp.w1), c.h1.data(), t, h, fl);
+  be_.add_bias(c.h1.data(), w(lp.b1), t, fl);
+  be_.gelu_forward(c.h1.data(), c.g.data(), static_cast<std::size_t>(t * fl));
+  linear(be_, c.g.data(), w(lp.w2), tmp, t, fl, h);
+  all_reduce_tp(tmp, th);
+  be_.add_bias(tmp, w(lp.b2), t, h);
+  be_.copy(out, c.mid.data(), th);
+  be_.axpy(out, 1.0F, tmp, th);
+}
+
+void GptShard::layer_backward(std::int64_t l, const float* dout, float* dx, LayerCache& c) {
+  const auto& lp = layers_[static_cast<std::size_t>(l)];
+  const i64 t = s_.tokens(), h = s_.hidden, hl = h / s_.tp, fl = s_.ffn / s_.tp;
+  const auto th = static_cast<std::size_t>(t * h);
+  float* dmid = ws_d_.data();  // gradient of the residual stream between the two blocks
+  be_.copy(dmid, dout, th);
+  // MLP block: out = mid + fc2(gelu(fc1(ln2(mid))))
+  float* dg = ws_a_.data();
+  float* dln = ws_c_.data();
+  be_.bias_grad(gr(lp.b2), dout, t, h);
+  linear_backward(be_, c.g.data(), w(lp.w2), dout, gr(lp.w2), dg, t, fl, h);
+  be_.gelu_backward(c.h1.data(), dg, dg, static_cast<std::size_t>(t * fl));
+  be_.bias_grad(gr(lp.b1), dg, t, fl);
+  linear_backward(be_, c.ln2.data(), w(lp.w1), dg, gr(lp.w1), dln, t, h, fl);
+  all_reduce_tp(dln, th);  // column-parallel input gradient
+  float* dtmp = ws_b_.data();
+  be_.layernorm_backward(dln, c.mid.data(), w(lp.ln2_g), c.ln2_mean.data(), c.ln2_rstd.data(), dtmp, gr(lp.ln2_g),
+                         gr(lp.ln2_b), t, h);
+  be_.axpy(dmid, 1.0F, dtmp, th);
+  // Attention block: mid = x + proj(attn(qkv(ln1(x))))
+  float* dctx = ws_a_.data();
+  be_.bias_grad(gr(lp.bo), dmid, t, h);
+  linear_backward(be_, c.ctx.data(), w(lp.wo), dmid, gr(lp.wo), dctx, t, hl, h);
+  float* dqkv = ws_b_.data();
+  attention_backward(c, dctx, dqkv);
+  be_.bias_grad(gr(lp.bqkv), dqkv, t, 3 * hl);
+  linear_backward(be_, c.ln1.data(), w(lp.wqkv), dqkv, gr(lp.wqkv), dln, t, h, 3 * hl);
+  all_reduce_tp(dln, th);
+  float* dx1 = ws_a_.data();
+  be_.layernorm_backward(dln, c.x.data(), w(lp.ln1_g), c.ln1_mean.data(), c.ln1_rstd.data(), dx1, gr(lp.ln1_g),
+                         gr(lp.ln1_b), t, h);
+  be_.copy(dx, dmid, th);
+  be_.axpy(dx, 1.0F, dx1, th);
+}
+
+double GptShard::head_forward(const float* x, std::span<const std::int32_t> targets, HeadCache& c) {
+  const i64 t = s_.tokens(), h = s_.hidden, vl = s_.vocab / s_.tp;
+  be_.copy(c.x.data(), x, static_cast<std::size_t>(t * h));
+  be_.layernorm_forward(c.x.data(), w(lnf_g_), w(lnf_b_), c.xf.data(), c.mean.data(), c.rstd.data(), t, h, kLnEps);
+  be_.gemm(false, true, t, vl, h, 1.0F, c.xf.data(), h, w(head_), h, 0.0F, c.logits.data(), vl);
+  be_.row_max(c.logits.data(), t, vl, c.max.data());
+  if (tp_comm_ != nullptr && s_.tp > 1) tp_comm_->all_reduce_max(c.max.data(), static_cast<std::size_t>(t));
+  be_.row_sum_exp(c.logits.data(), c.max.data(), t, vl, c.sum_exp.data());
+  all_reduce_tp(c.sum_exp.data(), static_cast<std::size_t>(t));
+  float* target = ws_cols_.data();
+  be_.pick_targets(c.logits.data(), targets, vl, s_.tp_rank * vl, target);
+  all_reduce_tp(target, static_cast<std::size_t>(t));
+  host_rows_.resize(static_cast<std::size_t>(3 * t));
+  be_.download(host_rows_.data(), c.max.data(), static_cast<std::size_t>(t));
+  be_.download(host_rows_.data() + t, c.sum_exp.data(), static_cast<std::size_t>(t));
+  be_.download(host_rows_.data() + 2 * t, target, static_cast<std::size_t>(t));
+  double loss = 0;
+  for (i64 r = 0; r < t; ++r)
+    loss += std::log(static_cast<double>(host_rows_[static_cast<std::size_t>(t + r)])) + host_rows_[static_cast<std::size_t>(r)] -
+            host_rows_[static_cast<std::size_t>(2 * t + r)];
+  return loss;
+}
+
+void GptShard::head_backward(std::span<const std::int32_t> targets, float scale, HeadCache& c, float* dx) {
+  const i64 t = s_.tokens(), h = s_.hidden, vl = s_.vocab / s_.tp;
+  float* dlogits = ws_c_.data();
+  be_.cross_entropy_backward(c.logits.data(), c.max.data(), c.sum_exp.data(), targets, vl, s_.tp_rank * vl, scale,
+                             dlogits);
+  be_.gemm(true, false, vl, h, t, 1.0F, dlogits, vl, c.xf.data(), h, 1.0F, gr(head_), h);  // dE += dlogits^T xf
+  float* dxf = ws_d_.data();
+  be_.gemm(false, false, t, h, vl, 1.0F, dlogits, vl, w(head_), h, 0.0F, dxf, h);
+  all_reduce_tp(dxf, static_cast<std::size_t>(t * h));
+  be_.layernorm_backward(dxf, c.x.data(), w(lnf_g_), c.mean.data(), c.rstd.data(), dx, gr(lnf_g_), gr(lnf_b_), t, h);
+}
+
+}  // namespace hpsim::exec

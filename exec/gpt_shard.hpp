@@ -1,0 +1,119 @@
+#pragma once
+/// One rank's shard of a GPT model (its pipeline stage's layers, its tensor-parallel slice) and the hand-written
+/// forward and backward of each piece: vocab-parallel embedding, transformer layer, final LayerNorm + tied
+/// vocab-parallel LM head with vocab-parallel cross-entropy.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "exec/comm_backend.hpp"
+#include "exec/compute_backend.hpp"
+#include "models/model_spec.hpp"
+
+namespace hpsim::exec {
+
+/// How a parameter's full matrix [rows, cols] is cut over tensor-parallel ranks.
+enum class Split {
+  none,         ///< replicated (LayerNorm, row-parallel biases, positions)
+  columns,      ///< column-parallel weight or its bias: columns [r*cols/tp, (r+1)*cols/tp)
+  rows,         ///< row-parallel weight, vocab-parallel embedding: rows [r*rows/tp, ...)
+  qkv_columns,  ///< [Wq | Wk | Wv] (each hidden wide): this rank's heads of each of the three
+};
+
+/// One parameter tensor of a shard: its identity in the full model and where it sits in the flat buffer.
+struct ParamInfo {
+  std::string name;
+  std::int64_t id = 0;          ///< same id = same full tensor (the tied LM head has the embedding's id)
+  std::int64_t rows = 0, cols = 0;  ///< full shape
+  Split split = Split::none;
+  std::int64_t local_rows = 0, local_cols = 0;
+  std::size_t offset = 0;       ///< in the flat parameter (and gradient) buffer
+  float init_std = 0;           ///< > 0: normal(0, std); else the constant init_value
+  float init_value = 0;
+  [[nodiscard]] std::size_t local_size() const { return static_cast<std::size_t>(local_rows * local_cols); }
+  /// Index in the full row-major matrix of local element `i` on tensor-parallel rank `tp_rank` of `tp`.
+  [[nodiscard]] std::int64_t global_index(std::int64_t i, std::int64_t tp_rank, std::int64_t tp) const;
+};
+
+/// The shape of a shard.
+struct ShardShape {
+  std::int64_t hidden = 0, heads = 0, ffn = 0, vocab = 0, seq = 0, micro_batch = 1;
+  std::int64_t tp = 1, tp_rank = 0;
+  std::int64_t first_layer = 0, num_layers = 0;  ///< global index of this stage's first layer, its layer count
+  std::int64_t total_layers = 0;
+  bool first_stage = true, last_stage = true;
+  [[nodiscard]] std::int64_t tokens() const { return micro_batch * seq; }
+};
+
+/// Activations a layer's backward needs (all of them; with full recomputation only `x` is kept).
+struct LayerCache {
+  Buffer x, ln1, ln1_mean, ln1_rstd, qkv, probs, ctx, mid, ln2, ln2_mean, ln2_rstd, h1, g;
+};
+
+/// What the head's backward needs.
+struct HeadCache {
+  Buffer x, xf, mean, rstd, logits, max, sum_exp;
+};
+
+class GptShard {
+ public:
+  /// Parameters initialized from `seed` identically whatever the split. The flat buffer is padded to a multiple of
+  /// `pad_multiple` (ZeRO-1 shards it evenly). `tp_comm` may be null when tp == 1.
+  GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend* tp_comm, std::uint64_t seed,
+           std::size_t pad_multiple = 1);
+
+  [[nodiscard]] const ShardShape& shape() const { return s_; }
+  [[nodiscard]] const std::vector<ParamInfo>& params() const { return params_; }
+  [[nodiscard]] float* param_data() const { return weights_.data(); }
+  [[nodiscard]] float* grad_data() const { return grads_.data(); }
+  /// Padded element count of the flat parameter and gradient buffers.
+  [[nodiscard]] std::size_t flat_size() const { return weights_.size(); }
+  /// The parameter with this name, or null.
+  [[nodiscard]] const ParamInfo* find(const std::string& name) const;
+  /// Offset and size of the word-embedding copy (first stage's table or the last stage's tied head); size 0 if none.
+  [[nodiscard]] std::pair<std::size_t, std::size_t> word_embedding_range() const;
+
+  [[nodiscard]] LayerCache make_layer_cache(bool full) const;
+  [[nodiscard]] HeadCache make_head_cache() const;
+
+  /// out [T, H] = embedding of tokens (T = micro_batch * seq), all-reduced over tp, plus positions.
+  void embedding_forward(std::span<const std::int32_t> tokens, float* out);
+  void embedding_backward(std::span<const std::int32_t> tokens, const float* dout);
+  /// Layer `l` (local index) forward; keeps a copy of x and every intermediate in `cache`.
+  void layer_forward(std::int64_t l, const float* x, float* out, LayerCache& cache);
+  /// Layer backward from the cache; dx may alias dout. Gradients accumulate.
+  void layer_backward(std::int64_t l, const float* dout, float* dx, LayerCache& cache);
+  /// Final LayerNorm, logits, cross-entropy: returns the sum over this micro-batch's tokens of the token losses.
+  double head_forward(const float* x, std::span<const std::int32_t> targets, HeadCache& cache);
+  /// dx [T, H] of the head's input for a loss scaled by `scale` per token.
+  void head_backward(std::span<const std::int32_t> targets, float scale, HeadCache& cache, float* dx);
+
+ private:
+  struct LayerParams {
+    std::size_t ln1_g, ln1_b, wqkv, bqkv, wo, bo, ln2_g, ln2_b, w1, b1, w2, b2;
+  };
+  std::size_t add(const std::string& name, std::int64_t id, std::int64_t rows, std::int64_t cols, Split split,
+                  float std, float value);
+  float* w(std::size_t i) const { return weights_.data() + params_[i].offset; }
+  float* gr(std::size_t i) const { return grads_.data() + params_[i].offset; }
+  void all_reduce_tp(float* x, std::size_t n);
+  void attention_forward(LayerCache& c);
+  void attention_backward(LayerCache& c, const float* dctx, float* dqkv);
+
+  ShardShape s_;
+  ComputeBackend& be_;
+  CommBackend* tp_comm_;
+  std::vector<ParamInfo> params_;
+  std::vector<LayerParams> layers_;
+  std::size_t word_ = SIZE_MAX, pos_ = SIZE_MAX, lnf_g_ = SIZE_MAX, lnf_b_ = SIZE_MAX, head_ = SIZE_MAX;
+  std::size_t total_ = 0;
+  Buffer weights_, grads_;
+  Buffer ws_a_, ws_b_, ws_c_, ws_d_, ws_probs_, ws_cols_;  // workspaces
+  std::vector<float> host_rows_;
+};
+
+/// Deterministic normal(0, 1) for element `index` of tensor `id` under `seed` (counter-based).
+float seeded_normal(std::uint64_t seed, std::int64_t id, std::int64_t index);
+
+}  // namespace hpsim::exec

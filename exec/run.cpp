@@ -1,0 +1,138 @@
+#include "exec/run.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "core/fields.hpp"
+#include "exec/mpi_comm.hpp"
+#include "exec/trainer.hpp"
+#include "planner/plan_file.hpp"
+
+namespace hpsim::exec {
+
+namespace {
+
+void require(bool ok, const std::string& field, const std::string& message) {
+  if (!ok) throw core::InputError("run", field, message);
+}
+
+std::string n(std::int64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan plan, int world_size,
+                               std::vector<std::string>* notes) {
+  auto note = [&](const std::string& s) {
+    if (notes != nullptr) notes->push_back(s);
+  };
+  require(plan.tp >= 1 && plan.pp >= 1 && plan.cp >= 1 && plan.dp >= 0, "plan", "expected positive tp, pp, cp, dp");
+  const std::int64_t model_parallel = plan.tp * plan.pp * plan.cp;
+  if (plan.dp == 0) {
+    require(world_size % model_parallel == 0, "dp",
+            "the MPI world has " + n(world_size) + " ranks, not a multiple of tp*pp*cp = " + n(model_parallel));
+    plan.dp = world_size / model_parallel;
+  }
+  require(plan.gpus() == world_size, "ranks",
+          "the plan needs " + n(plan.gpus()) + " ranks (tp " + n(plan.tp) + " x pp " + n(plan.pp) + " x dp " +
+              n(plan.dp) + " x cp " + n(plan.cp) + ") but the MPI world has " + n(world_size) + "; run it with mpirun -np " +
+              n(plan.gpus()));
+  if (plan.seq_length == 0) plan.seq_length = model.seq_length;
+  require(plan.seq_length > 0, "seq_length", "expected a positive sequence length");
+  require(model.is_moe() == false, "model", "the executor runs dense models only (no MoE yet)");
+  require(model.mlp == models::MlpKind::gelu && model.norm == models::NormKind::layernorm &&
+              model.position == models::PositionKind::learned,
+          "model", "the executor runs GPT-style models only (GELU MLP, LayerNorm, learned positions)");
+  require(model.num_kv_heads == 0 || model.num_kv_heads == model.num_heads, "model",
+          "grouped-query attention is not implemented in the executor");
+  require(plan.cp == 1, "cp", "context parallelism is not implemented in the executor");
+  require(plan.ep == 1, "ep", "expert parallelism is not implemented in the executor");
+  require(plan.vpp == 1, "vpp", "the interleaved schedule (vpp > 1) is not implemented in the executor");
+  require(plan.zero <= 1, "zero", "the executor implements ZeRO 0 and 1 only");
+  require(plan.parameter_servers == 0, "parameter_servers", "parameter servers are not implemented in the executor");
+  const std::int64_t ffn = model.ffn_hidden_size > 0 ? model.ffn_hidden_size : 4 * model.hidden_size;
+  require(model.num_heads % plan.tp == 0, "tp", "heads (" + n(model.num_heads) + ") must divide by tp");
+  require(model.vocab_size % plan.tp == 0, "tp", "vocab (" + n(model.vocab_size) + ") must divide by tp");
+  require(ffn % plan.tp == 0, "tp", "ffn hidden size (" + n(ffn) + ") must divide by tp");
+  require(model.num_layers % plan.pp == 0, "pp", "layers (" + n(model.num_layers) + ") must divide by pp");
+  require(plan.micro_batch_size >= 1, "micro_batch_size", "expected at least 1");
+  require(plan.global_batch_size > 0 && plan.global_batch_size % (plan.micro_batch_size * plan.dp) == 0,
+          "global_batch_size",
+          "expected a positive multiple of micro_batch_size * dp = " + n(plan.micro_batch_size * plan.dp));
+  if (plan.sp) note("sp: sequence parallelism is not implemented; ran without it (same numbers, no SP memory saving)");
+  if (plan.precision != topologies::Precision::fp32) note("precision: ran in fp32 (the CPU backend)");
+  if (plan.recompute == models::Recompute::selective) note("recompute selective: ran without recomputation");
+  if (plan.tp_comm_overlap) note("tp_comm_overlap: not implemented; TP communication is blocking");
+  if (plan.dp > 1 && plan.overlap_grad_reduce) note("overlap_grad_reduce: gradients are reduced after the backward");
+  if (model.dropout) note("dropout: not applied");
+  if (!model.tie_embeddings) note("the LM head is tied to the word embedding (Megatron GPT)");
+  return plan;
+}
+
+RunResult run_plan(const models::ModelSpec& model, const planner::Plan& plan_in, const RunOptions& options,
+                   MPI_Comm world) {
+  int world_size = 0;
+  check_mpi(MPI_Comm_size(world, &world_size), "MPI_Comm_size");
+  RunResult r;
+  r.plan = resolve_run_plan(model, plan_in, world_size, &r.notes);
+  require(options.steps >= 1 && options.warmup >= 0, "steps", "expected at least one measured step");
+  require(options.backend == "cpu", "backend",
+          "'" + options.backend + "' is not available (this build has the cpu backend; cuda comes later)");
+  r.backend = options.backend;
+  r.ranks = world_size;
+  auto backend = make_cpu_backend();
+  TrainerOptions topt;
+  topt.seed = options.seed;
+  topt.adam = options.adam;
+  Trainer trainer(model, r.plan, *backend, world, topt);
+  for (std::int64_t i = 0; i < options.warmup + options.steps; ++i) {
+    check_mpi(MPI_Barrier(world), "MPI_Barrier");
+    const double t0 = MPI_Wtime();
+    const double loss = trainer.step();
+    double dt = MPI_Wtime() - t0;
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &dt, 1, MPI_DOUBLE, MPI_MAX, world), "MPI_Allreduce");
+    if (i < options.warmup) {
+      r.warmup_loss.push_back(loss);
+    } else {
+      r.loss.push_back(loss);
+      r.step_times_s.push_back(dt);
+    }
+  }
+  auto sorted = r.step_times_s;
+  std::sort(sorted.begin(), sorted.end());
+  const std::size_t k = sorted.size();
+  r.measured_step_time_s = k % 2 == 1 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
+  return r;
+}
+
+RunFile load_run_file(const std::string& path) {
+  const core::Fields f(core::load_yaml_file(path), path);
+  RunFile out;
+  if (!f.has("model")) f.fail("model", "missing (required)");
+  const std::string base = std::filesystem::path(path).parent_path().string();
+  out.model = planner::model_from_ref(f.node()["model"], path + ": model", base);
+  if (f.has("cluster") && f.node()["cluster"].IsScalar()) out.cluster = f.node()["cluster"].Scalar();
+  out.plan = planner::plan_from_fields(f.child("plan"));
+  return out;
+}
+
+int run_or_abort(MPI_Comm world, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    int rank = -1;
+    MPI_Comm_rank(world, &rank);
+    std::fprintf(stderr, "hpsim run: rank %d: %s\n", rank, e.what());
+  } catch (...) {
+    int rank = -1;
+    MPI_Comm_rank(world, &rank);
+    std::fprintf(stderr, "hpsim run: rank %d: unknown exception\n", rank);
+  }
+  std::fflush(stderr);
+  MPI_Abort(world, 1);
+  return 1;
+}
+
+}  // namespace hpsim::exec

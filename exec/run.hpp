@@ -1,0 +1,62 @@
+#pragma once
+/// The executor's public API: check a plan against the MPI world, run real training steps under it, time them.
+#include <mpi.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "exec/compute_backend.hpp"
+#include "models/model_spec.hpp"
+#include "planner/plan.hpp"
+
+namespace hpsim::exec {
+
+/// What `hpsim run` takes beside the plan.
+struct RunOptions {
+  std::int64_t steps = 3;       ///< measured steps
+  std::int64_t warmup = 1;      ///< steps run before, not measured
+  std::string backend = "cpu";  ///< cpu (cuda: later)
+  std::uint64_t seed = 1234;    ///< weights and synthetic data
+  AdamConfig adam{};
+};
+
+/// What a run measured (no prediction: the caller puts hpsim's prediction beside it).
+struct RunResult {
+  planner::Plan plan;                 ///< resolved (dp, seq_length filled)
+  std::string backend;
+  int ranks = 0;
+  std::vector<double> step_times_s;   ///< per measured step, max over ranks of MPI_Wtime around the step
+  std::vector<double> loss;           ///< mean token loss per measured step
+  std::vector<double> warmup_loss;    ///< the same for the warm-up steps
+  double measured_step_time_s = 0;    ///< median of step_times_s
+  std::vector<std::string> notes;     ///< plan fields the executor ran differently (e.g. "precision bf16: ran fp32")
+};
+
+/// Fills dp (from the world size when 0) and seq_length, and checks everything the executor needs before any
+/// work: the rank count equals `world_size`, divisibility (heads, vocab, ffn by tp; layers by pp; global batch by
+/// micro-batch*dp), a GPT-style dense model, and features not implemented (cp, ep, vpp > 1, zero > 1). Throws
+/// core::InputError naming the field. Appends to `notes` what will run differently from the plan.
+planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan plan, int world_size,
+                               std::vector<std::string>* notes = nullptr);
+
+/// Runs warmup + steps optimizer steps of `model` under `plan` on every rank of `world` (collective). The result
+/// is the same on every rank. Throws core::InputError (bad plan, checked before any work) or std::runtime_error.
+RunResult run_plan(const models::ModelSpec& model, const planner::Plan& plan, const RunOptions& options,
+                   MPI_Comm world);
+
+/// A run file (examples/run/*.yaml): the model (preset, path or inline) and plan; the cluster is left as written
+/// (`localhost` means this machine's calibration, which the caller resolves).
+struct RunFile {
+  models::ModelSpec model;
+  planner::Plan plan;
+  std::string cluster;  ///< the `cluster` scalar, or "" when absent or a mapping
+};
+RunFile load_run_file(const std::string& path);
+
+/// For `main`: runs `body` and returns its status; if it throws on any rank, prints "hpsim run: rank R: <what>"
+/// to stderr and calls MPI_Abort(world, 1), which ends every rank promptly (the others may be blocked in MPI).
+int run_or_abort(MPI_Comm world, const std::function<int()>& body);
+
+}  // namespace hpsim::exec

@@ -1,0 +1,202 @@
+#include "exec/trainer.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace hpsim::exec {
+
+namespace {
+
+using i64 = std::int64_t;
+
+std::uint64_t mix(std::uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/// The order of forward (true) and backward (false) passes of micro-batches on one stage.
+std::vector<std::pair<bool, int>> schedule(planner::Schedule kind, int micro, int stages, int stage) {
+  std::vector<std::pair<bool, int>> ops;
+  if (kind == planner::Schedule::gpipe) {
+    for (int i = 0; i < micro; ++i) ops.emplace_back(true, i);
+    for (int i = 0; i < micro; ++i) ops.emplace_back(false, i);
+    return ops;
+  }
+  const int warm = std::min(stages - stage - 1, micro);
+  for (int i = 0; i < warm; ++i) ops.emplace_back(true, i);
+  for (int i = 0; i < micro - warm; ++i) {
+    ops.emplace_back(true, warm + i);
+    ops.emplace_back(false, i);
+  }
+  for (int i = micro - warm; i < micro; ++i) ops.emplace_back(false, i);
+  return ops;
+}
+
+}  // namespace
+
+std::vector<std::int32_t> synthetic_sample(std::uint64_t seed, std::int64_t step, std::int64_t sample,
+                                           std::int64_t seq, std::int64_t vocab) {
+  // A learnable stream: mostly t' = (3t + 1) mod V, with a random token one time in eight.
+  const std::uint64_t base = mix(mix(seed ^ 0xda7aULL) ^ mix(static_cast<std::uint64_t>(step) * 0x9e37ULL) ^
+                                 mix(static_cast<std::uint64_t>(sample) + 0x51ULL));
+  std::vector<std::int32_t> t(static_cast<std::size_t>(seq + 1));
+  t[0] = static_cast<std::int32_t>(mix(base) % static_cast<std::uint64_t>(vocab));
+  for (i64 p = 1; p <= seq; ++p) {
+    const std::uint64_t h = mix(base ^ static_cast<std::uint64_t>(p));
+    t[static_cast<std::size_t>(p)] =
+        (h % 8 == 0) ? static_cast<std::int32_t>((h >> 8) % static_cast<std::uint64_t>(vocab))
+                     : static_cast<std::int32_t>((3 * static_cast<i64>(t[static_cast<std::size_t>(p - 1)]) + 1) % vocab);
+  }
+  return t;
+}
+
+Trainer::Trainer(const models::ModelSpec& model, const planner::Plan& plan, ComputeBackend& backend, MPI_Comm world,
+                 const TrainerOptions& options)
+    : plan_(plan), be_(backend), grid_(plan, world), opt_(options) {
+  ShardShape s;
+  s.hidden = model.hidden_size;
+  s.heads = model.num_heads;
+  s.ffn = model.ffn_hidden_size > 0 ? model.ffn_hidden_size : 4 * model.hidden_size;
+  s.vocab = model.vocab_size;
+  s.seq = plan.seq_length;
+  s.micro_batch = plan.micro_batch_size;
+  s.tp = plan.tp;
+  s.tp_rank = grid_.coord().tp;
+  s.total_layers = model.num_layers;
+  s.num_layers = model.num_layers / plan.pp;
+  s.first_layer = grid_.coord().pp * s.num_layers;
+  s.first_stage = grid_.first_stage();
+  s.last_stage = grid_.last_stage();
+  const auto dp = static_cast<std::size_t>(plan.dp);
+  shard_ = std::make_unique<GptShard>(s, be_, &grid_.tp(), opt_.seed, plan.zero >= 1 ? dp : 1);
+  recompute_ = plan.recompute == models::Recompute::full;
+  const auto n_micro = static_cast<std::size_t>(plan.micro_batches());
+  micro_.resize(n_micro);
+  const auto th = static_cast<std::size_t>(s.tokens() * s.hidden);
+  for (auto& m : micro_) {
+    m.out = Buffer(be_, th);
+    m.grad = Buffer(be_, th);
+    for (i64 l = 0; l < s.num_layers; ++l) m.layers.push_back(shard_->make_layer_cache(!recompute_));
+    if (s.last_stage) m.head = shard_->make_head_cache();
+  }
+  if (recompute_) {
+    scratch_ = shard_->make_layer_cache(true);
+    scratch_out_ = Buffer(be_, th);
+  }
+  const std::size_t opt_size = plan.zero >= 1 ? shard_->flat_size() / dp : shard_->flat_size();
+  m_ = Buffer(be_, opt_size);
+  v_ = Buffer(be_, opt_size);
+  if (plan.zero >= 1) {
+    shard_grad_ = Buffer(be_, opt_size);
+    shard_param_ = Buffer(be_, opt_size);
+  }
+}
+
+void Trainer::load_batch(Micro& m, std::int64_t micro_index) {
+  const auto& s = shard_->shape();
+  const i64 per_dp = plan_.global_batch_size / plan_.dp;
+  m.tokens.clear();
+  m.targets.clear();
+  for (i64 i = 0; i < s.micro_batch; ++i) {
+    const i64 sample = grid_.coord().dp * per_dp + micro_index * s.micro_batch + i;
+    const auto t = synthetic_sample(opt_.seed, step_, sample, s.seq, s.vocab);
+    m.tokens.insert(m.tokens.end(), t.begin(), t.end() - 1);
+    m.targets.insert(m.targets.end(), t.begin() + 1, t.end());
+  }
+}
+
+void Trainer::forward(Micro& m, int index) {
+  const auto& s = shard_->shape();
+  const auto th = static_cast<std::size_t>(s.tokens() * s.hidden);
+  float* first_input = s.num_layers > 0 ? m.layers[0].x.data() : m.out.data();
+  if (s.first_stage)
+    shard_->embedding_forward(m.tokens, first_input);
+  else
+    grid_.pp().recv(first_input, th, static_cast<int>(grid_.coord().pp - 1), 2 * index);
+  for (i64 l = 0; l < s.num_layers; ++l) {
+    auto& cache = m.layers[static_cast<std::size_t>(l)];
+    float* out = l + 1 < s.num_layers ? m.layers[static_cast<std::size_t>(l + 1)].x.data() : m.out.data();
+    shard_->layer_forward(l, cache.x.data(), out, recompute_ ? scratch_ : cache);
+  }
+  if (s.last_stage)
+    m.loss = shard_->head_forward(m.out.data(), m.targets, m.head);
+  else
+    grid_.pp().send(m.out.data(), th, static_cast<int>(grid_.coord().pp + 1), 2 * index);
+}
+
+void Trainer::backward(Micro& m, int index) {
+  const auto& s = shard_->shape();
+  const auto th = static_cast<std::size_t>(s.tokens() * s.hidden);
+  if (s.last_stage) {
+    const float scale = 1.0F / static_cast<float>(plan_.global_batch_size * s.seq);
+    shard_->head_backward(m.targets, scale, m.head, m.grad.data());
+  } else {
+    grid_.pp().recv(m.grad.data(), th, static_cast<int>(grid_.coord().pp + 1), 2 * index + 1);
+  }
+  for (i64 l = s.num_layers - 1; l >= 0; --l) {
+    auto& cache = m.layers[static_cast<std::size_t>(l)];
+    if (recompute_) {
+      shard_->layer_forward(l, cache.x.data(), scratch_out_.data(), scratch_);
+      shard_->layer_backward(l, m.grad.data(), m.grad.data(), scratch_);
+    } else {
+      shard_->layer_backward(l, m.grad.data(), m.grad.data(), cache);
+    }
+  }
+  if (s.first_stage)
+    shard_->embedding_backward(m.tokens, m.grad.data());
+  else
+    grid_.pp().send(m.grad.data(), th, static_cast<int>(grid_.coord().pp - 1), 2 * index + 1);
+}
+
+void Trainer::reduce_and_update() {
+  auto& g = *shard_;
+  const std::size_t n = g.flat_size();
+  if (auto* emb = grid_.embedding()) {  // tied embedding: first and last stage sum their gradients
+    const auto [offset, size] = g.word_embedding_range();
+    emb->all_reduce_sum(g.grad_data() + offset, size);
+  }
+  auto& dp = grid_.dp();
+  if (plan_.zero >= 1 && plan_.dp > 1) {
+    const std::size_t part = n / static_cast<std::size_t>(plan_.dp);
+    const std::size_t first = part * static_cast<std::size_t>(dp.rank());
+    dp.reduce_scatter_sum(g.grad_data(), shard_grad_.data(), part);
+    be_.adam(g.param_data() + first, shard_grad_.data(), m_.data(), v_.data(), part, opt_.adam, step_);
+    be_.copy(shard_param_.data(), g.param_data() + first, part);
+    dp.all_gather(shard_param_.data(), g.param_data(), part);
+    return;
+  }
+  for (std::size_t first = 0; first < n; first += opt_.bucket_elements)
+    dp.all_reduce_sum(g.grad_data() + first, std::min(opt_.bucket_elements, n - first));
+  be_.adam(g.param_data(), g.grad_data(), m_.data(), v_.data(), n, opt_.adam, step_);
+}
+
+double Trainer::step() {
+  const auto& s = shard_->shape();
+  be_.fill(shard_->grad_data(), 0.0F, shard_->flat_size());
+  for (std::size_t i = 0; i < micro_.size(); ++i) {
+    load_batch(micro_[i], static_cast<i64>(i));
+    micro_[i].loss = 0;
+  }
+  const auto ops = schedule(plan_.schedule, static_cast<int>(micro_.size()), static_cast<int>(plan_.pp),
+                            static_cast<int>(grid_.coord().pp));
+  for (const auto& [fwd, i] : ops) {
+    if (fwd)
+      forward(micro_[static_cast<std::size_t>(i)], i);
+    else
+      backward(micro_[static_cast<std::size_t>(i)], i);
+  }
+  grid_.pp().wait_sends();
+  ++step_;
+  reduce_and_update();
+  be_.synchronize();
+  double local = 0;
+  if (s.last_stage && s.tp_rank == 0)
+    for (const auto& m : micro_) local += m.loss;
+  double total = 0;
+  check_mpi(MPI_Allreduce(&local, &total, 1, MPI_DOUBLE, MPI_SUM, grid_.world().comm()), "MPI_Allreduce");
+  return total / static_cast<double>(plan_.global_batch_size * s.seq);
+}
+
+}  // namespace hpsim::exec

@@ -1,0 +1,68 @@
+#pragma once
+/// Runs optimizer steps of a GPT under a plan on this rank: pipeline schedule (GPipe, 1F1B) with activations and
+/// gradients sent between stages, tensor parallelism inside the shard, data-parallel gradient reduction (bucketed
+/// all-reduce, or ZeRO-1's reduce-scatter + sharded Adam + all-gather), the tied embedding's all-reduce, Adam.
+#include <mpi.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "exec/gpt_shard.hpp"
+#include "exec/rank_grid.hpp"
+#include "models/model_spec.hpp"
+#include "planner/plan.hpp"
+
+namespace hpsim::exec {
+
+/// Knobs of a training run that are not part of the plan.
+struct TrainerOptions {
+  std::uint64_t seed = 1234;            ///< weights and data
+  AdamConfig adam{};
+  std::size_t bucket_elements = 1 << 20;  ///< data-parallel all-reduce bucket (floats)
+};
+
+/// The tokens of one sample: seq + 1 tokens (inputs are [0, seq), targets [1, seq]), the same for the same
+/// (seed, step, global sample) whatever the plan.
+std::vector<std::int32_t> synthetic_sample(std::uint64_t seed, std::int64_t step, std::int64_t sample,
+                                           std::int64_t seq, std::int64_t vocab);
+
+class Trainer {
+ public:
+  /// `plan` must be resolved (dp set, seq_length set) and checked (see run.hpp's resolve_run_plan); `world` has
+  /// exactly plan.gpus() ranks. Collective over `world`.
+  Trainer(const models::ModelSpec& model, const planner::Plan& plan, ComputeBackend& backend, MPI_Comm world,
+          const TrainerOptions& options = {});
+  /// One optimizer step over the global batch; returns the mean token loss (the same on every rank).
+  double step();
+  [[nodiscard]] GptShard& shard() { return *shard_; }
+  [[nodiscard]] RankGrid& grid() { return grid_; }
+  [[nodiscard]] std::int64_t steps_done() const { return step_; }
+
+ private:
+  struct Micro {
+    std::vector<std::int32_t> tokens, targets;
+    Buffer out, grad;
+    std::vector<LayerCache> layers;
+    HeadCache head;
+    double loss = 0;
+  };
+  void load_batch(Micro& m, std::int64_t micro_index);
+  void forward(Micro& m, int index);
+  void backward(Micro& m, int index);
+  void reduce_and_update();
+
+  planner::Plan plan_;
+  ComputeBackend& be_;
+  RankGrid grid_;
+  TrainerOptions opt_;
+  std::unique_ptr<GptShard> shard_;
+  std::vector<Micro> micro_;
+  LayerCache scratch_;  ///< full cache for recomputation
+  Buffer scratch_out_;
+  bool recompute_ = false;
+  Buffer m_, v_, shard_grad_, shard_param_;
+  std::int64_t step_ = 0;
+};
+
+}  // namespace hpsim::exec
