@@ -156,13 +156,18 @@ int cmd_simulate(const SimulateArgs& a, Format format) {
   return 0;
 }
 
-int cmd_validate(const std::string& file, Format format) {
+int cmd_validate(const std::string& file, bool with_planner, Format format) {
   const auto cases = planner::load_validation_file(file);
   const auto report = planner::validate_cases(cases);
-  if (format == Format::json)
-    std::cout << apps::validation_to_json(report).dump(2) << "\n";
-  else
+  const auto quality = with_planner ? planner::plan_quality(cases, report) : std::vector<planner::PlanQuality>{};
+  if (format == Format::json) {
+    auto j = apps::validation_to_json(report);
+    if (with_planner) j["planner"] = apps::plan_quality_to_json(quality);
+    std::cout << j.dump(2) << "\n";
+  } else {
     std::cout << apps::validation_to_text(report, format);
+    if (with_planner) std::cout << "\n" << apps::plan_quality_to_text(quality, format);
+  }
   return 0;
 }
 
@@ -200,6 +205,10 @@ int main(int argc, char** argv) {
   std::string validate_file;
   auto* validate_cmd = app.add_subcommand("validate", "predict every case of a validation file beside its measurement");
   validate_cmd->add_option("file", validate_file, "validation file (YAML)")->required();
+  bool validate_planner = false;
+  validate_cmd->add_flag("--planner", validate_planner,
+                         "also plan each case (same model, GPUs, batch): the best plan, and the case's plan ranked "
+                         "among plans with its features");
   add_format(validate_cmd);
 
   try {
@@ -218,7 +227,7 @@ int main(int argc, char** argv) {
     if (*clusters_cmd) return cmd_clusters(format);
     if (*simulate_cmd) return cmd_simulate(sim_args, format);
     if (*plan_cmd) return apps::run_plan_command(plan_args, format);
-    if (*validate_cmd) return cmd_validate(validate_file, format);
+    if (*validate_cmd) return cmd_validate(validate_file, validate_planner, format);
   } catch (const core::InputError& e) {
     std::cerr << "hpsim: error: " << e.what() << "\n";
     return 2;

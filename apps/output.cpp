@@ -163,6 +163,39 @@ std::string step_to_text(const planner::StepResult& r, const models::ModelSpec& 
   return out;
 }
 
+std::string plan_summary(const planner::Plan& p) {
+  return fmt::format("tp {} pp {} dp {} cp {} ep {} vpp {} mbs {} {} sp {} zero {}", p.tp, p.pp, p.dp, p.cp, p.ep, p.vpp,
+                     p.micro_batch_size, planner::to_string(p.recompute), p.sp ? "on" : "off", p.zero);
+}
+
+json plan_quality_to_json(const std::vector<planner::PlanQuality>& quality) {
+  json out = json::array();
+  for (const auto& q : quality)
+    out.push_back({{"id", q.id},
+                   {"case_plan_step_time_s", q.case_plan_s},
+                   {"best_step_time_s", q.best_s},
+                   {"best_plan", plan_to_json(q.best_plan)},
+                   {"same_features_best_step_time_s", q.same_features_best_s},
+                   {"same_features_best_plan", plan_to_json(q.same_features_best_plan)},
+                   {"case_plan_rank", q.case_plan_rank},
+                   {"same_features_feasible", q.same_features_feasible},
+                   {"feasible", q.feasible},
+                   {"search_time_s", q.search_time_s}});
+  return out;
+}
+
+std::string plan_quality_to_text(const std::vector<planner::PlanQuality>& quality, Format format) {
+  TextTable t;
+  t.header = {"case", "case plan s", "rank (same features)", "best same features s", "best s", "best plan",
+              "search s"};
+  for (const auto& q : quality)
+    t.rows.push_back({q.id, fmt::format("{:.3f}", q.case_plan_s),
+                      fmt::format("{} of {}", q.case_plan_rank, q.same_features_feasible),
+                      fmt::format("{:.3f}", q.same_features_best_s), fmt::format("{:.3f}", q.best_s),
+                      plan_summary(q.best_plan), fmt::format("{:.2f}", q.search_time_s)});
+  return t.render(format);
+}
+
 json validation_to_json(const planner::ValidationReport& report) {
   json cases = json::array();
   for (const auto& c : report.cases)
@@ -176,7 +209,12 @@ json validation_to_json(const planner::ValidationReport& report) {
                      {"result", step_to_json(c.result)}});
   json rankings = json::array();
   for (const auto& g : report.rankings)
-    rankings.push_back({{"group", g.group}, {"cases", g.cases}, {"kendall_tau", g.kendall_tau}});
+    rankings.push_back({{"group", g.group},
+                        {"cases", g.cases},
+                        {"kendall_tau", g.kendall_tau},
+                        {"predicted_fastest", g.predicted_fastest},
+                        {"predicted_fastest_measured_rank", g.its_measured_rank},
+                        {"predicted_fastest_measured_gap", g.its_measured_gap}});
   return json{{"cases", cases},
               {"mape", report.mape},
               {"max_abs_error", report.max_abs_error},

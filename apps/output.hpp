@@ -28,6 +28,10 @@ nlohmann::json validation_to_json(const planner::ValidationReport& report);
 std::string step_to_text(const planner::StepResult& r, const models::ModelSpec& model,
                          const topologies::ClusterSpec& cluster);
 std::string validation_to_text(const planner::ValidationReport& report, Format format);
+nlohmann::json plan_quality_to_json(const std::vector<planner::PlanQuality>& quality);
+std::string plan_quality_to_text(const std::vector<planner::PlanQuality>& quality, Format format);
+/// "tp 8 pp 8 dp 16 cp 1 vpp 2 mbs 1 full sp off zero 0": a plan's searched fields in one short line.
+std::string plan_summary(const planner::Plan& plan);
 
 std::string gib(core::Bytes b);  ///< "51.2"
 std::string cluster_label(const topologies::ClusterSpec& cluster);  ///< "dgx-h100:8"

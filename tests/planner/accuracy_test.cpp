@@ -51,3 +51,20 @@ TEST_CASE("accuracy: vTrain's 109 multi-node runs do not get worse (MAPE, rank c
   CHECK(r.mean_kendall_tau >= 0.60);
   for (const auto& c : r.cases) CHECK_MESSAGE(c.result.memory.fits(), c.id);
 }
+
+TEST_CASE("planner quality: on every published case the planner's best is at least as fast as the published plan") {
+  for (const char* name : {"korthikanti2022_table5.yaml", "narayanan2021_table1.yaml"}) {
+    const std::string path = std::string(HPSIM_SHARED_DATA_DIR) + "/published/" + name;
+    if (!have(path)) continue;
+    const auto cases = load_validation_file(path);
+    const auto report = validate_cases(cases);
+    for (const auto& q : plan_quality(cases, report)) {
+      CAPTURE(q.id);
+      CHECK(q.best_s <= q.case_plan_s * (1 + 1e-12));
+      CHECK(q.same_features_best_s <= q.case_plan_s * (1 + 1e-12));
+      CHECK(q.best_s <= q.same_features_best_s * (1 + 1e-12));
+      CHECK(q.case_plan_rank >= 1);
+      CHECK(q.case_plan_rank <= q.same_features_feasible);
+    }
+  }
+}
