@@ -7,8 +7,12 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "apps/calibrate_command.hpp"
+#include "apps/localhost_cluster.hpp"
 #include "apps/output.hpp"
 #include "apps/plan_command.hpp"
+#include "apps/run_command.hpp"
+#include "apps/report_command.hpp"
 #include "core/error.hpp"
 #include "planner/plan_file.hpp"
 #include "planner/step_simulation.hpp"
@@ -109,7 +113,11 @@ int cmd_simulate(const SimulateArgs& a, Format format) {
   std::string where = "command line";
   bool has_model = false, has_cluster = false;
   if (!a.plan_file.empty()) {
-    const auto file = planner::load_plan_file(a.plan_file);  // checks the whole file
+    // --cluster replaces the file's cluster: `localhost` in the file then needs no calibration.
+    const auto resolve = [&](const std::string& name) {
+      return name == "localhost" && !a.cluster.empty() ? std::string("dgx-h100") : apps::resolve_cluster_name(name);
+    };
+    const auto file = planner::load_plan_file(a.plan_file, resolve);  // checks the whole file
     plan_node = core::load_yaml_file(a.plan_file)["plan"];
     where = a.plan_file;
     if (file.has_model) model = file.model, has_model = true;
@@ -126,7 +134,7 @@ int cmd_simulate(const SimulateArgs& a, Format format) {
                            "precision: fp16}");
   }
   if (!a.model.empty()) model = models::load_model(a.model), has_model = true;
-  if (!a.cluster.empty()) cluster = topologies::load_cluster(a.cluster), has_cluster = true;
+  if (!a.cluster.empty()) cluster = topologies::load_cluster(apps::resolve_cluster_name(a.cluster)), has_cluster = true;
   if (!has_model) throw core::InputError(where, "--model", "required (a preset name, a model file or config.json)");
   if (!has_cluster) throw core::InputError(where, "--cluster", "required (a preset NAME:NODES or a cluster file)");
   a.flags.apply(plan_node);
@@ -211,6 +219,17 @@ int main(int argc, char** argv) {
                          "among plans with its features");
   add_format(validate_cmd);
 
+  apps::ReportArgs report_args;
+  auto* report_cmd = apps::add_report_command(app, report_args);
+  add_format(report_cmd);
+
+  apps::RunArgs run_args;
+  auto* run_cmd = apps::add_run_command(app, run_args);
+  add_format(run_cmd);
+  apps::CalibrateArgs calibrate_args;
+  auto* calibrate_cmd = apps::add_calibrate_command(app, calibrate_args);
+  add_format(calibrate_cmd);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -228,6 +247,9 @@ int main(int argc, char** argv) {
     if (*simulate_cmd) return cmd_simulate(sim_args, format);
     if (*plan_cmd) return apps::run_plan_command(plan_args, format);
     if (*validate_cmd) return cmd_validate(validate_file, validate_planner, format);
+    if (*run_cmd) return apps::run_command(run_args, format);
+    if (*report_cmd) return apps::run_report_command(report_args, format);
+    if (*calibrate_cmd) return apps::calibrate_command(calibrate_args, format);
   } catch (const core::InputError& e) {
     std::cerr << "hpsim: error: " << e.what() << "\n";
     return 2;

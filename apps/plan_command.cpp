@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include "apps/html_report.hpp"
+#include "apps/html_report_plan.hpp"
+#include "apps/localhost_cluster.hpp"
 #include "apps/plan_emit.hpp"
 #include "apps/plan_inputs.hpp"
 #include "apps/plan_output.hpp"
@@ -56,7 +59,7 @@ PlanInputs plan_inputs(const PlanArgs& a) {
   if (in.cluster_ref.empty())
     throw core::InputError("command line", "--cluster", "required (a preset NAME:NODES or a cluster file)");
   in.model = models::load_model(in.model_ref);
-  in.cluster = topologies::load_cluster(in.cluster_ref);
+  in.cluster = topologies::load_cluster(resolve_cluster_name(in.cluster_ref));
   if (!a.global_batch_size.empty())
     in.space.global_batch_size = positive_integer_flag(a.global_batch_size, "--global-batch-size");
   if (!a.seq_length.empty()) in.space.seq_length = positive_integer_flag(a.seq_length, "--seq-length");
@@ -104,6 +107,10 @@ int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const
     if (format == Format::table || format == Format::md) std::cout << "plan file written to " << emit.plan_file << "\n";
   }
   if (!a.csv_file.empty()) write_text(a.csv_file, "--csv", plans_table(result).render(Format::csv));
+  if (!a.html_file.empty()) {
+    write_html_page(a.html_file, "--html", html_search_page(in, result));
+    if (format == Format::table || format == Format::md) std::cout << "HTML report written to " << a.html_file << "\n";
+  }
   return 0;
 }
 
@@ -117,6 +124,7 @@ int plan_sweep(const PlanInputs& in, const std::vector<SweepAxis>& axes, planner
   else
     std::cout << table.render(format);
   if (!a.csv_file.empty()) write_text(a.csv_file, "--csv", table.render(Format::csv));
+  if (!a.html_file.empty()) write_html_page(a.html_file, "--html", html_sweep_page(in, axes, points));
   for (const auto& p : points)
     if (p.search) return 0;
   std::cerr << "hpsim plan: no point of the sweep has a feasible plan\n";
@@ -144,6 +152,8 @@ CLI::App* add_plan_command(CLI::App& app, PlanArgs& a) {
       ->expected(1, 2)
       ->trigger_on_parse();
   cmd->add_option("--csv", a.csv_file, "also write the table as CSV to this file (for plotting)");
+  cmd->add_option("--html", a.html_file,
+                  "also write a self-contained HTML report: the best plan's simulated timeline, breakdown, memory");
   return cmd;
 }
 

@@ -28,6 +28,10 @@ class ComputeBackend {
   virtual void download(float* host, const float* src, std::size_t n) = 0;
   /// Blocks until every queued kernel has finished (timing).
   virtual void synchronize() = 0;
+  /// The flat fp32 (master) parameter buffer, told once it is filled. A mixed-precision backend keeps a 16-bit copy
+  /// of it for its GEMMs, refreshed after the backend's own writes into it (adam, upload, copy, fill, axpy). Default:
+  /// nothing.
+  virtual void register_parameters(float* /*params*/, std::size_t /*n*/) {}
 
   virtual void copy(float* dst, const float* src, std::size_t n) = 0;
   virtual void fill(float* x, float value, std::size_t n) = 0;

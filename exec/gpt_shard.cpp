@@ -118,6 +118,7 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
                               : p.init_value;
   }
   be_.upload(weights_.data(), host.data(), padded);
+  be_.register_parameters(weights_.data(), padded);
 
   const i64 t = s_.tokens(), hl = h / s_.tp, fl = f / s_.tp;
   ws_a_ = Buffer(be_, static_cast<std::size_t>(t * std::max({h, 3 * hl, fl})));

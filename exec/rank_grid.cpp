@@ -13,7 +13,7 @@ std::unique_ptr<MpiComm> split(MPI_Comm world, int color, int key) {
 
 }  // namespace
 
-RankGrid::RankGrid(const planner::Plan& plan, MPI_Comm world) : pp_(plan.pp) {
+RankGrid::RankGrid(const planner::Plan& plan, MPI_Comm world, const CommFactory& factory) : pp_(plan.pp) {
   check_mpi(MPI_Comm_rank(world, &world_rank_), "MPI_Comm_rank");
   world_ = std::make_unique<MpiComm>(world, false);
   const planner::RankLayout layout(plan);
@@ -27,6 +27,12 @@ RankGrid::RankGrid(const planner::Plan& plan, MPI_Comm world) : pp_(plan.pp) {
   pp_comm_ = split(world, replica, static_cast<int>(c.pp));
   const bool holds_embedding = plan.pp > 1 && (c.pp == 0 || c.pp == plan.pp - 1);
   emb_comm_ = split(world, holds_embedding ? replica : MPI_UNDEFINED, static_cast<int>(c.pp));
+  if (factory) {  // the same order on every rank: device communicators are created collectively
+    tp_dev_ = factory(*tp_comm_, false);
+    dp_dev_ = factory(*dp_comm_, false);
+    pp_dev_ = factory(*pp_comm_, true);
+    if (emb_comm_) emb_dev_ = factory(*emb_comm_, false);
+  }
 }
 
 }  // namespace hpsim::exec

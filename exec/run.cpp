@@ -8,6 +8,10 @@
 #include "core/error.hpp"
 #include "core/fields.hpp"
 #include "exec/mpi_comm.hpp"
+#ifdef HPSIM_HAVE_CUDA
+#include "exec/cuda_backend.hpp"
+#include "exec/nccl_comm.hpp"
+#endif
 #include "exec/trainer.hpp"
 #include "planner/plan_file.hpp"
 
@@ -20,6 +24,26 @@ void require(bool ok, const std::string& field, const std::string& message) {
 }
 
 std::string n(std::int64_t v) { return std::to_string(v); }
+
+#ifdef HPSIM_HAVE_CUDA
+CudaPrecision cuda_precision(topologies::Precision p, std::vector<std::string>& notes) {
+  std::erase_if(notes, [](const std::string& s) { return s.rfind("precision:", 0) == 0; });
+  switch (p) {
+    case topologies::Precision::fp32: return CudaPrecision::fp32;
+    case topologies::Precision::fp16:
+      notes.push_back("precision fp16: fp16 GEMM operands, fp32 accumulation, master weights and activations; no loss "
+                      "scaling");
+      return CudaPrecision::fp16;
+    case topologies::Precision::bf16:
+      notes.push_back("precision bf16: bf16 GEMM operands, fp32 accumulation, master weights and activations");
+      return CudaPrecision::bf16;
+    case topologies::Precision::fp8:
+      notes.push_back("precision fp8: ran bf16 GEMMs (no fp8 in the cuda backend)");
+      return CudaPrecision::bf16;
+  }
+  return CudaPrecision::bf16;
+}
+#endif
 
 }  // namespace
 
@@ -78,20 +102,48 @@ RunResult run_plan(const models::ModelSpec& model, const planner::Plan& plan_in,
   RunResult r;
   r.plan = resolve_run_plan(model, plan_in, world_size, &r.notes);
   require(options.steps >= 1 && options.warmup >= 0, "steps", "expected at least one measured step");
+#ifdef HPSIM_HAVE_CUDA
+  require(options.backend == "cpu" || options.backend == "cuda", "backend",
+          "'" + options.backend + "' is not a backend (cpu, cuda)");
+#else
   require(options.backend == "cpu", "backend",
-          "'" + options.backend + "' is not available (this build has the cpu backend; cuda comes later)");
+          "'" + options.backend + "' is not available (this build has the cpu backend; cuda needs a build with "
+          "HPSIM_BUILD_CUDA: the CUDA Toolkit and NCCL)");
+#endif
   r.backend = options.backend;
   r.ranks = world_size;
-  auto backend = make_cpu_backend();
+  std::unique_ptr<ComputeBackend> backend;
   TrainerOptions topt;
   topt.seed = options.seed;
   topt.adam = options.adam;
+#ifdef HPSIM_HAVE_CUDA
+  std::unique_ptr<CudaEventTimer> timer;
+  if (options.backend == "cuda") {
+    int device = -1;
+    try {
+      device = select_cuda_device(world);  // collective; throws on every rank when any rank lacks a device
+    } catch (const std::runtime_error& e) {
+      throw core::InputError("run", "backend", e.what());
+    }
+    backend = make_cuda_backend(device, cuda_precision(r.plan.precision, r.notes));
+    topt.comm_factory = [&b = *backend](MpiComm& group, bool p2p) { return make_nccl_comm(group.comm(), b, p2p); };
+    timer = std::make_unique<CudaEventTimer>(*backend);
+  }
+#endif
+  if (!backend) backend = make_cpu_backend();
   Trainer trainer(model, r.plan, *backend, world, topt);
   for (std::int64_t i = 0; i < options.warmup + options.steps; ++i) {
+    if (options.on_step) options.on_step(i);
     check_mpi(MPI_Barrier(world), "MPI_Barrier");
     const double t0 = MPI_Wtime();
+#ifdef HPSIM_HAVE_CUDA
+    if (timer) timer->start();
+#endif
     const double loss = trainer.step();
     double dt = MPI_Wtime() - t0;
+#ifdef HPSIM_HAVE_CUDA
+    if (timer) dt = timer->stop();  // CUDA events on the compute stream (step() ends with a device synchronize)
+#endif
     check_mpi(MPI_Allreduce(MPI_IN_PLACE, &dt, 1, MPI_DOUBLE, MPI_MAX, world), "MPI_Allreduce");
     if (i < options.warmup) {
       r.warmup_loss.push_back(loss);
@@ -100,6 +152,7 @@ RunResult run_plan(const models::ModelSpec& model, const planner::Plan& plan_in,
       r.step_times_s.push_back(dt);
     }
   }
+  if (options.on_step) options.on_step(options.warmup + options.steps);
   auto sorted = r.step_times_s;
   std::sort(sorted.begin(), sorted.end());
   const std::size_t k = sorted.size();

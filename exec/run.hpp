@@ -17,9 +17,12 @@ namespace hpsim::exec {
 struct RunOptions {
   std::int64_t steps = 3;       ///< measured steps
   std::int64_t warmup = 1;      ///< steps run before, not measured
-  std::string backend = "cpu";  ///< cpu (cuda: later)
+  std::string backend = "cpu";  ///< cpu, or cuda (a build with HPSIM_BUILD_CUDA; see exec/README.md)
   std::uint64_t seed = 1234;    ///< weights and synthetic data
   AdamConfig adam{};
+  /// Called on every rank before each step (0-based, warm-up steps first) and once more with warmup + steps after
+  /// the last one: a watchdog's heartbeat (hpsim run --step-timeout-s). May be empty.
+  std::function<void(std::int64_t)> on_step{};
 };
 
 /// What a run measured (no prediction: the caller puts hpsim's prediction beside it).

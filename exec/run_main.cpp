@@ -1,5 +1,5 @@
 // hpsim-exec-run: a stand-alone driver of the executor until `hpsim run` is wired in apps/ (and the reference for
-// that `main`): mpirun -np N hpsim-exec-run PLAN_FILE [STEPS] [WARMUP]. Prints measured times only (no prediction).
+// that `main`): mpirun -np N hpsim-exec-run PLAN_FILE [STEPS] [WARMUP] [BACKEND]. Prints measured times only (no prediction).
 #include <mpi.h>
 
 #include <cstdio>
@@ -10,11 +10,12 @@
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   const int status = hpsim::exec::run_or_abort(MPI_COMM_WORLD, [&] {
-    if (argc < 2) throw std::runtime_error("usage: hpsim-exec-run PLAN_FILE [STEPS] [WARMUP]");
+    if (argc < 2) throw std::runtime_error("usage: hpsim-exec-run PLAN_FILE [STEPS] [WARMUP] [cpu|cuda]");
     const auto file = hpsim::exec::load_run_file(argv[1]);
     hpsim::exec::RunOptions opt;
     if (argc > 2) opt.steps = std::stoll(argv[2]);
     if (argc > 3) opt.warmup = std::stoll(argv[3]);
+    if (argc > 4) opt.backend = argv[4];
     const auto r = hpsim::exec::run_plan(file.model, file.plan, opt, MPI_COMM_WORLD);
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -54,7 +54,7 @@ std::vector<std::int32_t> synthetic_sample(std::uint64_t seed, std::int64_t step
 
 Trainer::Trainer(const models::ModelSpec& model, const planner::Plan& plan, ComputeBackend& backend, MPI_Comm world,
                  const TrainerOptions& options)
-    : plan_(plan), be_(backend), grid_(plan, world), opt_(options) {
+    : plan_(plan), be_(backend), grid_(plan, world, options.comm_factory), opt_(options) {
   ShardShape s;
   s.hidden = model.hidden_size;
   s.heads = model.num_heads;

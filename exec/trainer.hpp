@@ -20,6 +20,7 @@ struct TrainerOptions {
   std::uint64_t seed = 1234;            ///< weights and data
   AdamConfig adam{};
   std::size_t bucket_elements = 1 << 20;  ///< data-parallel all-reduce bucket (floats)
+  CommFactory comm_factory;               ///< device communicators (NCCL) for the groups; null: MPI
 };
 
 /// The tokens of one sample: seq + 1 tokens (inputs are [0, seq), targets [1, seq]), the same for the same

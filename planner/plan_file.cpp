@@ -29,13 +29,16 @@ models::ModelSpec model_from_ref(const YAML::Node& node, const std::string& wher
 }
 
 topologies::ClusterSpec cluster_from_ref(const YAML::Node& node, const std::string& where,
-                                         const std::string& base_dir) {
-  if (node.IsScalar()) return topologies::load_cluster(resolve_path(node.Scalar(), base_dir));
+                                         const std::string& base_dir, const ClusterNameResolver& resolve) {
+  if (node.IsScalar()) {
+    const std::string name = resolve ? resolve(node.Scalar()) : node.Scalar();
+    return topologies::load_cluster(resolve_path(name, base_dir));
+  }
   if (node.IsMap()) return topologies::cluster_from_fields(core::Fields(node, where));
   throw core::InputError(where, "", "expected a cluster preset (name:nodes), a cluster file path or a mapping");
 }
 
-PlanFile load_plan_file(const std::string& path) {
+PlanFile load_plan_file(const std::string& path, const ClusterNameResolver& resolve) {
   const core::Fields f(core::load_yaml_file(path), path);
   const std::string base = directory_of(path);
   PlanFile out;
@@ -44,7 +47,7 @@ PlanFile load_plan_file(const std::string& path) {
     out.has_model = true;
   }
   if (f.has("cluster")) {
-    out.cluster = cluster_from_ref(f.node()["cluster"], path + ": cluster", base);
+    out.cluster = cluster_from_ref(f.node()["cluster"], path + ": cluster", base, resolve);
     out.has_cluster = true;
   }
   out.plan = plan_from_fields(f.child("plan"));

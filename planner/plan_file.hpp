@@ -1,5 +1,6 @@
 #pragma once
 /// Self-contained plan files (model + cluster + plan) and validation files (cases with measured step times).
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,9 +14,14 @@ namespace hpsim::planner {
 
 /// A model given by preset name, path (relative to `base_dir`) or inline mapping.
 models::ModelSpec model_from_ref(const YAML::Node& node, const std::string& where, const std::string& base_dir);
-/// A cluster given by "preset[:nodes]", path (relative to `base_dir`) or inline mapping.
+/// Maps a cluster name as written (e.g. `localhost`) to what load_cluster takes (e.g. a calibration file); names
+/// it does not know come back unchanged. Supplied by apps/, so that planner and topologies stay free of exec/.
+using ClusterNameResolver = std::function<std::string(const std::string&)>;
+
+/// A cluster given by "preset[:nodes]", path (relative to `base_dir`) or inline mapping; a scalar goes through
+/// `resolve` first when given.
 topologies::ClusterSpec cluster_from_ref(const YAML::Node& node, const std::string& where,
-                                         const std::string& base_dir);
+                                         const std::string& base_dir, const ClusterNameResolver& resolve = {});
 
 /// What a plan file holds; the plan is not yet resolved against the cluster.
 struct PlanFile {
@@ -26,7 +32,8 @@ struct PlanFile {
 };
 
 /// Reads `model`, `cluster` (both optional here: the command line may give them) and `plan` (required).
-PlanFile load_plan_file(const std::string& path);
+/// `resolve` maps a scalar `cluster` (e.g. `localhost`) before loading it.
+PlanFile load_plan_file(const std::string& path, const ClusterNameResolver& resolve = {});
 
 /// One case of a validation file.
 struct ValidationCase {

@@ -43,7 +43,9 @@ TEST_CASE("2ranks: unsupported features are refused with the field named") {
   plan.vpp = 2;
   CHECK_THROWS_WITH_AS(resolve_run_plan(testing::tiny_gpt(), plan, 2), doctest::Contains("vpp"), core::InputError);
   plan = testing::plan_of(1, 1, 2);
-  CHECK_THROWS_WITH_AS(run_plan(testing::tiny_gpt(), plan, RunOptions{.backend = "cuda"}, MPI_COMM_WORLD),
+  RunOptions tpu;
+  tpu.backend = "tpu";
+  CHECK_THROWS_WITH_AS(run_plan(testing::tiny_gpt(), plan, tpu, MPI_COMM_WORLD),
                        doctest::Contains("backend"), core::InputError);
 }
 

@@ -1,0 +1,107 @@
+#include "apps/calibrate_command.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "apps/localhost_cluster.hpp"
+#include "apps/run_command.hpp"
+#include "core/error.hpp"
+
+#ifdef HPSIM_HAVE_EXEC
+#include <mpi.h>
+#include <unistd.h>
+
+#include "exec/calibration.hpp"
+#include "exec/run.hpp"
+#endif
+
+namespace hpsim::apps {
+
+CLI::App* add_calibrate_command(CLI::App& app, CalibrateArgs& a) {
+  auto* cmd = app.add_subcommand(
+      "calibrate", "measure this machine (GEMM rates, element-wise kernels, MPI) and write a cluster description; "
+                   "collective: launch it under mpirun -np N with the ranks to model");
+  cmd->add_option("--backend", a.backend, "compute backend to measure (cpu)")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--out", a.out, "cluster file to write (default: the localhost cache, " + localhost_cache_file() + ")");
+  cmd->add_option("--seconds-per-shape", a.seconds_per_shape, "timed window per GEMM shape")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--dims", a.dims, "GEMM grid values for m, n and k (default 32,128,256,512,1024,2048)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  return cmd;
+}
+
+#ifdef HPSIM_HAVE_EXEC
+
+std::string calibrate_and_write(const CalibrateArgs& a, const std::string& path, bool quiet) {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  exec::CalibrationOptions o;
+  o.backend = a.backend;
+  o.seconds_per_shape = a.seconds_per_shape;
+  o.dims = a.dims;
+  if (rank == 0 && !quiet) std::cerr << "hpsim calibrate: measuring this machine (about 15 s)...\n";
+  const auto c = exec::calibrate(o, MPI_COMM_WORLD);
+  const std::string yaml = exec::calibration_to_yaml(c);
+  if (rank == 0) {
+    const auto dir = std::filesystem::path(path).parent_path();
+    if (!dir.empty()) std::filesystem::create_directories(dir);
+    // Write then rename, so that a concurrent reader never sees half a file.
+    const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+    {
+      std::ofstream out(tmp);
+      if (!out) throw core::InputError(path, "--out", "cannot write the calibration file");
+      out << yaml;
+    }
+    std::filesystem::rename(tmp, path);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  return yaml;
+}
+
+int calibrate_command(const CalibrateArgs& a, Format format) {
+  if (a.backend != "cpu")
+    throw core::InputError("command line", "--backend", "'" + a.backend + "' cannot be calibrated by this build (cpu)");
+  int provided = 0;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  int rank = 0, ranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  const std::string path = a.out.empty() ? localhost_cache_file() : a.out;
+  const int status = exec::run_or_abort(MPI_COMM_WORLD, [&] {
+    const std::string yaml = calibrate_and_write(a, path, format == Format::json);
+    if (rank == 0) {
+      if (format == Format::json) {
+        std::cout << nlohmann::json{{"out", path}, {"ranks", ranks}, {"backend", a.backend}}.dump(2) << "\n";
+      } else {
+        // The comment header is the summary.
+        std::size_t pos = 0;
+        while (pos < yaml.size() && yaml[pos] == '#') {
+          const auto end = yaml.find('\n', pos);
+          std::cout << yaml.substr(pos, end - pos) << "\n";
+          pos = end + 1;
+        }
+        std::cout << "cluster file written to " << path << "\n";
+      }
+    }
+    return 0;
+  });
+  MPI_Finalize();
+  return status;
+}
+
+#else
+
+int calibrate_command(const CalibrateArgs&, Format) {
+  std::cerr << "hpsim calibrate: this build has no executor (MPI and OpenBLAS were not found when it was "
+               "configured; apt-get install openmpi-bin libopenmpi-dev libopenblas-dev and reconfigure)\n";
+  return 2;
+}
+
+#endif
+
+}  // namespace hpsim::apps

@@ -1,0 +1,50 @@
+#include "apps/localhost_cluster.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/error.hpp"
+#include "core/fields.hpp"
+
+namespace hpsim::apps {
+
+std::string cache_dir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  if (xdg != nullptr && *xdg != '\0') return (std::filesystem::path(xdg) / "hpsim").string();
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && *home != '\0') return (std::filesystem::path(home) / ".cache" / "hpsim").string();
+  return ".hpsim-cache";
+}
+
+std::string localhost_cache_file() { return (std::filesystem::path(cache_dir()) / "localhost.yaml").string(); }
+
+int calibrated_ranks(const std::string& file) {
+  if (!core::is_file(file)) return 0;
+  try {
+    const YAML::Node n = YAML::LoadFile(file);
+    return n["gpus_per_node"] ? n["gpus_per_node"].as<int>() : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+std::string localhost_cache_file(int ranks) {
+  const std::string shared = localhost_cache_file();
+  if (calibrated_ranks(shared) == ranks) return shared;
+  return (std::filesystem::path(cache_dir()) / ("localhost-" + std::to_string(ranks) + "ranks.yaml")).string();
+}
+
+std::string resolve_cluster_name(const std::string& name) {
+  if (name != "localhost") return name;
+  const std::string file = localhost_cache_file();
+  if (!core::is_file(file))
+    throw core::InputError("localhost", "cluster",
+                           "this machine has no calibration yet (" + file +
+                               "); create it with `mpirun -np N hpsim calibrate --backend cpu --out " + file +
+                               "` (N: the ranks to model), or run a plan with `hpsim run`, which calibrates first");
+  return file;
+}
+
+}  // namespace hpsim::apps

@@ -1,0 +1,21 @@
+#pragma once
+/// `localhost` as a cluster name: this machine's calibration (`hpsim calibrate`), cached under
+/// $XDG_CACHE_HOME/hpsim (default ~/.cache/hpsim). Resolved here in apps/, so that topologies and planner know
+/// nothing of the executor: commands map the name to the cache file before loading (planner::ClusterNameResolver).
+#include <string>
+
+namespace hpsim::apps {
+
+/// $XDG_CACHE_HOME/hpsim, else $HOME/.cache/hpsim (else ./.hpsim-cache).
+std::string cache_dir();
+/// The calibration `simulate`/`plan` use for `localhost`: cache_dir()/localhost.yaml.
+std::string localhost_cache_file();
+/// The calibration of `ranks` ranks busy at once, as `run` needs it: localhost.yaml when that one was calibrated
+/// with `ranks` ranks, else cache_dir()/localhost-<ranks>ranks.yaml (which may not exist yet).
+std::string localhost_cache_file(int ranks);
+/// The number of ranks a calibration file was made with (its gpus_per_node); 0 when unreadable.
+int calibrated_ranks(const std::string& file);
+/// `localhost` -> localhost_cache_file(), or an InputError saying how to create it; any other name unchanged.
+std::string resolve_cluster_name(const std::string& name);
+
+}  // namespace hpsim::apps

@@ -1,0 +1,150 @@
+// hpsim run / calibrate / localhost, end to end through the binary (mpirun -np 1 or 2).
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+struct Outcome {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// Runs `env ENV hpsim ARGS` (under mpirun -np RANKS when ranks > 0).
+Outcome hpsim(const std::string& env, int ranks, const std::string& args) {
+  const std::string err_file = "/tmp/hpsim_run_test_" + std::to_string(::getpid()) + ".err";
+  std::string cmd = "env " + env + " ";
+  if (ranks > 0) cmd += std::string(HPSIM_MPIRUN) + " -np " + std::to_string(ranks) + " ";
+  cmd += std::string(HPSIM_BINARY) + " " + args + " 2>" + err_file;
+  Outcome o;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) o.out.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  o.err = slurp(err_file);
+  std::remove(err_file.c_str());
+  return o;
+}
+
+/// A fresh directory for XDG_CACHE_HOME.
+std::string temp_dir(const std::string& name) {
+  const auto d = std::filesystem::temp_directory_path() / ("hpsim_run_" + std::to_string(::getpid()) + "_" + name);
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d.string();
+}
+
+const std::string kTiny = std::string(HPSIM_SOURCE_DIR) + "/tests/run/tiny_tp2.yaml";
+// A quick calibration: a small GEMM grid, short windows.
+const std::string kQuick = "--dims 32,64,128 --seconds-per-shape 0.003";
+
+}  // namespace
+
+TEST_CASE("run_calibrate: hpsim calibrate writes a cluster file that simulate accepts") {
+  const std::string dir = temp_dir("calibrate");
+  const std::string file = dir + "/machine.yaml";
+  const auto c = hpsim("XDG_CACHE_HOME=" + dir, 2, "calibrate --backend cpu --out " + file + " " + kQuick);
+  INFO(c.out << c.err);
+  REQUIRE(c.code == 0);
+  const std::string text = slurp(file);
+  CHECK(text.find("# ranks: 2") != std::string::npos);
+  CHECK(text.find("precision: fp32") != std::string::npos);
+  CHECK(text.find("gpus_per_node: 2") != std::string::npos);
+  const auto s = hpsim("XDG_CACHE_HOME=" + dir, 0, "simulate --plan " + kTiny + " --cluster " + file + " --format json");
+  INFO(s.err);
+  REQUIRE(s.code == 0);
+  const auto j = nlohmann::json::parse(s.out);
+  CHECK(j["step_time_s"].get<double>() > 0);
+  CHECK(j["gpus"].get<int>() == 2);
+}
+
+TEST_CASE("run_localhost: localhost resolves to the calibration cache; run reports every contract field") {
+  const std::string dir = temp_dir("localhost");
+  const std::string env = "XDG_CACHE_HOME=" + dir;
+  // No calibration yet: simulate says how to make one.
+  const auto missing = hpsim(env, 0, "simulate --plan " + kTiny);
+  CHECK(missing.code == 2);
+  CHECK(missing.err.find("hpsim calibrate") != std::string::npos);
+  CHECK(missing.err.find(dir + "/hpsim/localhost.yaml") != std::string::npos);
+  // calibrate without --out writes the cache; then simulate and plan accept localhost.
+  const auto c = hpsim(env, 2, "calibrate " + kQuick);
+  INFO(c.err);
+  REQUIRE(c.code == 0);
+  REQUIRE(std::filesystem::exists(dir + "/hpsim/localhost.yaml"));
+  CHECK(hpsim(env, 0, "simulate --plan " + kTiny).code == 0);
+  CHECK(hpsim(env, 0, "simulate --plan " + kTiny + " --cluster localhost").code == 0);
+  // run: 2 ranks, the cached 2-rank calibration (no new calibration).
+  const auto r = hpsim(env, 2, "run --plan " + kTiny + " --steps 3 --warmup 1 --format json");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  const auto j = nlohmann::json::parse(r.out);  // only rank 0 printed: one JSON document
+  for (const char* key : {"plan", "backend", "ranks", "measured_step_time_s", "step_times_s", "predicted_step_time_s",
+                          "error", "loss", "notes"})
+    CHECK_MESSAGE(j.contains(key), key);
+  CHECK(j["ranks"] == 2);
+  CHECK(j["backend"] == "cpu");
+  CHECK(j["plan"]["tp"] == 2);
+  CHECK(j["step_times_s"].size() == 3);
+  CHECK(j["loss"].size() == 3);
+  CHECK(j["cluster_file"] == dir + "/hpsim/localhost.yaml");
+  const double m = j["measured_step_time_s"], p = j["predicted_step_time_s"], e = j["error"];
+  CHECK(m > 0);
+  CHECK(p > 0);
+  CHECK(e == doctest::Approx((p - m) / m).epsilon(1e-9));
+  // Table output: measured beside predicted, per-step losses.
+  const auto t = hpsim(env, 2, "run --plan " + kTiny + " --steps 2 --warmup 0");
+  INFO(t.err);
+  CHECK(t.code == 0);
+  CHECK(t.out.find("measured") != std::string::npos);
+  CHECK(t.out.find("predicted") != std::string::npos);
+  CHECK(t.out.find("loss") != std::string::npos);
+}
+
+TEST_CASE("run_ranks: a plan for another rank count is refused, naming the counts") {
+  const std::string dir = temp_dir("ranks");
+  const auto r = hpsim("XDG_CACHE_HOME=" + dir, 1, "run --plan " + kTiny);
+  CHECK(r.code != 0);
+  CHECK(r.err.find("the MPI world has 1 ranks") != std::string::npos);
+  CHECK(r.err.find("tp*pp*cp = 2") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir + "/hpsim"));  // refused before any calibration
+  // Without mpirun too (a singleton MPI world of one rank).
+  const auto s = hpsim("XDG_CACHE_HOME=" + dir, 0, "run --plan " + kTiny);
+  CHECK(s.code == 2);
+  CHECK(s.err.find("the MPI world has 1 ranks") != std::string::npos);
+  // A plan that fixes dp names both counts.
+  const auto d = hpsim("XDG_CACHE_HOME=" + dir, 1, "run --plan " + std::string(HPSIM_SOURCE_DIR) + "/examples/run/dp2.yaml");
+  CHECK(d.code != 0);
+  CHECK(d.err.find("needs 2 ranks") != std::string::npos);
+  CHECK(d.err.find("mpirun -np 2") != std::string::npos);
+}
+
+TEST_CASE("run_timeout: a step over --step-timeout-s aborts every rank, naming one") {
+  const std::string dir = temp_dir("timeout");
+  const std::string env = "XDG_CACHE_HOME=" + dir;
+  REQUIRE(hpsim(env, 2, "calibrate " + kQuick).code == 0);
+  const auto r = hpsim(env, 2, "run --plan " + kTiny + " --step-timeout-s 1e-6");
+  CHECK(r.code != 0);
+  CHECK(r.err.find("did not finish within --step-timeout-s") != std::string::npos);
+  CHECK(r.err.find("hpsim run: rank ") != std::string::npos);
+}
