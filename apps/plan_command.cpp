@@ -48,11 +48,12 @@ PlanInputs plan_inputs(const PlanArgs& a) {
   if (a.model.empty() && a.cluster.empty() && a.global_batch_size.empty()) {
     std::cerr << "hpsim plan: no model, cluster or batch given; planning the built-in example: Llama-3 70B on 8 DGX "
                  "H100 nodes (64 GPUs), global batch 512, sequence 8192, "
-              << a.precision << "\n";
+              << a.precision << ", with and without flash attention\n";
     in.model_ref = "llama3-70b";
     in.cluster_ref = "dgx-h100:8";
     in.space.global_batch_size = 512;
     in.space.seq_length = 8192;
+    in.space.flash_attention = {false, true};  // a Llama-3 run today would use it; the flags below may pin it
   }
   if (in.model_ref.empty())
     throw core::InputError("command line", "--model", "required (a preset name, a model file or config.json)");

@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "exec/compute_backend.hpp"
 #include "exec/mpi_comm.hpp"
+#include "models/operators.hpp"
 
 namespace hpsim::exec {
 
@@ -126,41 +127,79 @@ std::vector<GemmRate> measure_gemms(ComputeBackend& be, const CalibrationOptions
   return out;
 }
 
+/// The executor's streaming kernels (axpy as in the residual adds and gradient accumulation, copy) at the example
+/// models' activation sizes: bytes read + written / time. This is hpsim's hbm_gbyte_per_s for the CPU.
+double measure_stream(ComputeBackend& be, MPI_Comm world) {
+  const std::size_t n = 512 * 1024;  // rows 512 x ffn 1024, as measure_vector's GELU
+  Buffer x(be, n), y(be, n), z(be, n);
+  be.fill(x.data(), 0.3F, n);
+  be.fill(y.data(), 0.1F, n);
+  const double bytes = 4.0 * static_cast<double>(n) * (3.0 + 2.0);  // axpy reads 2, writes 1; copy reads 1, writes 1
+  const double sec = time_per_call(world, 0.2, [&] {
+    be.axpy(y.data(), 1e-3F, x.data(), n);
+    be.copy(z.data(), y.data(), n);
+    be.synchronize();
+  });
+  return bytes / sec;
+}
+
 /// The executor's element-wise kernels (LayerNorm, GELU, causal softmax, forward and backward) at the example
-/// models' sizes; rate = the bytes hpsim's operator model counts for them (read + written, fp32) / their time.
-double measure_elementwise(ComputeBackend& be, MPI_Comm world) {
+/// models' sizes, kernel by kernel; rate = the FP32 vector flops hpsim's operator model counts for them
+/// (models::vector_flops) / their time. These kernels are bound by arithmetic on a CPU (libm's tanh and exp), so
+/// that the time is the compute side of hpsim's element-wise roofline.
+void measure_vector(ComputeBackend& be, MPI_Comm world, Calibration& c) {
+  namespace vf = models::vector_flops;
   const i64 rows = 512, h = 256, ffn = 1024, heads = 16, s = 128;
   const auto x_n = static_cast<std::size_t>(rows * h), y_n = static_cast<std::size_t>(rows * ffn),
              p_n = static_cast<std::size_t>(heads * s * s);
   Buffer x(be, x_n), y(be, x_n), dx(be, x_n), g(be, static_cast<std::size_t>(h)), bb(be, static_cast<std::size_t>(h)),
       dg(be, static_cast<std::size_t>(h)), db(be, static_cast<std::size_t>(h)), mean(be, static_cast<std::size_t>(rows)),
-      rstd(be, static_cast<std::size_t>(rows)), u(be, y_n), v(be, y_n), du(be, y_n), p(be, p_n), dp(be, p_n);
-  be.fill(x.data(), 0.3F, x_n);
+      rstd(be, static_cast<std::size_t>(rows)), u(be, y_n), v(be, y_n), du(be, y_n), p(be, p_n), dp(be, p_n),
+      p0(be, p_n);
+  // Inputs spread like a layer's activations (about unit scale, both signs): libm's tanh and exp take different
+  // paths by magnitude, so that a constant input (one path, perfectly predicted branches) runs faster than a run.
+  std::vector<float> spread(std::max({x_n, y_n, p_n}));
+  for (std::size_t i = 0; i < spread.size(); ++i)
+    spread[i] = 3.0F * std::sin(0.7F * static_cast<float>(i) + 0.3F * static_cast<float>(i % 97));
+  be.upload(x.data(), spread.data(), x_n);
   be.fill(g.data(), 1.0F, static_cast<std::size_t>(h));
-  be.fill(u.data(), 0.2F, y_n);
-  be.fill(dx.data(), 0.1F, x_n);
-  be.fill(du.data(), 0.1F, y_n);
-  const double e = 4;
-  const double bytes = e * (2.0 * static_cast<double>(x_n) + 3.0 * static_cast<double>(x_n)    // layernorm
-                            + 2.0 * static_cast<double>(y_n) + 3.0 * static_cast<double>(y_n)  // gelu
-                            + 2.0 * static_cast<double>(p_n) + 3.0 * static_cast<double>(p_n));  // softmax
-  const double sec = time_per_call(world, 0.3, [&] {
+  be.upload(u.data(), spread.data(), y_n);
+  be.upload(dx.data(), spread.data() + 1, x_n - 1);
+  be.upload(du.data(), spread.data() + 1, y_n - 1);
+  be.upload(p0.data(), spread.data(), p_n);
+  be.upload(dp.data(), spread.data() + 1, p_n - 1);
+  const double ln_flops = static_cast<double>(x_n) * (vf::kLayerNormForward + vf::kLayerNormBackward);
+  const double gelu_flops = static_cast<double>(y_n) * (vf::kGeluForward + vf::kGeluBackward);
+  const double softmax_flops =
+      static_cast<double>(p_n) * (vf::kCausalUnmasked * vf::kSoftmaxForward + vf::kSoftmaxBackward);
+  c.layernorm_s = time_per_call(world, 0.1, [&] {
     be.layernorm_forward(x.data(), g.data(), bb.data(), y.data(), mean.data(), rstd.data(), rows, h, 1e-5F);
     be.layernorm_backward(dx.data(), x.data(), g.data(), mean.data(), rstd.data(), y.data(), dg.data(), db.data(), rows,
                           h);
+    be.synchronize();
+  });
+  c.gelu_s = time_per_call(world, 0.1, [&] {
     be.gelu_forward(u.data(), v.data(), y_n);
     be.gelu_backward(u.data(), du.data(), v.data(), y_n);
-    be.fill(p.data(), 0.5F, p_n);  // fresh scores each call (not counted: the executor writes them by GEMM)
+    be.synchronize();
+  });
+  const double softmax_and_fill = time_per_call(world, 0.1, [&] {
+    be.copy(p.data(), p0.data(), p_n);  // fresh scores each call (not counted: the executor writes them by GEMM)
     be.causal_softmax_forward(p.data(), heads, s, 0.18F);
-    be.softmax_backward(p.data(), p.data(), dp.data(), heads, s, 0.18F);
+    be.softmax_backward(p.data(), dp.data(), v.data(), heads, s, 0.18F);
     be.synchronize();
   });
-  // The fill is not an operator of hpsim's model: take its time out.
+  // The copy is not an operator of hpsim's model: take its time out.
   const double fill = time_per_call(world, 0.02, [&] {
-    be.fill(p.data(), 0.5F, p_n);
+    be.copy(p.data(), p0.data(), p_n);
     be.synchronize();
   });
-  return bytes / std::max(sec - fill, 1e-9);
+  c.softmax_s = std::max(softmax_and_fill - fill, 1e-9);
+  c.layernorm_flop_per_s = ln_flops / c.layernorm_s;
+  c.gelu_flop_per_s = gelu_flops / c.gelu_s;
+  c.softmax_flop_per_s = softmax_flops / c.softmax_s;
+  // One rate for all: the flops of the three over their time together (the mix of an example model's layer).
+  c.vector_flop_per_s = (ln_flops + gelu_flops + softmax_flops) / (c.layernorm_s + c.gelu_s + c.softmax_s);
 }
 
 LinkFit measure_collective(MPI_Comm world, int ranks, const char* which) {
@@ -218,7 +257,8 @@ Calibration calibrate(const CalibrationOptions& options, MPI_Comm world) {
   c.ram_bytes = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
   auto be = make_cpu_backend();
   c.gemm = measure_gemms(*be, options, world);
-  c.elementwise_bytes_per_s = measure_elementwise(*be, world);
+  c.stream_bytes_per_s = measure_stream(*be, world);
+  measure_vector(*be, world, c);
   {
     Buffer one(*be, 1);
     c.call_overhead_s = time_per_call(world, 0.005, [&] { be->axpy(one.data(), 1.0F, one.data(), 1); }, 1000);
@@ -240,7 +280,7 @@ std::string calibration_to_yaml(const Calibration& c) {
   double best = 0;
   for (const auto& g : c.gemm) best = std::max(best, g.flop_per_s);
   // One rank alone has no communication; describe shared memory by the element-wise rate and the call overhead.
-  const LinkFit link = c.measured_links ? c.all_reduce : LinkFit{1e-6, c.elementwise_bytes_per_s};
+  const LinkFit link = c.measured_links ? c.all_reduce : LinkFit{1e-6, c.stream_bytes_per_s};
   std::ostringstream y;
   y << "# hpsim calibrate: this machine as the executor runs it (backend " << c.backend << ", fp32, " << c.ranks
     << " rank" << (c.ranks == 1 ? "" : "s") << " busy at once)\n";
@@ -248,9 +288,12 @@ std::string calibration_to_yaml(const Calibration& c) {
     << "\n";
   y << fmt::format("# GEMM (fp32, one BLAS thread per rank): {} shapes, best {:.1f} GFLOP/s per rank\n", c.gemm.size(),
                    best / 1e9);
-  y << fmt::format("# element-wise kernels (LayerNorm, GELU, softmax; bytes as hpsim counts them): {:.2f} GB/s per "
-                   "rank; call overhead {:.3f} us\n",
-                   c.elementwise_bytes_per_s / 1e9, c.call_overhead_s * 1e6);
+  y << fmt::format("# streaming kernels (axpy, copy): {:.2f} GB/s per rank; call overhead {:.3f} us\n",
+                   c.stream_bytes_per_s / 1e9, c.call_overhead_s * 1e6);
+  y << fmt::format("# element-wise arithmetic (FP32 vector flops as hpsim counts them / time, forward + backward): "
+                   "LayerNorm {:.2f}, GELU {:.2f}, causal softmax {:.2f}, together {:.2f} GFLOP/s per rank\n",
+                   c.layernorm_flop_per_s / 1e9, c.gelu_flop_per_s / 1e9, c.softmax_flop_per_s / 1e9,
+                   c.vector_flop_per_s / 1e9);
   if (c.measured_links) {
     auto line = [&](const char* name, const LinkFit& f) {
       y << fmt::format("# MPI {}: {:.2f} us per step + bytes / {:.3f} GB/s\n", name, f.latency_s * 1e6,
@@ -280,7 +323,8 @@ std::string calibration_to_yaml(const Calibration& c) {
   y << fmt::format("  source: \"{} ({}), measured by hpsim calibrate\"\n", c.cpu_model, c.backend);
   y << fmt::format("  peak_tflop_per_s: {{fp32: {:.6g}}}  # best measured GEMM rate per rank\n", best / 1e12);
   y << fmt::format("  hbm_gib: {:.6g}  # RAM / ranks\n", c.ram_bytes / c.ranks / (1024.0 * 1024 * 1024));
-  y << fmt::format("  hbm_gbyte_per_s: {:.6g}  # element-wise kernels\n", c.elementwise_bytes_per_s / 1e9);
+  y << fmt::format("  hbm_gbyte_per_s: {:.6g}  # streaming kernels\n", c.stream_bytes_per_s / 1e9);
+  y << fmt::format("  vector_tflop_per_s: {:.6g}  # element-wise kernels' arithmetic\n", c.vector_flop_per_s / 1e12);
   y << "  sm_count: 1\n";
   y << fmt::format("  efficiency: {{gemm_peak_fraction: 1, memory_peak_fraction: 1, kernel_overhead_us: {:.4g}}}\n",
                    c.call_overhead_s * 1e6);

@@ -33,7 +33,11 @@ struct Calibration {
   std::string cpu_model;
   std::string date;                    ///< UTC, ISO 8601
   std::vector<GemmRate> gemm;
-  double elementwise_bytes_per_s = 0;  ///< bytes hpsim counts for the executor's element-wise kernels / their time
+  double stream_bytes_per_s = 0;       ///< the executor's streaming kernels (axpy, copy): bytes moved / time
+  double vector_flop_per_s = 0;        ///< FP32 vector flops hpsim counts for the executor's LayerNorm, GELU and
+                                       ///< softmax kernels (models::vector_flops) / their time
+  double layernorm_flop_per_s = 0, gelu_flop_per_s = 0, softmax_flop_per_s = 0;  ///< the same, kernel by kernel
+  double layernorm_s = 0, gelu_s = 0, softmax_s = 0;  ///< seconds per forward + backward call, kernel by kernel
   double call_overhead_s = 0;          ///< one tiny kernel call
   double ram_bytes = 0;
   bool measured_links = false;         ///< false with one rank (no communication to measure)

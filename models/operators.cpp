@@ -55,13 +55,18 @@ Operator gemm(std::string_view name, OpKind kind, std::int64_t m, std::int64_t n
   return op;
 }
 
-Operator elementwise(std::string_view name, double forward_bytes, double backward_bytes, double activation_bytes) {
+namespace vf = vector_flops;
+
+Operator elementwise(std::string_view name, double forward_bytes, double backward_bytes, double activation_bytes,
+                     double forward_vector_flops, double backward_vector_flops) {
   Operator op;
   op.name = name;
   op.kind = OpKind::elementwise;
   op.forward_bytes = core::Bytes(forward_bytes);
   op.backward_bytes = core::Bytes(backward_bytes);
   op.activation_bytes = core::Bytes(activation_bytes);
+  op.forward_vector_flops = core::Flops(forward_vector_flops);
+  op.backward_vector_flops = core::Flops(backward_vector_flops);
   return op;
 }
 
@@ -69,8 +74,12 @@ Operator elementwise(std::string_view name, double forward_bytes, double backwar
 /// weights, writes dx and the weight gradients. Keeps its input x.
 Operator norm(std::string_view name, const ModelSpec& m, const Dims& d, std::int64_t tokens) {
   const double x = d.e * double(tokens) * double(d.h);
-  const double params = d.e * double(d.h) * (m.norm == NormKind::layernorm ? 2.0 : 1.0);
-  return elementwise(name, 2.0 * x + params, 3.0 * x + 2.0 * params, x);
+  const bool ln = m.norm == NormKind::layernorm;
+  const double params = d.e * double(d.h) * (ln ? 2.0 : 1.0);
+  const double n = double(tokens) * double(d.h);
+  return elementwise(name, 2.0 * x + params, 3.0 * x + 2.0 * params, x,
+                     n * (ln ? vf::kLayerNormForward : vf::kRmsNormForward),
+                     n * (ln ? vf::kLayerNormBackward : vf::kRmsNormBackward));
 }
 
 /// Dropout + residual add on the sequence-parallel shard: forward reads the branch output and the residual,
@@ -79,7 +88,9 @@ Operator norm(std::string_view name, const ModelSpec& m, const Dims& d, std::int
 Operator residual(std::string_view name, const ModelSpec& m, const Dims& d) {
   const double n = double(d.sp_tokens) * double(d.h);
   const double mask = m.dropout ? n : 0.0;
-  return elementwise(name, 3.0 * d.e * n + mask, 2.0 * d.e * n + mask, mask);
+  return elementwise(name, 3.0 * d.e * n + mask, 2.0 * d.e * n + mask, mask,
+                     n * (vf::kResidualAdd + (m.dropout ? vf::kDropoutForward : 0.0)),
+                     n * (m.dropout ? vf::kDropoutBackward : 0.0));
 }
 
 /// Attention of one layer: Megatron's unfused core (QK^T, scale-mask-softmax, dropout, AV) or one fused
@@ -123,7 +134,10 @@ void append_attention(std::vector<Operator>& ops, const ModelSpec& m, const Shar
   // Keeps its output (for its backward) and the dropout mask.
   Operator softmax = elementwise("softmax", 2.0 * d.e * scores_elems + dropout_fwd,
                                  3.0 * d.e * scores_elems + dropout_bwd,
-                                 d.e * scores_elems + (m.dropout ? scores_elems : 0.0));
+                                 d.e * scores_elems + (m.dropout ? scores_elems : 0.0),
+                                 scores_elems * (vf::kCausalUnmasked * vf::kSoftmaxForward +
+                                                 (m.dropout ? vf::kDropoutForward : 0.0)),
+                                 scores_elems * (vf::kSoftmaxBackward + (m.dropout ? vf::kDropoutBackward : 0.0)));
   softmax.attention_core = true;
   ops.push_back(softmax);
 
@@ -153,8 +167,10 @@ void append_mlp(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d, s
   // GELU reads x, writes y; backward reads dy, x, writes dx. SwiGLU silu(gate)*up reads 2, writes 1;
   // backward reads dy, gate, up and writes both gradients. Keeps its input.
   const double y = d.e * double(tokens) * double(f);
-  ops.push_back(swiglu ? elementwise("mlp_act", 3.0 * y, 5.0 * y, 2.0 * y)
-                       : elementwise("mlp_act", 2.0 * y, 3.0 * y, y));
+  const double ny = double(tokens) * double(f);
+  ops.push_back(swiglu ? elementwise("mlp_act", 3.0 * y, 5.0 * y, 2.0 * y, ny * vf::kSwigluForward,
+                                     ny * vf::kSwigluBackward)
+                       : elementwise("mlp_act", 2.0 * y, 3.0 * y, y, ny * vf::kGeluForward, ny * vf::kGeluBackward));
 
   Operator down = gemm("mlp_down", OpKind::gemm, tokens, d.h, f, 1, d.e);
   weights_extra(down);
@@ -211,8 +227,14 @@ std::vector<Operator> lower_embedding(const ModelSpec& m, const ShardShape& sh) 
   const double shard = double(d.sp_tokens) * double(d.h);
   const double dropout_fwd = m.dropout ? (2.0 * d.e + 1.0) * shard : 0.0;
   const double dropout_bwd = m.dropout ? (2.0 * d.e + 1.0) * shard : 0.0;
+  // Arithmetic: the position add (forward), the scatter-add of dy (and of the position gradient), the dropout.
+  const double elems = double(d.tokens) * double(d.h);
+  const double learned = m.position == PositionKind::learned ? 1.0 : 0.0;
   Operator op = elementwise("embedding", 2.0 * rows + positions + dropout_fwd, 2.0 * rows + positions + dropout_bwd,
-                            m.dropout ? shard : 0.0);  // keeps the dropout mask
+                            m.dropout ? shard : 0.0,  // keeps the dropout mask
+                            elems * learned * vf::kResidualAdd + (m.dropout ? shard * vf::kDropoutForward : 0.0),
+                            elems * (1.0 + learned) * vf::kResidualAdd +
+                                (m.dropout ? shard * vf::kDropoutBackward : 0.0));
   return {op};
 }
 
@@ -228,7 +250,9 @@ std::vector<Operator> lower_lm_head(const ModelSpec& m, const ShardShape& sh) {
   // Megatron's vocab-parallel cross-entropy works on fp32 logits: forward reads and writes them once (max,
   // exp, sum fused), backward reads the kept softmax and writes the gradient. Keeps the fp32 softmax.
   const double logits = 4.0 * double(head.m) * double(head.n);
-  ops.push_back(elementwise("cross_entropy", 2.0 * logits, 2.0 * logits, logits));
+  const double n_logits = double(head.m) * double(head.n);
+  ops.push_back(elementwise("cross_entropy", 2.0 * logits, 2.0 * logits, logits, n_logits * vf::kCrossEntropyForward,
+                            n_logits * vf::kCrossEntropyBackward));
   return ops;
 }
 

@@ -14,16 +14,58 @@ enum class OpKind {
   gemm,          ///< dense matmul with weights: C[m x n] = A[m x k] * W[k x n]
   batched_gemm,  ///< `batch` independent matmuls without weights (attention scores / context)
   attention,     ///< fused (flash) attention: FLOPs of both matmuls, no s*s memory traffic
-  elementwise,   ///< memory-bound: norms, softmax, activation functions, dropout, residual adds, cross-entropy
+  elementwise,   ///< norms, softmax, activation functions, dropout, residual adds, cross-entropy: a roofline of
+                 ///< HBM bytes and FP32 vector (non-tensor-core) arithmetic
 };
+
+/// FP32 vector (CUDA-core / CPU SIMD, not tensor-core) operations per element of the element-wise kernels, as
+/// hpsim counts them (sim's roofline divides them by the GPU's vector peak; exec's calibration divides them by the
+/// measured time of the executor's kernels). One add, multiply, compare or FMA-half counts 1.
+namespace vector_flops {
+/// One exp or tanh: libm's expf/tanhf and CUDA's accurate expf/tanhf are a range reduction (3-4 operations) and a
+/// polynomial or rational approximation of degree ~5-6 evaluated with FMAs (2 flops each): about 16 flops.
+inline constexpr double kTranscendental = 16;
+/// LayerNorm forward: mean (1), variance (3), normalize (2), affine (2). Backward recomputes x-hat (2), forms
+/// dy*gamma (1), the two row sums (3), the gamma/beta gradients (3), then dx (7: x-hat and dy*gamma again, 3 more).
+inline constexpr double kLayerNormForward = 8;
+inline constexpr double kLayerNormBackward = 16;
+/// RMSNorm: sum of squares (2), scale (1), weight (1); backward about 10.
+inline constexpr double kRmsNormForward = 4;
+inline constexpr double kRmsNormBackward = 10;
+/// GELU (tanh form): 0.5 x (1 + tanh(c (x + 0.044715 x^3))): 8 + one tanh. Backward recomputes the tanh and
+/// multiplies out the derivative: 18 + one tanh.
+inline constexpr double kGeluForward = 8 + kTranscendental;
+inline constexpr double kGeluBackward = 18 + kTranscendental;
+/// SwiGLU silu(gate) * up: negate, exp, add, divide, multiply = 4 + one exp; backward recomputes the sigmoid and
+/// forms both gradients: 11 + one exp.
+inline constexpr double kSwigluForward = 4 + kTranscendental;
+inline constexpr double kSwigluBackward = 11 + kTranscendental;
+/// Scale-mask-softmax per score: scale, max, subtract, exp, sum, normalize = 5 + one exp. Causal kernels
+/// (Megatron's upper-triangular softmax, the executor's) touch only the unmasked scores: kCausalUnmasked of them.
+inline constexpr double kSoftmaxForward = 5 + kTranscendental;
+inline constexpr double kCausalUnmasked = 0.5;
+/// Softmax backward per score: the row dot product of y and dy (2), subtract, multiply by y, scale (3).
+inline constexpr double kSoftmaxBackward = 5;
+/// Dropout: compare the random draw, multiply by mask and scale (the random-number generation is integer work,
+/// not counted); backward multiplies by mask and scale. Residual add: 1; its backward passes dy through.
+inline constexpr double kDropoutForward = 2;
+inline constexpr double kDropoutBackward = 1;
+inline constexpr double kResidualAdd = 1;
+/// Cross-entropy per fp32 logit: max, subtract, exp, sum = 3 + one exp; backward (kept softmax minus the one-hot,
+/// times the loss gradient): 2.
+inline constexpr double kCrossEntropyForward = 3 + kTranscendental;
+inline constexpr double kCrossEntropyBackward = 2;
+}  // namespace vector_flops
 
 /// One operator of the forward pass, sized for one GPU's shard of one micro-batch.
 struct Operator {
   std::string_view name;  ///< static name: "qkv", "attn_scores", "softmax", "mlp_up", ...
   OpKind kind = OpKind::elementwise;
   std::int64_t m = 0, n = 0, k = 0, batch = 1;  ///< forward GEMM shape (0 for elementwise)
-  core::Flops forward_flops;    ///< 2*m*n*k*batch for GEMMs; elementwise ops count 0 (memory-bound)
+  core::Flops forward_flops;    ///< 2*m*n*k*batch for GEMMs; elementwise ops count 0 (no tensor-core work)
   core::Flops backward_flops;   ///< data + weight gradients: 2x forward for GEMMs
+  core::Flops forward_vector_flops;   ///< elementwise ops: FP32 vector arithmetic (figures in vector_flops)
+  core::Flops backward_vector_flops;  ///< elementwise ops: FP32 vector arithmetic of the backward kernel(s)
   core::Bytes forward_bytes;    ///< HBM bytes read + written by the forward kernel(s)
   core::Bytes backward_bytes;   ///< HBM bytes read + written by the backward kernel(s)
   core::Bytes activation_bytes; ///< bytes kept from forward to backward (no recomputation)

@@ -57,6 +57,16 @@ core::Seconds ComputeCost::gemm_time(std::int64_t m, std::int64_t n, std::int64_
   return std::max(compute, memory) + gpu_.efficiency.kernel_overhead;
 }
 
+core::Seconds ComputeCost::elementwise_time(core::Bytes bytes, core::Flops vector_flops) const {
+  if (bytes.value() <= 0 && vector_flops.value() <= 0) return core::Seconds(0);
+  const core::Seconds memory = bytes / (gpu_.hbm_bandwidth * gpu_.efficiency.memory_peak_fraction);
+  // Roofline: the FP32 vector arithmetic at the vector peak (no fraction: the calibrated CPU rate is an achieved
+  // one, and on GPUs this bound is far below the memory one) when the GPU gives one.
+  const core::Seconds compute =
+      gpu_.vector_peak.value() > 0 ? vector_flops / gpu_.vector_peak : core::Seconds(0);
+  return std::max(memory, compute) + gpu_.efficiency.kernel_overhead;
+}
+
 core::Seconds ComputeCost::memory_time(core::Bytes bytes) const {
   if (bytes.value() <= 0) return core::Seconds(0);
   return bytes / (gpu_.hbm_bandwidth * gpu_.efficiency.memory_peak_fraction) + gpu_.efficiency.kernel_overhead;
@@ -65,7 +75,8 @@ core::Seconds ComputeCost::memory_time(core::Bytes bytes) const {
 OperatorTime ComputeCost::time(const models::Operator& op) const {
   switch (op.kind) {
     case models::OpKind::elementwise:
-      return {memory_time(op.forward_bytes), memory_time(op.backward_bytes)};
+      return {elementwise_time(op.forward_bytes, op.forward_vector_flops),
+              elementwise_time(op.backward_bytes, op.backward_vector_flops)};
     case models::OpKind::gemm:
     case models::OpKind::batched_gemm: {
       // Backward = data gradient (m x k, reduce over n) + weight gradient (k x n, reduce over m); each moves about

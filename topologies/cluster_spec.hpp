@@ -41,6 +41,9 @@ struct GpuSpec {
   std::map<Precision, core::FlopsPerSecond> peak;  ///< dense tensor-core peak (fp32 means TF32 where it exists)
   core::Bytes hbm_capacity;
   core::BytesPerSecond hbm_bandwidth;
+  /// FP32 vector (CUDA-core, non-tensor-core) peak for the arithmetic of element-wise kernels; 0 when not given:
+  /// element-wise kernels are then costed by their bytes alone (memory-bound, as they are on every datacenter GPU).
+  core::FlopsPerSecond vector_peak;
   std::int64_t sm_count = 0;
   ComputeEfficiency efficiency;
   std::vector<GemmMeasurement> gemm_table;

@@ -11,7 +11,7 @@ namespace {
 
 const std::vector<std::string> kGpuKeys = {"kind",           "name",      "source",  "description", "preset",
                                            "peak_tflop_per_s", "hbm_gib", "hbm_gbyte", "hbm_gbyte_per_s",
-                                           "sm_count",       "efficiency", "gemm_table"};
+                                           "vector_tflop_per_s", "sm_count",       "efficiency", "gemm_table"};
 const std::vector<std::string> kEfficiencyKeys = {"gemm_peak_fraction", "memory_peak_fraction", "gemm_tile_m",
                                                   "gemm_tile_n",        "gemm_k_half_efficiency", "kernel_overhead_us"};
 
@@ -70,6 +70,7 @@ void apply_gpu_fields(GpuSpec& gpu, const core::Fields& f, bool full) {
   else if (f.has("hbm_gbyte")) gpu.hbm_capacity = core::gigabytes(f.positive_number("hbm_gbyte"));
   else if (full) f.fail("hbm_gib", "missing (required without a preset; or give hbm_gbyte)");
   if (full || f.has("hbm_gbyte_per_s")) gpu.hbm_bandwidth = core::gbyte_per_s(f.positive_number("hbm_gbyte_per_s"));
+  if (f.has("vector_tflop_per_s")) gpu.vector_peak = core::tflop_per_s(f.positive_number("vector_tflop_per_s"));
   if (full || f.has("sm_count")) gpu.sm_count = f.positive_integer("sm_count");
   if (f.has("efficiency")) apply_efficiency(gpu.efficiency, f.child("efficiency"));
   if (f.has("gemm_table")) gpu.gemm_table = parse_gemm_table(f);

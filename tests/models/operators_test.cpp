@@ -175,3 +175,27 @@ TEST_CASE("embedding and LM head") {
   // fp32 logits read and written once: 8 * 2048 * 6400.
   CHECK((head[2].name == "cross_entropy" && head[2].forward_bytes.value() == doctest::Approx(8.0 * 2048 * 6400)));
 }
+
+TEST_CASE("GPT layer: FP32 vector flops of the element-wise operators (hand-computed, megatron-22b, tp 8, b 4)") {
+  const ModelSpec m = load_model("megatron-22b");  // h 6144, a 64 (8 per GPU), ffn 24576 (3072 per GPU), dropout
+  const auto ops = lower_layer(m, shard(8, false, 4, 2048));
+  const double tokens = 4.0 * 2048;               // 8192
+  const double hidden = tokens * 6144;            // 50,331,648 elements
+  const double ffn = tokens * 3072;               // 25,165,824 elements
+  const double scores = 4.0 * 8 * 2048 * 2048;    // 134,217,728 scores
+  // LayerNorm: 8 forward, 16 backward per element.
+  CHECK(find(ops, "input_norm").forward_vector_flops.value() == doctest::Approx(8 * hidden));
+  CHECK(find(ops, "input_norm").backward_vector_flops.value() == doctest::Approx(16 * hidden));
+  // GELU (tanh): 8 + one tanh (16) forward, 18 + 16 backward.
+  CHECK(find(ops, "mlp_act").forward_vector_flops.value() == doctest::Approx(24 * ffn));
+  CHECK(find(ops, "mlp_act").backward_vector_flops.value() == doctest::Approx(34 * ffn));
+  // Causal softmax: half the scores at 5 + one exp (16), then dropout 2; backward 5 + dropout 1.
+  CHECK(find(ops, "softmax").forward_vector_flops.value() == doctest::Approx((0.5 * 21 + 2) * scores));
+  CHECK(find(ops, "softmax").backward_vector_flops.value() == doctest::Approx(6 * scores));
+  // Dropout (2) + residual add (1); backward: dropout's multiply (1).
+  CHECK(find(ops, "attn_residual").forward_vector_flops.value() == doctest::Approx(3 * hidden));
+  CHECK(find(ops, "attn_residual").backward_vector_flops.value() == doctest::Approx(1 * hidden));
+  // GEMMs have no vector flops; element-wise ops no tensor-core flops.
+  CHECK(find(ops, "qkv").forward_vector_flops.value() == 0);
+  CHECK(find(ops, "mlp_act").forward_flops.value() == 0);
+}

@@ -39,6 +39,27 @@ TEST_CASE("compute cost: memory-bound kernels take bytes over achieved HBM bandw
         doctest::Approx(1e10 / bw + gpu.efficiency.kernel_overhead.value()));
 }
 
+TEST_CASE("compute cost: element-wise roofline: memory-bound on A100, bound by arithmetic when the vector peak is low") {
+  auto gpu = topologies::load_gpu("a100-80gb");
+  CHECK(gpu.vector_peak.value() == doctest::Approx(19.5e12));
+  const sim::ComputeCost a100(gpu, Precision::bf16);
+  const double bw = gpu.hbm_bandwidth.value() * gpu.efficiency.memory_peak_fraction;
+  const double overhead = gpu.efficiency.kernel_overhead.value();
+  // GELU forward on 1e8 bf16 elements: 4 bytes and 24 flops each -> memory-bound, unchanged from bytes alone.
+  const core::Bytes bytes(4e8);
+  const core::Flops flops(24e8);
+  CHECK(a100.elementwise_time(bytes, flops).value() == doctest::Approx(4e8 / bw + overhead));
+  CHECK(a100.elementwise_time(bytes, flops).value() == doctest::Approx(a100.memory_time(bytes).value()));
+  // The same kernel where the vector peak is 1 TFLOP/s: bound by its arithmetic.
+  gpu.vector_peak = core::tflop_per_s(1);
+  const sim::ComputeCost slow(gpu, Precision::bf16);
+  CHECK(slow.elementwise_time(bytes, flops).value() == doctest::Approx(24e8 / 1e12 + overhead));
+  // No vector peak given: bytes alone.
+  gpu.vector_peak = core::FlopsPerSecond(0);
+  const sim::ComputeCost none(gpu, Precision::bf16);
+  CHECK(none.elementwise_time(bytes, flops).value() == doctest::Approx(4e8 / bw + overhead));
+}
+
 TEST_CASE("compute cost: a calibration table replaces the analytic curve (nearest measured shape)") {
   auto gpu = topologies::load_gpu("a100-80gb");
   gpu.gemm_table = {{1024, 1024, 1024, Precision::bf16, core::tflop_per_s(100)},
