@@ -10,13 +10,14 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kPlanHeader = {"tp", "pp", "dp", "cp", "ep", "vpp", "mbs", "recompute", "sp", "zero"};
+const std::vector<std::string> kPlanHeader = {"tp",        "pp", "dp",   "cp",  "ep", "vpp",
+                                              "mbs",       "recompute", "sp", "zero", "flash"};
 
 std::vector<std::string> plan_cells(const planner::Plan& p) {
   return {std::to_string(p.tp),  std::to_string(p.pp),  std::to_string(p.dp),
           std::to_string(p.cp),  std::to_string(p.ep),  std::to_string(p.vpp),
           std::to_string(p.micro_batch_size), planner::to_string(p.recompute), p.sp ? "on" : "off",
-          std::to_string(p.zero)};
+          std::to_string(p.zero), p.flash_attention ? "on" : "off"};
 }
 
 double exposed_comm_s(const planner::StepBreakdown& b) {
