@@ -26,9 +26,10 @@ inline std::string slurp(const std::string& path) {
   return s.str();
 }
 
-inline Outcome hpsim(const std::string& args) {
+/// Runs a shell command line; stdout and stderr captured apart.
+inline Outcome run_command_line(const std::string& command) {
   const std::string err_file = "/tmp/hpsim_cli_test_" + std::to_string(::getpid()) + ".err";
-  const std::string cmd = std::string(HPSIM_BINARY) + " " + args + " 2>" + err_file;
+  const std::string cmd = command + " 2>" + err_file;
   Outcome o;
   FILE* pipe = ::popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -41,6 +42,8 @@ inline Outcome hpsim(const std::string& args) {
   std::remove(err_file.c_str());
   return o;
 }
+
+inline Outcome hpsim(const std::string& args) { return run_command_line(std::string(HPSIM_BINARY) + " " + args); }
 
 /// A path under /tmp unique to this test process.
 inline std::string temp_path(const std::string& name) {

@@ -11,40 +11,21 @@
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "../cli/run_hpsim.hpp"
 #include <sys/wait.h>
 #include <unistd.h>
 
 namespace {
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using hpsim_test::Outcome;
+using hpsim_test::slurp;
 
 /// Runs `env ENV hpsim ARGS` (under mpirun -np RANKS when ranks > 0).
 Outcome hpsim(const std::string& env, int ranks, const std::string& args) {
-  const std::string err_file = "/tmp/hpsim_run_test_" + std::to_string(::getpid()) + ".err";
   std::string cmd = "env " + env + " ";
   if (ranks > 0) cmd += std::string(HPSIM_MPIRUN) + " -np " + std::to_string(ranks) + " ";
-  cmd += std::string(HPSIM_BINARY) + " " + args + " 2>" + err_file;
-  Outcome o;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) o.out.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  o.err = slurp(err_file);
-  std::remove(err_file.c_str());
-  return o;
+  return hpsim_test::run_command_line(cmd + std::string(HPSIM_BINARY) + " " + args);
 }
 
 /// A fresh directory for XDG_CACHE_HOME.
