@@ -106,12 +106,11 @@ class Watchdog {
 };
 
 /// The plan as the executor runs it, for the prediction: fp32, no SP, unfused attention, blocking communication,
-/// selective recomputation as none, no dropout, LM head tied (exec/run.cpp's notes list the same differences).
+/// no dropout, LM head tied (exec/run.cpp's notes list the same differences).
 planner::Plan as_executed(planner::Plan p) {
   p.precision = topologies::Precision::fp32;
   p.sp = false;
   p.flash_attention = false;
-  if (p.recompute == models::Recompute::selective) p.recompute = models::Recompute::none;
   p.tp_comm_overlap = false;
   p.overlap_grad_reduce = false;
   p.overlap_param_gather = false;

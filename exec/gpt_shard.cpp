@@ -78,6 +78,8 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
   const i64 h = s_.hidden, f = s_.ffn, v = s_.vocab;
   if (h % s_.heads != 0 || s_.heads % s_.tp != 0 || f % s_.tp != 0 || v % s_.tp != 0)
     throw std::invalid_argument("GptShard: hidden by heads, heads, ffn and vocab by tp must divide");
+  if (s_.chunks < 1 || s_.num_layers % s_.chunks != 0)
+    throw std::invalid_argument("GptShard: the layers must divide by the chunks");
   constexpr float kStd = 0.02F;
   const float out_std = kStd / std::sqrt(2.0F * static_cast<float>(s_.total_layers));  // Megatron's scaled init
   if (s_.first_stage) {
@@ -85,7 +87,7 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
     pos_ = add("position_embedding", 2, s_.seq, h, Split::none, kStd, 0);
   }
   for (i64 l = 0; l < s_.num_layers; ++l) {
-    const i64 gl = s_.first_layer + l, id = 100 + 16 * gl;
+    const i64 gl = s_.global_layer(l), id = 100 + 16 * gl;
     const std::string p = "layers." + std::to_string(gl) + ".";
     LayerParams lp{};
     lp.ln1_g = add(p + "ln1.weight", id + 0, 1, h, Split::none, 0, 1);
@@ -141,7 +143,7 @@ std::pair<std::size_t, std::size_t> GptShard::word_embedding_range() const {
   return {params_[i].offset, params_[i].local_size()};
 }
 
-LayerCache GptShard::make_layer_cache(bool full) const {
+LayerCache GptShard::make_layer_cache(bool full, bool keep_probs) const {
   const auto t = static_cast<std::size_t>(s_.tokens()), h = static_cast<std::size_t>(s_.hidden);
   const auto hl = h / static_cast<std::size_t>(s_.tp), fl = static_cast<std::size_t>(s_.ffn / s_.tp);
   LayerCache c;
@@ -151,7 +153,7 @@ LayerCache GptShard::make_layer_cache(bool full) const {
   c.ln1_mean = Buffer(be_, t);
   c.ln1_rstd = Buffer(be_, t);
   c.qkv = Buffer(be_, t * 3 * hl);
-  c.probs = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * (s_.heads / s_.tp) * s_.seq * s_.seq));
+  if (keep_probs) c.probs = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * (s_.heads / s_.tp) * s_.seq * s_.seq));
   c.ctx = Buffer(be_, t * hl);
   c.mid = Buffer(be_, t * h);
   c.ln2 = Buffer(be_, t * h);
@@ -192,36 +194,36 @@ void GptShard::embedding_backward(std::span<const std::int32_t> tokens, const fl
   be_.position_grad(gr(pos_), dout, s_.micro_batch, s_.seq, h);
 }
 
-void GptShard::attention_forward(LayerCache& c) {
+void GptShard::attention_forward(const LayerCache& c, float* probs, float* ctx) {
   const i64 s = s_.seq, hl = s_.hidden / s_.tp, nh = s_.heads / s_.tp, d = s_.hidden / s_.heads;
   for (i64 b = 0; b < s_.micro_batch; ++b)
     for (i64 hd = 0; hd < nh; ++hd) {
       const float* q = c.qkv.data() + b * s * 3 * hl + hd * d;
-      float* p = c.probs.data() + (b * nh + hd) * s * s;
+      float* p = probs + (b * nh + hd) * s * s;
       be_.gemm(false, true, s, s, d, 1.0F, q, 3 * hl, q + hl, 3 * hl, 0.0F, p, s);
     }
-  be_.causal_softmax_forward(c.probs.data(), s_.micro_batch * nh, s, 1.0F / std::sqrt(static_cast<float>(d)));
+  be_.causal_softmax_forward(probs, s_.micro_batch * nh, s, 1.0F / std::sqrt(static_cast<float>(d)));
   for (i64 b = 0; b < s_.micro_batch; ++b)
     for (i64 hd = 0; hd < nh; ++hd) {
       const float* v = c.qkv.data() + b * s * 3 * hl + 2 * hl + hd * d;
-      const float* p = c.probs.data() + (b * nh + hd) * s * s;
-      be_.gemm(false, false, s, d, s, 1.0F, p, s, v, 3 * hl, 0.0F, c.ctx.data() + b * s * hl + hd * d, hl);
+      const float* p = probs + (b * nh + hd) * s * s;
+      be_.gemm(false, false, s, d, s, 1.0F, p, s, v, 3 * hl, 0.0F, ctx + b * s * hl + hd * d, hl);
     }
 }
 
-void GptShard::attention_backward(LayerCache& c, const float* dctx, float* dqkv) {
+void GptShard::attention_backward(LayerCache& c, const float* probs, const float* dctx, float* dqkv) {
   const i64 s = s_.seq, hl = s_.hidden / s_.tp, nh = s_.heads / s_.tp, d = s_.hidden / s_.heads;
   float* dp = ws_probs_.data();
   for (i64 b = 0; b < s_.micro_batch; ++b)
     for (i64 hd = 0; hd < nh; ++hd) {
       const float* qkv = c.qkv.data() + b * s * 3 * hl + hd * d;
-      const float* p = c.probs.data() + (b * nh + hd) * s * s;
+      const float* p = probs + (b * nh + hd) * s * s;
       const float* dc = dctx + b * s * hl + hd * d;
       float* dpb = dp + (b * nh + hd) * s * s;
       be_.gemm(false, true, s, s, d, 1.0F, dc, hl, qkv + 2 * hl, 3 * hl, 0.0F, dpb, s);                  // dP = dC V^T
       be_.gemm(true, false, s, d, s, 1.0F, p, s, dc, hl, 0.0F, dqkv + b * s * 3 * hl + 2 * hl + hd * d, 3 * hl);  // dV
     }
-  be_.softmax_backward(c.probs.data(), dp, dp, s_.micro_batch * nh, s, 1.0F / std::sqrt(static_cast<float>(d)));
+  be_.softmax_backward(probs, dp, dp, s_.micro_batch * nh, s, 1.0F / std::sqrt(static_cast<float>(d)));
   for (i64 b = 0; b < s_.micro_batch; ++b)
     for (i64 hd = 0; hd < nh; ++hd) {
       const float* qkv = c.qkv.data() + b * s * 3 * hl + hd * d;
@@ -241,7 +243,12 @@ void GptShard::layer_forward(std::int64_t l, const float* x, float* out, LayerCa
                         h, kLnEps);
   linear(be_, c.ln1.data(), w(lp.wqkv), c.qkv.data(), t, h, 3 * hl);
   be_.add_bias(c.qkv.data(), w(lp.bqkv), t, 3 * hl);
-  attention_forward(c);
+  if (c.probs.data() == nullptr) {  // selective recomputation: probs are not kept
+    if (ws_recompute_probs_.data() == nullptr) ws_recompute_probs_ = Buffer(be_, ws_probs_.size());
+    attention_forward(c, ws_recompute_probs_.data(), c.ctx.data());
+  } else {
+    attention_forward(c, c.probs.data(), c.ctx.data());
+  }
   float* tmp = ws_d_.data();
   linear(be_, c.ctx.data(), w(lp.wo), tmp, t, hl, h);  // row-parallel: partial sums
   all_reduce_tp(tmp, th);
@@ -284,7 +291,14 @@ void GptShard::layer_backward(std::int64_t l, const float* dout, float* dx, Laye
   be_.bias_grad(gr(lp.bo), dmid, t, h);
   linear_backward(be_, c.ctx.data(), w(lp.wo), dmid, gr(lp.wo), dctx, t, hl, h);
   float* dqkv = ws_b_.data();
-  attention_backward(c, dctx, dqkv);
+  const float* probs = c.probs.data();
+  if (probs == nullptr) {  // selective recomputation: re-run the attention core (its ctx output is discarded)
+    if (ws_recompute_probs_.data() == nullptr) ws_recompute_probs_ = Buffer(be_, ws_probs_.size());
+    if (ws_recompute_ctx_.data() == nullptr) ws_recompute_ctx_ = Buffer(be_, c.ctx.size());
+    attention_forward(c, ws_recompute_probs_.data(), ws_recompute_ctx_.data());
+    probs = ws_recompute_probs_.data();
+  }
+  attention_backward(c, probs, dctx, dqkv);
   be_.bias_grad(gr(lp.bqkv), dqkv, t, 3 * hl);
   linear_backward(be_, c.ln1.data(), w(lp.wqkv), dqkv, gr(lp.wqkv), dln, t, h, 3 * hl);
   all_reduce_tp(dln, th);

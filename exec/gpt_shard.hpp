@@ -41,12 +41,20 @@ struct ShardShape {
   std::int64_t hidden = 0, heads = 0, ffn = 0, vocab = 0, seq = 0, micro_batch = 1;
   std::int64_t tp = 1, tp_rank = 0;
   std::int64_t first_layer = 0, num_layers = 0;  ///< global index of this stage's first layer, its layer count
+  /// Interleaved pipeline: the local layers are `chunks` model chunks of num_layers / chunks layers each, chunk c
+  /// starting at global layer first_layer + c * chunk_stride.
+  std::int64_t chunks = 1, chunk_stride = 0;
+  [[nodiscard]] std::int64_t global_layer(std::int64_t l) const {
+    const std::int64_t per_chunk = num_layers / chunks;
+    return first_layer + (l / per_chunk) * chunk_stride + l % per_chunk;
+  }
   std::int64_t total_layers = 0;
-  bool first_stage = true, last_stage = true;
+  bool first_stage = true, last_stage = true;  ///< holds the embedding (first virtual stage), the head (last)
   [[nodiscard]] std::int64_t tokens() const { return micro_batch * seq; }
 };
 
-/// Activations a layer's backward needs (all of them; with full recomputation only `x` is kept).
+/// Activations a layer's backward needs (all of them; with full recomputation only `x` is kept; with selective
+/// recomputation everything but `probs`, the attention core being re-run in backward).
 struct LayerCache {
   Buffer x, ln1, ln1_mean, ln1_rstd, qkv, probs, ctx, mid, ln2, ln2_mean, ln2_rstd, h1, g;
 };
@@ -74,7 +82,9 @@ class GptShard {
   /// Offset and size of the word-embedding copy (first stage's table or the last stage's tied head); size 0 if none.
   [[nodiscard]] std::pair<std::size_t, std::size_t> word_embedding_range() const;
 
-  [[nodiscard]] LayerCache make_layer_cache(bool full) const;
+  /// full: every activation (else only `x`); keep_probs = false: no `probs` (selective recomputation: the
+  /// attention core, QK^T, causal softmax and AV, is recomputed in layer_backward).
+  [[nodiscard]] LayerCache make_layer_cache(bool full, bool keep_probs = true) const;
   [[nodiscard]] HeadCache make_head_cache() const;
 
   /// out [T, H] = embedding of tokens (T = micro_batch * seq), all-reduced over tp, plus positions.
@@ -98,8 +108,8 @@ class GptShard {
   float* w(std::size_t i) const { return weights_.data() + params_[i].offset; }
   float* gr(std::size_t i) const { return grads_.data() + params_[i].offset; }
   void all_reduce_tp(float* x, std::size_t n);
-  void attention_forward(LayerCache& c);
-  void attention_backward(LayerCache& c, const float* dctx, float* dqkv);
+  void attention_forward(const LayerCache& c, float* probs, float* ctx);
+  void attention_backward(LayerCache& c, const float* probs, const float* dctx, float* dqkv);
 
   ShardShape s_;
   ComputeBackend& be_;
@@ -110,6 +120,7 @@ class GptShard {
   std::size_t total_ = 0;
   Buffer weights_, grads_;
   Buffer ws_a_, ws_b_, ws_c_, ws_d_, ws_probs_, ws_cols_;  // workspaces
+  Buffer ws_recompute_probs_, ws_recompute_ctx_;            // selective recomputation (allocated on first use)
   std::vector<float> host_rows_;
 };
 

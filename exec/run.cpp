@@ -73,7 +73,14 @@ planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan pla
           "grouped-query attention is not implemented in the executor");
   require(plan.cp == 1, "cp", "context parallelism is not implemented in the executor");
   require(plan.ep == 1, "ep", "expert parallelism is not implemented in the executor");
-  require(plan.vpp == 1, "vpp", "the interleaved schedule (vpp > 1) is not implemented in the executor");
+  require(plan.vpp >= 1, "vpp", "expected at least 1");
+  if (plan.vpp > 1) {
+    require(plan.pp >= 2, "vpp", "the interleaved schedule (vpp > 1) needs pp >= 2");
+    require(plan.schedule == planner::Schedule::one_f_one_b, "vpp",
+            "the interleaved schedule (vpp > 1) is 1F1B's (schedule: 1f1b)");
+    require(model.num_layers % (plan.pp * plan.vpp) == 0, "vpp",
+            "layers (" + n(model.num_layers) + ") must divide by pp * vpp = " + n(plan.pp * plan.vpp));
+  }
   require(plan.zero <= 1, "zero", "the executor implements ZeRO 0 and 1 only");
   require(plan.parameter_servers == 0, "parameter_servers", "parameter servers are not implemented in the executor");
   const std::int64_t ffn = model.ffn_hidden_size > 0 ? model.ffn_hidden_size : 4 * model.hidden_size;
@@ -85,9 +92,12 @@ planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan pla
   require(plan.global_batch_size > 0 && plan.global_batch_size % (plan.micro_batch_size * plan.dp) == 0,
           "global_batch_size",
           "expected a positive multiple of micro_batch_size * dp = " + n(plan.micro_batch_size * plan.dp));
+  if (plan.vpp > 1)
+    require(plan.micro_batches() % plan.pp == 0, "vpp",
+            "the interleaved schedule needs micro-batches (" + n(plan.micro_batches()) + ") divisible by pp (" +
+                n(plan.pp) + ")");
   if (plan.sp) note("sp: sequence parallelism is not implemented; ran without it (same numbers, no SP memory saving)");
   if (plan.precision != topologies::Precision::fp32) note("precision: ran in fp32 (the CPU backend)");
-  if (plan.recompute == models::Recompute::selective) note("recompute selective: ran without recomputation");
   if (plan.tp_comm_overlap) note("tp_comm_overlap: not implemented; TP communication is blocking");
   if (plan.dp > 1 && plan.overlap_grad_reduce) note("overlap_grad_reduce: gradients are reduced after the backward");
   if (model.dropout) note("dropout: not applied");
@@ -105,6 +115,8 @@ RunResult run_plan(const models::ModelSpec& model, const planner::Plan& plan_in,
 #ifdef HPSIM_HAVE_CUDA
   require(options.backend == "cpu" || options.backend == "cuda", "backend",
           "'" + options.backend + "' is not a backend (cpu, cuda)");
+  require(options.backend == "cpu" || r.plan.vpp == 1, "vpp",
+          "the interleaved schedule (vpp > 1) runs on the cpu backend only (NCCL messages are matched in order)");
 #else
   require(options.backend == "cpu", "backend",
           "'" + options.backend + "' is not available (this build has the cpu backend; cuda needs a build with "

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "planner/pipeline_schedule.hpp"
+
 namespace hpsim::exec {
 
 namespace {
@@ -14,24 +16,6 @@ std::uint64_t mix(std::uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
-}
-
-/// The order of forward (true) and backward (false) passes of micro-batches on one stage.
-std::vector<std::pair<bool, int>> schedule(planner::Schedule kind, int micro, int stages, int stage) {
-  std::vector<std::pair<bool, int>> ops;
-  if (kind == planner::Schedule::gpipe) {
-    for (int i = 0; i < micro; ++i) ops.emplace_back(true, i);
-    for (int i = 0; i < micro; ++i) ops.emplace_back(false, i);
-    return ops;
-  }
-  const int warm = std::min(stages - stage - 1, micro);
-  for (int i = 0; i < warm; ++i) ops.emplace_back(true, i);
-  for (int i = 0; i < micro - warm; ++i) {
-    ops.emplace_back(true, warm + i);
-    ops.emplace_back(false, i);
-  }
-  for (int i = micro - warm; i < micro; ++i) ops.emplace_back(false, i);
-  return ops;
 }
 
 }  // namespace
@@ -65,8 +49,13 @@ Trainer::Trainer(const models::ModelSpec& model, const planner::Plan& plan, Comp
   s.tp = plan.tp;
   s.tp_rank = grid_.coord().tp;
   s.total_layers = model.num_layers;
-  s.num_layers = model.num_layers / plan.pp;
-  s.first_layer = grid_.coord().pp * s.num_layers;
+  if (plan.vpp > 1 && options.comm_factory)
+    throw std::invalid_argument("Trainer: the interleaved schedule (vpp > 1) runs with MPI communication only");
+  const i64 per_chunk = model.num_layers / (plan.pp * plan.vpp);
+  s.chunks = plan.vpp;
+  s.num_layers = per_chunk * plan.vpp;
+  s.first_layer = grid_.coord().pp * per_chunk;
+  s.chunk_stride = plan.pp * per_chunk;
   s.first_stage = grid_.first_stage();
   s.last_stage = grid_.last_stage();
   const auto dp = static_cast<std::size_t>(plan.dp);
@@ -76,9 +65,12 @@ Trainer::Trainer(const models::ModelSpec& model, const planner::Plan& plan, Comp
   micro_.resize(n_micro);
   const auto th = static_cast<std::size_t>(s.tokens() * s.hidden);
   for (auto& m : micro_) {
-    m.out = Buffer(be_, th);
-    m.grad = Buffer(be_, th);
-    for (i64 l = 0; l < s.num_layers; ++l) m.layers.push_back(shard_->make_layer_cache(!recompute_));
+    for (i64 c = 0; c < plan.vpp; ++c) {
+      m.out.emplace_back(be_, th);
+      m.grad.emplace_back(be_, th);
+    }
+    for (i64 l = 0; l < s.num_layers; ++l)
+      m.layers.push_back(shard_->make_layer_cache(!recompute_, plan.recompute != models::Recompute::selective));
     if (s.last_stage) m.head = shard_->make_head_cache();
   }
   if (recompute_) {
@@ -107,47 +99,55 @@ void Trainer::load_batch(Micro& m, std::int64_t micro_index) {
   }
 }
 
-void Trainer::forward(Micro& m, int index) {
+void Trainer::forward(Micro& m, int index, int chunk) {
   const auto& s = shard_->shape();
   const auto th = static_cast<std::size_t>(s.tokens() * s.hidden);
-  float* first_input = s.num_layers > 0 ? m.layers[0].x.data() : m.out.data();
-  if (s.first_stage)
+  const int pp = static_cast<int>(plan_.pp), rank = static_cast<int>(grid_.coord().pp);
+  const int stages = pp * static_cast<int>(plan_.vpp), vs = chunk * pp + rank;  // virtual stage
+  const i64 per_chunk = s.num_layers / s.chunks, first = chunk * per_chunk;
+  float* out_buf = m.out[static_cast<std::size_t>(chunk)].data();
+  float* first_input = per_chunk > 0 ? m.layers[static_cast<std::size_t>(first)].x.data() : out_buf;
+  if (vs == 0)
     shard_->embedding_forward(m.tokens, first_input);
-  else
-    grid_.pp().recv(first_input, th, static_cast<int>(grid_.coord().pp - 1), 2 * index);
-  for (i64 l = 0; l < s.num_layers; ++l) {
+  else  // from the previous virtual stage (the last rank's chunk c - 1 for the first rank)
+    grid_.pp().recv(first_input, th, (rank + pp - 1) % pp, 2 * (index * stages + vs - 1));
+  for (i64 l = first; l < first + per_chunk; ++l) {
     auto& cache = m.layers[static_cast<std::size_t>(l)];
-    float* out = l + 1 < s.num_layers ? m.layers[static_cast<std::size_t>(l + 1)].x.data() : m.out.data();
+    float* out = l + 1 < first + per_chunk ? m.layers[static_cast<std::size_t>(l + 1)].x.data() : out_buf;
     shard_->layer_forward(l, cache.x.data(), out, recompute_ ? scratch_ : cache);
   }
-  if (s.last_stage)
-    m.loss = shard_->head_forward(m.out.data(), m.targets, m.head);
+  if (vs == stages - 1)
+    m.loss = shard_->head_forward(out_buf, m.targets, m.head);
   else
-    grid_.pp().send(m.out.data(), th, static_cast<int>(grid_.coord().pp + 1), 2 * index);
+    grid_.pp().send(out_buf, th, (rank + 1) % pp, 2 * (index * stages + vs));
 }
 
-void Trainer::backward(Micro& m, int index) {
+void Trainer::backward(Micro& m, int index, int chunk) {
   const auto& s = shard_->shape();
   const auto th = static_cast<std::size_t>(s.tokens() * s.hidden);
-  if (s.last_stage) {
+  const int pp = static_cast<int>(plan_.pp), rank = static_cast<int>(grid_.coord().pp);
+  const int stages = pp * static_cast<int>(plan_.vpp), vs = chunk * pp + rank;
+  const i64 per_chunk = s.num_layers / s.chunks, first = chunk * per_chunk;
+  float* grad = m.grad[static_cast<std::size_t>(chunk)].data();
+  if (vs == stages - 1) {
     const float scale = 1.0F / static_cast<float>(plan_.global_batch_size * s.seq);
-    shard_->head_backward(m.targets, scale, m.head, m.grad.data());
+    shard_->head_backward(m.targets, scale, m.head, grad);
   } else {
-    grid_.pp().recv(m.grad.data(), th, static_cast<int>(grid_.coord().pp + 1), 2 * index + 1);
+    grid_.pp().recv(grad, th, (rank + 1) % pp, 2 * (index * stages + vs) + 1);
   }
-  for (i64 l = s.num_layers - 1; l >= 0; --l) {
+  for (i64 l = first + per_chunk - 1; l >= first; --l) {
     auto& cache = m.layers[static_cast<std::size_t>(l)];
     if (recompute_) {
       shard_->layer_forward(l, cache.x.data(), scratch_out_.data(), scratch_);
-      shard_->layer_backward(l, m.grad.data(), m.grad.data(), scratch_);
+      shard_->layer_backward(l, grad, grad, scratch_);
     } else {
-      shard_->layer_backward(l, m.grad.data(), m.grad.data(), cache);
+      shard_->layer_backward(l, grad, grad, cache);
     }
   }
-  if (s.first_stage)
-    shard_->embedding_backward(m.tokens, m.grad.data());
+  if (vs == 0)
+    shard_->embedding_backward(m.tokens, grad);
   else
-    grid_.pp().send(m.grad.data(), th, static_cast<int>(grid_.coord().pp - 1), 2 * index + 1);
+    grid_.pp().send(grad, th, (rank + pp - 1) % pp, 2 * (index * stages + vs - 1) + 1);
 }
 
 void Trainer::reduce_and_update() {
@@ -179,13 +179,15 @@ double Trainer::step() {
     load_batch(micro_[i], static_cast<i64>(i));
     micro_[i].loss = 0;
   }
-  const auto ops = schedule(plan_.schedule, static_cast<int>(micro_.size()), static_cast<int>(plan_.pp),
-                            static_cast<int>(grid_.coord().pp));
-  for (const auto& [fwd, i] : ops) {
-    if (fwd)
-      forward(micro_[static_cast<std::size_t>(i)], i);
+  // Megatron's order (interleaved when vpp > 1), the planner's own.
+  const auto ops = planner::pipeline_order(plan_.schedule, plan_.pp, plan_.vpp, static_cast<i64>(micro_.size()),
+                                           grid_.coord().pp);
+  for (const auto& op : ops) {
+    const int i = static_cast<int>(op.micro_batch), chunk = static_cast<int>(op.chunk);
+    if (op.forward)
+      forward(micro_[static_cast<std::size_t>(i)], i, chunk);
     else
-      backward(micro_[static_cast<std::size_t>(i)], i);
+      backward(micro_[static_cast<std::size_t>(i)], i, chunk);
   }
   grid_.pp().wait_sends();
   ++step_;

@@ -43,14 +43,14 @@ class Trainer {
  private:
   struct Micro {
     std::vector<std::int32_t> tokens, targets;
-    Buffer out, grad;
+    std::vector<Buffer> out, grad;  ///< per model chunk: its output activation, the gradient flowing back
     std::vector<LayerCache> layers;
     HeadCache head;
     double loss = 0;
   };
   void load_batch(Micro& m, std::int64_t micro_index);
-  void forward(Micro& m, int index);
-  void backward(Micro& m, int index);
+  void forward(Micro& m, int index, int chunk);
+  void backward(Micro& m, int index, int chunk);
   void reduce_and_update();
 
   planner::Plan plan_;

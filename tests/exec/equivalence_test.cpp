@@ -100,7 +100,7 @@ std::tuple<double, double, double> compare(const planner::Plan& plan_in, std::in
 
 void check_equal(const planner::Plan& plan, std::int64_t layers = 2) {
   const auto [loss_err, weight_err, element_err] = compare(plan, layers);
-  MESSAGE("tp " << plan.tp << " pp " << plan.pp << " dp " << plan.dp << " zero " << plan.zero << ": loss error "
+  MESSAGE("tp " << plan.tp << " pp " << plan.pp << " vpp " << plan.vpp << " dp " << plan.dp << " zero " << plan.zero << ": loss error "
                 << loss_err << ", weight error " << weight_err << ", worst element " << element_err);
   CHECK(loss_err < 1e-4);
   CHECK(weight_err < 1e-4);
@@ -124,6 +124,9 @@ TEST_CASE("1rank: micro-batching and recomputation leave a single rank's step un
   check_equal(p);
   check_equal(plan_of(1, 1, 1, 0, planner::Schedule::gpipe, models::Recompute::full));
 }
+TEST_CASE("1rank: selective recomputation leaves a single rank's step unchanged") {
+  check_equal(plan_of(1, 1, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::selective));
+}
 
 TEST_CASE("2ranks: tp=2") { check_equal(plan_of(2, 1, 1)); }
 TEST_CASE("2ranks: pp=2 1F1B") { check_equal(plan_of(1, 2, 1)); }
@@ -133,12 +136,42 @@ TEST_CASE("2ranks: dp=2 ZeRO-1") { check_equal(plan_of(1, 1, 2, 1)); }
 TEST_CASE("2ranks: tp=2 with full recomputation") {
   check_equal(plan_of(2, 1, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::full));
 }
+TEST_CASE("2ranks: tp=2 with selective recomputation") {
+  check_equal(plan_of(2, 1, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::selective));
+}
+TEST_CASE("2ranks: pp=2 interleaved (vpp=2), 4 layers") {
+  auto p = plan_of(1, 2, 1);
+  p.vpp = 2;
+  check_equal(p, 4);
+  p.micro_batch_size = 1;  // 8 micro-batches: a steady state between warm-up and cool-down
+  check_equal(p, 4);
+}
+TEST_CASE("2ranks: pp=2 interleaved (vpp=3), 6 layers, selective recomputation") {
+  auto p = plan_of(1, 2, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::selective);
+  p.vpp = 3;
+  check_equal(p, 6);
+}
 TEST_CASE("4ranks: tp=2 pp=2") { check_equal(plan_of(2, 2, 1)); }
 TEST_CASE("4ranks: tp=2 dp=2") { check_equal(plan_of(2, 1, 2)); }
 TEST_CASE("4ranks: pp=2 dp=2") { check_equal(plan_of(1, 2, 2)); }
 TEST_CASE("4ranks: tp=2 dp=2 ZeRO-1") { check_equal(plan_of(2, 1, 2, 1)); }
 TEST_CASE("4ranks: pp=2 dp=2 ZeRO-1 with full recomputation") {
   check_equal(plan_of(1, 2, 2, 1, planner::Schedule::one_f_one_b, models::Recompute::full));
+}
+TEST_CASE("4ranks: pp=2 vpp=2 dp=2, 4 layers") {
+  auto p = plan_of(1, 2, 2);
+  p.vpp = 2;
+  check_equal(p, 4);
+}
+TEST_CASE("4ranks: tp=2 pp=2 vpp=2 with full recomputation, 4 layers") {
+  auto p = plan_of(2, 2, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::full);
+  p.vpp = 2;
+  check_equal(p, 4);
+}
+TEST_CASE("4ranks: pp=4 vpp=2, 8 layers") {
+  auto p = plan_of(1, 4, 1);
+  p.vpp = 2;
+  check_equal(p, 8);
 }
 TEST_CASE("4ranks: tp=4") { check_equal(plan_of(4, 1, 1)); }
 TEST_CASE("4ranks: pp=4 1F1B") { check_equal(plan_of(1, 4, 1), 4); }

@@ -42,6 +42,13 @@ TEST_CASE("2ranks: unsupported features are refused with the field named") {
   auto plan = testing::plan_of(1, 1, 2);
   plan.vpp = 2;
   CHECK_THROWS_WITH_AS(resolve_run_plan(testing::tiny_gpt(), plan, 2), doctest::Contains("vpp"), core::InputError);
+  plan = testing::plan_of(1, 2, 1);  // interleaved: 3 micro-batches do not divide by pp = 2
+  plan.vpp = 2;
+  plan.global_batch_size = 6;
+  CHECK_THROWS_WITH_AS(resolve_run_plan(testing::tiny_gpt(4), plan, 2), doctest::Contains("vpp"), core::InputError);
+  plan.global_batch_size = 8;  // 2 layers do not divide by pp * vpp = 4
+  CHECK_THROWS_WITH_AS(resolve_run_plan(testing::tiny_gpt(2), plan, 2), doctest::Contains("vpp"), core::InputError);
+  CHECK(resolve_run_plan(testing::tiny_gpt(4), plan, 2).vpp == 2);
   plan = testing::plan_of(1, 1, 2);
   RunOptions tpu;
   tpu.backend = "tpu";
