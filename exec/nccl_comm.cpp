@@ -119,14 +119,16 @@ void NcclComm::all_reduce_max(float* x, std::size_t n) {
   impl_->after(c);
 }
 
+void NcclComm::copy_alone(const float* in, float* out, std::size_t n) {
+  // A one-rank group's reduce-scatter or all-gather is a copy (none when in place).
+  if (in != out)
+    check_cuda(cudaMemcpyAsync(out, in, n * sizeof(float), cudaMemcpyDeviceToDevice, impl_->compute),
+               "cudaMemcpyAsync");
+}
+
 void NcclComm::reduce_scatter_sum(const float* in, float* out, std::size_t n_per_rank) {
   if (n_per_rank == 0) return;
-  if (size_ == 1) {
-    if (in != out)
-      check_cuda(cudaMemcpyAsync(out, in, n_per_rank * sizeof(float), cudaMemcpyDeviceToDevice, impl_->compute),
-                 "cudaMemcpyAsync");
-    return;
-  }
+  if (size_ == 1) return copy_alone(in, out, n_per_rank);
   auto& c = impl_->coll;
   impl_->before(c);
   impl_->check(ncclReduceScatter(in, out, n_per_rank, ncclFloat, ncclSum, c.comm, c.stream), c, "ncclReduceScatter");
@@ -135,12 +137,7 @@ void NcclComm::reduce_scatter_sum(const float* in, float* out, std::size_t n_per
 
 void NcclComm::all_gather(const float* in, float* out, std::size_t n_per_rank) {
   if (n_per_rank == 0) return;
-  if (size_ == 1) {
-    if (in != out)
-      check_cuda(cudaMemcpyAsync(out, in, n_per_rank * sizeof(float), cudaMemcpyDeviceToDevice, impl_->compute),
-                 "cudaMemcpyAsync");
-    return;
-  }
+  if (size_ == 1) return copy_alone(in, out, n_per_rank);
   auto& c = impl_->coll;
   impl_->before(c);
   impl_->check(ncclAllGather(in, out, n_per_rank, ncclFloat, c.comm, c.stream), c, "ncclAllGather");

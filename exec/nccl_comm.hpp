@@ -44,6 +44,7 @@ class NcclComm final : public CommBackend {
 
  private:
   struct Impl;
+  void copy_alone(const float* in, float* out, std::size_t n);
   MPI_Comm group_;
   int rank_ = 0, size_ = 1;
   std::unique_ptr<Impl> impl_;
