@@ -4,6 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <exception>
+#include <mutex>
 #include <thread>
 #include <tuple>
 
@@ -279,14 +281,23 @@ SearchResult search_plans(const models::ModelSpec& model, const topologies::Clus
     if (end == next) break;  // every remaining bound exceeds the K-th best
     std::vector<StepResult> results(end - next);
     std::atomic<std::size_t> cursor{next};
+    std::exception_ptr failure;  // an exception must not escape a worker thread: rethrown here, after the join
+    std::mutex failure_mutex;
     auto work = [&] {
-      for (std::size_t i; (i = cursor.fetch_add(1)) < end;)
-        results[i - next] = simulate_step(cache, feasible[i].plan).result;
+      try {
+        for (std::size_t i; (i = cursor.fetch_add(1)) < end;)
+          results[i - next] = simulate_step(cache, feasible[i].plan).result;
+      } catch (...) {
+        std::lock_guard lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        cursor = end;
+      }
     };
     std::vector<std::thread> pool;
     for (unsigned t = 1; t < threads && t < end - next; ++t) pool.emplace_back(work);
     work();
     for (auto& t : pool) t.join();
+    if (failure) std::rethrow_exception(failure);
     result.simulated += static_cast<std::int64_t>(results.size());
     for (auto& r : results) {
       if (options.rank_time_s && r.step_time.value() < *options.rank_time_s) ++result.faster_than_rank_time;

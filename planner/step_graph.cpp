@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/error.hpp"
 #include "planner/pipeline_schedule.hpp"
 #include "planner/rank_layout.hpp"
 
@@ -88,6 +89,21 @@ StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mo
   const RankLayout layout(plan);
   // A lane is one (tp, cp, dp) coordinate: representative mode simulates lane 0 only.
   const std::int64_t lanes = mode == RankMode::full ? plan.tp * plan.cp * plan.dp : 1;
+  // Every simulated rank runs 2*m*v passes of a few tasks each; refuse what would not fit in memory rather than
+  // thrash (full mode is a cross-check for small clusters; the representative mode gives the same step time).
+  constexpr double kMaxTasks = 5e7;
+  const double estimated_tasks = static_cast<double>(lanes * p) * static_cast<double>(2 * m * v) * 6.0;
+  if (estimated_tasks > kMaxTasks && mode == RankMode::full)
+    throw core::InputError("simulate", "--full-ranks",
+                           "simulating every one of " + std::to_string(lanes * p) + " ranks would take about " +
+                               std::to_string(static_cast<long long>(estimated_tasks / 1e6)) +
+                               " M tasks; use the default representative mode (same step time) or a smaller cluster");
+  if (estimated_tasks > kMaxTasks)
+    throw core::InputError("plan", "global_batch_size",
+                           std::to_string(m) + " micro-batches per pipeline make about " +
+                               std::to_string(static_cast<long long>(estimated_tasks / 1e6)) +
+                               " M tasks to simulate; expected a global batch of at most a few hundred thousand "
+                               "micro-batches per pipeline");
 
   // fwd_done / bwd_done[lane][vs][mb]: the task the next virtual stage waits for (the send, or the pass's tail).
   auto index = [&](std::int64_t lane, std::int64_t vs, std::int64_t mb) {

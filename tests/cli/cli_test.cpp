@@ -132,3 +132,10 @@ TEST_CASE("cli: a plan file is self-contained and flags override it") {
   REQUIRE(b.code == 0);
   CHECK(nlohmann::json::parse(b.out)["plan"]["dp"] == 2);
 }
+
+TEST_CASE("cli: --full-ranks on a cluster too large to simulate rank by rank is refused, not thrashed") {
+  // 16,384 ranks x 2 x 512 micro-batches: about 100 M tasks.
+  expect_input_error("simulate --model gpt3-175b --cluster dgx-a100-80gb:2048 --tp 8 --pp 8 --global-batch-size 131072 "
+                     "--full-ranks",
+                     "--full-ranks");
+}
