@@ -67,7 +67,6 @@ struct Candidate {
 double step_time_lower_bound_s(const StepCosts& c, const Plan& plan) {
   const std::int64_t p = plan.pp, v = plan.vpp, stages = p * v;
   const double m = static_cast<double>(plan.micro_batches());
-  const double shard = plan.zero >= 1 ? static_cast<double>(plan.dp * plan.cp) : 1.0;
   double best = 0, lead = 0, tail = 0;
   for (std::int64_t s = 0; s < p; ++s) {
     double work = 0, params = 0;
@@ -81,7 +80,7 @@ double step_time_lower_bound_s(const StepCosts& c, const Plan& plan) {
       if (vs > 0) work += c.pp_send[static_cast<std::size_t>((s + p - 1) % p)].value();
       params += ch.parameters;
     }
-    const double optimizer = params / shard * c.optimizer_traffic_per_parameter / c.memory_bandwidth.value();
+    const double optimizer = optimizer_step_time(c, plan, params).value();
     best = std::max(best, lead + m * work + tail + optimizer);
     const auto& first = c.chunks[static_cast<std::size_t>(s)];  // chunk 0 of this stage
     lead += (first.forward + first.forward_tp + first.forward_cp + first.forward_ep).value();

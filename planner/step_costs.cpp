@@ -28,6 +28,12 @@ StepCosts compute_step_costs(const models::ModelSpec& model, const topologies::C
   return compute_step_costs(cache, plan);
 }
 
+core::Seconds optimizer_step_time(const StepCosts& costs, const Plan& plan, double parameters) {
+  const double shard = plan.zero >= 1 ? static_cast<double>(plan.dp * plan.cp) : 1.0;
+  return core::Bytes(parameters / shard * costs.bytes.optimizer_traffic) / costs.memory_bandwidth +
+         costs.kernel_overhead;
+}
+
 StepCosts compute_step_costs(CostCache& cache, const Plan& plan) {
   const models::ModelSpec& model = cache.model(plan.tp);
   const topologies::ClusterSpec& cluster = cache.cluster();
@@ -140,11 +146,7 @@ StepCosts compute_step_costs(CostCache& cache, const Plan& plan) {
     costs.embedding_sync = choice(Collective::all_reduce, Communicator::embedding_pair)
                                .time(core::Bytes(embedding * parameter_bytes(plan.precision).gradient));
   }
-  const ParameterBytes bytes = parameter_bytes(plan.precision);
-  costs.grad_bytes_per_parameter = bytes.gradient;
-  costs.weight_bytes_per_parameter = bytes.weight;
-  costs.optimizer_bytes_per_parameter = bytes.optimizer;
-  costs.optimizer_traffic_per_parameter = bytes.optimizer_traffic;
+  costs.bytes = parameter_bytes(plan.precision);
   costs.bucket_parameters = std::max(40e6, 1e6 * static_cast<double>(plan.dp * plan.cp));
   costs.memory_bandwidth = cluster.gpu.hbm_bandwidth * cluster.gpu.efficiency.memory_peak_fraction;
   costs.kernel_overhead = cluster.gpu.efficiency.kernel_overhead;

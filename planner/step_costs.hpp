@@ -9,6 +9,7 @@
 #include "planner/plan.hpp"
 #include "topologies/cluster_spec.hpp"
 #include "planner/cost_cache.hpp"
+#include "planner/parameters.hpp"
 #include "topologies/collectives.hpp"
 
 namespace hpsim::planner {
@@ -33,14 +34,14 @@ struct StepCosts {
   CollectiveChoice param_gather;           ///< all-gather of weights (ZeRO >= 1)
   /// Tied embeddings with pp > 1: the first and last stages all-reduce the embedding's gradients (0 otherwise).
   core::Seconds embedding_sync;
-  double grad_bytes_per_parameter = 2;
-  double weight_bytes_per_parameter = 2;
-  double optimizer_bytes_per_parameter = 12;  ///< fp32 master + Adam moments (held)
-  double optimizer_traffic_per_parameter = 34;  ///< HBM bytes the optimizer step moves per parameter
+  ParameterBytes bytes;                    ///< per parameter held: weight, gradient, optimizer states, Adam traffic
   double bucket_parameters = 40e6;         ///< gradient bucket (Megatron: max(40M, 1M * dp))
   core::BytesPerSecond memory_bandwidth;   ///< achieved HBM bandwidth (optimizer step)
   core::Seconds kernel_overhead;
 };
+
+/// The optimizer step of a rank holding `parameters` (before ZeRO sharding): memory-bound Adam.
+core::Seconds optimizer_step_time(const StepCosts& costs, const Plan& plan, double parameters);
 
 /// Builds every table for a resolved plan, reusing what `cache` already costed.
 StepCosts compute_step_costs(CostCache& cache, const Plan& plan);

@@ -126,8 +126,8 @@ StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mo
       out.stage_of_rank.push_back(s);
     }
 
-  const double grad_bytes = costs.grad_bytes_per_parameter;
-  const double weight_bytes = costs.weight_bytes_per_parameter;
+  const double grad_bytes = costs.bytes.gradient;
+  const double weight_bytes = costs.bytes.weight;
   const bool sharded_params = plan.zero >= 3;
   const bool dp_comm = plan.dp * plan.cp > 1;
 
@@ -259,10 +259,7 @@ StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mo
     if (costs.embedding_sync.value() > 0 && (s == 0 || s == p - 1))
       grads_ready = rb.add(Stream::dp_comm, Category::dp_comm, Name{"embedding gradient all-reduce"},
                            costs.embedding_sync, {grads_ready, rb.blocking()});
-    const double shard = plan.zero >= 1 ? static_cast<double>(plan.dp * plan.cp) : 1.0;
-    const Seconds optimizer =
-        core::Bytes(params / shard * costs.optimizer_traffic_per_parameter) / costs.memory_bandwidth +
-        costs.kernel_overhead;
+    const Seconds optimizer = optimizer_step_time(costs, plan, params);
     const TaskId opt = rb.pass(Category::optimizer, Name{"optimizer step"}, optimizer, {}, {grads_ready});
     if (plan.zero >= 1 && plan.zero <= 2 && dp_comm && !plan.overlap_param_gather) {
       TaskId prev = opt;
