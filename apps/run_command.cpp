@@ -105,11 +105,14 @@ class Watchdog {
   std::thread thread_;
 };
 
-/// The plan as the executor runs it, for the prediction: fp32, no SP, unfused attention, blocking communication,
-/// no dropout, LM head tied (exec/run.cpp's notes list the same differences).
-planner::Plan as_executed(planner::Plan p) {
-  p.precision = topologies::Precision::fp32;
-  p.sp = false;
+/// The plan as the executor runs it, for the prediction: unfused attention, blocking communication, no dropout, LM
+/// head tied (exec/run.cpp's notes list the same differences); fp32 on the CPU; on CUDA the plan's 16-bit GEMMs
+/// (fp8 runs bf16), the part of the step that the precision changes most.
+planner::Plan as_executed(planner::Plan p, const std::string& backend) {
+  if (backend == "cpu")
+    p.precision = topologies::Precision::fp32;
+  else if (p.precision == topologies::Precision::fp8)
+    p.precision = topologies::Precision::bf16;
   p.flash_attention = false;
   p.tp_comm_overlap = false;
   p.overlap_grad_reduce = false;
@@ -233,7 +236,7 @@ int run_command(const RunArgs& a, Format format) {
         models::ModelSpec model = file.model;
         model.dropout = false;
         model.tie_embeddings = true;
-        const planner::Plan plan = planner::resolve_plan(as_executed(r.plan), model, *cluster, a.plan_file);
+        const planner::Plan plan = planner::resolve_plan(as_executed(r.plan, r.backend), model, *cluster, a.plan_file);
         const topologies::CollectiveCoster coster(*cluster);
         pred.step = planner::simulate_step(model, *cluster, coster, plan, {}).result;
       } catch (const std::exception& e) {

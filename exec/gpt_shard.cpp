@@ -68,6 +68,7 @@ std::size_t GptShard::add(const std::string& name, std::int64_t id, std::int64_t
   p.init_std = std;
   p.init_value = value;
   total_ += p.local_size();
+  if (split == Split::none && id != 2) p.sums_over_tokens = true;  // all but the position table (id 2)
   params_.push_back(std::move(p));
   return params_.size() - 1;
 }
@@ -80,6 +81,9 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
     throw std::invalid_argument("GptShard: hidden by heads, heads, ffn and vocab by tp must divide");
   if (s_.chunks < 1 || s_.num_layers % s_.chunks != 0)
     throw std::invalid_argument("GptShard: the layers must divide by the chunks");
+  if (s_.tp == 1) s_.sp = false;
+  if (s_.sp && s_.tokens() % s_.tp != 0)
+    throw std::invalid_argument("GptShard: sequence parallelism needs tp to divide the micro-batch's tokens");
   constexpr float kStd = 0.02F;
   const float out_std = kStd / std::sqrt(2.0F * static_cast<float>(s_.total_layers));  // Megatron's scaled init
   if (s_.first_stage) {
@@ -129,6 +133,15 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
   ws_d_ = Buffer(be_, static_cast<std::size_t>(t * h));
   ws_probs_ = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * (s_.heads / s_.tp) * s_.seq * s_.seq));
   ws_cols_ = Buffer(be_, static_cast<std::size_t>(t));
+  const auto local = static_cast<std::size_t>(s_.local_tokens() * h);
+  ws_local_ = Buffer(be_, local);
+  ws_dmid_ = Buffer(be_, local);
+  if (s_.sp) {
+    std::size_t n = 0;
+    for (const auto& p : params_)
+      if (p.sums_over_tokens) n += p.local_size();
+    ws_sp_grads_ = Buffer(be_, n);
+  }
 }
 
 const ParamInfo* GptShard::find(const std::string& name) const {
@@ -145,20 +158,21 @@ std::pair<std::size_t, std::size_t> GptShard::word_embedding_range() const {
 
 LayerCache GptShard::make_layer_cache(bool full, bool keep_probs) const {
   const auto t = static_cast<std::size_t>(s_.tokens()), h = static_cast<std::size_t>(s_.hidden);
+  const auto tl = static_cast<std::size_t>(s_.local_tokens());
   const auto hl = h / static_cast<std::size_t>(s_.tp), fl = static_cast<std::size_t>(s_.ffn / s_.tp);
   LayerCache c;
-  c.x = Buffer(be_, t * h);
+  c.x = Buffer(be_, tl * h);
   if (!full) return c;
   c.ln1 = Buffer(be_, t * h);
-  c.ln1_mean = Buffer(be_, t);
-  c.ln1_rstd = Buffer(be_, t);
+  c.ln1_mean = Buffer(be_, tl);
+  c.ln1_rstd = Buffer(be_, tl);
   c.qkv = Buffer(be_, t * 3 * hl);
   if (keep_probs) c.probs = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * (s_.heads / s_.tp) * s_.seq * s_.seq));
   c.ctx = Buffer(be_, t * hl);
-  c.mid = Buffer(be_, t * h);
+  c.mid = Buffer(be_, tl * h);
   c.ln2 = Buffer(be_, t * h);
-  c.ln2_mean = Buffer(be_, t);
-  c.ln2_rstd = Buffer(be_, t);
+  c.ln2_mean = Buffer(be_, tl);
+  c.ln2_rstd = Buffer(be_, tl);
   c.h1 = Buffer(be_, t * fl);
   c.g = Buffer(be_, t * fl);
   return c;
@@ -166,11 +180,12 @@ LayerCache GptShard::make_layer_cache(bool full, bool keep_probs) const {
 
 HeadCache GptShard::make_head_cache() const {
   const auto t = static_cast<std::size_t>(s_.tokens()), h = static_cast<std::size_t>(s_.hidden);
+  const auto tl = static_cast<std::size_t>(s_.local_tokens());
   HeadCache c;
-  c.x = Buffer(be_, t * h);
+  c.x = Buffer(be_, tl * h);
   c.xf = Buffer(be_, t * h);
-  c.mean = Buffer(be_, t);
-  c.rstd = Buffer(be_, t);
+  c.mean = Buffer(be_, tl);
+  c.rstd = Buffer(be_, tl);
   c.logits = Buffer(be_, t * static_cast<std::size_t>(s_.vocab / s_.tp));
   c.max = Buffer(be_, t);
   c.sum_exp = Buffer(be_, t);
@@ -181,17 +196,53 @@ void GptShard::all_reduce_tp(float* x, std::size_t n) {
   if (tp_comm_ != nullptr && s_.tp > 1) tp_comm_->all_reduce_sum(x, n);
 }
 
+float* GptShard::reduce_tokens(float* partial, float* local) {
+  if (!s_.sp) {
+    all_reduce_tp(partial, static_cast<std::size_t>(s_.tokens() * s_.hidden));
+    return partial;
+  }
+  tp_comm_->reduce_scatter_sum(partial, local, static_cast<std::size_t>(s_.local_tokens() * s_.hidden));
+  return local;
+}
+
+const float* GptShard::gather_tokens(const float* local, float* full) {
+  if (!s_.sp) return local;
+  tp_comm_->all_gather(local, full, static_cast<std::size_t>(s_.local_tokens() * s_.hidden));
+  return full;
+}
+
+void GptShard::reduce_sequence_parallel_grads() {
+  if (!s_.sp) return;
+  std::size_t at = 0;  // pack, one all-reduce, unpack
+  for (const auto& p : params_)
+    if (p.sums_over_tokens) {
+      be_.copy(ws_sp_grads_.data() + at, grads_.data() + p.offset, p.local_size());
+      at += p.local_size();
+    }
+  tp_comm_->all_reduce_sum(ws_sp_grads_.data(), at);
+  at = 0;
+  for (const auto& p : params_)
+    if (p.sums_over_tokens) {
+      be_.copy(grads_.data() + p.offset, ws_sp_grads_.data() + at, p.local_size());
+      at += p.local_size();
+    }
+}
+
 void GptShard::embedding_forward(std::span<const std::int32_t> tokens, float* out) {
   const i64 h = s_.hidden, vl = s_.vocab / s_.tp;
-  be_.embedding_forward(tokens, w(word_), s_.tp_rank * vl, vl, h, out);
-  all_reduce_tp(out, static_cast<std::size_t>(s_.tokens() * h));
-  be_.add_positions(out, w(pos_), s_.micro_batch, s_.seq, h);
+  float* partial = s_.sp ? ws_d_.data() : out;  // [T, H]: this rank's vocabulary rows only
+  be_.embedding_forward(tokens, w(word_), s_.tp_rank * vl, vl, h, partial);
+  // Positions join one rank's partial sum so that the reduction adds them once.
+  if (s_.tp_rank == 0) be_.add_positions(partial, w(pos_), s_.micro_batch, s_.seq, h);
+  float* reduced = reduce_tokens(partial, out);
+  if (reduced != out) be_.copy(out, reduced, static_cast<std::size_t>(s_.local_tokens() * h));
 }
 
 void GptShard::embedding_backward(std::span<const std::int32_t> tokens, const float* dout) {
   const i64 h = s_.hidden, vl = s_.vocab / s_.tp;
-  be_.embedding_backward(tokens, dout, s_.tp_rank * vl, vl, h, gr(word_));
-  be_.position_grad(gr(pos_), dout, s_.micro_batch, s_.seq, h);
+  const float* full = gather_tokens(dout, ws_d_.data());  // every rank then holds the whole (replicated) gradient
+  be_.embedding_backward(tokens, full, s_.tp_rank * vl, vl, h, gr(word_));
+  be_.position_grad(gr(pos_), full, s_.micro_batch, s_.seq, h);
 }
 
 void GptShard::attention_forward(const LayerCache& c, float* probs, float* ctx) {
@@ -236,11 +287,14 @@ void GptShard::attention_backward(LayerCache& c, const float* probs, const float
 
 void GptShard::layer_forward(std::int64_t l, const float* x, float* out, LayerCache& c) {
   const auto& lp = layers_[static_cast<std::size_t>(l)];
-  const i64 t = s_.tokens(), h = s_.hidden, hl = h / s_.tp, fl = s_.ffn / s_.tp;
-  const auto th = static_cast<std::size_t>(t * h);
-  if (c.x.data() != x) be_.copy(c.x.data(), x, th);
-  be_.layernorm_forward(c.x.data(), w(lp.ln1_g), w(lp.ln1_b), c.ln1.data(), c.ln1_mean.data(), c.ln1_rstd.data(), t,
-                        h, kLnEps);
+  const i64 t = s_.tokens(), tl = s_.local_tokens(), h = s_.hidden, hl = h / s_.tp, fl = s_.ffn / s_.tp;
+  const auto tlh = static_cast<std::size_t>(tl * h);
+  if (c.x.data() != x) be_.copy(c.x.data(), x, tlh);
+  // With SP the LayerNorm runs on the local tokens and its output is gathered for the column-parallel GEMM.
+  float* ln1 = s_.sp ? ws_local_.data() : c.ln1.data();
+  be_.layernorm_forward(c.x.data(), w(lp.ln1_g), w(lp.ln1_b), ln1, c.ln1_mean.data(), c.ln1_rstd.data(), tl, h,
+                        kLnEps);
+  gather_tokens(ln1, c.ln1.data());
   linear(be_, c.ln1.data(), w(lp.wqkv), c.qkv.data(), t, h, 3 * hl);
   be_.add_bias(c.qkv.data(), w(lp.bqkv), t, 3 * hl);
   if (c.probs.data() == nullptr) {  // selective recomputation: probs are not kept
@@ -249,47 +303,49 @@ void GptShard::layer_forward(std::int64_t l, const float* x, float* out, LayerCa
   } else {
     attention_forward(c, c.probs.data(), c.ctx.data());
   }
-  float* tmp = ws_d_.data();
-  linear(be_, c.ctx.data(), w(lp.wo), tmp, t, hl, h);  // row-parallel: partial sums
-  all_reduce_tp(tmp, th);
-  be_.add_bias(tmp, w(lp.bo), t, h);
-  be_.copy(c.mid.data(), c.x.data(), th);
-  be_.axpy(c.mid.data(), 1.0F, tmp, th);
-  be_.layernorm_forward(c.mid.data(), w(lp.ln2_g), w(lp.ln2_b), c.ln2.data(), c.ln2_mean.data(), c.ln2_rstd.data(), t,
-                        h, kLnEps);
+  linear(be_, c.ctx.data(), w(lp.wo), ws_d_.data(), t, hl, h);  // row-parallel: partial sums over tp
+  float* attn = reduce_tokens(ws_d_.data(), ws_local_.data());
+  be_.add_bias(attn, w(lp.bo), tl, h);
+  be_.copy(c.mid.data(), c.x.data(), tlh);
+  be_.axpy(c.mid.data(), 1.0F, attn, tlh);
+  float* ln2 = s_.sp ? ws_local_.data() : c.ln2.data();
+  be_.layernorm_forward(c.mid.data(), w(lp.ln2_g), w(lp.ln2_b), ln2, c.ln2_mean.data(), c.ln2_rstd.data(), tl, h,
+                        kLnEps);
+  gather_tokens(ln2, c.ln2.data());
   linear(be_, c.ln2.data(), w(lp.w1), c.h1.data(), t, h, fl);
   be_.add_bias(c.h1.data(), w(lp.b1), t, fl);
   be_.gelu_forward(c.h1.data(), c.g.data(), static_cast<std::size_t>(t * fl));
-  linear(be_, c.g.data(), w(lp.w2), tmp, t, fl, h);
-  all_reduce_tp(tmp, th);
-  be_.add_bias(tmp, w(lp.b2), t, h);
-  be_.copy(out, c.mid.data(), th);
-  be_.axpy(out, 1.0F, tmp, th);
+  linear(be_, c.g.data(), w(lp.w2), ws_d_.data(), t, fl, h);
+  float* mlp = reduce_tokens(ws_d_.data(), ws_local_.data());
+  be_.add_bias(mlp, w(lp.b2), tl, h);
+  be_.copy(out, c.mid.data(), tlh);
+  be_.axpy(out, 1.0F, mlp, tlh);
 }
 
 void GptShard::layer_backward(std::int64_t l, const float* dout, float* dx, LayerCache& c) {
   const auto& lp = layers_[static_cast<std::size_t>(l)];
-  const i64 t = s_.tokens(), h = s_.hidden, hl = h / s_.tp, fl = s_.ffn / s_.tp;
-  const auto th = static_cast<std::size_t>(t * h);
-  float* dmid = ws_d_.data();  // gradient of the residual stream between the two blocks
-  be_.copy(dmid, dout, th);
+  const i64 t = s_.tokens(), tl = s_.local_tokens(), h = s_.hidden, hl = h / s_.tp, fl = s_.ffn / s_.tp;
+  const auto tlh = static_cast<std::size_t>(tl * h);
+  float* dmid = ws_dmid_.data();  // gradient of the residual stream between the two blocks (local tokens)
+  be_.copy(dmid, dout, tlh);
   // MLP block: out = mid + fc2(gelu(fc1(ln2(mid))))
   float* dg = ws_a_.data();
-  float* dln = ws_c_.data();
-  be_.bias_grad(gr(lp.b2), dout, t, h);
-  linear_backward(be_, c.g.data(), w(lp.w2), dout, gr(lp.w2), dg, t, fl, h);
+  be_.bias_grad(gr(lp.b2), dout, tl, h);
+  const float* dout_full = gather_tokens(dout, ws_d_.data());
+  linear_backward(be_, c.g.data(), w(lp.w2), dout_full, gr(lp.w2), dg, t, fl, h);
   be_.gelu_backward(c.h1.data(), dg, dg, static_cast<std::size_t>(t * fl));
   be_.bias_grad(gr(lp.b1), dg, t, fl);
-  linear_backward(be_, c.ln2.data(), w(lp.w1), dg, gr(lp.w1), dln, t, h, fl);
-  all_reduce_tp(dln, th);  // column-parallel input gradient
+  linear_backward(be_, c.ln2.data(), w(lp.w1), dg, gr(lp.w1), ws_c_.data(), t, h, fl);
+  const float* dln = reduce_tokens(ws_c_.data(), ws_local_.data());  // column-parallel input gradient
   float* dtmp = ws_b_.data();
   be_.layernorm_backward(dln, c.mid.data(), w(lp.ln2_g), c.ln2_mean.data(), c.ln2_rstd.data(), dtmp, gr(lp.ln2_g),
-                         gr(lp.ln2_b), t, h);
-  be_.axpy(dmid, 1.0F, dtmp, th);
+                         gr(lp.ln2_b), tl, h);
+  be_.axpy(dmid, 1.0F, dtmp, tlh);
   // Attention block: mid = x + proj(attn(qkv(ln1(x))))
   float* dctx = ws_a_.data();
-  be_.bias_grad(gr(lp.bo), dmid, t, h);
-  linear_backward(be_, c.ctx.data(), w(lp.wo), dmid, gr(lp.wo), dctx, t, hl, h);
+  be_.bias_grad(gr(lp.bo), dmid, tl, h);
+  const float* dmid_full = gather_tokens(dmid, ws_d_.data());
+  linear_backward(be_, c.ctx.data(), w(lp.wo), dmid_full, gr(lp.wo), dctx, t, hl, h);
   float* dqkv = ws_b_.data();
   const float* probs = c.probs.data();
   if (probs == nullptr) {  // selective recomputation: re-run the attention core (its ctx output is discarded)
@@ -300,19 +356,21 @@ void GptShard::layer_backward(std::int64_t l, const float* dout, float* dx, Laye
   }
   attention_backward(c, probs, dctx, dqkv);
   be_.bias_grad(gr(lp.bqkv), dqkv, t, 3 * hl);
-  linear_backward(be_, c.ln1.data(), w(lp.wqkv), dqkv, gr(lp.wqkv), dln, t, h, 3 * hl);
-  all_reduce_tp(dln, th);
+  linear_backward(be_, c.ln1.data(), w(lp.wqkv), dqkv, gr(lp.wqkv), ws_c_.data(), t, h, 3 * hl);
+  dln = reduce_tokens(ws_c_.data(), ws_local_.data());
   float* dx1 = ws_a_.data();
   be_.layernorm_backward(dln, c.x.data(), w(lp.ln1_g), c.ln1_mean.data(), c.ln1_rstd.data(), dx1, gr(lp.ln1_g),
-                         gr(lp.ln1_b), t, h);
-  be_.copy(dx, dmid, th);
-  be_.axpy(dx, 1.0F, dx1, th);
+                         gr(lp.ln1_b), tl, h);
+  be_.copy(dx, dmid, tlh);
+  be_.axpy(dx, 1.0F, dx1, tlh);
 }
 
 double GptShard::head_forward(const float* x, std::span<const std::int32_t> targets, HeadCache& c) {
-  const i64 t = s_.tokens(), h = s_.hidden, vl = s_.vocab / s_.tp;
-  be_.copy(c.x.data(), x, static_cast<std::size_t>(t * h));
-  be_.layernorm_forward(c.x.data(), w(lnf_g_), w(lnf_b_), c.xf.data(), c.mean.data(), c.rstd.data(), t, h, kLnEps);
+  const i64 t = s_.tokens(), tl = s_.local_tokens(), h = s_.hidden, vl = s_.vocab / s_.tp;
+  be_.copy(c.x.data(), x, static_cast<std::size_t>(tl * h));
+  float* xf = s_.sp ? ws_local_.data() : c.xf.data();
+  be_.layernorm_forward(c.x.data(), w(lnf_g_), w(lnf_b_), xf, c.mean.data(), c.rstd.data(), tl, h, kLnEps);
+  gather_tokens(xf, c.xf.data());
   be_.gemm(false, true, t, vl, h, 1.0F, c.xf.data(), h, w(head_), h, 0.0F, c.logits.data(), vl);
   be_.row_max(c.logits.data(), t, vl, c.max.data());
   if (tp_comm_ != nullptr && s_.tp > 1) tp_comm_->all_reduce_max(c.max.data(), static_cast<std::size_t>(t));
@@ -333,15 +391,14 @@ double GptShard::head_forward(const float* x, std::span<const std::int32_t> targ
 }
 
 void GptShard::head_backward(std::span<const std::int32_t> targets, float scale, HeadCache& c, float* dx) {
-  const i64 t = s_.tokens(), h = s_.hidden, vl = s_.vocab / s_.tp;
+  const i64 t = s_.tokens(), tl = s_.local_tokens(), h = s_.hidden, vl = s_.vocab / s_.tp;
   float* dlogits = ws_c_.data();
   be_.cross_entropy_backward(c.logits.data(), c.max.data(), c.sum_exp.data(), targets, vl, s_.tp_rank * vl, scale,
                              dlogits);
   be_.gemm(true, false, vl, h, t, 1.0F, dlogits, vl, c.xf.data(), h, 1.0F, gr(head_), h);  // dE += dlogits^T xf
-  float* dxf = ws_d_.data();
-  be_.gemm(false, false, t, h, vl, 1.0F, dlogits, vl, w(head_), h, 0.0F, dxf, h);
-  all_reduce_tp(dxf, static_cast<std::size_t>(t * h));
-  be_.layernorm_backward(dxf, c.x.data(), w(lnf_g_), c.mean.data(), c.rstd.data(), dx, gr(lnf_g_), gr(lnf_b_), t, h);
+  be_.gemm(false, false, t, h, vl, 1.0F, dlogits, vl, w(head_), h, 0.0F, ws_d_.data(), h);
+  const float* dxf = reduce_tokens(ws_d_.data(), ws_local_.data());
+  be_.layernorm_backward(dxf, c.x.data(), w(lnf_g_), c.mean.data(), c.rstd.data(), dx, gr(lnf_g_), gr(lnf_b_), tl, h);
 }
 
 }  // namespace hpsim::exec

@@ -31,6 +31,9 @@ struct ParamInfo {
   std::size_t offset = 0;       ///< in the flat parameter (and gradient) buffer
   float init_std = 0;           ///< > 0: normal(0, std); else the constant init_value
   float init_value = 0;
+  /// Replicated over tp but its gradient sums over the tokens, which sequence parallelism splits over the tp ranks
+  /// (LayerNorms, row-parallel biases): with SP each rank holds a partial gradient, all-reduced over tp.
+  bool sums_over_tokens = false;
   [[nodiscard]] std::size_t local_size() const { return static_cast<std::size_t>(local_rows * local_cols); }
   /// Index in the full row-major matrix of local element `i` on tensor-parallel rank `tp_rank` of `tp`.
   [[nodiscard]] std::int64_t global_index(std::int64_t i, std::int64_t tp_rank, std::int64_t tp) const;
@@ -50,16 +53,23 @@ struct ShardShape {
   }
   std::int64_t total_layers = 0;
   bool first_stage = true, last_stage = true;  ///< holds the embedding (first virtual stage), the head (last)
+  /// Sequence parallelism: the residual stream (between the tensor-parallel blocks) holds tokens() / tp tokens per
+  /// rank, rank r the r-th contiguous block of the micro-batch's tokens.
+  bool sp = false;
   [[nodiscard]] std::int64_t tokens() const { return micro_batch * seq; }
+  /// Tokens of the residual stream on this rank: what layers take and return, and pipeline stages exchange.
+  [[nodiscard]] std::int64_t local_tokens() const { return sp ? tokens() / tp : tokens(); }
 };
 
 /// Activations a layer's backward needs (all of them; with full recomputation only `x` is kept; with selective
-/// recomputation everything but `probs`, the attention core being re-run in backward).
+/// recomputation everything but `probs`, the attention core being re-run in backward). With SP, x, mid and the
+/// LayerNorm statistics hold the rank's local tokens; ln1 and ln2 hold the all-gathered LayerNorm outputs that
+/// the column-parallel GEMMs take, so backward need not gather them again.
 struct LayerCache {
   Buffer x, ln1, ln1_mean, ln1_rstd, qkv, probs, ctx, mid, ln2, ln2_mean, ln2_rstd, h1, g;
 };
 
-/// What the head's backward needs.
+/// What the head's backward needs (with SP: x, mean and rstd local; xf all-gathered).
 struct HeadCache {
   Buffer x, xf, mean, rstd, logits, max, sum_exp;
 };
@@ -87,17 +97,21 @@ class GptShard {
   [[nodiscard]] LayerCache make_layer_cache(bool full, bool keep_probs = true) const;
   [[nodiscard]] HeadCache make_head_cache() const;
 
-  /// out [T, H] = embedding of tokens (T = micro_batch * seq), all-reduced over tp, plus positions.
+  /// out [T_local, H] = embedding of tokens (T = micro_batch * seq) plus positions, all-reduced over tp
+  /// (reduce-scattered with SP).
   void embedding_forward(std::span<const std::int32_t> tokens, float* out);
   void embedding_backward(std::span<const std::int32_t> tokens, const float* dout);
-  /// Layer `l` (local index) forward; keeps a copy of x and every intermediate in `cache`.
+  /// Layer `l` (local index) forward on [T_local, H]; keeps a copy of x and every intermediate in `cache`.
   void layer_forward(std::int64_t l, const float* x, float* out, LayerCache& cache);
   /// Layer backward from the cache; dx may alias dout. Gradients accumulate.
   void layer_backward(std::int64_t l, const float* dout, float* dx, LayerCache& cache);
   /// Final LayerNorm, logits, cross-entropy: returns the sum over this micro-batch's tokens of the token losses.
   double head_forward(const float* x, std::span<const std::int32_t> targets, HeadCache& cache);
-  /// dx [T, H] of the head's input for a loss scaled by `scale` per token.
+  /// dx [T_local, H] of the head's input for a loss scaled by `scale` per token.
   void head_backward(std::span<const std::int32_t> targets, float scale, HeadCache& cache, float* dx);
+  /// With SP: all-reduces over tp the partial gradients of the parameters that sum over tokens (one packed
+  /// all-reduce, as Megatron does after the backward). Nothing without SP.
+  void reduce_sequence_parallel_grads();
 
  private:
   struct LayerParams {
@@ -108,6 +122,11 @@ class GptShard {
   float* w(std::size_t i) const { return weights_.data() + params_[i].offset; }
   float* gr(std::size_t i) const { return grads_.data() + params_[i].offset; }
   void all_reduce_tp(float* x, std::size_t n);
+  /// Sums a partial [T, H] over tp into this rank's tokens: reduce-scatter into `local` with SP (returns it), else an
+  /// all-reduce in place (returns `partial`).
+  float* reduce_tokens(float* partial, float* local);
+  /// This rank's tokens [T_local, H] gathered to [T, H] into `full` with SP (returns it); else returns `local`.
+  const float* gather_tokens(const float* local, float* full);
   void attention_forward(const LayerCache& c, float* probs, float* ctx);
   void attention_backward(LayerCache& c, const float* probs, const float* dctx, float* dqkv);
 
@@ -119,7 +138,9 @@ class GptShard {
   std::size_t word_ = SIZE_MAX, pos_ = SIZE_MAX, lnf_g_ = SIZE_MAX, lnf_b_ = SIZE_MAX, head_ = SIZE_MAX;
   std::size_t total_ = 0;
   Buffer weights_, grads_;
-  Buffer ws_a_, ws_b_, ws_c_, ws_d_, ws_probs_, ws_cols_;  // workspaces
+  Buffer ws_a_, ws_b_, ws_c_, ws_d_, ws_probs_, ws_cols_;  // workspaces ([T, ...])
+  Buffer ws_local_, ws_dmid_;                              // [T_local, H]
+  Buffer ws_sp_grads_;                                     // packed token-summed gradients (SP)
   Buffer ws_recompute_probs_, ws_recompute_ctx_;            // selective recomputation (allocated on first use)
   std::vector<float> host_rows_;
 };

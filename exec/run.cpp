@@ -96,7 +96,11 @@ planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan pla
     require(plan.micro_batches() % plan.pp == 0, "vpp",
             "the interleaved schedule needs micro-batches (" + n(plan.micro_batches()) + ") divisible by pp (" +
                 n(plan.pp) + ")");
-  if (plan.sp) note("sp: sequence parallelism is not implemented; ran without it (same numbers, no SP memory saving)");
+  if (plan.sp && plan.tp == 1) plan.sp = false;  // Megatron turns sequence parallelism off without TP
+  if (plan.sp)
+    require(plan.seq_length % plan.tp == 0, "sp",
+            "sequence parallelism needs tp (" + n(plan.tp) + ") to divide the sequence length (" +
+                n(plan.seq_length) + ")");
   if (plan.precision != topologies::Precision::fp32) note("precision: ran in fp32 (the CPU backend)");
   if (plan.tp_comm_overlap) note("tp_comm_overlap: not implemented; TP communication is blocking");
   if (plan.dp > 1 && plan.overlap_grad_reduce) note("overlap_grad_reduce: gradients are reduced after the backward");

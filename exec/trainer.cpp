@@ -48,6 +48,7 @@ Trainer::Trainer(const models::ModelSpec& model, const planner::Plan& plan, Comp
   s.micro_batch = plan.micro_batch_size;
   s.tp = plan.tp;
   s.tp_rank = grid_.coord().tp;
+  s.sp = plan.sp && plan.tp > 1;
   s.total_layers = model.num_layers;
   if (plan.vpp > 1 && options.comm_factory)
     throw std::invalid_argument("Trainer: the interleaved schedule (vpp > 1) runs with MPI communication only");
@@ -63,7 +64,7 @@ Trainer::Trainer(const models::ModelSpec& model, const planner::Plan& plan, Comp
   recompute_ = plan.recompute == models::Recompute::full;
   const auto n_micro = static_cast<std::size_t>(plan.micro_batches());
   micro_.resize(n_micro);
-  const auto th = static_cast<std::size_t>(s.tokens() * s.hidden);
+  const auto th = static_cast<std::size_t>(s.local_tokens() * s.hidden);  // the residual stream on this rank
   for (auto& m : micro_) {
     for (i64 c = 0; c < plan.vpp; ++c) {
       m.out.emplace_back(be_, th);
@@ -101,7 +102,7 @@ void Trainer::load_batch(Micro& m, std::int64_t micro_index) {
 
 void Trainer::forward(Micro& m, int index, int chunk) {
   const auto& s = shard_->shape();
-  const auto th = static_cast<std::size_t>(s.tokens() * s.hidden);
+  const auto th = static_cast<std::size_t>(s.local_tokens() * s.hidden);
   const int pp = static_cast<int>(plan_.pp), rank = static_cast<int>(grid_.coord().pp);
   const int stages = pp * static_cast<int>(plan_.vpp), vs = chunk * pp + rank;  // virtual stage
   const i64 per_chunk = s.num_layers / s.chunks, first = chunk * per_chunk;
@@ -124,7 +125,7 @@ void Trainer::forward(Micro& m, int index, int chunk) {
 
 void Trainer::backward(Micro& m, int index, int chunk) {
   const auto& s = shard_->shape();
-  const auto th = static_cast<std::size_t>(s.tokens() * s.hidden);
+  const auto th = static_cast<std::size_t>(s.local_tokens() * s.hidden);
   const int pp = static_cast<int>(plan_.pp), rank = static_cast<int>(grid_.coord().pp);
   const int stages = pp * static_cast<int>(plan_.vpp), vs = chunk * pp + rank;
   const i64 per_chunk = s.num_layers / s.chunks, first = chunk * per_chunk;
@@ -153,6 +154,7 @@ void Trainer::backward(Micro& m, int index, int chunk) {
 void Trainer::reduce_and_update() {
   auto& g = *shard_;
   const std::size_t n = g.flat_size();
+  g.reduce_sequence_parallel_grads();
   if (auto* emb = grid_.embedding()) {  // tied embedding: first and last stage sum their gradients
     const auto [offset, size] = g.word_embedding_range();
     emb->all_reduce_sum(g.grad_data() + offset, size);

@@ -1,6 +1,6 @@
 #pragma once
 /// Runs optimizer steps of a GPT under a plan on this rank: pipeline schedule (GPipe, 1F1B) with activations and
-/// gradients sent between stages, tensor parallelism inside the shard, data-parallel gradient reduction (bucketed
+/// gradients sent between stages, tensor (and sequence) parallelism inside the shard, data-parallel gradient reduction (bucketed
 /// all-reduce, or ZeRO-1's reduce-scatter + sharded Adam + all-gather), the tied embedding's all-reduce, Adam.
 #include <mpi.h>
 

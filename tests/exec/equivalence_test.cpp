@@ -100,7 +100,7 @@ std::tuple<double, double, double> compare(const planner::Plan& plan_in, std::in
 
 void check_equal(const planner::Plan& plan, std::int64_t layers = 2) {
   const auto [loss_err, weight_err, element_err] = compare(plan, layers);
-  MESSAGE("tp " << plan.tp << " pp " << plan.pp << " vpp " << plan.vpp << " dp " << plan.dp << " zero " << plan.zero << ": loss error "
+  MESSAGE("tp " << plan.tp << std::string(plan.sp ? " sp" : "") << " pp " << plan.pp << " vpp " << plan.vpp << " dp " << plan.dp << " zero " << plan.zero << ": loss error "
                 << loss_err << ", weight error " << weight_err << ", worst element " << element_err);
   CHECK(loss_err < 1e-4);
   CHECK(weight_err < 1e-4);
@@ -129,6 +129,20 @@ TEST_CASE("1rank: selective recomputation leaves a single rank's step unchanged"
 }
 
 TEST_CASE("2ranks: tp=2") { check_equal(plan_of(2, 1, 1)); }
+planner::Plan with_sp(planner::Plan p) {
+  p.sp = true;
+  return p;
+}
+TEST_CASE("2ranks: tp=2 with sequence parallelism") {
+  check_equal(with_sp(plan_of(2, 1, 1)));
+  auto p = with_sp(plan_of(2, 1, 1));
+  p.micro_batch_size = 1;  // one sample: the two token blocks are the two halves of the sequence
+  check_equal(p);
+}
+TEST_CASE("2ranks: tp=2 with sequence parallelism and full or selective recomputation") {
+  check_equal(with_sp(plan_of(2, 1, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::full)));
+  check_equal(with_sp(plan_of(2, 1, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::selective)));
+}
 TEST_CASE("2ranks: pp=2 1F1B") { check_equal(plan_of(1, 2, 1)); }
 TEST_CASE("2ranks: pp=2 GPipe, 4 layers") { check_equal(plan_of(1, 2, 1, 0, planner::Schedule::gpipe), 4); }
 TEST_CASE("2ranks: dp=2") { check_equal(plan_of(1, 1, 2)); }
@@ -174,6 +188,16 @@ TEST_CASE("4ranks: pp=4 vpp=2, 8 layers") {
   check_equal(p, 8);
 }
 TEST_CASE("4ranks: tp=4") { check_equal(plan_of(4, 1, 1)); }
+TEST_CASE("4ranks: tp=4 with sequence parallelism") { check_equal(with_sp(plan_of(4, 1, 1))); }
+TEST_CASE("4ranks: tp=2 pp=2 with sequence parallelism, GPipe") {
+  check_equal(with_sp(plan_of(2, 2, 1, 0, planner::Schedule::gpipe)));
+}
+TEST_CASE("4ranks: tp=2 dp=2 ZeRO-1 with sequence parallelism") { check_equal(with_sp(plan_of(2, 1, 2, 1))); }
+TEST_CASE("4ranks: tp=2 pp=2 vpp=2 with sequence parallelism and selective recomputation, 4 layers") {
+  auto p = with_sp(plan_of(2, 2, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::selective));
+  p.vpp = 2;
+  check_equal(p, 4);
+}
 TEST_CASE("4ranks: pp=4 1F1B") { check_equal(plan_of(1, 4, 1), 4); }
 
 }  // namespace hpsim::exec
