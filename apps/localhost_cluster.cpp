@@ -30,10 +30,28 @@ int calibrated_ranks(const std::string& file) {
   }
 }
 
-std::string localhost_cache_file(int ranks) {
+std::string calibrated_backend(const std::string& file) {
+  if (!core::is_file(file)) return "";
+  try {
+    // The source line hpsim calibrate writes: "hpsim calibrate --backend NAME on ...".
+    const YAML::Node n = YAML::LoadFile(file);
+    const std::string source = n["source"] ? n["source"].as<std::string>() : "";
+    const std::string tag = "hpsim calibrate --backend ";
+    const auto at = source.find(tag);
+    if (at == std::string::npos) return "";
+    const auto from = at + tag.size();
+    return source.substr(from, source.find(' ', from) - from);
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+std::string localhost_cache_file(int ranks, const std::string& backend) {
   const std::string shared = localhost_cache_file();
-  if (calibrated_ranks(shared) == ranks) return shared;
-  return (std::filesystem::path(cache_dir()) / ("localhost-" + std::to_string(ranks) + "ranks.yaml")).string();
+  // A GPU calibration in the shared file does not describe the CPU executor, nor a CPU one the GPUs.
+  if (calibrated_ranks(shared) == ranks && calibrated_backend(shared) == backend) return shared;
+  const std::string prefix = backend == "cpu" ? "localhost-" : "localhost-" + backend + "-";
+  return (std::filesystem::path(cache_dir()) / (prefix + std::to_string(ranks) + "ranks.yaml")).string();
 }
 
 std::string resolve_cluster_name(const std::string& name) {
@@ -43,7 +61,8 @@ std::string resolve_cluster_name(const std::string& name) {
     throw core::InputError("localhost", "cluster",
                            "this machine has no calibration yet (" + file +
                                "); create it with `mpirun -np N hpsim calibrate --backend cpu --out " + file +
-                               "` (N: the ranks to model), or run a plan with `hpsim run`, which calibrates first");
+                               "` (N: the ranks to model; --backend cuda: one GPU per rank), or run a plan with "
+                               "`hpsim run`, which calibrates first");
   return file;
 }
 

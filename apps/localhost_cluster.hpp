@@ -10,11 +10,15 @@ namespace hpsim::apps {
 std::string cache_dir();
 /// The calibration `simulate`/`plan` use for `localhost`: cache_dir()/localhost.yaml.
 std::string localhost_cache_file();
-/// The calibration of `ranks` ranks busy at once, as `run` needs it: localhost.yaml when that one was calibrated
-/// with `ranks` ranks, else cache_dir()/localhost-<ranks>ranks.yaml (which may not exist yet).
-std::string localhost_cache_file(int ranks);
+/// The `backend` (cpu or cuda) calibration of `ranks` ranks busy at once, as `run` needs it: localhost.yaml when
+/// that one is such a calibration, else cache_dir()/localhost-<ranks>ranks.yaml for cpu,
+/// localhost-cuda-<ranks>ranks.yaml for cuda (which may not exist yet).
+std::string localhost_cache_file(int ranks, const std::string& backend = "cpu");
 /// The number of ranks a calibration file was made with (its gpus_per_node); 0 when unreadable.
 int calibrated_ranks(const std::string& file);
+/// The backend a calibration file measured (cpu or cuda, from its `source`); empty when unreadable or not made by
+/// hpsim calibrate.
+std::string calibrated_backend(const std::string& file);
 /// `localhost` -> localhost_cache_file(), or an InputError saying how to create it; any other name unchanged.
 std::string resolve_cluster_name(const std::string& name);
 

@@ -21,6 +21,9 @@
 #include <optional>
 #include <thread>
 
+#ifdef HPSIM_HAVE_CUDA
+#include "exec/cuda_backend.hpp"
+#endif
 #include "exec/run.hpp"
 #include "planner/plan_file.hpp"
 #include "planner/step_simulation.hpp"
@@ -172,6 +175,14 @@ int run_command(const RunArgs& a, Format format) {
     if (a.backend != "cpu")
       throw core::InputError("command line", "--backend",
                              "'" + a.backend + "' is not available in this build (built without CUDA and NCCL)");
+#else
+    if (a.backend == "cuda") {  // every rank needs a GPU (collective: all ranks fail alike), before calibrating
+      try {
+        (void)exec::select_cuda_device(MPI_COMM_WORLD);
+      } catch (const std::runtime_error& e) {
+        throw core::InputError("run", "--backend", e.what());
+      }
+    }
 #endif
   } catch (const core::InputError& e) {
     if (rank == 0) std::cerr << "hpsim: error: " << e.what() << "\n";
@@ -183,18 +194,16 @@ int run_command(const RunArgs& a, Format format) {
     Prediction pred;
     std::optional<topologies::ClusterSpec> cluster;
     std::vector<std::string> extra_notes;
-    // The cluster to predict on. localhost: the calibration of this many ranks busy at once (made now if missing).
-    if (file.cluster == "localhost" && a.backend != "cpu") {
-      // Calibration measures the CPU executor only so far: run, but say why there is no prediction.
-      extra_notes.push_back("no prediction: this machine's calibration covers the cpu backend only");
-    } else if (file.cluster == "localhost") {
-      const std::string path = localhost_cache_file(ranks);
+    // The cluster to predict on. localhost: the backend's calibration of this many ranks busy at once (made now if
+    // missing).
+    if (file.cluster == "localhost") {
+      const std::string path = localhost_cache_file(ranks, a.backend);
       int exists = rank == 0 && core::is_file(path) ? 1 : 0;
       MPI_Bcast(&exists, 1, MPI_INT, 0, MPI_COMM_WORLD);
       if (exists == 0) {
         if (rank == 0)
-          std::cerr << "hpsim run: no calibration of this machine for " << ranks << " rank" << (ranks == 1 ? "" : "s")
-                    << " in " << cache_dir() << "; calibrating first (about 15 s)\n";
+          std::cerr << "hpsim run: no " << a.backend << " calibration of this machine for " << ranks << " rank"
+                    << (ranks == 1 ? "" : "s") << " in " << cache_dir() << "; calibrating first (about 15 s)\n";
         CalibrateArgs ca;
         ca.backend = a.backend;
         calibrate_and_write(ca, path, true);
@@ -255,6 +264,10 @@ int run_command(const RunArgs& a, Format format) {
       j["step_times_s"] = r.step_times_s;
       j["loss"] = r.loss;
       j["warmup_loss"] = r.warmup_loss;
+      if (r.loss_scaling) {
+        j["loss_scale"] = r.loss_scale;
+        j["skipped_steps"] = r.skipped_steps;
+      }
       j["cluster"] = pred.cluster_label;
       if (!pred.cluster_file.empty()) j["cluster_file"] = pred.cluster_file;
       if (pred.step) {

@@ -52,6 +52,21 @@ class ComputeBackend {
   virtual void layernorm_backward(const float* dy, const float* x, const float* gamma, const float* mean,
                                   const float* rstd, float* dx, float* dgamma, float* dbeta, std::int64_t rows,
                                   std::int64_t cols) = 0;
+  /// RMSNorm (LLaMA's): y = x * rstd * gamma per row, rstd = 1 / sqrt(mean(x^2) + eps); keeps rstd for backward.
+  virtual void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, std::int64_t rows,
+                               std::int64_t cols, float eps) = 0;
+  /// dx = input gradient (overwritten); dgamma accumulates.
+  virtual void rmsnorm_backward(const float* dy, const float* x, const float* gamma, const float* rstd, float* dx,
+                                float* dgamma, std::int64_t rows, std::int64_t cols) = 0;
+  /// SwiGLU: x [rows, 2 * cols] holds [gate | up] per row; y [rows, cols] = silu(gate) * up.
+  virtual void swiglu_forward(const float* x, float* y, std::int64_t rows, std::int64_t cols) = 0;
+  /// dx [rows, 2 * cols] = the gradients of gate and up (overwritten) from dy [rows, cols].
+  virtual void swiglu_backward(const float* x, const float* dy, float* dx, std::int64_t rows, std::int64_t cols) = 0;
+  /// Rotary position embedding in place, on `heads` heads of `head_dim` values at the start of each of `rows` rows
+  /// (`row_stride` floats apart); row r is at position r % seq. Pairs (i, i + head_dim/2) turn by the angle
+  /// position * base^(-2i / head_dim) (GPT-NeoX / LLaMA's rotate-half); `inverse` turns back (the backward).
+  virtual void rope(float* x, std::int64_t rows, std::int64_t row_stride, std::int64_t heads, std::int64_t head_dim,
+                    std::int64_t seq, float base, bool inverse) = 0;
   /// GELU, tanh approximation (Megatron's).
   virtual void gelu_forward(const float* x, float* y, std::size_t n) = 0;
   /// dx = dy * gelu'(x) (overwritten)
@@ -82,9 +97,12 @@ class ComputeBackend {
   virtual void cross_entropy_backward(const float* x, const float* max, const float* sum_exp,
                                       std::span<const std::int32_t> targets, std::int64_t cols,
                                       std::int64_t first_col, float scale, float* dx) = 0;
-  /// One Adam step (1-based `step`, bias-corrected) on n parameters.
+  /// One Adam step (1-based `step`, bias-corrected) on n parameters, on the gradients times `grad_scale` (1 / the
+  /// loss scale under fp16 loss scaling, else 1).
   virtual void adam(float* param, const float* grad, float* m, float* v, std::size_t n, const AdamConfig& config,
-                    std::int64_t step) = 0;
+                    std::int64_t step, float grad_scale) = 0;
+  /// Whether all n values are finite (no inf, no NaN): loss scaling's overflow check. Waits for the result.
+  [[nodiscard]] virtual bool all_finite(const float* x, std::size_t n) = 0;
 };
 
 /// An owned device buffer of floats.

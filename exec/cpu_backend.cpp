@@ -93,6 +93,64 @@ class CpuBackend final : public ComputeBackend {
     }
   }
 
+  void rmsnorm_forward(const float* x, const float* g, float* y, float* rstd, i64 rows, i64 cols, float eps) override {
+    for (i64 r = 0; r < rows; ++r) {
+      const float* xr = x + r * cols;
+      double ss = 0;
+      for (i64 c = 0; c < cols; ++c) ss += static_cast<double>(xr[c]) * xr[c];
+      const double rs = 1.0 / std::sqrt(ss / static_cast<double>(cols) + eps);
+      rstd[r] = static_cast<float>(rs);
+      for (i64 c = 0; c < cols; ++c) y[r * cols + c] = static_cast<float>(xr[c] * rs) * g[c];
+    }
+  }
+  void rmsnorm_backward(const float* dy, const float* x, const float* g, const float* rstd, float* dx, float* dg,
+                        i64 rows, i64 cols) override {
+    for (i64 r = 0; r < rows; ++r) {
+      const float* xr = x + r * cols;
+      const float* dyr = dy + r * cols;
+      const double rs = rstd[r];
+      double dot = 0;  // sum(gamma * dy * x)
+      for (i64 c = 0; c < cols; ++c) {
+        dot += static_cast<double>(g[c]) * dyr[c] * xr[c];
+        dg[c] += static_cast<float>(dyr[c] * xr[c] * rs);
+      }
+      const double k = rs * rs * dot / static_cast<double>(cols);
+      for (i64 c = 0; c < cols; ++c) dx[r * cols + c] = static_cast<float>(rs * (g[c] * dyr[c] - xr[c] * k));
+    }
+  }
+  void swiglu_forward(const float* x, float* y, i64 rows, i64 cols) override {
+    for (i64 r = 0; r < rows; ++r)
+      for (i64 c = 0; c < cols; ++c) {
+        const float a = x[r * 2 * cols + c], b = x[r * 2 * cols + cols + c];
+        y[r * cols + c] = a / (1.0F + std::exp(-a)) * b;
+      }
+  }
+  void swiglu_backward(const float* x, const float* dy, float* dx, i64 rows, i64 cols) override {
+    for (i64 r = 0; r < rows; ++r)
+      for (i64 c = 0; c < cols; ++c) {
+        const float a = x[r * 2 * cols + c], b = x[r * 2 * cols + cols + c], d = dy[r * cols + c];
+        const float sig = 1.0F / (1.0F + std::exp(-a));
+        dx[r * 2 * cols + c] = d * b * sig * (1.0F + a * (1.0F - sig));
+        dx[r * 2 * cols + cols + c] = d * a * sig;
+      }
+  }
+  void rope(float* x, i64 rows, i64 row_stride, i64 heads, i64 head_dim, i64 seq, float base, bool inverse) override {
+    const i64 half = head_dim / 2;
+    for (i64 r = 0; r < rows; ++r) {
+      const double pos = static_cast<double>(r % seq);
+      for (i64 i = 0; i < half; ++i) {
+        const double angle = pos * std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+        const auto c = static_cast<float>(std::cos(angle)), s = static_cast<float>(inverse ? -std::sin(angle) : std::sin(angle));
+        for (i64 h = 0; h < heads; ++h) {
+          float* v = x + r * row_stride + h * head_dim;
+          const float a = v[i], b = v[i + half];
+          v[i] = a * c - b * s;
+          v[i + half] = b * c + a * s;
+        }
+      }
+    }
+  }
+
   void gelu_forward(const float* x, float* y, std::size_t n) override {
     for (std::size_t i = 0; i < n; ++i) {
       const float v = x[i];
@@ -189,17 +247,21 @@ class CpuBackend final : public ComputeBackend {
     }
   }
 
-  void adam(float* p, const float* g, float* m, float* v, std::size_t n, const AdamConfig& a,
-            std::int64_t step) override {
+  void adam(float* p, const float* grad, float* m, float* v, std::size_t n, const AdamConfig& a, std::int64_t step,
+            float grad_scale) override {
     const float bc1 = 1.0F - std::pow(a.beta1, static_cast<float>(step));
     const float bc2 = 1.0F - std::pow(a.beta2, static_cast<float>(step));
     for (std::size_t i = 0; i < n; ++i) {
-      m[i] = a.beta1 * m[i] + (1.0F - a.beta1) * g[i];
-      v[i] = a.beta2 * v[i] + (1.0F - a.beta2) * g[i] * g[i];
+      const float g = grad[i] * grad_scale;
+      m[i] = a.beta1 * m[i] + (1.0F - a.beta1) * g;
+      v[i] = a.beta2 * v[i] + (1.0F - a.beta2) * g * g;
       const float mh = m[i] / bc1;
       const float vh = v[i] / bc2;
       p[i] -= a.lr * (mh / (std::sqrt(vh) + a.eps) + a.weight_decay * p[i]);
     }
+  }
+  bool all_finite(const float* x, std::size_t n) override {
+    return std::all_of(x, x + n, [](float v) { return std::isfinite(v); });
   }
 };
 

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "exec/cuda_check.hpp"
 #include "exec/cuda_kernels.hpp"
 #include "exec/mpi_comm.hpp"
 
@@ -19,13 +20,6 @@ namespace {
 
 using i64 = std::int64_t;
 
-void check_cuda(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA: ") + what + ": " + cudaGetErrorString(e));
-}
-void check_cublas(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS)
-    throw std::runtime_error(std::string("cuBLAS: ") + what + ": " + cublasGetStatusString(s));
-}
 
 /// A device scratch area that grows on demand (freed and reallocated: cudaFree waits for the device).
 class Scratch {
@@ -180,6 +174,27 @@ class CudaBackend final : public ComputeBackend {
     cuda::layernorm_backward(dy, x, g, mean, rstd, dx, dg, db, rows, cols, stream_);
     launched("layernorm_backward");
   }
+  void rmsnorm_forward(const float* x, const float* g, float* y, float* rstd, i64 rows, i64 cols, float eps) override {
+    cuda::rmsnorm_forward(x, g, y, rstd, rows, cols, eps, stream_);
+    launched("rmsnorm_forward");
+  }
+  void rmsnorm_backward(const float* dy, const float* x, const float* g, const float* rstd, float* dx, float* dg,
+                        i64 rows, i64 cols) override {
+    cuda::rmsnorm_backward(dy, x, g, rstd, dx, dg, rows, cols, stream_);
+    launched("rmsnorm_backward");
+  }
+  void swiglu_forward(const float* x, float* y, i64 rows, i64 cols) override {
+    cuda::swiglu_forward(x, y, rows, cols, stream_);
+    launched("swiglu_forward");
+  }
+  void swiglu_backward(const float* x, const float* dy, float* dx, i64 rows, i64 cols) override {
+    cuda::swiglu_backward(x, dy, dx, rows, cols, stream_);
+    launched("swiglu_backward");
+  }
+  void rope(float* x, i64 rows, i64 row_stride, i64 heads, i64 head_dim, i64 seq, float base, bool inverse) override {
+    cuda::rope(x, rows, row_stride, heads, head_dim, seq, base, inverse, stream_);
+    launched("rope");
+  }
   void gelu_forward(const float* x, float* y, std::size_t n) override {
     cuda::gelu_forward(x, y, n, stream_);
     launched("gelu_forward");
@@ -236,13 +251,23 @@ class CudaBackend final : public ComputeBackend {
                                  first_col, scale, dx, stream_);
     launched("cross_entropy_backward");
   }
-  void adam(float* p, const float* g, float* m, float* v, std::size_t n, const AdamConfig& a,
-            std::int64_t step) override {
+  void adam(float* p, const float* g, float* m, float* v, std::size_t n, const AdamConfig& a, std::int64_t step,
+            float grad_scale) override {
     const float bc1 = 1.0F - std::pow(a.beta1, static_cast<float>(step));
     const float bc2 = 1.0F - std::pow(a.beta2, static_cast<float>(step));
-    cuda::adam(p, g, m, v, n, a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, bc1, bc2, stream_);
+    cuda::adam(p, g, m, v, n, a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, bc1, bc2, grad_scale, stream_);
     launched("adam");
     touched(p, n);  // the 16-bit copy is cast again before the next GEMM that reads it
+  }
+  bool all_finite(const float* x, std::size_t n) override {
+    auto* flag = static_cast<int*>(flag_.get(sizeof(int)));
+    check_cuda(cudaMemsetAsync(flag, 0, sizeof(int), stream_), "all_finite");
+    cuda::flag_non_finite(x, n, flag, stream_);
+    launched("flag_non_finite");
+    int found = 0;
+    check_cuda(cudaMemcpyAsync(&found, flag, sizeof(int), cudaMemcpyDeviceToHost, stream_), "all_finite");
+    check_cuda(cudaStreamSynchronize(stream_), "all_finite");
+    return found == 0;
   }
 
  private:
@@ -279,7 +304,7 @@ class CudaBackend final : public ComputeBackend {
   CudaPrecision precision_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
-  Scratch operands_, tokens_;
+  Scratch operands_, tokens_, flag_;
   float* params_ = nullptr;
   std::size_t n_params_ = 0;
   void* shadow_ = nullptr;

@@ -119,8 +119,9 @@ __global__ void bias_grad_kernel(float* db, const float* dy, i64 rows, i64 cols)
     atomicAdd(db + c, t);
   }
 }
-__global__ void layernorm_param_grad_kernel(const float* dy, const float* x, const float* mean, const float* rstd,
-                                            float* dg, float* db, i64 rows, i64 cols) {
+// LayerNorm's dgamma and dbeta; RMSNorm's dgamma with mean and db null (no centring, no beta).
+__global__ void norm_param_grad_kernel(const float* dy, const float* x, const float* mean, const float* rstd,
+                                       float* dg, float* db, i64 rows, i64 cols) {
   __shared__ float pg[8][33], pb[8][33];
   const i64 c = blockIdx.x * 32 + threadIdx.x;
   const i64 r0 = static_cast<i64>(blockIdx.y) * kChunk, r1 = min(rows, r0 + kChunk);
@@ -128,7 +129,7 @@ __global__ void layernorm_param_grad_kernel(const float* dy, const float* x, con
   if (c < cols)
     for (i64 r = r0 + threadIdx.y; r < r1; r += 8) {
       const float d = dy[r * cols + c];
-      sg += d * (x[r * cols + c] - mean[r]) * rstd[r];
+      sg += d * (x[r * cols + c] - (mean != nullptr ? mean[r] : 0.0F)) * rstd[r];
       sb += d;
     }
   pg[threadIdx.y][threadIdx.x] = sg;
@@ -141,7 +142,7 @@ __global__ void layernorm_param_grad_kernel(const float* dy, const float* x, con
       tb += pb[k][threadIdx.x];
     }
     atomicAdd(dg + c, tg);
-    atomicAdd(db + c, tb);
+    if (db != nullptr) atomicAdd(db + c, tb);
   }
 }
 
@@ -177,6 +178,59 @@ __global__ void layernorm_backward_dx_kernel(const float* dy, const float* x, co
   for (i64 c = threadIdx.x; c < cols; c += blockDim.x) {
     const float xhat = (x[r * cols + c] - mu) * rs, dxhat = dy[r * cols + c] * g[c];
     dx[r * cols + c] = rs * (dxhat - s1 - xhat * s2);
+  }
+}
+
+__global__ void rmsnorm_forward_kernel(const float* x, const float* g, float* y, float* rstd, i64 cols, float eps) {
+  const i64 r = blockIdx.x;
+  const float* xr = x + r * cols;
+  float ss = 0;
+  for (i64 c = threadIdx.x; c < cols; c += blockDim.x) ss += xr[c] * xr[c];
+  const float rs = rsqrtf(block_sum(ss) / static_cast<float>(cols) + eps);
+  if (threadIdx.x == 0) rstd[r] = rs;
+  for (i64 c = threadIdx.x; c < cols; c += blockDim.x) y[r * cols + c] = xr[c] * rs * g[c];
+}
+__global__ void rmsnorm_backward_dx_kernel(const float* dy, const float* x, const float* g, const float* rstd,
+                                           float* dx, i64 cols) {
+  const i64 r = blockIdx.x;
+  const float rs = rstd[r];
+  float dot = 0;
+  for (i64 c = threadIdx.x; c < cols; c += blockDim.x) dot += g[c] * dy[r * cols + c] * x[r * cols + c];
+  const float k = rs * rs * block_sum(dot) / static_cast<float>(cols);
+  for (i64 c = threadIdx.x; c < cols; c += blockDim.x)
+    dx[r * cols + c] = rs * (g[c] * dy[r * cols + c] - x[r * cols + c] * k);
+}
+
+__global__ void swiglu_forward_kernel(const float* x, float* y, i64 cols, std::size_t n) {
+  GRID_STRIDE(i, n) {
+    const i64 r = static_cast<i64>(i) / cols, c = static_cast<i64>(i) % cols;
+    const float a = x[r * 2 * cols + c], b = x[r * 2 * cols + cols + c];
+    y[i] = a / (1.0F + __expf(-a)) * b;
+  }
+}
+__global__ void swiglu_backward_kernel(const float* x, const float* dy, float* dx, i64 cols, std::size_t n) {
+  GRID_STRIDE(i, n) {
+    const i64 r = static_cast<i64>(i) / cols, c = static_cast<i64>(i) % cols;
+    const float a = x[r * 2 * cols + c], b = x[r * 2 * cols + cols + c], d = dy[i];
+    const float sig = 1.0F / (1.0F + __expf(-a));
+    dx[r * 2 * cols + c] = d * b * sig * (1.0F + a * (1.0F - sig));
+    dx[r * 2 * cols + cols + c] = d * a * sig;
+  }
+}
+// One thread per (row, pair index i, head): n = rows * half * heads.
+__global__ void rope_kernel(float* x, i64 row_stride, i64 heads, i64 head_dim, i64 seq, float base, bool inverse,
+                            std::size_t n) {
+  const i64 half = head_dim / 2;
+  GRID_STRIDE(k, n) {
+    const i64 h = static_cast<i64>(k) % heads, i = (static_cast<i64>(k) / heads) % half;
+    const i64 r = static_cast<i64>(k) / (heads * half);
+    const double angle = static_cast<double>(r % seq) *
+                         pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+    const float c = static_cast<float>(cos(angle)), s = static_cast<float>(inverse ? -sin(angle) : sin(angle));
+    float* v = x + r * row_stride + h * head_dim;
+    const float a = v[i], b = v[i + half];
+    v[i] = a * c - b * s;
+    v[i + half] = b * c + a * s;
   }
 }
 
@@ -273,15 +327,21 @@ __global__ void cross_entropy_backward_kernel(const float* x, const float* max, 
 }
 
 __global__ void adam_kernel(float* p, const float* g, float* m, float* v, std::size_t n, float lr, float b1, float b2,
-                            float eps, float wd, float bc1, float bc2) {
+                            float eps, float wd, float bc1, float bc2, float grad_scale) {
   GRID_STRIDE(i, n) {
-    const float gi = g[i];
+    const float gi = g[i] * grad_scale;
     const float mi = b1 * m[i] + (1.0F - b1) * gi;
     const float vi = b2 * v[i] + (1.0F - b2) * gi * gi;
     m[i] = mi;
     v[i] = vi;
     p[i] -= lr * ((mi / bc1) / (sqrtf(vi / bc2) + eps) + wd * p[i]);
   }
+}
+
+__global__ void flag_non_finite_kernel(const float* x, std::size_t n, int* flag) {
+  bool bad = false;
+  GRID_STRIDE(i, n) bad = bad || !isfinite(x[i]);
+  if (bad) *flag = 1;  // any writer will do: every one writes 1
 }
 
 dim3 column_grid(i64 rows, i64 cols) {
@@ -320,10 +380,36 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, fl
 void layernorm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,
                         float* dx, float* dgamma, float* dbeta, i64 rows, i64 cols, cudaStream_t stream) {
   if (rows == 0) return;
-  layernorm_param_grad_kernel<<<column_grid(rows, cols), dim3(32, 8), 0, stream>>>(dy, x, mean, rstd, dgamma, dbeta,
-                                                                                   rows, cols);
+  norm_param_grad_kernel<<<column_grid(rows, cols), dim3(32, 8), 0, stream>>>(dy, x, mean, rstd, dgamma, dbeta, rows,
+                                                                              cols);
   layernorm_backward_dx_kernel<<<static_cast<unsigned>(rows), row_threads(cols), 0, stream>>>(dy, x, gamma, mean,
                                                                                               rstd, dx, cols);
+}
+void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, i64 rows, i64 cols, float eps,
+                     cudaStream_t stream) {
+  if (rows > 0)
+    rmsnorm_forward_kernel<<<static_cast<unsigned>(rows), row_threads(cols), 0, stream>>>(x, gamma, y, rstd, cols, eps);
+}
+void rmsnorm_backward(const float* dy, const float* x, const float* gamma, const float* rstd, float* dx, float* dgamma,
+                      i64 rows, i64 cols, cudaStream_t stream) {
+  if (rows == 0) return;
+  norm_param_grad_kernel<<<column_grid(rows, cols), dim3(32, 8), 0, stream>>>(dy, x, nullptr, rstd, dgamma, nullptr,
+                                                                              rows, cols);
+  rmsnorm_backward_dx_kernel<<<static_cast<unsigned>(rows), row_threads(cols), 0, stream>>>(dy, x, gamma, rstd, dx,
+                                                                                            cols);
+}
+void swiglu_forward(const float* x, float* y, i64 rows, i64 cols, cudaStream_t stream) {
+  const auto n = static_cast<std::size_t>(rows * cols);
+  if (n > 0) swiglu_forward_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, y, cols, n);
+}
+void swiglu_backward(const float* x, const float* dy, float* dx, i64 rows, i64 cols, cudaStream_t stream) {
+  const auto n = static_cast<std::size_t>(rows * cols);
+  if (n > 0) swiglu_backward_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, dy, dx, cols, n);
+}
+void rope(float* x, i64 rows, i64 row_stride, i64 heads, i64 head_dim, i64 seq, float base, bool inverse,
+          cudaStream_t stream) {
+  const auto n = static_cast<std::size_t>(rows * heads * (head_dim / 2));
+  if (n > 0) rope_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, row_stride, heads, head_dim, seq, base, inverse, n);
 }
 void gelu_forward(const float* x, float* y, std::size_t n, cudaStream_t stream) {
   if (n > 0) gelu_forward_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, y, n);
@@ -378,10 +464,14 @@ void cross_entropy_backward(const float* x, const float* max, const float* sum_e
         x, max, sum_exp, targets, cols, first_col, scale, dx);
 }
 void adam(float* param, const float* grad, float* m, float* v, std::size_t n, float lr, float beta1, float beta2,
-          float eps, float weight_decay, float bias_correction1, float bias_correction2, cudaStream_t stream) {
+          float eps, float weight_decay, float bias_correction1, float bias_correction2, float grad_scale,
+          cudaStream_t stream) {
   if (n > 0)
     adam_kernel<<<blocks_for(n), kThreads, 0, stream>>>(param, grad, m, v, n, lr, beta1, beta2, eps, weight_decay,
-                                                         bias_correction1, bias_correction2);
+                                                         bias_correction1, bias_correction2, grad_scale);
+}
+void flag_non_finite(const float* x, std::size_t n, int* flag, cudaStream_t stream) {
+  if (n > 0) flag_non_finite_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, n, flag);
 }
 
 }  // namespace hpsim::exec::cuda

@@ -24,6 +24,17 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, fl
 /// dx overwritten; dgamma, dbeta accumulate (column sums over rows, no atomics).
 void layernorm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* rstd,
                         float* dx, float* dgamma, float* dbeta, i64 rows, i64 cols, cudaStream_t stream);
+void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, i64 rows, i64 cols, float eps,
+                     cudaStream_t stream);
+/// dx overwritten; dgamma accumulates.
+void rmsnorm_backward(const float* dy, const float* x, const float* gamma, const float* rstd, float* dx, float* dgamma,
+                      i64 rows, i64 cols, cudaStream_t stream);
+/// x [rows, 2 cols] = [gate | up]; y [rows, cols].
+void swiglu_forward(const float* x, float* y, i64 rows, i64 cols, cudaStream_t stream);
+void swiglu_backward(const float* x, const float* dy, float* dx, i64 rows, i64 cols, cudaStream_t stream);
+/// In place; see ComputeBackend::rope.
+void rope(float* x, i64 rows, i64 row_stride, i64 heads, i64 head_dim, i64 seq, float base, bool inverse,
+          cudaStream_t stream);
 void gelu_forward(const float* x, float* y, std::size_t n, cudaStream_t stream);
 void gelu_backward(const float* x, const float* dy, float* dx, std::size_t n, cudaStream_t stream);
 void causal_softmax_forward(float* scores, i64 batch, i64 s, float scale, cudaStream_t stream);
@@ -42,7 +53,11 @@ void pick_targets(const float* x, const std::int32_t* targets, i64 rows, i64 col
                   cudaStream_t stream);
 void cross_entropy_backward(const float* x, const float* max, const float* sum_exp, const std::int32_t* targets,
                             i64 rows, i64 cols, i64 first_col, float scale, float* dx, cudaStream_t stream);
+/// Adam on grad * grad_scale.
 void adam(float* param, const float* grad, float* m, float* v, std::size_t n, float lr, float beta1, float beta2,
-          float eps, float weight_decay, float bias_correction1, float bias_correction2, cudaStream_t stream);
+          float eps, float weight_decay, float bias_correction1, float bias_correction2, float grad_scale,
+          cudaStream_t stream);
+/// *flag = 1 when any of x[0, n) is inf or NaN (the caller zeroes it first).
+void flag_non_finite(const float* x, std::size_t n, int* flag, cudaStream_t stream);
 
 }  // namespace hpsim::exec::cuda

@@ -46,16 +46,22 @@ std::int64_t ParamInfo::global_index(std::int64_t i, std::int64_t tp_rank, std::
     case Split::none: return i;
     case Split::columns: return r * cols + tp_rank * local_cols + c;
     case Split::rows: return (tp_rank * local_rows + r) * cols + c;
-    case Split::qkv_columns: {
-      const i64 part = local_cols / 3, block = c / part, cc = c % part;
-      return r * cols + block * (cols / 3) + tp_rank * part + cc;
+    case Split::block_columns: {
+      i64 first = 0, cc = c;  // find the block of local column c
+      for (const i64 width : blocks) {
+        const i64 local = width * local_cols / cols;
+        if (cc < local) return r * cols + first + tp_rank * local + cc;
+        cc -= local;
+        first += width;
+      }
+      return -1;
     }
   }
   return i;
 }
 
 std::size_t GptShard::add(const std::string& name, std::int64_t id, std::int64_t rows, std::int64_t cols, Split split,
-                          float std, float value) {
+                          float std, float value, std::vector<std::int64_t> blocks) {
   ParamInfo p;
   p.name = name;
   p.id = id;
@@ -63,7 +69,8 @@ std::size_t GptShard::add(const std::string& name, std::int64_t id, std::int64_t
   p.cols = cols;
   p.split = split;
   p.local_rows = split == Split::rows ? rows / s_.tp : rows;
-  p.local_cols = (split == Split::columns || split == Split::qkv_columns) ? cols / s_.tp : cols;
+  p.local_cols = (split == Split::columns || split == Split::block_columns) ? cols / s_.tp : cols;
+  p.blocks = std::move(blocks);
   p.offset = total_;
   p.init_std = std;
   p.init_value = value;
@@ -76,9 +83,11 @@ std::size_t GptShard::add(const std::string& name, std::int64_t id, std::int64_t
 GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend* tp_comm, std::uint64_t seed,
                    std::size_t pad_multiple)
     : s_(shape), be_(backend), tp_comm_(tp_comm) {
-  const i64 h = s_.hidden, f = s_.ffn, v = s_.vocab;
+  const i64 h = s_.hidden, f = s_.ffn, v = s_.vocab, kvh = s_.kv() * (h / std::max<i64>(s_.heads, 1));
   if (h % s_.heads != 0 || s_.heads % s_.tp != 0 || f % s_.tp != 0 || v % s_.tp != 0)
     throw std::invalid_argument("GptShard: hidden by heads, heads, ffn and vocab by tp must divide");
+  if (s_.heads % s_.kv() != 0 || s_.kv() % s_.tp != 0)
+    throw std::invalid_argument("GptShard: heads by kv heads and kv heads by tp must divide");
   if (s_.chunks < 1 || s_.num_layers % s_.chunks != 0)
     throw std::invalid_argument("GptShard: the layers must divide by the chunks");
   if (s_.tp == 1) s_.sp = false;
@@ -86,32 +95,39 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
     throw std::invalid_argument("GptShard: sequence parallelism needs tp to divide the micro-batch's tokens");
   constexpr float kStd = 0.02F;
   const float out_std = kStd / std::sqrt(2.0F * static_cast<float>(s_.total_layers));  // Megatron's scaled init
+  const bool layernorm = !s_.rmsnorm;
   if (s_.first_stage) {
     word_ = add("word_embedding", 1, v, h, Split::rows, kStd, 0);
-    pos_ = add("position_embedding", 2, s_.seq, h, Split::none, kStd, 0);
+    if (!s_.rope) pos_ = add("position_embedding", 2, s_.seq, h, Split::none, kStd, 0);
   }
+  const i64 fc1 = s_.swiglu ? 2 * f : f;
+  const std::vector<i64> fc1_blocks = s_.swiglu ? std::vector<i64>{f, f} : std::vector<i64>{};
+  const Split fc1_split = s_.swiglu ? Split::block_columns : Split::columns;
   for (i64 l = 0; l < s_.num_layers; ++l) {
     const i64 gl = s_.global_layer(l), id = 100 + 16 * gl;
     const std::string p = "layers." + std::to_string(gl) + ".";
-    LayerParams lp{};
+    LayerParams lp{kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone};
     lp.ln1_g = add(p + "ln1.weight", id + 0, 1, h, Split::none, 0, 1);
-    lp.ln1_b = add(p + "ln1.bias", id + 1, 1, h, Split::none, 0, 0);
-    lp.wqkv = add(p + "qkv.weight", id + 2, h, 3 * h, Split::qkv_columns, kStd, 0);
-    lp.bqkv = add(p + "qkv.bias", id + 3, 1, 3 * h, Split::qkv_columns, 0, 0);
+    if (layernorm) lp.ln1_b = add(p + "ln1.bias", id + 1, 1, h, Split::none, 0, 0);
+    lp.wqkv = add(p + "qkv.weight", id + 2, h, h + 2 * kvh, Split::block_columns, kStd, 0, {h, kvh, kvh});
+    if (s_.bias) lp.bqkv = add(p + "qkv.bias", id + 3, 1, h + 2 * kvh, Split::block_columns, 0, 0, {h, kvh, kvh});
     lp.wo = add(p + "proj.weight", id + 4, h, h, Split::rows, out_std, 0);
-    lp.bo = add(p + "proj.bias", id + 5, 1, h, Split::none, 0, 0);
+    if (s_.bias) lp.bo = add(p + "proj.bias", id + 5, 1, h, Split::none, 0, 0);
     lp.ln2_g = add(p + "ln2.weight", id + 6, 1, h, Split::none, 0, 1);
-    lp.ln2_b = add(p + "ln2.bias", id + 7, 1, h, Split::none, 0, 0);
-    lp.w1 = add(p + "fc1.weight", id + 8, h, f, Split::columns, kStd, 0);
-    lp.b1 = add(p + "fc1.bias", id + 9, 1, f, Split::columns, 0, 0);
+    if (layernorm) lp.ln2_b = add(p + "ln2.bias", id + 7, 1, h, Split::none, 0, 0);
+    lp.w1 = add(p + "fc1.weight", id + 8, h, fc1, fc1_split, kStd, 0, fc1_blocks);
+    if (s_.bias) lp.b1 = add(p + "fc1.bias", id + 9, 1, fc1, fc1_split, 0, 0, fc1_blocks);
     lp.w2 = add(p + "fc2.weight", id + 10, f, h, Split::rows, out_std, 0);
-    lp.b2 = add(p + "fc2.bias", id + 11, 1, h, Split::none, 0, 0);
+    if (s_.bias) lp.b2 = add(p + "fc2.bias", id + 11, 1, h, Split::none, 0, 0);
     layers_.push_back(lp);
   }
   if (s_.last_stage) {
     lnf_g_ = add("final_ln.weight", 3, 1, h, Split::none, 0, 1);
-    lnf_b_ = add("final_ln.bias", 4, 1, h, Split::none, 0, 0);
-    head_ = s_.first_stage ? word_ : add("lm_head (tied)", 1, v, h, Split::rows, kStd, 0);
+    if (layernorm) lnf_b_ = add("final_ln.bias", 4, 1, h, Split::none, 0, 0);
+    if (!s_.tied)
+      head_ = add("lm_head", 5, v, h, Split::rows, kStd, 0);
+    else
+      head_ = s_.first_stage ? word_ : add("lm_head (tied)", 1, v, h, Split::rows, kStd, 0);
   }
   const std::size_t padded = (total_ + pad_multiple - 1) / pad_multiple * pad_multiple;
   weights_ = Buffer(be_, padded);
@@ -126,9 +142,9 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
   be_.upload(weights_.data(), host.data(), padded);
   be_.register_parameters(weights_.data(), padded);
 
-  const i64 t = s_.tokens(), hl = h / s_.tp, fl = f / s_.tp;
-  ws_a_ = Buffer(be_, static_cast<std::size_t>(t * std::max({h, 3 * hl, fl})));
-  ws_b_ = Buffer(be_, static_cast<std::size_t>(t * std::max({h, 3 * hl, fl})));
+  const i64 t = s_.tokens(), wide = std::max({h, qkv_width(), fc1_width()});
+  ws_a_ = Buffer(be_, static_cast<std::size_t>(t * wide));
+  ws_b_ = Buffer(be_, static_cast<std::size_t>(t * wide));
   ws_c_ = Buffer(be_, static_cast<std::size_t>(t * std::max(h, v / s_.tp)));
   ws_d_ = Buffer(be_, static_cast<std::size_t>(t * h));
   ws_probs_ = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * (s_.heads / s_.tp) * s_.seq * s_.seq));
@@ -150,9 +166,15 @@ const ParamInfo* GptShard::find(const std::string& name) const {
   return nullptr;
 }
 
+std::int64_t GptShard::qkv_width() const {
+  return (s_.heads + 2 * s_.kv()) / s_.tp * (s_.hidden / s_.heads);
+}
+
+std::int64_t GptShard::fc1_width() const { return (s_.swiglu ? 2 : 1) * s_.ffn / s_.tp; }
+
 std::pair<std::size_t, std::size_t> GptShard::word_embedding_range() const {
-  const std::size_t i = s_.first_stage ? word_ : head_;
-  if (i == SIZE_MAX) return {0, 0};
+  const std::size_t i = s_.first_stage ? word_ : (s_.tied ? head_ : kNone);
+  if (i == kNone) return {0, 0};
   return {params_[i].offset, params_[i].local_size()};
 }
 
@@ -164,16 +186,16 @@ LayerCache GptShard::make_layer_cache(bool full, bool keep_probs) const {
   c.x = Buffer(be_, tl * h);
   if (!full) return c;
   c.ln1 = Buffer(be_, t * h);
-  c.ln1_mean = Buffer(be_, tl);
+  if (!s_.rmsnorm) c.ln1_mean = Buffer(be_, tl);
   c.ln1_rstd = Buffer(be_, tl);
-  c.qkv = Buffer(be_, t * 3 * hl);
+  c.qkv = Buffer(be_, t * static_cast<std::size_t>(qkv_width()));
   if (keep_probs) c.probs = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * (s_.heads / s_.tp) * s_.seq * s_.seq));
   c.ctx = Buffer(be_, t * hl);
   c.mid = Buffer(be_, tl * h);
   c.ln2 = Buffer(be_, t * h);
-  c.ln2_mean = Buffer(be_, tl);
+  if (!s_.rmsnorm) c.ln2_mean = Buffer(be_, tl);
   c.ln2_rstd = Buffer(be_, tl);
-  c.h1 = Buffer(be_, t * fl);
+  c.h1 = Buffer(be_, t * static_cast<std::size_t>(fc1_width()));
   c.g = Buffer(be_, t * fl);
   return c;
 }
@@ -184,7 +206,7 @@ HeadCache GptShard::make_head_cache() const {
   HeadCache c;
   c.x = Buffer(be_, tl * h);
   c.xf = Buffer(be_, t * h);
-  c.mean = Buffer(be_, tl);
+  if (!s_.rmsnorm) c.mean = Buffer(be_, tl);
   c.rstd = Buffer(be_, tl);
   c.logits = Buffer(be_, t * static_cast<std::size_t>(s_.vocab / s_.tp));
   c.max = Buffer(be_, t);
@@ -233,7 +255,7 @@ void GptShard::embedding_forward(std::span<const std::int32_t> tokens, float* ou
   float* partial = s_.sp ? ws_d_.data() : out;  // [T, H]: this rank's vocabulary rows only
   be_.embedding_forward(tokens, w(word_), s_.tp_rank * vl, vl, h, partial);
   // Positions join one rank's partial sum so that the reduction adds them once.
-  if (s_.tp_rank == 0) be_.add_positions(partial, w(pos_), s_.micro_batch, s_.seq, h);
+  if (s_.tp_rank == 0 && pos_ != kNone) be_.add_positions(partial, w(pos_), s_.micro_batch, s_.seq, h);
   float* reduced = reduce_tokens(partial, out);
   if (reduced != out) be_.copy(out, reduced, static_cast<std::size_t>(s_.local_tokens() * h));
 }
@@ -242,61 +264,99 @@ void GptShard::embedding_backward(std::span<const std::int32_t> tokens, const fl
   const i64 h = s_.hidden, vl = s_.vocab / s_.tp;
   const float* full = gather_tokens(dout, ws_d_.data());  // every rank then holds the whole (replicated) gradient
   be_.embedding_backward(tokens, full, s_.tp_rank * vl, vl, h, gr(word_));
-  be_.position_grad(gr(pos_), full, s_.micro_batch, s_.seq, h);
+  if (pos_ != kNone) be_.position_grad(gr(pos_), full, s_.micro_batch, s_.seq, h);
 }
 
+// Local qkv row: [q: heads/tp heads | k: kv/tp heads | v: kv/tp heads], head_dim each; query head hd reads
+// key/value head hd / group (grouped-query attention; group 1 without it).
 void GptShard::attention_forward(const LayerCache& c, float* probs, float* ctx) {
-  const i64 s = s_.seq, hl = s_.hidden / s_.tp, nh = s_.heads / s_.tp, d = s_.hidden / s_.heads;
+  const i64 s = s_.seq, nh = s_.heads / s_.tp, d = s_.hidden / s_.heads, hl = nh * d;
+  const i64 w = qkv_width(), kvl = s_.kv() / s_.tp * d, group = s_.heads / s_.kv();
   for (i64 b = 0; b < s_.micro_batch; ++b)
     for (i64 hd = 0; hd < nh; ++hd) {
-      const float* q = c.qkv.data() + b * s * 3 * hl + hd * d;
-      float* p = probs + (b * nh + hd) * s * s;
-      be_.gemm(false, true, s, s, d, 1.0F, q, 3 * hl, q + hl, 3 * hl, 0.0F, p, s);
+      const float* q = c.qkv.data() + b * s * w + hd * d;
+      const float* k = c.qkv.data() + b * s * w + hl + hd / group * d;
+      be_.gemm(false, true, s, s, d, 1.0F, q, w, k, w, 0.0F, probs + (b * nh + hd) * s * s, s);
     }
   be_.causal_softmax_forward(probs, s_.micro_batch * nh, s, 1.0F / std::sqrt(static_cast<float>(d)));
   for (i64 b = 0; b < s_.micro_batch; ++b)
     for (i64 hd = 0; hd < nh; ++hd) {
-      const float* v = c.qkv.data() + b * s * 3 * hl + 2 * hl + hd * d;
+      const float* v = c.qkv.data() + b * s * w + hl + kvl + hd / group * d;
       const float* p = probs + (b * nh + hd) * s * s;
-      be_.gemm(false, false, s, d, s, 1.0F, p, s, v, 3 * hl, 0.0F, ctx + b * s * hl + hd * d, hl);
+      be_.gemm(false, false, s, d, s, 1.0F, p, s, v, w, 0.0F, ctx + b * s * hl + hd * d, hl);
     }
 }
 
 void GptShard::attention_backward(LayerCache& c, const float* probs, const float* dctx, float* dqkv) {
-  const i64 s = s_.seq, hl = s_.hidden / s_.tp, nh = s_.heads / s_.tp, d = s_.hidden / s_.heads;
+  const i64 s = s_.seq, nh = s_.heads / s_.tp, d = s_.hidden / s_.heads, hl = nh * d;
+  const i64 w = qkv_width(), kvl = s_.kv() / s_.tp * d, group = s_.heads / s_.kv();
   float* dp = ws_probs_.data();
   for (i64 b = 0; b < s_.micro_batch; ++b)
     for (i64 hd = 0; hd < nh; ++hd) {
-      const float* qkv = c.qkv.data() + b * s * 3 * hl + hd * d;
+      const float* v = c.qkv.data() + b * s * w + hl + kvl + hd / group * d;
       const float* p = probs + (b * nh + hd) * s * s;
       const float* dc = dctx + b * s * hl + hd * d;
-      float* dpb = dp + (b * nh + hd) * s * s;
-      be_.gemm(false, true, s, s, d, 1.0F, dc, hl, qkv + 2 * hl, 3 * hl, 0.0F, dpb, s);                  // dP = dC V^T
-      be_.gemm(true, false, s, d, s, 1.0F, p, s, dc, hl, 0.0F, dqkv + b * s * 3 * hl + 2 * hl + hd * d, 3 * hl);  // dV
+      float* dv = dqkv + b * s * w + hl + kvl + hd / group * d;
+      const float first = hd % group == 0 ? 0.0F : 1.0F;  // the group's query heads sum into its K and V gradients
+      be_.gemm(false, true, s, s, d, 1.0F, dc, hl, v, w, 0.0F, dp + (b * nh + hd) * s * s, s);  // dP = dC V^T
+      be_.gemm(true, false, s, d, s, 1.0F, p, s, dc, hl, first, dv, w);                         // dV += P^T dC
     }
   be_.softmax_backward(probs, dp, dp, s_.micro_batch * nh, s, 1.0F / std::sqrt(static_cast<float>(d)));
   for (i64 b = 0; b < s_.micro_batch; ++b)
     for (i64 hd = 0; hd < nh; ++hd) {
-      const float* qkv = c.qkv.data() + b * s * 3 * hl + hd * d;
+      const float* q = c.qkv.data() + b * s * w + hd * d;
+      const float* k = c.qkv.data() + b * s * w + hl + hd / group * d;
       const float* ds = dp + (b * nh + hd) * s * s;
-      float* dq = dqkv + b * s * 3 * hl + hd * d;
-      be_.gemm(false, false, s, d, s, 1.0F, ds, s, qkv + hl, 3 * hl, 0.0F, dq, 3 * hl);     // dQ = dS K
-      be_.gemm(true, false, s, d, s, 1.0F, ds, s, qkv, 3 * hl, 0.0F, dq + hl, 3 * hl);      // dK = dS^T Q
+      const float first = hd % group == 0 ? 0.0F : 1.0F;
+      be_.gemm(false, false, s, d, s, 1.0F, ds, s, k, w, 0.0F, dqkv + b * s * w + hd * d, w);                 // dQ = dS K
+      be_.gemm(true, false, s, d, s, 1.0F, ds, s, q, w, first, dqkv + b * s * w + hl + hd / group * d, w);  // dK += dS^T Q
     }
+}
+
+void GptShard::norm_forward(std::size_t gamma, std::size_t beta, const float* x, float* y, float* mean, float* rstd,
+                            std::int64_t rows) {
+  if (s_.rmsnorm)
+    be_.rmsnorm_forward(x, w(gamma), y, rstd, rows, s_.hidden, kLnEps);
+  else
+    be_.layernorm_forward(x, w(gamma), w(beta), y, mean, rstd, rows, s_.hidden, kLnEps);
+}
+
+void GptShard::norm_backward(std::size_t gamma, std::size_t beta, const float* dy, const float* x, const float* mean,
+                             const float* rstd, float* dx, std::int64_t rows) {
+  if (s_.rmsnorm)
+    be_.rmsnorm_backward(dy, x, w(gamma), rstd, dx, gr(gamma), rows, s_.hidden);
+  else
+    be_.layernorm_backward(dy, x, w(gamma), mean, rstd, dx, gr(gamma), gr(beta), rows, s_.hidden);
+}
+
+void GptShard::add_bias(std::size_t bias, float* y, std::int64_t rows, std::int64_t cols) {
+  if (bias != kNone) be_.add_bias(y, w(bias), rows, cols);
+}
+
+void GptShard::bias_grad(std::size_t bias, const float* dy, std::int64_t rows, std::int64_t cols) {
+  if (bias != kNone) be_.bias_grad(gr(bias), dy, rows, cols);
+}
+
+void GptShard::rope(float* qkv, bool inverse) {
+  if (!s_.rope) return;
+  const i64 d = s_.hidden / s_.heads, nh = s_.heads / s_.tp, nkv = s_.kv() / s_.tp;
+  be_.rope(qkv, s_.tokens(), qkv_width(), nh, d, s_.seq, s_.rope_base, inverse);           // q
+  be_.rope(qkv + nh * d, s_.tokens(), qkv_width(), nkv, d, s_.seq, s_.rope_base, inverse);  // k
 }
 
 void GptShard::layer_forward(std::int64_t l, const float* x, float* out, LayerCache& c) {
   const auto& lp = layers_[static_cast<std::size_t>(l)];
   const i64 t = s_.tokens(), tl = s_.local_tokens(), h = s_.hidden, hl = h / s_.tp, fl = s_.ffn / s_.tp;
+  const i64 qkv = qkv_width(), fc1 = fc1_width();
   const auto tlh = static_cast<std::size_t>(tl * h);
   if (c.x.data() != x) be_.copy(c.x.data(), x, tlh);
-  // With SP the LayerNorm runs on the local tokens and its output is gathered for the column-parallel GEMM.
+  // With SP the norm runs on the local tokens and its output is gathered for the column-parallel GEMM.
   float* ln1 = s_.sp ? ws_local_.data() : c.ln1.data();
-  be_.layernorm_forward(c.x.data(), w(lp.ln1_g), w(lp.ln1_b), ln1, c.ln1_mean.data(), c.ln1_rstd.data(), tl, h,
-                        kLnEps);
+  norm_forward(lp.ln1_g, lp.ln1_b, c.x.data(), ln1, c.ln1_mean.data(), c.ln1_rstd.data(), tl);
   gather_tokens(ln1, c.ln1.data());
-  linear(be_, c.ln1.data(), w(lp.wqkv), c.qkv.data(), t, h, 3 * hl);
-  be_.add_bias(c.qkv.data(), w(lp.bqkv), t, 3 * hl);
+  linear(be_, c.ln1.data(), w(lp.wqkv), c.qkv.data(), t, h, qkv);
+  add_bias(lp.bqkv, c.qkv.data(), t, qkv);
+  rope(c.qkv.data(), false);
   if (c.probs.data() == nullptr) {  // selective recomputation: probs are not kept
     if (ws_recompute_probs_.data() == nullptr) ws_recompute_probs_ = Buffer(be_, ws_probs_.size());
     attention_forward(c, ws_recompute_probs_.data(), c.ctx.data());
@@ -305,19 +365,21 @@ void GptShard::layer_forward(std::int64_t l, const float* x, float* out, LayerCa
   }
   linear(be_, c.ctx.data(), w(lp.wo), ws_d_.data(), t, hl, h);  // row-parallel: partial sums over tp
   float* attn = reduce_tokens(ws_d_.data(), ws_local_.data());
-  be_.add_bias(attn, w(lp.bo), tl, h);
+  add_bias(lp.bo, attn, tl, h);
   be_.copy(c.mid.data(), c.x.data(), tlh);
   be_.axpy(c.mid.data(), 1.0F, attn, tlh);
   float* ln2 = s_.sp ? ws_local_.data() : c.ln2.data();
-  be_.layernorm_forward(c.mid.data(), w(lp.ln2_g), w(lp.ln2_b), ln2, c.ln2_mean.data(), c.ln2_rstd.data(), tl, h,
-                        kLnEps);
+  norm_forward(lp.ln2_g, lp.ln2_b, c.mid.data(), ln2, c.ln2_mean.data(), c.ln2_rstd.data(), tl);
   gather_tokens(ln2, c.ln2.data());
-  linear(be_, c.ln2.data(), w(lp.w1), c.h1.data(), t, h, fl);
-  be_.add_bias(c.h1.data(), w(lp.b1), t, fl);
-  be_.gelu_forward(c.h1.data(), c.g.data(), static_cast<std::size_t>(t * fl));
+  linear(be_, c.ln2.data(), w(lp.w1), c.h1.data(), t, h, fc1);
+  add_bias(lp.b1, c.h1.data(), t, fc1);
+  if (s_.swiglu)
+    be_.swiglu_forward(c.h1.data(), c.g.data(), t, fl);
+  else
+    be_.gelu_forward(c.h1.data(), c.g.data(), static_cast<std::size_t>(t * fl));
   linear(be_, c.g.data(), w(lp.w2), ws_d_.data(), t, fl, h);
   float* mlp = reduce_tokens(ws_d_.data(), ws_local_.data());
-  be_.add_bias(mlp, w(lp.b2), tl, h);
+  add_bias(lp.b2, mlp, tl, h);
   be_.copy(out, c.mid.data(), tlh);
   be_.axpy(out, 1.0F, mlp, tlh);
 }
@@ -325,25 +387,29 @@ void GptShard::layer_forward(std::int64_t l, const float* x, float* out, LayerCa
 void GptShard::layer_backward(std::int64_t l, const float* dout, float* dx, LayerCache& c) {
   const auto& lp = layers_[static_cast<std::size_t>(l)];
   const i64 t = s_.tokens(), tl = s_.local_tokens(), h = s_.hidden, hl = h / s_.tp, fl = s_.ffn / s_.tp;
+  const i64 qkv = qkv_width(), fc1 = fc1_width();
   const auto tlh = static_cast<std::size_t>(tl * h);
   float* dmid = ws_dmid_.data();  // gradient of the residual stream between the two blocks (local tokens)
   be_.copy(dmid, dout, tlh);
-  // MLP block: out = mid + fc2(gelu(fc1(ln2(mid))))
+  // MLP block: out = mid + fc2(act(fc1(ln2(mid))))
   float* dg = ws_a_.data();
-  be_.bias_grad(gr(lp.b2), dout, tl, h);
+  float* dh1 = ws_b_.data();
+  bias_grad(lp.b2, dout, tl, h);
   const float* dout_full = gather_tokens(dout, ws_d_.data());
   linear_backward(be_, c.g.data(), w(lp.w2), dout_full, gr(lp.w2), dg, t, fl, h);
-  be_.gelu_backward(c.h1.data(), dg, dg, static_cast<std::size_t>(t * fl));
-  be_.bias_grad(gr(lp.b1), dg, t, fl);
-  linear_backward(be_, c.ln2.data(), w(lp.w1), dg, gr(lp.w1), ws_c_.data(), t, h, fl);
+  if (s_.swiglu)
+    be_.swiglu_backward(c.h1.data(), dg, dh1, t, fl);
+  else
+    be_.gelu_backward(c.h1.data(), dg, dh1, static_cast<std::size_t>(t * fl));
+  bias_grad(lp.b1, dh1, t, fc1);
+  linear_backward(be_, c.ln2.data(), w(lp.w1), dh1, gr(lp.w1), ws_c_.data(), t, h, fc1);
   const float* dln = reduce_tokens(ws_c_.data(), ws_local_.data());  // column-parallel input gradient
-  float* dtmp = ws_b_.data();
-  be_.layernorm_backward(dln, c.mid.data(), w(lp.ln2_g), c.ln2_mean.data(), c.ln2_rstd.data(), dtmp, gr(lp.ln2_g),
-                         gr(lp.ln2_b), tl, h);
+  float* dtmp = ws_a_.data();
+  norm_backward(lp.ln2_g, lp.ln2_b, dln, c.mid.data(), c.ln2_mean.data(), c.ln2_rstd.data(), dtmp, tl);
   be_.axpy(dmid, 1.0F, dtmp, tlh);
-  // Attention block: mid = x + proj(attn(qkv(ln1(x))))
+  // Attention block: mid = x + proj(attn(rope(qkv(ln1(x)))))
   float* dctx = ws_a_.data();
-  be_.bias_grad(gr(lp.bo), dmid, tl, h);
+  bias_grad(lp.bo, dmid, tl, h);
   const float* dmid_full = gather_tokens(dmid, ws_d_.data());
   linear_backward(be_, c.ctx.data(), w(lp.wo), dmid_full, gr(lp.wo), dctx, t, hl, h);
   float* dqkv = ws_b_.data();
@@ -355,12 +421,12 @@ void GptShard::layer_backward(std::int64_t l, const float* dout, float* dx, Laye
     probs = ws_recompute_probs_.data();
   }
   attention_backward(c, probs, dctx, dqkv);
-  be_.bias_grad(gr(lp.bqkv), dqkv, t, 3 * hl);
-  linear_backward(be_, c.ln1.data(), w(lp.wqkv), dqkv, gr(lp.wqkv), ws_c_.data(), t, h, 3 * hl);
+  rope(dqkv, true);  // a rotation's transpose is the opposite rotation
+  bias_grad(lp.bqkv, dqkv, t, qkv);
+  linear_backward(be_, c.ln1.data(), w(lp.wqkv), dqkv, gr(lp.wqkv), ws_c_.data(), t, h, qkv);
   dln = reduce_tokens(ws_c_.data(), ws_local_.data());
   float* dx1 = ws_a_.data();
-  be_.layernorm_backward(dln, c.x.data(), w(lp.ln1_g), c.ln1_mean.data(), c.ln1_rstd.data(), dx1, gr(lp.ln1_g),
-                         gr(lp.ln1_b), tl, h);
+  norm_backward(lp.ln1_g, lp.ln1_b, dln, c.x.data(), c.ln1_mean.data(), c.ln1_rstd.data(), dx1, tl);
   be_.copy(dx, dmid, tlh);
   be_.axpy(dx, 1.0F, dx1, tlh);
 }
@@ -369,7 +435,7 @@ double GptShard::head_forward(const float* x, std::span<const std::int32_t> targ
   const i64 t = s_.tokens(), tl = s_.local_tokens(), h = s_.hidden, vl = s_.vocab / s_.tp;
   be_.copy(c.x.data(), x, static_cast<std::size_t>(tl * h));
   float* xf = s_.sp ? ws_local_.data() : c.xf.data();
-  be_.layernorm_forward(c.x.data(), w(lnf_g_), w(lnf_b_), xf, c.mean.data(), c.rstd.data(), tl, h, kLnEps);
+  norm_forward(lnf_g_, lnf_b_, c.x.data(), xf, c.mean.data(), c.rstd.data(), tl);
   gather_tokens(xf, c.xf.data());
   be_.gemm(false, true, t, vl, h, 1.0F, c.xf.data(), h, w(head_), h, 0.0F, c.logits.data(), vl);
   be_.row_max(c.logits.data(), t, vl, c.max.data());
@@ -398,7 +464,7 @@ void GptShard::head_backward(std::span<const std::int32_t> targets, float scale,
   be_.gemm(true, false, vl, h, t, 1.0F, dlogits, vl, c.xf.data(), h, 1.0F, gr(head_), h);  // dE += dlogits^T xf
   be_.gemm(false, false, t, h, vl, 1.0F, dlogits, vl, w(head_), h, 0.0F, ws_d_.data(), h);
   const float* dxf = reduce_tokens(ws_d_.data(), ws_local_.data());
-  be_.layernorm_backward(dxf, c.x.data(), w(lnf_g_), c.mean.data(), c.rstd.data(), dx, gr(lnf_g_), gr(lnf_b_), tl, h);
+  norm_backward(lnf_g_, lnf_b_, dxf, c.x.data(), c.mean.data(), c.rstd.data(), dx, tl);
 }
 
 }  // namespace hpsim::exec

@@ -1,7 +1,8 @@
 #pragma once
-/// One rank's shard of a GPT model (its pipeline stage's layers, its tensor-parallel slice) and the hand-written
-/// forward and backward of each piece: vocab-parallel embedding, transformer layer, final LayerNorm + tied
-/// vocab-parallel LM head with vocab-parallel cross-entropy.
+/// One rank's shard of a GPT-style decoder (its pipeline stage's layers, its tensor-parallel slice) and the
+/// hand-written forward and backward of each piece: vocab-parallel embedding, transformer layer, final norm +
+/// vocab-parallel LM head (tied or not) with vocab-parallel cross-entropy. GPT's LayerNorm, GELU MLP, learned
+/// positions and biases, or LLaMA's RMSNorm, SwiGLU MLP, rotary positions, no biases and grouped-query attention.
 #include <cstdint>
 #include <span>
 #include <string>
@@ -18,7 +19,7 @@ enum class Split {
   none,         ///< replicated (LayerNorm, row-parallel biases, positions)
   columns,      ///< column-parallel weight or its bias: columns [r*cols/tp, (r+1)*cols/tp)
   rows,         ///< row-parallel weight, vocab-parallel embedding: rows [r*rows/tp, ...)
-  qkv_columns,  ///< [Wq | Wk | Wv] (each hidden wide): this rank's heads of each of the three
+  block_columns,  ///< column blocks side by side ([Wq | Wk | Wv], SwiGLU's [gate | up]): each block split over tp
 };
 
 /// One parameter tensor of a shard: its identity in the full model and where it sits in the flat buffer.
@@ -27,6 +28,7 @@ struct ParamInfo {
   std::int64_t id = 0;          ///< same id = same full tensor (the tied LM head has the embedding's id)
   std::int64_t rows = 0, cols = 0;  ///< full shape
   Split split = Split::none;
+  std::vector<std::int64_t> blocks;  ///< block_columns: each block's full width (they sum to cols)
   std::int64_t local_rows = 0, local_cols = 0;
   std::size_t offset = 0;       ///< in the flat parameter (and gradient) buffer
   float init_std = 0;           ///< > 0: normal(0, std); else the constant init_value
@@ -42,6 +44,14 @@ struct ParamInfo {
 /// The shape of a shard.
 struct ShardShape {
   std::int64_t hidden = 0, heads = 0, ffn = 0, vocab = 0, seq = 0, micro_batch = 1;
+  std::int64_t kv_heads = 0;  ///< key/value heads (grouped-query attention); 0: as many as heads
+  bool rmsnorm = false;       ///< RMSNorm (no beta) instead of LayerNorm
+  bool swiglu = false;        ///< SwiGLU MLP (fc1 = [gate | up], 2 ffn wide) instead of GELU
+  bool rope = false;          ///< rotary positions on q and k instead of a learned position table
+  float rope_base = 10000.0F;
+  bool bias = true;           ///< biases on the linear layers
+  bool tied = true;           ///< the LM head is the word embedding
+  [[nodiscard]] std::int64_t kv() const { return kv_heads > 0 ? kv_heads : heads; }
   std::int64_t tp = 1, tp_rank = 0;
   std::int64_t first_layer = 0, num_layers = 0;  ///< global index of this stage's first layer, its layer count
   /// Interleaved pipeline: the local layers are `chunks` model chunks of num_layers / chunks layers each, chunk c
@@ -66,7 +76,7 @@ struct ShardShape {
 /// LayerNorm statistics hold the rank's local tokens; ln1 and ln2 hold the all-gathered LayerNorm outputs that
 /// the column-parallel GEMMs take, so backward need not gather them again.
 struct LayerCache {
-  Buffer x, ln1, ln1_mean, ln1_rstd, qkv, probs, ctx, mid, ln2, ln2_mean, ln2_rstd, h1, g;
+  Buffer x, ln1, ln1_mean, ln1_rstd, qkv, probs, ctx, mid, ln2, ln2_mean, ln2_rstd, h1, g;  ///< h1: fc1's output
 };
 
 /// What the head's backward needs (with SP: x, mean and rstd local; xf all-gathered).
@@ -89,7 +99,8 @@ class GptShard {
   [[nodiscard]] std::size_t flat_size() const { return weights_.size(); }
   /// The parameter with this name, or null.
   [[nodiscard]] const ParamInfo* find(const std::string& name) const;
-  /// Offset and size of the word-embedding copy (first stage's table or the last stage's tied head); size 0 if none.
+  /// Offset and size of the word-embedding copy (first stage's table or the last stage's tied head); size 0 if none
+  /// (or an untied head alone).
   [[nodiscard]] std::pair<std::size_t, std::size_t> word_embedding_range() const;
 
   /// full: every activation (else only `x`); keep_probs = false: no `probs` (selective recomputation: the
@@ -114,11 +125,22 @@ class GptShard {
   void reduce_sequence_parallel_grads();
 
  private:
+  static constexpr std::size_t kNone = SIZE_MAX;  ///< a parameter this model does not have (a bias, a norm's beta)
   struct LayerParams {
     std::size_t ln1_g, ln1_b, wqkv, bqkv, wo, bo, ln2_g, ln2_b, w1, b1, w2, b2;
   };
   std::size_t add(const std::string& name, std::int64_t id, std::int64_t rows, std::int64_t cols, Split split,
-                  float std, float value);
+                  float std, float value, std::vector<std::int64_t> blocks = {});
+  void norm_forward(std::size_t gamma, std::size_t beta, const float* x, float* y, float* mean, float* rstd,
+                    std::int64_t rows);
+  void norm_backward(std::size_t gamma, std::size_t beta, const float* dy, const float* x, const float* mean,
+                     const float* rstd, float* dx, std::int64_t rows);
+  void add_bias(std::size_t bias, float* y, std::int64_t rows, std::int64_t cols);
+  void bias_grad(std::size_t bias, const float* dy, std::int64_t rows, std::int64_t cols);
+  /// Rotary positions on this rank's q and k heads of qkv [T, qkv width] (inverse: on their gradients).
+  void rope(float* qkv, bool inverse);
+  [[nodiscard]] std::int64_t qkv_width() const;  ///< local: (heads + 2 kv heads) / tp * head_dim
+  [[nodiscard]] std::int64_t fc1_width() const;  ///< local: ffn / tp, twice that for SwiGLU
   float* w(std::size_t i) const { return weights_.data() + params_[i].offset; }
   float* gr(std::size_t i) const { return grads_.data() + params_[i].offset; }
   void all_reduce_tp(float* x, std::size_t n);
@@ -135,7 +157,7 @@ class GptShard {
   CommBackend* tp_comm_;
   std::vector<ParamInfo> params_;
   std::vector<LayerParams> layers_;
-  std::size_t word_ = SIZE_MAX, pos_ = SIZE_MAX, lnf_g_ = SIZE_MAX, lnf_b_ = SIZE_MAX, head_ = SIZE_MAX;
+  std::size_t word_ = kNone, pos_ = kNone, lnf_g_ = kNone, lnf_b_ = kNone, head_ = kNone;
   std::size_t total_ = 0;
   Buffer weights_, grads_;
   Buffer ws_a_, ws_b_, ws_c_, ws_d_, ws_probs_, ws_cols_;  // workspaces ([T, ...])

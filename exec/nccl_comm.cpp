@@ -7,15 +7,12 @@
 #include <string>
 
 #include "exec/cuda_backend.hpp"
+#include "exec/cuda_check.hpp"
 #include "exec/mpi_comm.hpp"
 
 namespace hpsim::exec {
 
 namespace {
-
-void check_cuda(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA: ") + what + ": " + cudaGetErrorString(e));
-}
 
 /// One NCCL communicator with its stream and the event recorded after its latest operation.
 struct Channel {

@@ -31,8 +31,8 @@ CudaPrecision cuda_precision(topologies::Precision p, std::vector<std::string>& 
   switch (p) {
     case topologies::Precision::fp32: return CudaPrecision::fp32;
     case topologies::Precision::fp16:
-      notes.push_back("precision fp16: fp16 GEMM operands, fp32 accumulation, master weights and activations; no loss "
-                      "scaling");
+      notes.push_back("precision fp16: fp16 GEMM operands, fp32 accumulation, master weights and activations; "
+                      "dynamic loss scaling");
       return CudaPrecision::fp16;
     case topologies::Precision::bf16:
       notes.push_back("precision bf16: bf16 GEMM operands, fp32 accumulation, master weights and activations");
@@ -66,11 +66,13 @@ planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan pla
   if (plan.seq_length == 0) plan.seq_length = model.seq_length;
   require(plan.seq_length > 0, "seq_length", "expected a positive sequence length");
   require(model.is_moe() == false, "model", "the executor runs dense models only (no MoE yet)");
-  require(model.mlp == models::MlpKind::gelu && model.norm == models::NormKind::layernorm &&
-              model.position == models::PositionKind::learned,
-          "model", "the executor runs GPT-style models only (GELU MLP, LayerNorm, learned positions)");
-  require(model.num_kv_heads == 0 || model.num_kv_heads == model.num_heads, "model",
-          "grouped-query attention is not implemented in the executor");
+  const std::int64_t kv_heads = model.num_kv_heads > 0 ? model.num_kv_heads : model.num_heads;
+  require(model.num_heads % kv_heads == 0, "model",
+          "heads (" + n(model.num_heads) + ") must divide by the key/value heads (" + n(kv_heads) + ")");
+  require(model.hidden_size % model.num_heads == 0, "model",
+          "hidden size (" + n(model.hidden_size) + ") must divide by heads (" + n(model.num_heads) + ")");
+  require(model.position != models::PositionKind::rope || model.head_dim() % 2 == 0, "model",
+          "rotary positions need an even head dimension (" + n(model.head_dim()) + ")");
   require(plan.cp == 1, "cp", "context parallelism is not implemented in the executor");
   require(plan.ep == 1, "ep", "expert parallelism is not implemented in the executor");
   require(plan.vpp >= 1, "vpp", "expected at least 1");
@@ -85,6 +87,7 @@ planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan pla
   require(plan.parameter_servers == 0, "parameter_servers", "parameter servers are not implemented in the executor");
   const std::int64_t ffn = model.ffn_hidden_size > 0 ? model.ffn_hidden_size : 4 * model.hidden_size;
   require(model.num_heads % plan.tp == 0, "tp", "heads (" + n(model.num_heads) + ") must divide by tp");
+  require(kv_heads % plan.tp == 0, "tp", "key/value heads (" + n(kv_heads) + ") must divide by tp");
   require(model.vocab_size % plan.tp == 0, "tp", "vocab (" + n(model.vocab_size) + ") must divide by tp");
   require(ffn % plan.tp == 0, "tp", "ffn hidden size (" + n(ffn) + ") must divide by tp");
   require(model.num_layers % plan.pp == 0, "pp", "layers (" + n(model.num_layers) + ") must divide by pp");
@@ -105,7 +108,7 @@ planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan pla
   if (plan.tp_comm_overlap) note("tp_comm_overlap: not implemented; TP communication is blocking");
   if (plan.dp > 1 && plan.overlap_grad_reduce) note("overlap_grad_reduce: gradients are reduced after the backward");
   if (model.dropout) note("dropout: not applied");
-  if (!model.tie_embeddings) note("the LM head is tied to the word embedding (Megatron GPT)");
+  if (model.position == models::PositionKind::rope) note("rope: rotary base 10000");
   return plan;
 }
 
@@ -141,7 +144,9 @@ RunResult run_plan(const models::ModelSpec& model, const planner::Plan& plan_in,
     } catch (const std::runtime_error& e) {
       throw core::InputError("run", "backend", e.what());
     }
-    backend = make_cuda_backend(device, cuda_precision(r.plan.precision, r.notes));
+    const CudaPrecision precision = cuda_precision(r.plan.precision, r.notes);
+    backend = make_cuda_backend(device, precision);
+    topt.loss_scaling.enabled = precision == CudaPrecision::fp16;  // fp16's range needs it; bf16's does not
     topt.comm_factory = [&b = *backend](MpiComm& group, bool p2p) { return make_nccl_comm(group.comm(), b, p2p); };
     timer = std::make_unique<CudaEventTimer>(*backend);
   }
@@ -169,6 +174,12 @@ RunResult run_plan(const models::ModelSpec& model, const planner::Plan& plan_in,
     }
   }
   if (options.on_step) options.on_step(options.warmup + options.steps);
+  r.loss_scaling = topt.loss_scaling.enabled;
+  r.loss_scale = trainer.loss_scale();
+  r.skipped_steps = trainer.skipped_steps();
+  if (r.loss_scaling)
+    r.notes.push_back("loss scale " + std::to_string(r.loss_scale) + " after the run; " + n(r.skipped_steps) +
+                      " step(s) skipped for non-finite gradients");
   auto sorted = r.step_times_s;
   std::sort(sorted.begin(), sorted.end());
   const std::size_t k = sorted.size();

@@ -35,11 +35,14 @@ struct RunResult {
   std::vector<double> warmup_loss;    ///< the same for the warm-up steps
   double measured_step_time_s = 0;    ///< median of step_times_s
   std::vector<std::string> notes;     ///< plan fields the executor ran differently (e.g. "precision bf16: ran fp32")
+  bool loss_scaling = false;          ///< fp16 on cuda: dynamic loss scaling (exec/trainer.hpp's LossScaling)
+  double loss_scale = 1.0;            ///< the scale after the last step
+  std::int64_t skipped_steps = 0;     ///< steps skipped for non-finite gradients (warm-up included)
 };
 
 /// Fills dp (from the world size when 0) and seq_length, and checks everything the executor needs before any
 /// work: the rank count equals `world_size`, divisibility (heads, vocab, ffn by tp; layers by pp; global batch by
-/// micro-batch*dp), a GPT-style dense model, and features not implemented (cp, ep, vpp > 1, zero > 1). Throws
+/// micro-batch*dp, key/value heads by tp), a dense model, and features not implemented (cp, ep, zero > 1). Throws
 /// core::InputError naming the field. Appends to `notes` what will run differently from the plan.
 planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan plan, int world_size,
                                std::vector<std::string>* notes = nullptr);

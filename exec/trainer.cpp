@@ -44,6 +44,12 @@ Trainer::Trainer(const models::ModelSpec& model, const planner::Plan& plan, Comp
   s.heads = model.num_heads;
   s.ffn = model.ffn_hidden_size > 0 ? model.ffn_hidden_size : 4 * model.hidden_size;
   s.vocab = model.vocab_size;
+  s.kv_heads = model.num_kv_heads;
+  s.rmsnorm = model.norm == models::NormKind::rmsnorm;
+  s.swiglu = model.mlp == models::MlpKind::swiglu;
+  s.rope = model.position == models::PositionKind::rope;
+  s.bias = model.linear_bias;
+  s.tied = model.tie_embeddings;
   s.seq = plan.seq_length;
   s.micro_batch = plan.micro_batch_size;
   s.tp = plan.tp;
@@ -77,6 +83,10 @@ Trainer::Trainer(const models::ModelSpec& model, const planner::Plan& plan, Comp
   if (recompute_) {
     scratch_ = shard_->make_layer_cache(true);
     scratch_out_ = Buffer(be_, th);
+  }
+  if (opt_.loss_scaling.enabled) {
+    scale_ = opt_.loss_scaling.initial_scale;
+    hysteresis_left_ = opt_.loss_scaling.hysteresis;
   }
   const std::size_t opt_size = plan.zero >= 1 ? shard_->flat_size() / dp : shard_->flat_size();
   m_ = Buffer(be_, opt_size);
@@ -131,7 +141,7 @@ void Trainer::backward(Micro& m, int index, int chunk) {
   const i64 per_chunk = s.num_layers / s.chunks, first = chunk * per_chunk;
   float* grad = m.grad[static_cast<std::size_t>(chunk)].data();
   if (vs == stages - 1) {
-    const float scale = 1.0F / static_cast<float>(plan_.global_batch_size * s.seq);
+    const auto scale = static_cast<float>(scale_ / static_cast<double>(plan_.global_batch_size * s.seq));
     shard_->head_backward(m.targets, scale, m.head, grad);
   } else {
     grid_.pp().recv(grad, th, (rank + 1) % pp, 2 * (index * stages + vs) + 1);
@@ -155,7 +165,8 @@ void Trainer::reduce_and_update() {
   auto& g = *shard_;
   const std::size_t n = g.flat_size();
   g.reduce_sequence_parallel_grads();
-  if (auto* emb = grid_.embedding()) {  // tied embedding: first and last stage sum their gradients
+  auto* emb = shard_->shape().tied ? grid_.embedding() : nullptr;
+  if (emb != nullptr) {  // tied embedding: first and last stage sum their gradients
     const auto [offset, size] = g.word_embedding_range();
     emb->all_reduce_sum(g.grad_data() + offset, size);
   }
@@ -164,14 +175,41 @@ void Trainer::reduce_and_update() {
     const std::size_t part = n / static_cast<std::size_t>(plan_.dp);
     const std::size_t first = part * static_cast<std::size_t>(dp.rank());
     dp.reduce_scatter_sum(g.grad_data(), shard_grad_.data(), part);
-    be_.adam(g.param_data() + first, shard_grad_.data(), m_.data(), v_.data(), part, opt_.adam, step_);
+    if (!gradients_finite(shard_grad_.data(), part)) return;
+    be_.adam(g.param_data() + first, shard_grad_.data(), m_.data(), v_.data(), part, opt_.adam, adam_steps_,
+             static_cast<float>(1.0 / scale_));
     be_.copy(shard_param_.data(), g.param_data() + first, part);
     dp.all_gather(shard_param_.data(), g.param_data(), part);
     return;
   }
   for (std::size_t first = 0; first < n; first += opt_.bucket_elements)
     dp.all_reduce_sum(g.grad_data() + first, std::min(opt_.bucket_elements, n - first));
-  be_.adam(g.param_data(), g.grad_data(), m_.data(), v_.data(), n, opt_.adam, step_);
+  if (!gradients_finite(g.grad_data(), n)) return;
+  be_.adam(g.param_data(), g.grad_data(), m_.data(), v_.data(), n, opt_.adam, adam_steps_,
+           static_cast<float>(1.0 / scale_));
+}
+
+bool Trainer::gradients_finite(const float* grad, std::size_t n) {
+  const auto& ls = opt_.loss_scaling;
+  if (!ls.enabled) {
+    ++adam_steps_;
+    return true;
+  }
+  int overflow = be_.all_finite(grad, n) ? 0 : 1;  // every rank must agree: one skips, all skip
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, &overflow, 1, MPI_INT, MPI_MAX, grid_.world().comm()), "MPI_Allreduce");
+  if (overflow != 0) {
+    ++skipped_;
+    good_in_row_ = 0;
+    if (--hysteresis_left_ <= 0) scale_ = std::max(scale_ * ls.backoff, ls.min_scale);
+    return false;
+  }
+  if (++good_in_row_ == ls.window) {
+    good_in_row_ = 0;
+    hysteresis_left_ = ls.hysteresis;
+    scale_ *= ls.growth;
+  }
+  ++adam_steps_;
+  return true;
 }
 
 double Trainer::step() {

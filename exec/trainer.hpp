@@ -15,12 +15,24 @@
 
 namespace hpsim::exec {
 
+/// Dynamic loss scaling for fp16 (Megatron's DynamicGradScaler): the loss gradient is multiplied by `scale`; a step
+/// whose gradients are not all finite (on any rank) is skipped and, after `hysteresis` such steps in a row, the
+/// scale is multiplied by `backoff` (not below `min_scale`); after `window` good steps in a row it is multiplied by
+/// `growth`. Adam sees the gradients divided by the scale.
+struct LossScaling {
+  bool enabled = false;
+  double initial_scale = 4294967296.0;  ///< 2^32
+  double min_scale = 1.0, growth = 2.0, backoff = 0.5;
+  std::int64_t window = 1000, hysteresis = 2;
+};
+
 /// Knobs of a training run that are not part of the plan.
 struct TrainerOptions {
   std::uint64_t seed = 1234;            ///< weights and data
   AdamConfig adam{};
   std::size_t bucket_elements = 1 << 20;  ///< data-parallel all-reduce bucket (floats)
   CommFactory comm_factory;               ///< device communicators (NCCL) for the groups; null: MPI
+  LossScaling loss_scaling;               ///< on for fp16 on the cuda backend (run_plan)
 };
 
 /// The tokens of one sample: seq + 1 tokens (inputs are [0, seq), targets [1, seq]), the same for the same
@@ -39,6 +51,9 @@ class Trainer {
   [[nodiscard]] GptShard& shard() { return *shard_; }
   [[nodiscard]] RankGrid& grid() { return grid_; }
   [[nodiscard]] std::int64_t steps_done() const { return step_; }
+  /// The loss scale the next step uses (1 without loss scaling) and the steps skipped for overflow so far.
+  [[nodiscard]] double loss_scale() const { return scale_; }
+  [[nodiscard]] std::int64_t skipped_steps() const { return skipped_; }
 
  private:
   struct Micro {
@@ -52,6 +67,8 @@ class Trainer {
   void forward(Micro& m, int index, int chunk);
   void backward(Micro& m, int index, int chunk);
   void reduce_and_update();
+  /// Loss scaling: whether every rank's reduced gradients are finite; updates the scale. True without scaling.
+  bool gradients_finite(const float* grad, std::size_t n);
 
   planner::Plan plan_;
   ComputeBackend& be_;
@@ -63,7 +80,10 @@ class Trainer {
   Buffer scratch_out_;
   bool recompute_ = false;
   Buffer m_, v_, shard_grad_, shard_param_;
-  std::int64_t step_ = 0;
+  std::int64_t step_ = 0;       ///< steps run (the data's step index)
+  std::int64_t adam_steps_ = 0; ///< optimizer steps taken (Adam's bias correction): skipped steps do not count
+  double scale_ = 1.0;
+  std::int64_t skipped_ = 0, good_in_row_ = 0, hysteresis_left_ = 0;
 };
 
 }  // namespace hpsim::exec

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "exec/nccl_comm.hpp"
 #include "exec/run.hpp"
 #include "exec/trainer.hpp"
+#include "cuda_test_util.hpp"
 #include "exec_test_util.hpp"
 
 namespace hpsim::exec {
@@ -21,17 +23,7 @@ namespace {
 
 using i64 = std::int64_t;
 
-/// True when this process sees at least `n` CUDA devices; otherwise says the test is skipped.
-bool have_devices(int n = 1) {
-  std::string error;
-  const int count = cuda_device_count(&error);
-  if (count >= n) return true;
-  if (count == 0)
-    MESSAGE("skipped: no CUDA device (" << error << ")");
-  else
-    MESSAGE("skipped: needs " << n << " CUDA devices, found " << count);
-  return false;
-}
+using testing::have_devices;
 
 std::vector<float> pattern(std::size_t n, int seed, float scale = 1.0F) {
   std::vector<float> v(n);
@@ -105,7 +97,7 @@ void check_gemms(CudaPrecision precision, double tol) {
   const auto gr = p.add(pattern(big, 4)), mom = p.zeros(big), var = p.zeros(big);
   const auto c = p.zeros(static_cast<std::size_t>(m * n));
   p.run([&](ComputeBackend& be, auto ptr) {
-    be.adam(ptr(b), ptr(gr), ptr(mom), ptr(var), big, AdamConfig{.lr = 0.1F}, 1);
+    be.adam(ptr(b), ptr(gr), ptr(mom), ptr(var), big, AdamConfig{.lr = 0.1F}, 1, 1.0F);
     be.gemm(false, false, m, n, k, 1.0F, ptr(a), k, ptr(b), n, 0.0F, ptr(c), n);
   });
   CHECK(p.err(c) < tol);
@@ -142,6 +134,28 @@ TEST_CASE("1rank: cuda: kernels match the CPU backend") {
     CHECK(p.err(dx) < 1e-4);
     CHECK(p.err(dg) < kTol);
     CHECK(p.err(db) < kTol);
+  }
+  SUBCASE("rmsnorm, swiglu and rope forward and backward (LLaMA's pieces)") {
+    const auto x = p.add(pattern(rc, 1, 3.0F)), g = p.add(pattern(cols, 2)), y = p.zeros(rc), rstd = p.zeros(rows);
+    const auto dy = p.add(pattern(rc, 4)), dx = p.zeros(rc), dg = p.add(pattern(cols, 5));
+    const i64 half = cols / 2;  // swiglu: x holds [gate | up] of half the columns each
+    const auto sy = p.zeros(static_cast<std::size_t>(rows * half)), sdy = p.add(pattern(static_cast<std::size_t>(rows * half), 6));
+    const auto sdx = p.zeros(rc), r = p.add(pattern(rc, 7));
+    p.run([&](ComputeBackend& be, auto ptr) {
+      be.rmsnorm_forward(ptr(x), ptr(g), ptr(y), ptr(rstd), rows, cols, 1e-5F);
+      be.rmsnorm_backward(ptr(dy), ptr(x), ptr(g), ptr(rstd), ptr(dx), ptr(dg), rows, cols);
+      be.swiglu_forward(ptr(x), ptr(sy), rows, half);
+      be.swiglu_backward(ptr(x), ptr(sdy), ptr(sdx), rows, half);
+      be.rope(ptr(r), rows, cols, 5, 20, 16, 10000.0F, false);       // q: 5 heads of 20 at the row's start
+      be.rope(ptr(r) + 100, rows, cols, 2, 20, 16, 10000.0F, true);  // k: 2 heads after them, the inverse turn
+    });
+    CHECK(p.err(y) < kTol);
+    CHECK(p.err(rstd) < kTol);
+    CHECK(p.err(dx) < 1e-4);
+    CHECK(p.err(dg) < kTol);
+    CHECK(p.err(sy) < kTol);
+    CHECK(p.err(sdx) < kTol);
+    CHECK(p.err(r) < kTol);
   }
   SUBCASE("gelu forward and backward, bias, axpy, fill, copy") {
     const auto x = p.add(pattern(rc, 1, 2.0F)), y = p.zeros(rc), dy = p.add(pattern(rc, 2)), dx = p.zeros(rc);
@@ -211,11 +225,25 @@ TEST_CASE("1rank: cuda: kernels match the CPU backend") {
     const auto w = p.add(pattern(rc, 1)), g = p.add(pattern(rc, 2)), m = p.zeros(rc), v = p.zeros(rc);
     p.run([&](ComputeBackend& be, auto ptr) {
       for (std::int64_t step = 1; step <= 3; ++step)
-        be.adam(ptr(w), ptr(g), ptr(m), ptr(v), rc, AdamConfig{.lr = 1e-2F, .weight_decay = 0.01F}, step);
+        be.adam(ptr(w), ptr(g), ptr(m), ptr(v), rc, AdamConfig{.lr = 1e-2F, .weight_decay = 0.01F}, step, 0.5F);
     });
     CHECK(p.err(w) < kTol);
     CHECK(p.err(m) < kTol);
     CHECK(p.err(v) < kTol);
+  }
+  SUBCASE("all_finite") {  // loss scaling's overflow check: an inf or a NaN anywhere, or none
+    auto with_inf = pattern(rc, 7), with_nan = pattern(rc, 8);
+    with_inf[rc - 1] = std::numeric_limits<float>::infinity();
+    with_nan[rc / 3] = std::numeric_limits<float>::quiet_NaN();
+    const auto ok = p.add(pattern(rc, 9)), inf = p.add(with_inf), nan = p.add(with_nan);
+    std::vector<bool> seen;
+    p.run([&](ComputeBackend& be, auto ptr) {
+      seen.push_back(be.all_finite(ptr(ok), rc));
+      seen.push_back(be.all_finite(ptr(inf), rc));
+      seen.push_back(be.all_finite(ptr(inf), rc - 1));
+      seen.push_back(be.all_finite(ptr(nan), rc));
+    });
+    CHECK(seen == std::vector<bool>{true, false, true, false, true, false, true, false});  // cpu, then cuda
   }
 }
 
@@ -243,6 +271,36 @@ TEST_CASE("1rank: cuda: 3 training steps match the CPU backend (fp32 tight, bf16
     }
     CHECK(loss.back() < loss.front());
   }
+}
+
+TEST_CASE("1rank: cuda: fp16 with dynamic loss scaling skips the overflowing steps, then trains") {
+  if (!have_devices()) return;
+  const auto plan = resolve_run_plan(testing::tiny_gpt(), testing::plan_of(1, 1, 1), 1);
+  auto gpu = make_cuda_backend(0, CudaPrecision::fp16);
+  TrainerOptions opt;
+  opt.loss_scaling.enabled = true;  // 2^32: the scaled loss gradient overflows fp16 until the scale backs off
+  Trainer t(testing::tiny_gpt(), plan, *gpu, MPI_COMM_SELF, opt);
+  double loss = 0;
+  while (t.steps_done() - t.skipped_steps() < 3 && t.steps_done() < 60) loss = t.step();
+  MESSAGE("fp16: " << t.skipped_steps() << " skipped steps, loss scale " << t.loss_scale() << ", loss " << loss);
+  CHECK(t.skipped_steps() >= 1);
+  CHECK(t.loss_scale() < 4294967296.0);
+  CHECK(std::isfinite(loss));
+  CHECK(loss < std::log(128.0));
+  CHECK(t.steps_done() - t.skipped_steps() >= 3);
+}
+
+TEST_CASE("1rank: cuda: 3 training steps of a LLaMA-style model match the CPU backend (fp32)") {
+  if (!have_devices()) return;
+  const auto model = testing::tiny_llama();
+  const auto plan = resolve_run_plan(model, testing::plan_of(1, 1, 1), 1);
+  std::vector<double> loss[2];
+  for (int k = 0; k < 2; ++k) {
+    auto be = k == 0 ? make_cpu_backend() : make_cuda_backend(0, CudaPrecision::fp32);
+    Trainer t(model, plan, *be, MPI_COMM_SELF);
+    for (int i = 0; i < 3; ++i) loss[k].push_back(t.step());
+  }
+  for (std::size_t i = 0; i < 3; ++i) CHECK(loss[1][i] == doctest::Approx(loss[0][i]).epsilon(1e-4));
 }
 
 TEST_CASE("1rank: cuda: run_plan --backend cuda runs bf16 and times by CUDA events") {

@@ -18,6 +18,7 @@ namespace {
 
 using testing::plan_of;
 using testing::tiny_gpt;
+using testing::tiny_llama;
 
 constexpr int kSteps = 3;
 
@@ -45,8 +46,7 @@ Outcome single_rank(const models::ModelSpec& model, const planner::Plan& like) {
 
 /// Runs `plan` on the first plan.gpus() ranks of the world and compares with a single-rank run (every rank
 /// computes the reference itself). Returns the worst relative loss error, normwise relative weight error and element error over all ranks.
-std::tuple<double, double, double> compare(const planner::Plan& plan_in, std::int64_t layers = 2) {
-  const auto model = tiny_gpt(layers);
+std::tuple<double, double, double> compare(const planner::Plan& plan_in, const models::ModelSpec& model) {
   const Outcome ref = single_rank(model, plan_in);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -98,14 +98,15 @@ std::tuple<double, double, double> compare(const planner::Plan& plan_in, std::in
   return {errs[0], errs[1], errs[2]};
 }
 
-void check_equal(const planner::Plan& plan, std::int64_t layers = 2) {
-  const auto [loss_err, weight_err, element_err] = compare(plan, layers);
-  MESSAGE("tp " << plan.tp << std::string(plan.sp ? " sp" : "") << " pp " << plan.pp << " vpp " << plan.vpp << " dp " << plan.dp << " zero " << plan.zero << ": loss error "
+void check_equal(const planner::Plan& plan, const models::ModelSpec& model) {
+  const auto [loss_err, weight_err, element_err] = compare(plan, model);
+  MESSAGE(model.name << ": tp " << plan.tp << std::string(plan.sp ? " sp" : "") << " pp " << plan.pp << " vpp " << plan.vpp << " dp " << plan.dp << " zero " << plan.zero << ": loss error "
                 << loss_err << ", weight error " << weight_err << ", worst element " << element_err);
   CHECK(loss_err < 1e-4);
   CHECK(weight_err < 1e-4);
   CHECK(element_err < 1e-3);
 }
+void check_equal(const planner::Plan& plan, std::int64_t layers = 2) { check_equal(plan, tiny_gpt(layers)); }
 
 }  // namespace
 
@@ -142,6 +143,20 @@ TEST_CASE("2ranks: tp=2 with sequence parallelism") {
 TEST_CASE("2ranks: tp=2 with sequence parallelism and full or selective recomputation") {
   check_equal(with_sp(plan_of(2, 1, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::full)));
   check_equal(with_sp(plan_of(2, 1, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::selective)));
+}
+TEST_CASE("1rank: LLaMA-style: micro-batching and recomputation leave a single rank's step unchanged") {
+  auto p = plan_of(1, 1, 1);
+  p.micro_batch_size = 8;
+  check_equal(p, tiny_llama());
+  check_equal(plan_of(1, 1, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::selective), tiny_llama());
+}
+TEST_CASE("2ranks: LLaMA-style: tp=2 (one key/value head per rank), with and without sequence parallelism") {
+  check_equal(plan_of(2, 1, 1), tiny_llama());
+  check_equal(with_sp(plan_of(2, 1, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::full)), tiny_llama());
+}
+TEST_CASE("2ranks: LLaMA-style: pp=2 (untied head on the last stage), dp=2 ZeRO-1") {
+  check_equal(plan_of(1, 2, 1), tiny_llama(4));
+  check_equal(plan_of(1, 1, 2, 1), tiny_llama());
 }
 TEST_CASE("2ranks: pp=2 1F1B") { check_equal(plan_of(1, 2, 1)); }
 TEST_CASE("2ranks: pp=2 GPipe, 4 layers") { check_equal(plan_of(1, 2, 1, 0, planner::Schedule::gpipe), 4); }
@@ -188,6 +203,12 @@ TEST_CASE("4ranks: pp=4 vpp=2, 8 layers") {
   check_equal(p, 8);
 }
 TEST_CASE("4ranks: tp=4") { check_equal(plan_of(4, 1, 1)); }
+TEST_CASE("4ranks: LLaMA-style: tp=2 pp=2 vpp=2 with sequence parallelism, 4 layers; tp=2 dp=2") {
+  auto p = with_sp(plan_of(2, 2, 1));
+  p.vpp = 2;
+  check_equal(p, tiny_llama(4));
+  check_equal(plan_of(2, 1, 2), tiny_llama());
+}
 TEST_CASE("4ranks: tp=4 with sequence parallelism") { check_equal(with_sp(plan_of(4, 1, 1))); }
 TEST_CASE("4ranks: tp=2 pp=2 with sequence parallelism, GPipe") {
   check_equal(with_sp(plan_of(2, 2, 1, 0, planner::Schedule::gpipe)));

@@ -20,6 +20,21 @@ inline models::ModelSpec tiny_gpt(std::int64_t layers = 2) {
   return m;
 }
 
+/// LLaMA's architecture at the same size: RMSNorm, SwiGLU, rotary positions, grouped-query attention (2 key/value
+/// heads for 4 query heads), no biases, untied LM head.
+inline models::ModelSpec tiny_llama(std::int64_t layers = 2) {
+  auto m = tiny_gpt(layers);
+  m.name = "tiny-llama";
+  m.num_kv_heads = 2;
+  m.ffn_hidden_size = 128;
+  m.mlp = models::MlpKind::swiglu;
+  m.norm = models::NormKind::rmsnorm;
+  m.position = models::PositionKind::rope;
+  m.linear_bias = false;
+  m.tie_embeddings = false;
+  return m;
+}
+
 inline planner::Plan plan_of(std::int64_t tp, std::int64_t pp, std::int64_t dp, std::int64_t zero = 0,
                              planner::Schedule schedule = planner::Schedule::one_f_one_b,
                              models::Recompute recompute = models::Recompute::none) {

@@ -1,5 +1,6 @@
-// Finite-difference check of the hand-written backward: embedding, one transformer layer, final LayerNorm, tied
-// LM head and cross-entropy, on one rank in fp32 (central differences, weights large enough to matter).
+// Finite-difference check of the hand-written backward: embedding, one transformer layer, final norm, LM head and
+// cross-entropy, on one rank in fp32 (central differences, weights large enough to matter), for GPT's layer and
+// for LLaMA's (RMSNorm, SwiGLU, rotary positions, grouped-query attention, no biases, untied head).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -12,7 +13,9 @@
 
 namespace hpsim::exec {
 
-TEST_CASE("1rank: finite differences agree with the backward of a small GPT") {
+namespace {
+
+ShardShape small_shape() {
   ShardShape s;
   s.hidden = 16;
   s.heads = 2;
@@ -22,13 +25,17 @@ TEST_CASE("1rank: finite differences agree with the backward of a small GPT") {
   s.micro_batch = 2;
   s.num_layers = 1;
   s.total_layers = 1;
+  return s;
+}
+
+void check_finite_differences(const ShardShape& s) {
   auto be = make_cpu_backend();
   GptShard shard(s, *be, nullptr, 7);
   // Weights of order one so that every path (attention, GELU, LayerNorm) carries gradient.
   std::vector<float> w(shard.flat_size());
   for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.3F * seeded_normal(99, 0, static_cast<std::int64_t>(i));
   for (const auto& p : shard.params())
-    if (p.name.find("ln") != std::string::npos && p.name.find("weight") != std::string::npos)
+    if (p.name.find("ln") != std::string::npos && p.name.find("weight") != std::string::npos)  // norm gammas near 1
       for (std::size_t i = 0; i < p.local_size(); ++i) w[p.offset + i] += 1.0F;
   be->upload(shard.param_data(), w.data(), w.size());
 
@@ -55,37 +62,63 @@ TEST_CASE("1rank: finite differences agree with the backward of a small GPT") {
   std::vector<float> grad(shard.flat_size());
   be->download(grad.data(), shard.grad_data(), grad.size());
 
-  int checked = 0;
+  int checked = 0, expected = 0;
   double worst = 0;
+  auto check_index = [&](const ParamInfo& p, std::size_t local) {
+    const std::size_t i = p.offset + local;
+    const float eps = 1e-2F, keep = w[i];
+    w[i] = keep + eps;
+    be->upload(shard.param_data(), w.data(), w.size());
+    const double up = loss();
+    w[i] = keep - eps;
+    be->upload(shard.param_data(), w.data(), w.size());
+    const double down = loss();
+    w[i] = keep;
+    const double fd = (up - down) / (2.0 * eps);
+    const double err = std::abs(fd - grad[i]) / std::max(std::abs(fd), 1e-2);
+    worst = std::max(worst, err);
+    INFO(p.name << "[" << local << "]: backward " << grad[i] << ", finite difference " << fd);
+    CHECK(err < 2e-2);
+    ++checked;
+  };
   for (const auto& p : shard.params()) {
-    // The three largest gradients of each tensor.
-    std::vector<std::size_t> idx(p.local_size());
-    std::iota(idx.begin(), idx.end(), 0);
-    std::partial_sort(idx.begin(), idx.begin() + 3, idx.end(), [&](std::size_t a, std::size_t b) {
-      return std::abs(grad[p.offset + a]) > std::abs(grad[p.offset + b]);
-    });
-    for (int k = 0; k < 3; ++k) {
-      const std::size_t i = p.offset + idx[static_cast<std::size_t>(k)];
-      const float eps = 1e-2F, keep = w[i];
-      w[i] = keep + eps;
-      be->upload(shard.param_data(), w.data(), w.size());
-      const double up = loss();
-      w[i] = keep - eps;
-      be->upload(shard.param_data(), w.data(), w.size());
-      const double down = loss();
-      w[i] = keep;
-      const double fd = (up - down) / (2.0 * eps);
-      const double err = std::abs(fd - grad[i]) / std::max(std::abs(fd), 1e-2);
-      worst = std::max(worst, err);
-      INFO(p.name << "[" << idx[static_cast<std::size_t>(k)] << "]: backward " << grad[i] << ", finite difference "
-                  << fd);
-      CHECK(err < 2e-2);
-      ++checked;
+    // The three largest gradients of each tensor, of each column block for [q | k | v] and [gate | up].
+    const std::size_t blocks = std::max<std::size_t>(1, p.blocks.size());
+    for (std::size_t blk = 0; blk < blocks; ++blk) {
+      std::vector<std::size_t> idx;
+      std::int64_t first = 0;
+      for (std::size_t b = 0; b < blk; ++b) first += p.blocks[b];
+      const std::int64_t last = p.blocks.empty() ? p.cols : first + p.blocks[blk];
+      for (std::size_t i = 0; i < p.local_size(); ++i) {
+        const std::int64_t col = p.global_index(static_cast<std::int64_t>(i), 0, 1) % p.cols;
+        if (col >= first && col < last) idx.push_back(i);
+      }
+      std::partial_sort(idx.begin(), idx.begin() + 3, idx.end(), [&](std::size_t a, std::size_t b) {
+        return std::abs(grad[p.offset + a]) > std::abs(grad[p.offset + b]);
+      });
+      for (int k = 0; k < 3; ++k) check_index(p, idx[static_cast<std::size_t>(k)]);
+      expected += 3;
     }
   }
   be->upload(shard.param_data(), w.data(), w.size());
-  CHECK(checked == 3 * static_cast<int>(shard.params().size()));
+  CHECK(checked == expected);
   MESSAGE("finite-difference check: " << checked << " gradients, worst relative error " << worst);
+}
+
+}  // namespace
+
+TEST_CASE("1rank: finite differences agree with the backward of a small GPT") { check_finite_differences(small_shape()); }
+
+TEST_CASE("1rank: finite differences agree with the backward of a small LLaMA-style model") {
+  auto s = small_shape();
+  s.heads = 4;
+  s.kv_heads = 2;
+  s.rmsnorm = true;
+  s.swiglu = true;
+  s.rope = true;
+  s.bias = false;
+  s.tied = false;
+  check_finite_differences(s);
 }
 
 }  // namespace hpsim::exec

@@ -60,6 +60,70 @@ TEST_CASE("run_calibrate: hpsim calibrate writes a cluster file that simulate ac
   CHECK(j["gpus"].get<int>() == 2);
 }
 
+TEST_CASE("run_cuda_calibrate: calibrate --backend cuda without a device fails cleanly, said once, exit 2") {
+  const std::string dir = temp_dir("cuda_calibrate");
+  const std::string file = dir + "/gpu.yaml";
+  // Under mpirun (both ranks refuse together) and alone (a singleton MPI world).
+  for (const int ranks : {2, 0}) {
+    const auto c = hpsim("XDG_CACHE_HOME=" + dir, ranks,
+                         "calibrate --backend cuda --out " + file + " --dims 256 --seconds-per-shape 0.001");
+    INFO("ranks " << ranks << ": " << c.out << c.err);
+    if (HPSIM_CUDA_BUILT && c.code == 0) {
+      MESSAGE("skipped: this machine has a CUDA device for every rank");
+      continue;
+    }
+    CHECK(c.code == 2);
+    const std::string expected = HPSIM_CUDA_BUILT ? "hpsim: error: calibrate: --backend: no CUDA device: "
+                                                  : "hpsim: error: calibrate: --backend: 'cuda' cannot be calibrated "
+                                                    "by this build: it was built without CUDA";
+    const auto at = c.err.find(expected);
+    CHECK(at != std::string::npos);
+    CHECK(c.err.find("hpsim: error:", at + 1) == std::string::npos);  // rank 0 alone says it
+    CHECK(c.err.find("hpsim run: rank") == std::string::npos);        // no abort
+    CHECK(!std::filesystem::exists(file));
+  }
+}
+
+TEST_CASE("run_cuda_calibrate: run --backend cuda without a device fails cleanly before any work, exit 2") {
+  const std::string dir = temp_dir("cuda_run");
+  const auto c = hpsim("XDG_CACHE_HOME=" + dir, 2,
+                       "run --backend cuda --steps 1 --warmup 0 --plan " + std::string(HPSIM_SOURCE_DIR) +
+                           "/examples/run/tp2.yaml");
+  INFO(c.out << c.err);
+  if (HPSIM_CUDA_BUILT && c.code == 0) {
+    MESSAGE("skipped: this machine has a CUDA device for every rank");
+    return;
+  }
+  CHECK(c.code == 2);
+  const std::string expected = HPSIM_CUDA_BUILT ? "hpsim: error: run: --backend: no CUDA device: "
+                                                : "hpsim: error: command line: --backend: 'cuda' is not available";
+  const auto at = c.err.find(expected);
+  CHECK(at != std::string::npos);
+  CHECK(c.err.find("hpsim: error:", at + 1) == std::string::npos);
+  CHECK(c.err.find("calibrating first") == std::string::npos);  // refused before calibrating
+  CHECK(!std::filesystem::exists(dir + "/hpsim"));
+}
+
+TEST_CASE("run_cuda_cache: a cuda calibration in the localhost cache is not used for cpu runs") {
+  const std::string dir = temp_dir("cuda_cache");
+  const std::string env = "XDG_CACHE_HOME=" + dir;
+  const std::string shared = dir + "/hpsim/localhost.yaml";
+  // A 2-rank calibration whose source says cuda (what `calibrate --backend cuda` writes, without needing a GPU).
+  REQUIRE(hpsim(env, 2, "calibrate " + kQuick).code == 0);
+  std::string text = slurp(shared);
+  const auto at = text.find("--backend cpu on");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, std::string("--backend cpu").size(), "--backend cuda");
+  std::ofstream(shared) << text;
+  // run takes the CPU calibration of its rank count from its own file (made here quickly: run would make it too).
+  REQUIRE(hpsim(env, 2, "calibrate --out " + dir + "/hpsim/localhost-2ranks.yaml " + kQuick).code == 0);
+  const auto r = hpsim(env, 2, "run --plan " + kTiny + " --steps 1 --warmup 0 --format json");
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(nlohmann::json::parse(r.out)["cluster_file"] == dir + "/hpsim/localhost-2ranks.yaml");
+  CHECK(slurp(shared) == text);  // left as it was
+}
+
 TEST_CASE("run_localhost: localhost resolves to the calibration cache; run reports every contract field") {
   const std::string dir = temp_dir("localhost");
   const std::string env = "XDG_CACHE_HOME=" + dir;
