@@ -67,40 +67,50 @@ LinkFit measure_link(MPI_Comm world, WindowClock& clock, double window_s, Collec
 void measure_vector(ComputeBackend& be, WindowClock& clock, MPI_Comm world, const VectorShapes& shapes,
                     Calibration& c) {
   namespace vf = models::vector_flops;
+  using core::VectorKernel;
   const std::int64_t rows = shapes.rows, h = shapes.hidden, ffn = shapes.ffn, heads = shapes.heads, s = shapes.seq;
   const auto x_n = static_cast<std::size_t>(rows * h), y_n = static_cast<std::size_t>(rows * ffn),
              p_n = static_cast<std::size_t>(heads * s * s);
   Buffer x(be, x_n), y(be, x_n), dx(be, x_n), g(be, static_cast<std::size_t>(h)), bb(be, static_cast<std::size_t>(h)),
       dg(be, static_cast<std::size_t>(h)), db(be, static_cast<std::size_t>(h)), mean(be, static_cast<std::size_t>(rows)),
-      rstd(be, static_cast<std::size_t>(rows)), u(be, y_n), v(be, y_n), du(be, y_n), p(be, p_n), dp(be, p_n),
+      rstd(be, static_cast<std::size_t>(rows)), u(be, 2 * y_n), v(be, 2 * y_n), du(be, y_n), p(be, p_n), dp(be, p_n),
       ds(be, p_n), p0(be, p_n);
   // Inputs spread like a layer's activations (about unit scale, both signs): libm's tanh and exp take different
   // paths by magnitude, so that a constant input (one path, perfectly predicted branches) runs faster than a run.
   // The pattern repeats every 2^20 values (larger buffers: a GPU's), which no CPU size reaches.
-  std::vector<float> spread(std::max({x_n, y_n, p_n}));
+  std::vector<float> spread(std::max({x_n, 2 * y_n, p_n}));
   const std::size_t period = std::size_t{1} << 20;
   for (std::size_t i = 0; i < spread.size(); ++i)
     spread[i] = i < period ? 3.0F * std::sin(0.7F * static_cast<float>(i) + 0.3F * static_cast<float>(i % 97))
                            : spread[i - period];
   be.upload(x.data(), spread.data(), x_n);
   be.fill(g.data(), 1.0F, static_cast<std::size_t>(h));
-  be.upload(u.data(), spread.data(), y_n);
+  be.upload(u.data(), spread.data(), 2 * y_n);  // GELU's input, or SwiGLU's [gate | up] rows of ffn each
   be.upload(dx.data(), spread.data() + 1, x_n - 1);
   be.upload(du.data(), spread.data() + 1, y_n - 1);
   be.upload(p0.data(), spread.data(), p_n);
   be.upload(dp.data(), spread.data() + 1, p_n - 1);
-  const double ln_flops = static_cast<double>(x_n) * (vf::kLayerNormForward + vf::kLayerNormBackward);
-  const double gelu_flops = static_cast<double>(y_n) * (vf::kGeluForward + vf::kGeluBackward);
-  const double softmax_flops =
-      static_cast<double>(p_n) * (vf::kCausalUnmasked * vf::kSoftmaxForward + vf::kSoftmaxBackward);
-  c.layernorm_s = time_per_call(world, clock, 0.1, [&] {
+  const auto xs = static_cast<double>(x_n), ys = static_cast<double>(y_n), ps = static_cast<double>(p_n);
+  auto measure = [&](VectorKernel kernel, double flops, auto&& body) {
+    const double t = time_per_call(world, clock, 0.1, body);
+    c.vector_kernels[kernel] = {t, flops / t};
+  };
+  measure(VectorKernel::layernorm, xs * (vf::kLayerNormForward + vf::kLayerNormBackward), [&] {
     be.layernorm_forward(x.data(), g.data(), bb.data(), y.data(), mean.data(), rstd.data(), rows, h, 1e-5F);
     be.layernorm_backward(dx.data(), x.data(), g.data(), mean.data(), rstd.data(), y.data(), dg.data(), db.data(), rows,
                           h);
   });
-  c.gelu_s = time_per_call(world, clock, 0.1, [&] {
+  measure(VectorKernel::rmsnorm, xs * (vf::kRmsNormForward + vf::kRmsNormBackward), [&] {
+    be.rmsnorm_forward(x.data(), g.data(), y.data(), rstd.data(), rows, h, 1e-5F);
+    be.rmsnorm_backward(dx.data(), x.data(), g.data(), rstd.data(), y.data(), dg.data(), rows, h);
+  });
+  measure(VectorKernel::gelu, ys * (vf::kGeluForward + vf::kGeluBackward), [&] {
     be.gelu_forward(u.data(), v.data(), y_n);
     be.gelu_backward(u.data(), du.data(), v.data(), y_n);
+  });
+  measure(VectorKernel::swiglu, ys * (vf::kSwigluForward + vf::kSwigluBackward), [&] {
+    be.swiglu_forward(u.data(), v.data(), rows, ffn);
+    be.swiglu_backward(u.data(), du.data(), v.data(), rows, ffn);
   });
   const double softmax_and_fill = time_per_call(world, clock, 0.1, [&] {
     be.copy(p.data(), p0.data(), p_n);  // fresh scores each call (not counted: the executor writes them by GEMM)
@@ -109,12 +119,16 @@ void measure_vector(ComputeBackend& be, WindowClock& clock, MPI_Comm world, cons
   });
   // The copy is not an operator of hpsim's model: take its time out.
   const double fill = time_per_call(world, clock, 0.02, [&] { be.copy(p.data(), p0.data(), p_n); });
-  c.softmax_s = std::max(softmax_and_fill - fill, 1e-9);
-  c.layernorm_flop_per_s = ln_flops / c.layernorm_s;
-  c.gelu_flop_per_s = gelu_flops / c.gelu_s;
-  c.softmax_flop_per_s = softmax_flops / c.softmax_s;
-  // One rate for all: the flops of the three over their time together (the mix of an example model's layer).
-  c.vector_flop_per_s = (ln_flops + gelu_flops + softmax_flops) / (c.layernorm_s + c.gelu_s + c.softmax_s);
+  const double softmax_s = std::max(softmax_and_fill - fill, 1e-9);
+  c.vector_kernels[VectorKernel::softmax] = {
+      softmax_s, ps * (vf::kCausalUnmasked * vf::kSoftmaxForward + vf::kSoftmaxBackward) / softmax_s};
+  // One rate for every other element-wise operator: GPT's three kernels together (the mix of its layer).
+  double flops = 0, seconds = 0;
+  for (const auto k : {VectorKernel::layernorm, VectorKernel::gelu, VectorKernel::softmax}) {
+    flops += c.vector_kernels[k].flop_per_s * c.vector_kernels[k].seconds;
+    seconds += c.vector_kernels[k].seconds;
+  }
+  c.vector_flop_per_s = flops / seconds;
 }
 
 }  // namespace detail
@@ -355,10 +369,10 @@ std::string calibration_to_yaml(const Calibration& c) {
     y << fmt::format("# streaming kernels (axpy, copy): {:.2f} GB/s per rank; call overhead {:.3f} us\n",
                      c.stream_bytes_per_s / 1e9, c.call_overhead_s * 1e6);
   }
-  y << fmt::format("# element-wise arithmetic (FP32 vector flops as hpsim counts them / time, forward + backward): "
-                   "LayerNorm {:.2f}, GELU {:.2f}, causal softmax {:.2f}, together {:.2f} GFLOP/s per rank\n",
-                   c.layernorm_flop_per_s / 1e9, c.gelu_flop_per_s / 1e9, c.softmax_flop_per_s / 1e9,
-                   c.vector_flop_per_s / 1e9);
+  y << "# element-wise arithmetic (FP32 vector flops as hpsim counts them / time, forward + backward):";
+  for (const auto& [kernel, rate] : c.vector_kernels)
+    y << fmt::format(" {} {:.2f},", core::to_string(kernel), rate.flop_per_s / 1e9);
+  y << fmt::format(" LayerNorm, GELU and softmax together {:.2f} GFLOP/s per rank\n", c.vector_flop_per_s / 1e9);
   if (c.measured_links) {
     auto line = [&](const char* name, const LinkFit& f) {
       y << fmt::format("# {} {}: {:.2f} us per step + bytes / {:.3f} GB/s\n", comm, name, f.latency_s * 1e6,
@@ -414,6 +428,15 @@ std::string calibration_to_yaml(const Calibration& c) {
   y << fmt::format("  hbm_gbyte_per_s: {:.6g}  # {}\n", c.stream_bytes_per_s / 1e9,
                    gpu ? "device-to-device copy" : "streaming kernels");
   y << fmt::format("  vector_tflop_per_s: {:.6g}  # element-wise kernels' arithmetic\n", c.vector_flop_per_s / 1e12);
+  if (!c.vector_kernels.empty()) {
+    y << "  vector_table: {";
+    const char* comma = "";
+    for (const auto& [kernel, rate] : c.vector_kernels) {
+      y << fmt::format("{}{}: {:.6g}", comma, core::to_string(kernel), rate.flop_per_s / 1e12);
+      comma = ", ";
+    }
+    y << "}  # the same, kernel by kernel (TFLOP/s)\n";
+  }
   y << "  sm_count: " << (gpu ? std::max(c.sm_count, 1) : 1) << "\n";
   y << fmt::format("  efficiency: {{gemm_peak_fraction: 1, memory_peak_fraction: 1, kernel_overhead_us: {:.4g}}}\n",
                    c.call_overhead_s * 1e6);

@@ -6,6 +6,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -45,9 +46,14 @@ struct Calibration {
   /// read + written / time: the cluster file's hbm_gbyte_per_s.
   double stream_bytes_per_s = 0;
   double vector_flop_per_s = 0;        ///< FP32 vector flops hpsim counts for the executor's LayerNorm, GELU and
-                                       ///< softmax kernels (models::vector_flops) / their time
-  double layernorm_flop_per_s = 0, gelu_flop_per_s = 0, softmax_flop_per_s = 0;  ///< the same, kernel by kernel
-  double layernorm_s = 0, gelu_s = 0, softmax_s = 0;  ///< seconds per forward + backward call, kernel by kernel
+                                       ///< softmax kernels (models::vector_flops) / their time together
+  struct KernelRate {
+    double seconds = 0;      ///< per forward + backward call
+    double flop_per_s = 0;   ///< the FP32 vector flops hpsim counts for it / seconds
+  };
+  /// The executor's element-wise kernels one by one (LayerNorm, RMSNorm, GELU, SwiGLU, causal softmax): the GPU's
+  /// vector_table, which the simulator uses for the operators of those kernels.
+  std::map<core::VectorKernel, KernelRate> vector_kernels;
   double call_overhead_s = 0;          ///< one tiny kernel call (cuda: one launch among many queued)
   double ram_bytes = 0;
   bool measured_links = false;         ///< false with one rank (no communication to measure)

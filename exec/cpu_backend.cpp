@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <vector>
 
 #include "exec/compute_backend.hpp"
 
@@ -135,12 +136,20 @@ class CpuBackend final : public ComputeBackend {
       }
   }
   void rope(float* x, i64 rows, i64 row_stride, i64 heads, i64 head_dim, i64 seq, float base, bool inverse) override {
-    const i64 half = head_dim / 2;
-    for (i64 r = 0; r < rows; ++r) {
-      const double pos = static_cast<double>(r % seq);
+    const i64 half = head_dim / 2, positions = std::min(rows, seq);
+    rope_cos_.resize(static_cast<std::size_t>(positions * half));  // cached per call, as frameworks cache them
+    rope_sin_.resize(rope_cos_.size());
+    for (i64 p = 0; p < positions; ++p)
       for (i64 i = 0; i < half; ++i) {
-        const double angle = pos * std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
-        const auto c = static_cast<float>(std::cos(angle)), s = static_cast<float>(inverse ? -std::sin(angle) : std::sin(angle));
+        const double angle = static_cast<double>(p) * std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) /
+                                                                                           static_cast<double>(head_dim));
+        rope_cos_[static_cast<std::size_t>(p * half + i)] = static_cast<float>(std::cos(angle));
+        rope_sin_[static_cast<std::size_t>(p * half + i)] = static_cast<float>(inverse ? -std::sin(angle) : std::sin(angle));
+      }
+    for (i64 r = 0; r < rows; ++r) {
+      const i64 p = r % seq;
+      for (i64 i = 0; i < half; ++i) {
+        const float c = rope_cos_[static_cast<std::size_t>(p * half + i)], s = rope_sin_[static_cast<std::size_t>(p * half + i)];
         for (i64 h = 0; h < heads; ++h) {
           float* v = x + r * row_stride + h * head_dim;
           const float a = v[i], b = v[i + half];
@@ -263,6 +272,9 @@ class CpuBackend final : public ComputeBackend {
   bool all_finite(const float* x, std::size_t n) override {
     return std::all_of(x, x + n, [](float v) { return std::isfinite(v); });
   }
+
+ private:
+  std::vector<float> rope_cos_, rope_sin_;
 };
 
 }  // namespace

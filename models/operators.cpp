@@ -58,7 +58,8 @@ Operator gemm(std::string_view name, OpKind kind, std::int64_t m, std::int64_t n
 namespace vf = vector_flops;
 
 Operator elementwise(std::string_view name, double forward_bytes, double backward_bytes, double activation_bytes,
-                     double forward_vector_flops, double backward_vector_flops) {
+                     double forward_vector_flops, double backward_vector_flops,
+                     core::VectorKernel kernel = core::VectorKernel::generic) {
   Operator op;
   op.name = name;
   op.kind = OpKind::elementwise;
@@ -67,6 +68,7 @@ Operator elementwise(std::string_view name, double forward_bytes, double backwar
   op.activation_bytes = core::Bytes(activation_bytes);
   op.forward_vector_flops = core::Flops(forward_vector_flops);
   op.backward_vector_flops = core::Flops(backward_vector_flops);
+  op.vector_kernel = kernel;
   return op;
 }
 
@@ -79,7 +81,8 @@ Operator norm(std::string_view name, const ModelSpec& m, const Dims& d, std::int
   const double n = double(tokens) * double(d.h);
   return elementwise(name, 2.0 * x + params, 3.0 * x + 2.0 * params, x,
                      n * (ln ? vf::kLayerNormForward : vf::kRmsNormForward),
-                     n * (ln ? vf::kLayerNormBackward : vf::kRmsNormBackward));
+                     n * (ln ? vf::kLayerNormBackward : vf::kRmsNormBackward),
+                     ln ? core::VectorKernel::layernorm : core::VectorKernel::rmsnorm);
 }
 
 /// Dropout + residual add on the sequence-parallel shard: forward reads the branch output and the residual,
@@ -137,7 +140,8 @@ void append_attention(std::vector<Operator>& ops, const ModelSpec& m, const Shar
                                  d.e * scores_elems + (m.dropout ? scores_elems : 0.0),
                                  scores_elems * (vf::kCausalUnmasked * vf::kSoftmaxForward +
                                                  (m.dropout ? vf::kDropoutForward : 0.0)),
-                                 scores_elems * (vf::kSoftmaxBackward + (m.dropout ? vf::kDropoutBackward : 0.0)));
+                                 scores_elems * (vf::kSoftmaxBackward + (m.dropout ? vf::kDropoutBackward : 0.0)),
+                                 core::VectorKernel::softmax);
   softmax.attention_core = true;
   ops.push_back(softmax);
 
@@ -169,8 +173,9 @@ void append_mlp(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d, s
   const double y = d.e * double(tokens) * double(f);
   const double ny = double(tokens) * double(f);
   ops.push_back(swiglu ? elementwise("mlp_act", 3.0 * y, 5.0 * y, 2.0 * y, ny * vf::kSwigluForward,
-                                     ny * vf::kSwigluBackward)
-                       : elementwise("mlp_act", 2.0 * y, 3.0 * y, y, ny * vf::kGeluForward, ny * vf::kGeluBackward));
+                                     ny * vf::kSwigluBackward, core::VectorKernel::swiglu)
+                       : elementwise("mlp_act", 2.0 * y, 3.0 * y, y, ny * vf::kGeluForward, ny * vf::kGeluBackward,
+                                     core::VectorKernel::gelu));
 
   Operator down = gemm("mlp_down", OpKind::gemm, tokens, d.h, f, 1, d.e);
   weights_extra(down);
@@ -191,6 +196,11 @@ std::vector<Operator> lower_layer(const ModelSpec& m, const ShardShape& sh) {
   Operator qkv = gemm("qkv", OpKind::gemm, d.tokens, (d.heads + 2 * d.kv_heads) * d.head_dim, d.h, 1, d.e);
   qkv.activation_bytes = core::Bytes(sp_input + d.e * double(qkv.m) * double(qkv.n));
   ops.push_back(qkv);
+  if (m.position == PositionKind::rope) {
+    // Rotary positions turn Q and K in place: read and write them; backward the same on their gradients.
+    const double n = double(d.tokens) * double((d.heads + d.kv_heads) * d.head_dim);
+    ops.push_back(elementwise("rope", 2.0 * d.e * n, 2.0 * d.e * n, 0.0, n * vf::kRope, n * vf::kRope));
+  }
 
   append_attention(ops, m, sh, d);
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/units.hpp"
+#include "core/vector_kernel.hpp"
 #include "models/model_spec.hpp"
 
 namespace hpsim::models {
@@ -54,6 +55,9 @@ inline constexpr double kResidualAdd = 1;
 /// Cross-entropy per fp32 logit: max, subtract, exp, sum = 3 + one exp; backward (kept softmax minus the one-hot,
 /// times the loss gradient): 2.
 inline constexpr double kCrossEntropyForward = 3 + kTranscendental;
+/// Rotary embedding per rotated element (cos and sin cached per position): two multiplies and an add; backward the
+/// same rotation the other way.
+inline constexpr double kRope = 3;
 inline constexpr double kCrossEntropyBackward = 2;
 }  // namespace vector_flops
 
@@ -66,6 +70,7 @@ struct Operator {
   core::Flops backward_flops;   ///< data + weight gradients: 2x forward for GEMMs
   core::Flops forward_vector_flops;   ///< elementwise ops: FP32 vector arithmetic (figures in vector_flops)
   core::Flops backward_vector_flops;  ///< elementwise ops: FP32 vector arithmetic of the backward kernel(s)
+  core::VectorKernel vector_kernel = core::VectorKernel::generic;  ///< which kernel, for per-kernel measured rates
   core::Bytes forward_bytes;    ///< HBM bytes read + written by the forward kernel(s)
   core::Bytes backward_bytes;   ///< HBM bytes read + written by the backward kernel(s)
   core::Bytes activation_bytes; ///< bytes kept from forward to backward (no recomputation)

@@ -57,13 +57,15 @@ core::Seconds ComputeCost::gemm_time(std::int64_t m, std::int64_t n, std::int64_
   return std::max(compute, memory) + gpu_.efficiency.kernel_overhead;
 }
 
-core::Seconds ComputeCost::elementwise_time(core::Bytes bytes, core::Flops vector_flops) const {
+core::Seconds ComputeCost::elementwise_time(core::Bytes bytes, core::Flops vector_flops,
+                                            core::VectorKernel kernel) const {
   if (bytes.value() <= 0 && vector_flops.value() <= 0) return core::Seconds(0);
   const core::Seconds memory = bytes / (gpu_.hbm_bandwidth * gpu_.efficiency.memory_peak_fraction);
-  // Roofline: the FP32 vector arithmetic at the vector peak (no fraction: the calibrated CPU rate is an achieved
-  // one, and on GPUs this bound is far below the memory one) when the GPU gives one.
-  const core::Seconds compute =
-      gpu_.vector_peak.value() > 0 ? vector_flops / gpu_.vector_peak : core::Seconds(0);
+  // Roofline: the FP32 vector arithmetic at the kernel's measured rate, else the vector peak (no fraction: a
+  // calibrated CPU rate is an achieved one, and on GPUs this bound is far below the memory one), when given.
+  const auto measured = gpu_.vector_table.find(kernel);
+  const core::FlopsPerSecond rate = measured != gpu_.vector_table.end() ? measured->second : gpu_.vector_peak;
+  const core::Seconds compute = rate.value() > 0 ? vector_flops / rate : core::Seconds(0);
   return std::max(memory, compute) + gpu_.efficiency.kernel_overhead;
 }
 
@@ -75,8 +77,8 @@ core::Seconds ComputeCost::memory_time(core::Bytes bytes) const {
 OperatorTime ComputeCost::time(const models::Operator& op) const {
   switch (op.kind) {
     case models::OpKind::elementwise:
-      return {elementwise_time(op.forward_bytes, op.forward_vector_flops),
-              elementwise_time(op.backward_bytes, op.backward_vector_flops)};
+      return {elementwise_time(op.forward_bytes, op.forward_vector_flops, op.vector_kernel),
+              elementwise_time(op.backward_bytes, op.backward_vector_flops, op.vector_kernel)};
     case models::OpKind::gemm:
     case models::OpKind::batched_gemm: {
       // Backward = data gradient (m x k, reduce over n) + weight gradient (k x n, reduce over m); each moves about

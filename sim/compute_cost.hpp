@@ -24,9 +24,11 @@ class ComputeCost {
                                         core::Bytes bytes) const;
   /// A memory-bound kernel moving `bytes`.
   [[nodiscard]] core::Seconds memory_time(core::Bytes bytes) const;
-  /// An element-wise kernel: roofline of `bytes` over achieved HBM bandwidth and `vector_flops` over the GPU's FP32
-  /// vector peak (when it gives one), plus the kernel overhead.
-  [[nodiscard]] core::Seconds elementwise_time(core::Bytes bytes, core::Flops vector_flops) const;
+  /// An element-wise kernel: roofline of `bytes` over achieved HBM bandwidth and `vector_flops` over the kernel's
+  /// measured rate (the GPU's vector_table) or else its FP32 vector peak (when it gives one), plus the kernel
+  /// overhead.
+  [[nodiscard]] core::Seconds elementwise_time(core::Bytes bytes, core::Flops vector_flops,
+                                               core::VectorKernel kernel = core::VectorKernel::generic) const;
   /// Achieved fraction of peak for a GEMM shape (the analytic curve, or the calibration table when present).
   [[nodiscard]] double gemm_efficiency(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t batch) const;
 

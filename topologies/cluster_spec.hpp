@@ -9,6 +9,7 @@
 #include "core/embedded_file.hpp"
 #include "core/fields.hpp"
 #include "core/units.hpp"
+#include "core/vector_kernel.hpp"
 
 namespace hpsim::topologies {
 
@@ -44,6 +45,9 @@ struct GpuSpec {
   /// FP32 vector (CUDA-core, non-tensor-core) peak for the arithmetic of element-wise kernels; 0 when not given:
   /// element-wise kernels are then costed by their bytes alone (memory-bound, as they are on every datacenter GPU).
   core::FlopsPerSecond vector_peak;
+  /// Measured arithmetic rates of particular element-wise kernels (a CPU's, from `hpsim calibrate`); a kernel not
+  /// listed runs at vector_peak.
+  std::map<core::VectorKernel, core::FlopsPerSecond> vector_table;
   std::int64_t sm_count = 0;
   ComputeEfficiency efficiency;
   std::vector<GemmMeasurement> gemm_table;

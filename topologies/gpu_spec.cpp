@@ -11,7 +11,8 @@ namespace {
 
 const std::vector<std::string> kGpuKeys = {"kind",           "name",      "source",  "description", "preset",
                                            "peak_tflop_per_s", "hbm_gib", "hbm_gbyte", "hbm_gbyte_per_s",
-                                           "vector_tflop_per_s", "sm_count",       "efficiency", "gemm_table"};
+                                           "vector_tflop_per_s", "vector_table",   "sm_count",   "efficiency",
+                                           "gemm_table"};
 const std::vector<std::string> kEfficiencyKeys = {"gemm_peak_fraction", "memory_peak_fraction", "gemm_tile_m",
                                                   "gemm_tile_n",        "gemm_k_half_efficiency", "kernel_overhead_us"};
 
@@ -30,6 +31,21 @@ void apply_efficiency(ComputeEfficiency& e, const core::Fields& f) {
   e.gemm_tile_n = f.positive_integer_or("gemm_tile_n", e.gemm_tile_n);
   e.gemm_k_half_efficiency = f.positive_number_or("gemm_k_half_efficiency", e.gemm_k_half_efficiency);
   if (f.has("kernel_overhead_us")) e.kernel_overhead = core::microseconds(f.non_negative_number("kernel_overhead_us"));
+}
+
+std::map<core::VectorKernel, core::FlopsPerSecond> parse_vector_table(const core::Fields& f) {
+  std::map<core::VectorKernel, core::FlopsPerSecond> table;
+  for (const auto& entry : f.node()) {
+    const std::string key = entry.first.as<std::string>();
+    const auto kernel = core::vector_kernel_named(key);
+    if (!kernel) {
+      std::string known;
+      for (const auto& [k, name] : core::kVectorKernels) known += (known.empty() ? "" : ", ") + std::string(name);
+      f.fail(key, "not an element-wise kernel (known: " + known + ")");
+    }
+    table[*kernel] = core::tflop_per_s(f.positive_number(key));
+  }
+  return table;
 }
 
 std::vector<GemmMeasurement> parse_gemm_table(const core::Fields& f) {
@@ -71,6 +87,7 @@ void apply_gpu_fields(GpuSpec& gpu, const core::Fields& f, bool full) {
   else if (full) f.fail("hbm_gib", "missing (required without a preset; or give hbm_gbyte)");
   if (full || f.has("hbm_gbyte_per_s")) gpu.hbm_bandwidth = core::gbyte_per_s(f.positive_number("hbm_gbyte_per_s"));
   if (f.has("vector_tflop_per_s")) gpu.vector_peak = core::tflop_per_s(f.positive_number("vector_tflop_per_s"));
+  if (f.has("vector_table")) gpu.vector_table = parse_vector_table(f.child("vector_table"));
   if (full || f.has("sm_count")) gpu.sm_count = f.positive_integer("sm_count");
   if (f.has("efficiency")) apply_efficiency(gpu.efficiency, f.child("efficiency"));
   if (f.has("gemm_table")) gpu.gemm_table = parse_gemm_table(f);

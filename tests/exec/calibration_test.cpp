@@ -49,7 +49,9 @@ Calibration hand_made_cuda(int ranks) {
   c.stream_bytes_per_s = 3.0e12;
   c.copy_bytes = kGiB;
   c.vector_flop_per_s = 1.5e12;
-  c.layernorm_flop_per_s = 1e12, c.gelu_flop_per_s = 2e12, c.softmax_flop_per_s = 1.2e12;
+  using core::VectorKernel;
+  c.vector_kernels = {{VectorKernel::layernorm, {1e-3, 1e12}}, {VectorKernel::gelu, {1e-3, 2e12}},
+                      {VectorKernel::softmax, {1e-3, 1.2e12}}};
   c.call_overhead_s = 2.5e-6;
   c.reserved_bytes = 2.5 * kGiB;
   c.strict_fp32_flop_per_s = 51e12;
@@ -130,6 +132,7 @@ TEST_CASE("1rank: calibration_to_yaml: a cpu calibration keeps its format (fp32 
   c.stream_bytes_per_s = 50e9;
   c.vector_flop_per_s = 2e9;
   c.call_overhead_s = 1e-8;
+  c.vector_kernels = {{core::VectorKernel::gelu, {1e-3, 1.5e9}}, {core::VectorKernel::swiglu, {1e-3, 6e9}}};
   c.ram_bytes = 16 * kGiB;
   c.measured_links = true;
   c.all_reduce = {3e-6, 6e9};
@@ -146,6 +149,16 @@ TEST_CASE("1rank: calibration_to_yaml: a cpu calibration keeps its format (fp32 
   CHECK(cluster.gpu.hbm_bandwidth.value() == doctest::Approx(50e9));
   CHECK(cluster.memory_reserve.value() == doctest::Approx(0));
   CHECK(cluster.gpus_per_node == 2);
+  // The element-wise kernels' measured rates, one by one: the simulator costs each operator at its kernel's rate.
+  CHECK(yaml.find("gelu 1.50, swiglu 6.00, LayerNorm, GELU and softmax together 2.00 GFLOP/s") != std::string::npos);
+  REQUIRE(cluster.gpu.vector_table.size() == 2);
+  CHECK(cluster.gpu.vector_table.at(core::VectorKernel::swiglu).value() == doctest::Approx(6e9));
+  const sim::ComputeCost cost(cluster.gpu, Precision::fp32);
+  const core::Flops flops(6e9);
+  const core::Bytes bytes(1.0);  // compute-bound: the rate decides
+  CHECK(cost.elementwise_time(bytes, flops, core::VectorKernel::swiglu).value() == doctest::Approx(1.0).epsilon(1e-3));
+  CHECK(cost.elementwise_time(bytes, flops, core::VectorKernel::gelu).value() == doctest::Approx(4.0).epsilon(1e-3));
+  CHECK(cost.elementwise_time(bytes, flops).value() == doctest::Approx(3.0).epsilon(1e-3));  // generic: the mix
 }
 
 }  // namespace

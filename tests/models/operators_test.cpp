@@ -199,3 +199,34 @@ TEST_CASE("GPT layer: FP32 vector flops of the element-wise operators (hand-comp
   CHECK(find(ops, "qkv").forward_vector_flops.value() == 0);
   CHECK(find(ops, "mlp_act").forward_flops.value() == 0);
 }
+
+TEST_CASE("rotary positions: one element-wise op on this rank's Q and K (hand-computed, Llama-3 70B, tp 8)") {
+  const ModelSpec m = load_model("llama3-70b");  // 64 heads, 8 kv heads, head_dim 128, bf16
+  const auto ops = lower_layer(m, shard(8, true, 1, 8192));
+  // Q and K of this rank: 8192 tokens x (8 + 1) heads x 128 = 9,437,184 elements, read and written (2 bytes each)
+  // both ways; 3 flops per element (two multiplies and an add of the rotation).
+  const double n = 8192.0 * 9 * 128;
+  const auto& rope = find(ops, "rope");
+  CHECK(rope.kind == OpKind::elementwise);
+  CHECK(rope.forward_bytes.value() == doctest::Approx(2 * 2 * n));
+  CHECK(rope.backward_bytes.value() == doctest::Approx(2 * 2 * n));
+  CHECK(rope.forward_vector_flops.value() == doctest::Approx(3 * n));
+  CHECK(rope.activation_bytes.value() == 0);
+  // It comes right after the QKV GEMM; learned positions (GPT) have none.
+  for (std::size_t i = 0; i + 1 < ops.size(); ++i)
+    if (ops[i].name == "qkv") CHECK(ops[i + 1].name == "rope");
+  for (const auto& op : lower_layer(load_model("megatron-22b"), shard(8, false, 4, 2048))) CHECK(op.name != "rope");
+}
+
+TEST_CASE("element-wise operators name their kernel (a calibrated machine's vector_table rate applies)") {
+  using hpsim::core::VectorKernel;
+  const auto gpt = lower_layer(load_model("megatron-22b"), shard(8, false, 4, 2048));
+  CHECK(find(gpt, "input_norm").vector_kernel == VectorKernel::layernorm);
+  CHECK(find(gpt, "mlp_act").vector_kernel == VectorKernel::gelu);
+  CHECK(find(gpt, "softmax").vector_kernel == VectorKernel::softmax);
+  CHECK(find(gpt, "attn_residual").vector_kernel == VectorKernel::generic);
+  const auto llama = lower_layer(load_model("llama3-70b"), shard(8, true, 1, 8192));
+  CHECK(find(llama, "post_attn_norm").vector_kernel == VectorKernel::rmsnorm);
+  CHECK(find(llama, "mlp_act").vector_kernel == VectorKernel::swiglu);
+  CHECK(find(llama, "rope").vector_kernel == VectorKernel::generic);
+}

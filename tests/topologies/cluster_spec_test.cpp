@@ -101,6 +101,16 @@ TEST_CASE("a full description in JSON with an inline GPU built on a preset and a
   REQUIRE(c.gpu.gemm_table.size() == 1);
   CHECK(c.gpu.gemm_table[0].achieved.value() == doctest::Approx(250e12));
   CHECK(c.gpu.hbm_capacity.value() == doctest::Approx(40.0 * (1 << 30)));
+  CHECK(c.gpu.vector_table.empty());  // GPUs' element-wise kernels are memory-bound: no table in the presets
+}
+
+TEST_CASE("a GPU's vector_table gives element-wise kernels their measured rates") {
+  const std::string path = write_temp("vt.yaml", "preset: dgx-h100\ngpu: {preset: h100-sxm, vector_table: "
+                                                 "{gelu: 0.002, swiglu: 0.006}}\n");
+  const ClusterSpec c = load_cluster(path);
+  REQUIRE(c.gpu.vector_table.size() == 2);
+  CHECK(c.gpu.vector_table.at(core::VectorKernel::gelu).value() == doctest::Approx(2e9));
+  CHECK(c.gpu.vector_table.at(core::VectorKernel::swiglu).value() == doctest::Approx(6e9));
 }
 
 TEST_CASE("cluster_from_fields takes an inline mapping") {
@@ -166,6 +176,16 @@ TEST_CASE("bad cluster inputs are InputErrors naming the file and field") {
     const auto e = input_error([&] { (void)load_cluster(path); });
     CHECK(e.field() == "precision");
     CHECK(contains(e.where(), "gemm_table[0]"));
+  }
+  SUBCASE("unknown kernel or bad rate in a vector table") {
+    const std::string path =
+        write_temp("vector.yaml", "preset: dgx-h100\ngpu: {preset: h100-sxm, vector_table: {layernorm: 1, tanh: 2}}\n");
+    const auto e = input_error([&] { (void)load_cluster(path); });
+    CHECK(e.field() == "tanh");
+    CHECK(contains(e.where(), "vector_table"));
+    CHECK(contains(e.what(), "swiglu"));  // lists the known kernels
+    const std::string neg = write_temp("vneg.yaml", "preset: dgx-h100\ngpu: {preset: h100-sxm, vector_table: {gelu: -1}}\n");
+    CHECK(input_error([&] { (void)load_cluster(neg); }).field() == "gelu");
   }
   SUBCASE("a missing file") {
     CHECK(input_error([] { (void)load_cluster("no/such/cluster.yaml"); }).where() == "no/such/cluster.yaml");
