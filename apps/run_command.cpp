@@ -108,17 +108,20 @@ class Watchdog {
   std::thread thread_;
 };
 
-/// The plan as the executor runs it, for the prediction: unfused attention, blocking communication, no dropout, LM
-/// head tied (exec/run.cpp's notes list the same differences); fp32 on the CPU; on CUDA the plan's 16-bit GEMMs
-/// (fp8 runs bf16), the part of the step that the precision changes most.
+/// The plan as the executor runs it, for the prediction: unfused attention, blocking TP communication, no dropout
+/// (exec/run.cpp's notes list the same differences); on CUDA the plan's 16-bit GEMMs (fp8 runs bf16), the part of
+/// the step that the precision changes most, and its gradient-reduction overlap; on the CPU fp32, and no overlap:
+/// there the cores themselves move the data (shared memory, no copy engine), so communication cannot hide behind
+/// computation.
 planner::Plan as_executed(planner::Plan p, const std::string& backend) {
-  if (backend == "cpu")
+  if (backend == "cpu") {
     p.precision = topologies::Precision::fp32;
-  else if (p.precision == topologies::Precision::fp8)
+    p.overlap_grad_reduce = false;
+  } else if (p.precision == topologies::Precision::fp8) {
     p.precision = topologies::Precision::bf16;
+  }
   p.flash_attention = false;
   p.tp_comm_overlap = false;
-  p.overlap_grad_reduce = false;
   p.overlap_param_gather = false;
   return p;
 }

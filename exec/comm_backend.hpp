@@ -22,6 +22,14 @@ class CommBackend {
   virtual void recv(float* x, std::size_t n, int peer, int tag) = 0;
   virtual void wait_sends() = 0;
   virtual void barrier() = 0;
+  /// Non-blocking all-reduce and reduce-scatter, to overlap the gradient reduction with the backward: each starts
+  /// and returns (its buffers must stay untouched); wait_started() completes all started so far; progress() lets
+  /// them advance while the caller computes (MPI moves them only inside its calls). Every rank of the group starts
+  /// them in the same order.
+  virtual void start_all_reduce_sum(float* x, std::size_t n) = 0;
+  virtual void start_reduce_scatter_sum(const float* in, float* out, std::size_t n_per_rank) = 0;
+  virtual void progress() {}
+  virtual void wait_started() = 0;
 };
 
 }  // namespace hpsim::exec

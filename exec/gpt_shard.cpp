@@ -100,12 +100,14 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
     word_ = add("word_embedding", 1, v, h, Split::rows, kStd, 0);
     if (!s_.rope) pos_ = add("position_embedding", 2, s_.seq, h, Split::none, kStd, 0);
   }
+  embedding_range_ = {0, total_};
   const i64 fc1 = s_.swiglu ? 2 * f : f;
   const std::vector<i64> fc1_blocks = s_.swiglu ? std::vector<i64>{f, f} : std::vector<i64>{};
   const Split fc1_split = s_.swiglu ? Split::block_columns : Split::columns;
   for (i64 l = 0; l < s_.num_layers; ++l) {
     const i64 gl = s_.global_layer(l), id = 100 + 16 * gl;
     const std::string p = "layers." + std::to_string(gl) + ".";
+    const std::size_t layer_first = total_;
     LayerParams lp{kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone};
     lp.ln1_g = add(p + "ln1.weight", id + 0, 1, h, Split::none, 0, 1);
     if (layernorm) lp.ln1_b = add(p + "ln1.bias", id + 1, 1, h, Split::none, 0, 0);
@@ -120,7 +122,9 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
     lp.w2 = add(p + "fc2.weight", id + 10, f, h, Split::rows, out_std, 0);
     if (s_.bias) lp.b2 = add(p + "fc2.bias", id + 11, 1, h, Split::none, 0, 0);
     layers_.push_back(lp);
+    layer_ranges_.emplace_back(layer_first, total_);
   }
+  head_range_ = {total_, total_};
   if (s_.last_stage) {
     lnf_g_ = add("final_ln.weight", 3, 1, h, Split::none, 0, 1);
     if (layernorm) lnf_b_ = add("final_ln.bias", 4, 1, h, Split::none, 0, 0);
@@ -128,6 +132,7 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
       head_ = add("lm_head", 5, v, h, Split::rows, kStd, 0);
     else
       head_ = s_.first_stage ? word_ : add("lm_head (tied)", 1, v, h, Split::rows, kStd, 0);
+    head_range_.second = total_;  // a tied head on the first stage is the word table: the embedding's range
   }
   const std::size_t padded = (total_ + pad_multiple - 1) / pad_multiple * pad_multiple;
   weights_ = Buffer(be_, padded);

@@ -97,6 +97,15 @@ class GptShard {
   [[nodiscard]] float* grad_data() const { return grads_.data(); }
   /// Padded element count of the flat parameter and gradient buffers.
   [[nodiscard]] std::size_t flat_size() const { return weights_.size(); }
+  /// Elements of the flat buffers that hold parameters: [0, param_elements()) (the rest is padding).
+  [[nodiscard]] std::size_t param_elements() const { return total_; }
+  /// Flat ranges [first, last) of the parameters whose gradients a piece of the backward completes (in its last
+  /// micro-batch): local layer l's, the head's (final norm, and an LM head of its own), the embedding's (word table,
+  /// position table). Empty ranges where the stage has no such piece.
+  using Range = std::pair<std::size_t, std::size_t>;
+  [[nodiscard]] Range layer_range(std::int64_t l) const { return layer_ranges_[static_cast<std::size_t>(l)]; }
+  [[nodiscard]] Range head_range() const { return head_range_; }
+  [[nodiscard]] Range embedding_range() const { return embedding_range_; }
   /// The parameter with this name, or null.
   [[nodiscard]] const ParamInfo* find(const std::string& name) const;
   /// Offset and size of the word-embedding copy (first stage's table or the last stage's tied head); size 0 if none
@@ -157,6 +166,8 @@ class GptShard {
   CommBackend* tp_comm_;
   std::vector<ParamInfo> params_;
   std::vector<LayerParams> layers_;
+  std::vector<Range> layer_ranges_;
+  Range head_range_{0, 0}, embedding_range_{0, 0};
   std::size_t word_ = kNone, pos_ = kNone, lnf_g_ = kNone, lnf_b_ = kNone, head_ = kNone;
   std::size_t total_ = 0;
   Buffer weights_, grads_;

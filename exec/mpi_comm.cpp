@@ -20,6 +20,7 @@ MpiComm::MpiComm(MPI_Comm comm, bool owned) : comm_(comm), owned_(owned) {
 
 MpiComm::~MpiComm() {
   if (!pending_.empty()) MPI_Waitall(static_cast<int>(pending_.size()), pending_.data(), MPI_STATUSES_IGNORE);
+  if (!started_.empty()) MPI_Waitall(static_cast<int>(started_.size()), started_.data(), MPI_STATUSES_IGNORE);
   if (owned_ && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
 }
 
@@ -54,5 +55,30 @@ void MpiComm::wait_sends() {
   pending_.clear();
 }
 void MpiComm::barrier() { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
+
+void MpiComm::start_all_reduce_sum(float* x, std::size_t n) {
+  if (size_ == 1 || n == 0) return;
+  MPI_Request req = MPI_REQUEST_NULL;
+  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, x, static_cast<int>(n), MPI_FLOAT, MPI_SUM, comm_, &req), "MPI_Iallreduce");
+  started_.push_back(req);
+}
+void MpiComm::start_reduce_scatter_sum(const float* in, float* out, std::size_t n_per_rank) {
+  MPI_Request req = MPI_REQUEST_NULL;
+  check_mpi(MPI_Ireduce_scatter_block(in, out, static_cast<int>(n_per_rank), MPI_FLOAT, MPI_SUM, comm_, &req),
+            "MPI_Ireduce_scatter_block");
+  started_.push_back(req);
+}
+void MpiComm::progress() {
+  if (started_.empty()) return;
+  int done = 0;
+  check_mpi(MPI_Testall(static_cast<int>(started_.size()), started_.data(), &done, MPI_STATUSES_IGNORE),
+            "MPI_Testall");
+  if (done != 0) started_.clear();
+}
+void MpiComm::wait_started() {
+  if (started_.empty()) return;
+  check_mpi(MPI_Waitall(static_cast<int>(started_.size()), started_.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+  started_.clear();
+}
 
 }  // namespace hpsim::exec

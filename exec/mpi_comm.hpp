@@ -26,12 +26,17 @@ class MpiComm final : public CommBackend {
   void recv(float* x, std::size_t n, int peer, int tag) override;
   void wait_sends() override;
   void barrier() override;
+  void start_all_reduce_sum(float* x, std::size_t n) override;
+  void start_reduce_scatter_sum(const float* in, float* out, std::size_t n_per_rank) override;
+  void progress() override;
+  void wait_started() override;
 
  private:
   MPI_Comm comm_;
   bool owned_;
   int rank_ = 0, size_ = 1;
-  std::vector<MPI_Request> pending_;
+  std::vector<MPI_Request> pending_;  ///< sends
+  std::vector<MPI_Request> started_;  ///< non-blocking collectives
 };
 
 /// Throws std::runtime_error naming `what` when an MPI call did not return MPI_SUCCESS.

@@ -141,6 +141,27 @@ void NcclComm::all_gather(const float* in, float* out, std::size_t n_per_rank) {
   impl_->after(c);
 }
 
+void NcclComm::start_all_reduce_sum(float* x, std::size_t n) {
+  if (size_ == 1 || n == 0) return;
+  auto& c = impl_->coll;
+  impl_->before(c);
+  impl_->check(ncclAllReduce(x, x, n, ncclFloat, ncclSum, c.comm, c.stream), c, "ncclAllReduce");
+  impl_->recorded(c);
+}
+
+void NcclComm::start_reduce_scatter_sum(const float* in, float* out, std::size_t n_per_rank) {
+  if (n_per_rank == 0) return;
+  if (size_ == 1) return copy_alone(in, out, n_per_rank);
+  auto& c = impl_->coll;
+  impl_->before(c);
+  impl_->check(ncclReduceScatter(in, out, n_per_rank, ncclFloat, ncclSum, c.comm, c.stream), c, "ncclReduceScatter");
+  impl_->recorded(c);
+}
+
+void NcclComm::wait_started() {
+  if (impl_->coll.comm != nullptr) check_cuda(cudaStreamWaitEvent(impl_->compute, impl_->coll.done, 0), "cudaStreamWaitEvent");
+}
+
 void NcclComm::send(const float* x, std::size_t n, int peer, int /*tag*/) {
   auto& c = peer > rank_ ? impl_->up : impl_->down;
   if (c.comm == nullptr) throw std::logic_error("NcclComm::send: not a point-to-point group (or a group of one)");

@@ -41,6 +41,11 @@ class NcclComm final : public CommBackend {
   void wait_sends() override;
   /// Waits for this group's streams, then MPI_Barrier.
   void barrier() override;
+  /// On the collective stream after the compute stream's work so far, without making later compute work wait.
+  void start_all_reduce_sum(float* x, std::size_t n) override;
+  void start_reduce_scatter_sum(const float* in, float* out, std::size_t n_per_rank) override;
+  /// Orders the compute stream after every collective started so far.
+  void wait_started() override;
 
  private:
   struct Impl;

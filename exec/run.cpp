@@ -106,7 +106,8 @@ planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan pla
                 n(plan.seq_length) + ")");
   if (plan.precision != topologies::Precision::fp32) note("precision: ran in fp32 (the CPU backend)");
   if (plan.tp_comm_overlap) note("tp_comm_overlap: not implemented; TP communication is blocking");
-  if (plan.dp > 1 && plan.overlap_grad_reduce) note("overlap_grad_reduce: gradients are reduced after the backward");
+  if (plan.dp > 1 && plan.overlap_param_gather)
+    note("overlap_param_gather: ZeRO-1's parameter all-gather follows the optimizer step");
   if (model.dropout) note("dropout: not applied");
   if (model.position == models::PositionKind::rope) note("rope: rotary base 10000");
   return plan;

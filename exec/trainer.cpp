@@ -88,6 +88,18 @@ Trainer::Trainer(const models::ModelSpec& model, const planner::Plan& plan, Comp
     scale_ = opt_.loss_scaling.initial_scale;
     hysteresis_left_ = opt_.loss_scaling.hysteresis;
   }
+  // Buckets: ZeRO-1 shards each one dp ways (the flat buffer is padded to a multiple of dp, so every bucket is too).
+  overlap_ = plan.overlap_grad_reduce && plan.dp > 1;
+  const std::size_t shards = plan.zero >= 1 ? dp : 1;
+  const std::size_t step_size = (opt_.bucket_elements + shards - 1) / shards * shards;
+  for (std::size_t first = 0; first < shard_->flat_size(); first += step_size) {
+    Bucket b;
+    b.first = first;
+    b.size = std::min(step_size, shard_->flat_size() - first);
+    b.shard_first = first / shards;
+    buckets_.push_back(b);
+  }
+  backward_left_.resize(static_cast<std::size_t>(plan.vpp));
   const std::size_t opt_size = plan.zero >= 1 ? shard_->flat_size() / dp : shard_->flat_size();
   m_ = Buffer(be_, opt_size);
   v_ = Buffer(be_, opt_size);
@@ -140,9 +152,12 @@ void Trainer::backward(Micro& m, int index, int chunk) {
   const int stages = pp * static_cast<int>(plan_.vpp), vs = chunk * pp + rank;
   const i64 per_chunk = s.num_layers / s.chunks, first = chunk * per_chunk;
   float* grad = m.grad[static_cast<std::size_t>(chunk)].data();
+  // The last micro-batch's backward through this chunk completes the gradients of its parameters, piece by piece.
+  const bool last = --backward_left_[static_cast<std::size_t>(chunk)] == 0;
   if (vs == stages - 1) {
     const auto scale = static_cast<float>(scale_ / static_cast<double>(plan_.global_batch_size * s.seq));
     shard_->head_backward(m.targets, scale, m.head, grad);
+    if (last) gradients_complete(shard_->head_range());
   } else {
     grid_.pp().recv(grad, th, (rank + 1) % pp, 2 * (index * stages + vs) + 1);
   }
@@ -154,39 +169,89 @@ void Trainer::backward(Micro& m, int index, int chunk) {
     } else {
       shard_->layer_backward(l, grad, grad, cache);
     }
+    if (last) gradients_complete(shard_->layer_range(l));
+    grid_.dp().progress();
   }
-  if (vs == 0)
+  if (vs == 0) {
     shard_->embedding_backward(m.tokens, grad);
-  else
+    if (last) gradients_complete(shard_->embedding_range());
+  } else
     grid_.pp().send(grad, th, (rank + pp - 1) % pp, 2 * (index * stages + vs - 1) + 1);
+}
+
+void Trainer::gradients_complete(GptShard::Range r) {
+  // The tied embedding's copies (first and last stage) are summed first, at the end of the backward: their
+  // elements complete there (the two stages' flat buffers differ, so ZeRO's slices would not line up after).
+  if (embedding_sync_ != nullptr) {
+    const auto [offset, size] = shard_->word_embedding_range();
+    if (size > 0 && r.first < offset + size && offset < r.second) {
+      if (r.first < offset) gradients_complete({r.first, offset});
+      if (offset + size < r.second) gradients_complete({offset + size, r.second});
+      return;
+    }
+  }
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    Bucket& b = buckets_[i];
+    const std::size_t lo = std::max(r.first, b.first), hi = std::min(r.second, b.first + b.size);
+    if (lo >= hi) continue;
+    b.incomplete -= hi - lo;
+    if (b.incomplete == 0 && overlap_) start_reduction(i);
+  }
+}
+
+void Trainer::start_reduction(std::size_t bucket) {
+  Bucket& b = buckets_[bucket];
+  b.started = true;
+  if (plan_.dp == 1) return;
+  auto& dp = grid_.dp();
+  float* grad = shard_->grad_data() + b.first;
+  if (plan_.zero >= 1)
+    dp.start_reduce_scatter_sum(grad, shard_grad_.data() + b.shard_first, b.size / static_cast<std::size_t>(plan_.dp));
+  else
+    dp.start_all_reduce_sum(grad, b.size);
 }
 
 void Trainer::reduce_and_update() {
   auto& g = *shard_;
-  const std::size_t n = g.flat_size();
-  g.reduce_sequence_parallel_grads();
-  auto* emb = shard_->shape().tied ? grid_.embedding() : nullptr;
-  if (emb != nullptr) {  // tied embedding: first and last stage sum their gradients
-    const auto [offset, size] = g.word_embedding_range();
-    emb->all_reduce_sum(g.grad_data() + offset, size);
-  }
   auto& dp = grid_.dp();
-  if (plan_.zero >= 1 && plan_.dp > 1) {
-    const std::size_t part = n / static_cast<std::size_t>(plan_.dp);
-    const std::size_t first = part * static_cast<std::size_t>(dp.rank());
-    dp.reduce_scatter_sum(g.grad_data(), shard_grad_.data(), part);
-    if (!gradients_finite(shard_grad_.data(), part)) return;
-    be_.adam(g.param_data() + first, shard_grad_.data(), m_.data(), v_.data(), part, opt_.adam, adam_steps_,
+  // The tied embedding's two copies first; then data parallelism (the buckets not started during the backward start
+  // now); then the tensor-parallel sums of SP's partial gradients, which commute with it: with ZeRO-1 this rank's
+  // reduced slice of each bucket goes back into the gradient buffer so that the all-reduce, over whole tensors (the
+  // same flat layout and slice on every tp rank), completes it too (Megatron's order).
+  overlapped_ = static_cast<std::size_t>(
+      std::count_if(buckets_.begin(), buckets_.end(), [](const Bucket& b) { return b.started; }));
+  if (embedding_sync_ != nullptr) {
+    const auto [offset, size] = g.word_embedding_range();
+    embedding_sync_->all_reduce_sum(g.grad_data() + offset, size);
+    embedding_sync_ = nullptr;  // its elements now complete as any other's
+    gradients_complete({offset, offset + size});
+  }
+  for (std::size_t i = 0; i < buckets_.size(); ++i)
+    if (!buckets_[i].started) start_reduction(i);
+  dp.wait_started();
+  const bool zero = plan_.zero >= 1 && plan_.dp > 1;
+  const auto dps = static_cast<std::size_t>(plan_.dp), rank = static_cast<std::size_t>(dp.rank());
+  auto own = [&](const Bucket& b) { return g.grad_data() + b.first + rank * (b.size / dps); };
+  if (zero)
+    for (const auto& b : buckets_) be_.copy(own(b), shard_grad_.data() + b.shard_first, b.size / dps);
+  g.reduce_sequence_parallel_grads();
+  if (!zero) {
+    const std::size_t n = g.flat_size();
+    if (!gradients_finite(g.grad_data(), n)) return;
+    be_.adam(g.param_data(), g.grad_data(), m_.data(), v_.data(), n, opt_.adam, adam_steps_,
              static_cast<float>(1.0 / scale_));
-    be_.copy(shard_param_.data(), g.param_data() + first, part);
-    dp.all_gather(shard_param_.data(), g.param_data(), part);
     return;
   }
-  for (std::size_t first = 0; first < n; first += opt_.bucket_elements)
-    dp.all_reduce_sum(g.grad_data() + first, std::min(opt_.bucket_elements, n - first));
-  if (!gradients_finite(g.grad_data(), n)) return;
-  be_.adam(g.param_data(), g.grad_data(), m_.data(), v_.data(), n, opt_.adam, adam_steps_,
-           static_cast<float>(1.0 / scale_));
+  for (const auto& b : buckets_) be_.copy(shard_grad_.data() + b.shard_first, own(b), b.size / dps);
+  if (!gradients_finite(shard_grad_.data(), g.flat_size() / dps)) return;
+  for (const auto& b : buckets_) {  // Adam on this rank's slice of each bucket, then every rank's slices gathered
+    const std::size_t part = b.size / dps;
+    float* param = g.param_data() + b.first + rank * part;
+    be_.adam(param, shard_grad_.data() + b.shard_first, m_.data() + b.shard_first, v_.data() + b.shard_first, part,
+             opt_.adam, adam_steps_, static_cast<float>(1.0 / scale_));
+    be_.copy(shard_param_.data() + b.shard_first, param, part);
+    dp.all_gather(shard_param_.data() + b.shard_first, g.param_data() + b.first, part);
+  }
 }
 
 bool Trainer::gradients_finite(const float* grad, std::size_t n) {
@@ -215,6 +280,12 @@ bool Trainer::gradients_finite(const float* grad, std::size_t n) {
 double Trainer::step() {
   const auto& s = shard_->shape();
   be_.fill(shard_->grad_data(), 0.0F, shard_->flat_size());
+  std::fill(backward_left_.begin(), backward_left_.end(), static_cast<std::int64_t>(micro_.size()));
+  embedding_sync_ = shard_->shape().tied ? grid_.embedding() : nullptr;
+  for (auto& b : buckets_) {
+    b.incomplete = b.first < shard_->param_elements() ? std::min(b.size, shard_->param_elements() - b.first) : 0;
+    b.started = false;
+  }
   for (std::size_t i = 0; i < micro_.size(); ++i) {
     load_batch(micro_[i], static_cast<i64>(i));
     micro_[i].loss = 0;

@@ -1,7 +1,9 @@
 #pragma once
 /// Runs optimizer steps of a GPT under a plan on this rank: pipeline schedule (GPipe, 1F1B) with activations and
-/// gradients sent between stages, tensor (and sequence) parallelism inside the shard, data-parallel gradient reduction (bucketed
-/// all-reduce, or ZeRO-1's reduce-scatter + sharded Adam + all-gather), the tied embedding's all-reduce, Adam.
+/// gradients sent between stages, tensor (and sequence) parallelism inside the shard, data-parallel gradient
+/// reduction in buckets (all-reduce, or ZeRO-1's reduce-scatter + sharded Adam + all-gather), started as each bucket's
+/// gradients are complete during the last micro-batch's backward when the plan overlaps it, the tied embedding's
+/// all-reduce, Adam.
 #include <mpi.h>
 
 #include <cstdint>
@@ -30,7 +32,7 @@ struct LossScaling {
 struct TrainerOptions {
   std::uint64_t seed = 1234;            ///< weights and data
   AdamConfig adam{};
-  std::size_t bucket_elements = 1 << 20;  ///< data-parallel all-reduce bucket (floats)
+  std::size_t bucket_elements = 1 << 20;  ///< data-parallel reduction bucket (floats; ZeRO: rounded up to dp's multiple)
   CommFactory comm_factory;               ///< device communicators (NCCL) for the groups; null: MPI
   LossScaling loss_scaling;               ///< on for fp16 on the cuda backend (run_plan)
 };
@@ -54,6 +56,9 @@ class Trainer {
   /// The loss scale the next step uses (1 without loss scaling) and the steps skipped for overflow so far.
   [[nodiscard]] double loss_scale() const { return scale_; }
   [[nodiscard]] std::int64_t skipped_steps() const { return skipped_; }
+  /// Data-parallel buckets of the last step, and how many of them started reducing during the backward (overlap).
+  [[nodiscard]] std::size_t buckets() const { return buckets_.size(); }
+  [[nodiscard]] std::size_t buckets_overlapped() const { return overlapped_; }
 
  private:
   struct Micro {
@@ -67,6 +72,10 @@ class Trainer {
   void forward(Micro& m, int index, int chunk);
   void backward(Micro& m, int index, int chunk);
   void reduce_and_update();
+  /// The gradients of flat range `r` are complete for this step: a bucket whose every parameter is complete starts
+  /// its reduction now when the plan overlaps it.
+  void gradients_complete(GptShard::Range r);
+  void start_reduction(std::size_t bucket);
   /// Loss scaling: whether every rank's reduced gradients are finite; updates the scale. True without scaling.
   bool gradients_finite(const float* grad, std::size_t n);
 
@@ -80,6 +89,18 @@ class Trainer {
   Buffer scratch_out_;
   bool recompute_ = false;
   Buffer m_, v_, shard_grad_, shard_param_;
+  /// Data-parallel buckets of the flat gradient buffer; with ZeRO-1 each is sharded dp ways (this rank's slice at
+  /// first + dp rank * size / dp), its slice at `shard_first` in the shard buffers.
+  struct Bucket {
+    std::size_t first = 0, size = 0, shard_first = 0;
+    std::size_t incomplete = 0;  ///< parameter elements whose gradients are not complete yet this step
+    bool started = false;
+  };
+  std::vector<Bucket> buckets_;
+  std::vector<std::int64_t> backward_left_;  ///< per model chunk: backward passes still to run this step
+  bool overlap_ = false;
+  std::size_t overlapped_ = 0;
+  CommBackend* embedding_sync_ = nullptr;  ///< the tied embedding's group while its all-reduce is still to come
   std::int64_t step_ = 0;       ///< steps run (the data's step index)
   std::int64_t adam_steps_ = 0; ///< optimizer steps taken (Adam's bias correction): skipped steps do not count
   double scale_ = 1.0;

@@ -46,7 +46,8 @@ Outcome single_rank(const models::ModelSpec& model, const planner::Plan& like) {
 
 /// Runs `plan` on the first plan.gpus() ranks of the world and compares with a single-rank run (every rank
 /// computes the reference itself). Returns the worst relative loss error, normwise relative weight error and element error over all ranks.
-std::tuple<double, double, double> compare(const planner::Plan& plan_in, const models::ModelSpec& model) {
+std::tuple<double, double, double> compare(const planner::Plan& plan_in, const models::ModelSpec& model,
+                                           const TrainerOptions& options = {}) {
   const Outcome ref = single_rank(model, plan_in);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -57,7 +58,7 @@ std::tuple<double, double, double> compare(const planner::Plan& plan_in, const m
     const auto plan = resolve_run_plan(model, plan_in, static_cast<int>(plan_in.gpus()));
     auto backend = make_cpu_backend();
     {
-      Trainer t(model, plan, *backend, sub);
+      Trainer t(model, plan, *backend, sub, options);
       for (int i = 0; i < kSteps; ++i) {
         const double loss = t.step();
         errs[0] = std::max(errs[0], std::abs(loss - ref.loss[static_cast<std::size_t>(i)]) / ref.loss[static_cast<std::size_t>(i)]);
@@ -98,8 +99,8 @@ std::tuple<double, double, double> compare(const planner::Plan& plan_in, const m
   return {errs[0], errs[1], errs[2]};
 }
 
-void check_equal(const planner::Plan& plan, const models::ModelSpec& model) {
-  const auto [loss_err, weight_err, element_err] = compare(plan, model);
+void check_equal(const planner::Plan& plan, const models::ModelSpec& model, const TrainerOptions& options = {}) {
+  const auto [loss_err, weight_err, element_err] = compare(plan, model, options);
   MESSAGE(model.name << ": tp " << plan.tp << std::string(plan.sp ? " sp" : "") << " pp " << plan.pp << " vpp " << plan.vpp << " dp " << plan.dp << " zero " << plan.zero << ": loss error "
                 << loss_err << ", weight error " << weight_err << ", worst element " << element_err);
   CHECK(loss_err < 1e-4);
@@ -158,6 +159,36 @@ TEST_CASE("2ranks: LLaMA-style: pp=2 (untied head on the last stage), dp=2 ZeRO-
   check_equal(plan_of(1, 2, 1), tiny_llama(4));
   check_equal(plan_of(1, 1, 2, 1), tiny_llama());
 }
+/// Buckets of 4096 floats: the tiny model's gradients make a few dozen, most of them reduced during the backward.
+TrainerOptions small_buckets() {
+  TrainerOptions o;
+  o.bucket_elements = 4096;
+  return o;
+}
+TEST_CASE("2ranks: dp=2 in small buckets, overlapped with the backward or not, with and without ZeRO-1") {
+  for (const bool overlap : {true, false})
+    for (const std::int64_t zero : {0, 1}) {
+      auto p = plan_of(1, 1, 2, zero);
+      p.overlap_grad_reduce = overlap;
+      check_equal(p, tiny_gpt(), small_buckets());
+    }
+}
+TEST_CASE("2ranks: overlapped buckets start during the backward, and only when the plan says so") {
+  const auto model = tiny_gpt();
+  for (const bool overlap : {true, false}) {
+    auto p = plan_of(1, 1, 2, 1);
+    p.overlap_grad_reduce = overlap;
+    auto be = make_cpu_backend();
+    Trainer t(model, resolve_run_plan(model, p, 2), *be, MPI_COMM_WORLD, small_buckets());
+    (void)t.step();
+    MESSAGE("overlap " << overlap << ": " << t.buckets_overlapped() << " of " << t.buckets() << " buckets started in the backward");
+    CHECK(t.buckets() > 10);
+    if (overlap)
+      CHECK(t.buckets_overlapped() >= t.buckets() - 2);  // all but the embedding's (complete at the very end)
+    else
+      CHECK(t.buckets_overlapped() == 0);
+  }
+}
 TEST_CASE("2ranks: pp=2 1F1B") { check_equal(plan_of(1, 2, 1)); }
 TEST_CASE("2ranks: pp=2 GPipe, 4 layers") { check_equal(plan_of(1, 2, 1, 0, planner::Schedule::gpipe), 4); }
 TEST_CASE("2ranks: dp=2") { check_equal(plan_of(1, 1, 2)); }
@@ -203,6 +234,13 @@ TEST_CASE("4ranks: pp=4 vpp=2, 8 layers") {
   check_equal(p, 8);
 }
 TEST_CASE("4ranks: tp=4") { check_equal(plan_of(4, 1, 1)); }
+TEST_CASE("4ranks: pp=2 dp=2 ZeRO-1 and tp=2 SP dp=2 ZeRO-1, overlapped in small buckets") {
+  check_equal(plan_of(1, 2, 2, 1), tiny_gpt(4), small_buckets());  // the tied embedding's copies on two stages
+  check_equal(with_sp(plan_of(2, 1, 2, 1)), tiny_gpt(), small_buckets());  // SP's partial LayerNorm gradients
+  auto p = plan_of(1, 2, 2, 1);
+  p.vpp = 2;
+  check_equal(p, tiny_llama(4), small_buckets());
+}
 TEST_CASE("4ranks: LLaMA-style: tp=2 pp=2 vpp=2 with sequence parallelism, 4 layers; tp=2 dp=2") {
   auto p = with_sp(plan_of(2, 2, 1));
   p.vpp = 2;
