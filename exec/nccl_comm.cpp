@@ -101,11 +101,8 @@ NcclComm::~NcclComm() {
 }
 
 void NcclComm::all_reduce_sum(float* x, std::size_t n) {
-  if (size_ == 1 || n == 0) return;
-  auto& c = impl_->coll;
-  impl_->before(c);
-  impl_->check(ncclAllReduce(x, x, n, ncclFloat, ncclSum, c.comm, c.stream), c, "ncclAllReduce");
-  impl_->after(c);
+  start_all_reduce_sum(x, n);
+  wait_started();
 }
 
 void NcclComm::all_reduce_max(float* x, std::size_t n) {
@@ -124,12 +121,8 @@ void NcclComm::copy_alone(const float* in, float* out, std::size_t n) {
 }
 
 void NcclComm::reduce_scatter_sum(const float* in, float* out, std::size_t n_per_rank) {
-  if (n_per_rank == 0) return;
-  if (size_ == 1) return copy_alone(in, out, n_per_rank);
-  auto& c = impl_->coll;
-  impl_->before(c);
-  impl_->check(ncclReduceScatter(in, out, n_per_rank, ncclFloat, ncclSum, c.comm, c.stream), c, "ncclReduceScatter");
-  impl_->after(c);
+  start_reduce_scatter_sum(in, out, n_per_rank);
+  wait_started();
 }
 
 void NcclComm::all_gather(const float* in, float* out, std::size_t n_per_rank) {
