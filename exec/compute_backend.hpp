@@ -41,6 +41,12 @@ class ComputeBackend {
   virtual void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
                     const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
                     std::int64_t ldc) = 0;
+  /// `batch` GEMMs at once: the i-th with A at a + i * stride_a, B at b + i * stride_b, C at c + i * stride_c (the
+  /// attention core's per-head products; matrices may interleave, e.g. heads side by side in a row).
+  virtual void gemm_batched(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+                            const float* a, std::int64_t lda, std::int64_t stride_a, const float* b, std::int64_t ldb,
+                            std::int64_t stride_b, float beta, float* c, std::int64_t ldc, std::int64_t stride_c,
+                            std::int64_t batch) = 0;
   /// y[r, :] += bias
   virtual void add_bias(float* y, const float* bias, std::int64_t rows, std::int64_t cols) = 0;
   /// dbias += column sums of dy (accumulates)

@@ -47,6 +47,13 @@ class CpuBackend final : public ComputeBackend {
                 beta, c, static_cast<int>(ldc));
   }
 
+  void gemm_batched(bool ta, bool tb, i64 m, i64 n, i64 k, float alpha, const float* a, i64 lda, i64 stride_a,
+                    const float* b, i64 ldb, i64 stride_b, float beta, float* c, i64 ldc, i64 stride_c,
+                    i64 batch) override {
+    for (i64 i = 0; i < batch; ++i)
+      gemm(ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
+  }
+
   void add_bias(float* y, const float* bias, i64 rows, i64 cols) override {
     for (i64 r = 0; r < rows; ++r)
       for (i64 c = 0; c < cols; ++c) y[r * cols + c] += bias[c];

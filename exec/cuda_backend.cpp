@@ -156,6 +156,41 @@ class CudaBackend final : public ComputeBackend {
                  "cublasGemmEx (16-bit)");
   }
 
+  void gemm_batched(bool ta, bool tb, i64 m, i64 n, i64 k, float alpha, const float* a, i64 lda, i64 stride_a,
+                    const float* b, i64 ldb, i64 stride_b, float beta, float* c, i64 ldc, i64 stride_c,
+                    i64 batch) override {
+    if (m == 0 || n == 0 || batch == 0) return;
+    // Row-major as in gemm: swap the operands, keep the flags.
+    const cublasOperation_t op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const auto im = static_cast<int>(m), in = static_cast<int>(n), ik = static_cast<int>(k);
+    const auto ib = static_cast<int>(batch);
+    if (precision_ == CudaPrecision::fp32 || precision_ == CudaPrecision::tf32) {
+      const cublasComputeType_t ct =
+          precision_ == CudaPrecision::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+      check_cublas(cublasGemmStridedBatchedEx(blas_, op_b, op_a, in, im, ik, &alpha, b, CUDA_R_32F, static_cast<int>(ldb),
+                                              stride_b, a, CUDA_R_32F, static_cast<int>(lda), stride_a, &beta, c,
+                                              CUDA_R_32F, static_cast<int>(ldc), stride_c, ib, ct, CUBLAS_GEMM_DEFAULT),
+                   "cublasGemmStridedBatchedEx (fp32)");
+      return;
+    }
+    // 16-bit operands: cast each operand's whole span (interleaved matrices included) keeping its layout, so that the
+    // same leading dimensions and strides address the 16-bit copy.
+    const cudaDataType_t type = precision_ == CudaPrecision::bf16 ? CUDA_R_16BF : CUDA_R_16F;
+    const i64 a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
+    const i64 a_span = (batch - 1) * stride_a + (a_rows - 1) * lda + a_cols;
+    const i64 b_span = (batch - 1) * stride_b + (b_rows - 1) * ldb + b_cols;
+    const std::size_t a_bytes = align(static_cast<std::size_t>(a_span) * 2);
+    auto* base = static_cast<char*>(operands_.get(a_bytes + align(static_cast<std::size_t>(b_span) * 2) + 256));
+    cuda::cast_2d(a, a_span, 1, a_span, base, half(), stream_);
+    cuda::cast_2d(b, b_span, 1, b_span, base + a_bytes, half(), stream_);
+    launched("cast");
+    check_cublas(cublasGemmStridedBatchedEx(blas_, op_b, op_a, in, im, ik, &alpha, base + a_bytes, type,
+                                            static_cast<int>(ldb), stride_b, base, type, static_cast<int>(lda),
+                                            stride_a, &beta, c, CUDA_R_32F, static_cast<int>(ldc), stride_c, ib,
+                                            CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmStridedBatchedEx (16-bit)");
+  }
+
   void add_bias(float* y, const float* bias, i64 rows, i64 cols) override {
     cuda::add_bias(y, bias, rows, cols, stream_);
     launched("add_bias");

@@ -272,49 +272,54 @@ void GptShard::embedding_backward(std::span<const std::int32_t> tokens, const fl
   if (pos_ != kNone) be_.position_grad(gr(pos_), full, s_.micro_batch, s_.seq, h);
 }
 
-// Local qkv row: [q: heads/tp heads | k: kv/tp heads | v: kv/tp heads], head_dim each; query head hd reads
-// key/value head hd / group (grouped-query attention; group 1 without it).
+// Local qkv row: [q: heads/tp heads | k: kv/tp heads | v: kv/tp heads], head_dim each; query head h reads key/value
+// head h / group (grouped-query attention; group 1 without it). The products run batched: per sample and per
+// offset g within a group, over the kv heads (query heads g, g + group, ...; key/value heads 0, 1, ...).
 void GptShard::attention_forward(const LayerCache& c, float* probs, float* ctx) {
   const i64 s = s_.seq, nh = s_.heads / s_.tp, d = s_.hidden / s_.heads, hl = nh * d;
-  const i64 w = qkv_width(), kvl = s_.kv() / s_.tp * d, group = s_.heads / s_.kv();
+  const i64 w = qkv_width(), nkv = s_.kv() / s_.tp, kvl = nkv * d, group = s_.heads / s_.kv();
   for (i64 b = 0; b < s_.micro_batch; ++b)
-    for (i64 hd = 0; hd < nh; ++hd) {
-      const float* q = c.qkv.data() + b * s * w + hd * d;
-      const float* k = c.qkv.data() + b * s * w + hl + hd / group * d;
-      be_.gemm(false, true, s, s, d, 1.0F, q, w, k, w, 0.0F, probs + (b * nh + hd) * s * s, s);
+    for (i64 g = 0; g < group; ++g) {
+      const float* row = c.qkv.data() + b * s * w;
+      float* p = probs + (b * nh + g) * s * s;
+      be_.gemm_batched(false, true, s, s, d, 1.0F, row + g * d, w, group * d, row + hl, w, d, 0.0F, p, s,
+                       group * s * s, nkv);  // S = Q K^T
     }
   be_.causal_softmax_forward(probs, s_.micro_batch * nh, s, 1.0F / std::sqrt(static_cast<float>(d)));
   for (i64 b = 0; b < s_.micro_batch; ++b)
-    for (i64 hd = 0; hd < nh; ++hd) {
-      const float* v = c.qkv.data() + b * s * w + hl + kvl + hd / group * d;
-      const float* p = probs + (b * nh + hd) * s * s;
-      be_.gemm(false, false, s, d, s, 1.0F, p, s, v, w, 0.0F, ctx + b * s * hl + hd * d, hl);
+    for (i64 g = 0; g < group; ++g) {
+      const float* row = c.qkv.data() + b * s * w;
+      const float* p = probs + (b * nh + g) * s * s;
+      be_.gemm_batched(false, false, s, d, s, 1.0F, p, s, group * s * s, row + hl + kvl, w, d, 0.0F,
+                       ctx + b * s * hl + g * d, hl, group * d, nkv);  // C = P V
     }
 }
 
 void GptShard::attention_backward(LayerCache& c, const float* probs, const float* dctx, float* dqkv) {
   const i64 s = s_.seq, nh = s_.heads / s_.tp, d = s_.hidden / s_.heads, hl = nh * d;
-  const i64 w = qkv_width(), kvl = s_.kv() / s_.tp * d, group = s_.heads / s_.kv();
+  const i64 w = qkv_width(), nkv = s_.kv() / s_.tp, kvl = nkv * d, group = s_.heads / s_.kv();
   float* dp = ws_probs_.data();
   for (i64 b = 0; b < s_.micro_batch; ++b)
-    for (i64 hd = 0; hd < nh; ++hd) {
-      const float* v = c.qkv.data() + b * s * w + hl + kvl + hd / group * d;
-      const float* p = probs + (b * nh + hd) * s * s;
-      const float* dc = dctx + b * s * hl + hd * d;
-      float* dv = dqkv + b * s * w + hl + kvl + hd / group * d;
-      const float first = hd % group == 0 ? 0.0F : 1.0F;  // the group's query heads sum into its K and V gradients
-      be_.gemm(false, true, s, s, d, 1.0F, dc, hl, v, w, 0.0F, dp + (b * nh + hd) * s * s, s);  // dP = dC V^T
-      be_.gemm(true, false, s, d, s, 1.0F, p, s, dc, hl, first, dv, w);                         // dV += P^T dC
+    for (i64 g = 0; g < group; ++g) {
+      const float* row = c.qkv.data() + b * s * w;
+      const float* p = probs + (b * nh + g) * s * s;
+      const float* dc = dctx + b * s * hl + g * d;
+      const float first = g == 0 ? 0.0F : 1.0F;  // a group's query heads sum into its K and V gradients
+      be_.gemm_batched(false, true, s, s, d, 1.0F, dc, hl, group * d, row + hl + kvl, w, d, 0.0F,
+                       dp + (b * nh + g) * s * s, s, group * s * s, nkv);  // dP = dC V^T
+      be_.gemm_batched(true, false, s, d, s, 1.0F, p, s, group * s * s, dc, hl, group * d, first,
+                       dqkv + b * s * w + hl + kvl, w, d, nkv);  // dV += P^T dC
     }
   be_.softmax_backward(probs, dp, dp, s_.micro_batch * nh, s, 1.0F / std::sqrt(static_cast<float>(d)));
   for (i64 b = 0; b < s_.micro_batch; ++b)
-    for (i64 hd = 0; hd < nh; ++hd) {
-      const float* q = c.qkv.data() + b * s * w + hd * d;
-      const float* k = c.qkv.data() + b * s * w + hl + hd / group * d;
-      const float* ds = dp + (b * nh + hd) * s * s;
-      const float first = hd % group == 0 ? 0.0F : 1.0F;
-      be_.gemm(false, false, s, d, s, 1.0F, ds, s, k, w, 0.0F, dqkv + b * s * w + hd * d, w);                 // dQ = dS K
-      be_.gemm(true, false, s, d, s, 1.0F, ds, s, q, w, first, dqkv + b * s * w + hl + hd / group * d, w);  // dK += dS^T Q
+    for (i64 g = 0; g < group; ++g) {
+      const float* row = c.qkv.data() + b * s * w;
+      const float* ds = dp + (b * nh + g) * s * s;
+      const float first = g == 0 ? 0.0F : 1.0F;
+      be_.gemm_batched(false, false, s, d, s, 1.0F, ds, s, group * s * s, row + hl, w, d, 0.0F,
+                       dqkv + b * s * w + g * d, w, group * d, nkv);  // dQ = dS K
+      be_.gemm_batched(true, false, s, d, s, 1.0F, ds, s, group * s * s, row + g * d, w, group * d, first,
+                       dqkv + b * s * w + hl, w, d, nkv);  // dK += dS^T Q
     }
 }
 

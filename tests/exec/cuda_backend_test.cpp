@@ -111,6 +111,32 @@ TEST_CASE("1rank: cuda: gemm matches the CPU backend (fp32, tf32, bf16, fp16)") 
   check_gemms(CudaPrecision::fp16, 5e-3);
 }
 
+TEST_CASE("1rank: cuda: batched gemm over interleaved heads matches the CPU backend (fp32, bf16)") {
+  if (!have_devices()) return;
+  auto cpu = make_cpu_backend();
+  for (const auto& [precision, tol] : {std::pair{CudaPrecision::fp32, 1e-5}, std::pair{CudaPrecision::bf16, 2e-2}}) {
+    auto gpu = make_cuda_backend(0, precision);
+    Pair p{*cpu, *gpu, {}};
+    // The attention core's shapes: 6 heads of d = 24 side by side in rows of a [s, 3 * 6 * 24] qkv, s = 40.
+    const i64 s = 40, d = 24, heads = 6, w = 3 * heads * d;
+    const auto qkv = p.add(pattern(static_cast<std::size_t>(s * w), 1));
+    const auto scores = p.zeros(static_cast<std::size_t>(heads * s * s));
+    const auto ctx = p.add(pattern(static_cast<std::size_t>(s * heads * d), 2));
+    p.run([&](ComputeBackend& be, auto ptr) {
+      be.gemm_batched(false, true, s, s, d, 0.5F, ptr(qkv), w, d, ptr(qkv) + heads * d, w, d, 0.0F, ptr(scores), s,
+                      s * s, heads);  // Q K^T per head
+      be.gemm_batched(false, false, s, d, s, 1.0F, ptr(scores), s, s * s, ptr(qkv) + 2 * heads * d, w, d, 1.0F,
+                      ptr(ctx), heads * d, d, heads);  // += P V, into interleaved heads
+      be.gemm_batched(true, false, s, d, s, 1.0F, ptr(scores), s, s * s, ptr(ctx), heads * d, d, 0.0F,
+                      ptr(qkv) + 2 * heads * d, w, d, heads);  // P^T dC, transposed operand
+    });
+    INFO("precision " << to_string(precision));
+    CHECK(p.err(scores) < tol);
+    CHECK(p.err(ctx) < tol);
+    CHECK(p.err(qkv) < tol);
+  }
+}
+
 TEST_CASE("1rank: cuda: kernels match the CPU backend") {
   if (!have_devices()) return;
   auto cpu = make_cpu_backend();
