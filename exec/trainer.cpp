@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "planner/pipeline_schedule.hpp"
 
 namespace hpsim::exec {
 
@@ -76,9 +75,28 @@ Trainer::Trainer(const models::ModelSpec& model, const planner::Plan& plan, Comp
       m.out.emplace_back(be_, th);
       m.grad.emplace_back(be_, th);
     }
-    for (i64 l = 0; l < s.num_layers; ++l)
-      m.layers.push_back(shard_->make_layer_cache(!recompute_, plan.recompute != models::Recompute::selective));
-    if (s.last_stage) m.head = shard_->make_head_cache();
+    m.slot.assign(static_cast<std::size_t>(plan.vpp), 0);
+  }
+  // Megatron's order (interleaved when vpp > 1), the planner's own; activations for as many micro-batches per chunk
+  // as it has in flight at once.
+  order_ = planner::pipeline_order(plan.schedule, plan.pp, plan.vpp, static_cast<i64>(n_micro), grid_.coord().pp);
+  std::vector<std::size_t> live(static_cast<std::size_t>(plan.vpp), 0), most(live);
+  for (const auto& op : order_) {
+    auto& n = live[static_cast<std::size_t>(op.chunk)];
+    if (op.forward)
+      most[static_cast<std::size_t>(op.chunk)] = std::max(most[static_cast<std::size_t>(op.chunk)], ++n);
+    else
+      --n;
+  }
+  pool_.resize(static_cast<std::size_t>(plan.vpp));
+  free_.resize(static_cast<std::size_t>(plan.vpp));
+  for (std::size_t c = 0; c < pool_.size(); ++c) {
+    pool_[c].resize(most[c]);
+    for (auto& a : pool_[c]) {
+      for (i64 l = 0; l < per_chunk; ++l)
+        a.layers.push_back(shard_->make_layer_cache(!recompute_, plan.recompute != models::Recompute::selective));
+      if (s.last_stage && c + 1 == pool_.size()) a.head = shard_->make_head_cache();
+    }
   }
   if (recompute_) {
     scratch_ = shard_->make_layer_cache(true);
@@ -129,18 +147,23 @@ void Trainer::forward(Micro& m, int index, int chunk) {
   const int stages = pp * static_cast<int>(plan_.vpp), vs = chunk * pp + rank;  // virtual stage
   const i64 per_chunk = s.num_layers / s.chunks, first = chunk * per_chunk;
   float* out_buf = m.out[static_cast<std::size_t>(chunk)].data();
-  float* first_input = per_chunk > 0 ? m.layers[static_cast<std::size_t>(first)].x.data() : out_buf;
+  auto& slots = free_[static_cast<std::size_t>(chunk)];
+  if (slots.empty()) throw std::logic_error("Trainer: more micro-batches in flight than the schedule said");
+  m.slot[static_cast<std::size_t>(chunk)] = slots.back();
+  slots.pop_back();
+  Activations& act = pool_[static_cast<std::size_t>(chunk)][m.slot[static_cast<std::size_t>(chunk)]];
+  float* first_input = per_chunk > 0 ? act.layers.front().x.data() : out_buf;
   if (vs == 0)
     shard_->embedding_forward(m.tokens, first_input);
   else  // from the previous virtual stage (the last rank's chunk c - 1 for the first rank)
     grid_.pp().recv(first_input, th, (rank + pp - 1) % pp, 2 * (index * stages + vs - 1));
   for (i64 l = first; l < first + per_chunk; ++l) {
-    auto& cache = m.layers[static_cast<std::size_t>(l)];
-    float* out = l + 1 < first + per_chunk ? m.layers[static_cast<std::size_t>(l + 1)].x.data() : out_buf;
+    auto& cache = act.layers[static_cast<std::size_t>(l - first)];
+    float* out = l + 1 < first + per_chunk ? act.layers[static_cast<std::size_t>(l - first + 1)].x.data() : out_buf;
     shard_->layer_forward(l, cache.x.data(), out, recompute_ ? scratch_ : cache);
   }
   if (vs == stages - 1)
-    m.loss = shard_->head_forward(out_buf, m.targets, m.head);
+    m.loss = shard_->head_forward(out_buf, m.targets, act.head);
   else
     grid_.pp().send(out_buf, th, (rank + 1) % pp, 2 * (index * stages + vs));
 }
@@ -152,17 +175,18 @@ void Trainer::backward(Micro& m, int index, int chunk) {
   const int stages = pp * static_cast<int>(plan_.vpp), vs = chunk * pp + rank;
   const i64 per_chunk = s.num_layers / s.chunks, first = chunk * per_chunk;
   float* grad = m.grad[static_cast<std::size_t>(chunk)].data();
+  Activations& act = pool_[static_cast<std::size_t>(chunk)][m.slot[static_cast<std::size_t>(chunk)]];
   // The last micro-batch's backward through this chunk completes the gradients of its parameters, piece by piece.
   const bool last = --backward_left_[static_cast<std::size_t>(chunk)] == 0;
   if (vs == stages - 1) {
     const auto scale = static_cast<float>(scale_ / static_cast<double>(plan_.global_batch_size * s.seq));
-    shard_->head_backward(m.targets, scale, m.head, grad);
+    shard_->head_backward(m.targets, scale, act.head, grad);
     if (last) gradients_complete(shard_->head_range());
   } else {
     grid_.pp().recv(grad, th, (rank + 1) % pp, 2 * (index * stages + vs) + 1);
   }
   for (i64 l = first + per_chunk - 1; l >= first; --l) {
-    auto& cache = m.layers[static_cast<std::size_t>(l)];
+    auto& cache = act.layers[static_cast<std::size_t>(l - first)];
     if (recompute_) {
       shard_->layer_forward(l, cache.x.data(), scratch_out_.data(), scratch_);
       shard_->layer_backward(l, grad, grad, scratch_);
@@ -175,8 +199,10 @@ void Trainer::backward(Micro& m, int index, int chunk) {
   if (vs == 0) {
     shard_->embedding_backward(m.tokens, grad);
     if (last) gradients_complete(shard_->embedding_range());
-  } else
+  } else {
     grid_.pp().send(grad, th, (rank + pp - 1) % pp, 2 * (index * stages + vs - 1) + 1);
+  }
+  free_[static_cast<std::size_t>(chunk)].push_back(m.slot[static_cast<std::size_t>(chunk)]);  // for a later forward
 }
 
 void Trainer::gradients_complete(GptShard::Range r) {
@@ -281,6 +307,10 @@ double Trainer::step() {
   const auto& s = shard_->shape();
   be_.fill(shard_->grad_data(), 0.0F, shard_->flat_size());
   std::fill(backward_left_.begin(), backward_left_.end(), static_cast<std::int64_t>(micro_.size()));
+  for (std::size_t c = 0; c < pool_.size(); ++c) {
+    free_[c].clear();
+    for (std::size_t i = pool_[c].size(); i-- > 0;) free_[c].push_back(i);
+  }
   embedding_sync_ = shard_->shape().tied ? grid_.embedding() : nullptr;
   for (auto& b : buckets_) {
     b.incomplete = b.first < shard_->param_elements() ? std::min(b.size, shard_->param_elements() - b.first) : 0;
@@ -290,10 +320,7 @@ double Trainer::step() {
     load_batch(micro_[i], static_cast<i64>(i));
     micro_[i].loss = 0;
   }
-  // Megatron's order (interleaved when vpp > 1), the planner's own.
-  const auto ops = planner::pipeline_order(plan_.schedule, plan_.pp, plan_.vpp, static_cast<i64>(micro_.size()),
-                                           grid_.coord().pp);
-  for (const auto& op : ops) {
+  for (const auto& op : order_) {
     const int i = static_cast<int>(op.micro_batch), chunk = static_cast<int>(op.chunk);
     if (op.forward)
       forward(micro_[static_cast<std::size_t>(i)], i, chunk);

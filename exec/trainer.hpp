@@ -13,6 +13,7 @@
 #include "exec/gpt_shard.hpp"
 #include "exec/rank_grid.hpp"
 #include "models/model_spec.hpp"
+#include "planner/pipeline_schedule.hpp"
 #include "planner/plan.hpp"
 
 namespace hpsim::exec {
@@ -59,14 +60,21 @@ class Trainer {
   /// Data-parallel buckets of the last step, and how many of them started reducing during the backward (overlap).
   [[nodiscard]] std::size_t buckets() const { return buckets_.size(); }
   [[nodiscard]] std::size_t buckets_overlapped() const { return overlapped_; }
+  /// Micro-batches whose activations model chunk `chunk` keeps at once (what the schedule has in flight: 1F1B's
+  /// pp - stage, GPipe's all): the activation buffers allocated, reused as backward passes free them.
+  [[nodiscard]] std::size_t activation_slots(int chunk) const { return pool_[static_cast<std::size_t>(chunk)].size(); }
 
  private:
   struct Micro {
     std::vector<std::int32_t> tokens, targets;
     std::vector<Buffer> out, grad;  ///< per model chunk: its output activation, the gradient flowing back
-    std::vector<LayerCache> layers;
-    HeadCache head;
+    std::vector<std::size_t> slot;  ///< per model chunk: its activations' entry in pool_ while in flight
     double loss = 0;
+  };
+  /// What one micro-batch's forward through one model chunk keeps for its backward.
+  struct Activations {
+    std::vector<LayerCache> layers;
+    HeadCache head;  ///< the last virtual stage's
   };
   void load_batch(Micro& m, std::int64_t micro_index);
   void forward(Micro& m, int index, int chunk);
@@ -85,6 +93,9 @@ class Trainer {
   TrainerOptions opt_;
   std::unique_ptr<GptShard> shard_;
   std::vector<Micro> micro_;
+  std::vector<planner::PipelinePass> order_;      ///< this rank's forward and backward passes, in order
+  std::vector<std::vector<Activations>> pool_;    ///< per model chunk
+  std::vector<std::vector<std::size_t>> free_;    ///< per model chunk: unused entries of pool_
   LayerCache scratch_;  ///< full cache for recomputation
   Buffer scratch_out_;
   bool recompute_ = false;

@@ -258,5 +258,17 @@ TEST_CASE("4ranks: tp=2 pp=2 vpp=2 with sequence parallelism and selective recom
   check_equal(p, 4);
 }
 TEST_CASE("4ranks: pp=4 1F1B") { check_equal(plan_of(1, 4, 1), 4); }
+TEST_CASE("4ranks: activations are kept for the micro-batches in flight only (1F1B: pp - stage; GPipe: all)") {
+  const auto model = tiny_gpt(4);
+  for (const auto schedule : {planner::Schedule::one_f_one_b, planner::Schedule::gpipe}) {
+    auto p = plan_of(1, 4, 1, 0, schedule);
+    p.micro_batch_size = 1;  // 8 micro-batches
+    auto be = make_cpu_backend();
+    Trainer t(model, resolve_run_plan(model, p, 4), *be, MPI_COMM_WORLD);
+    const auto stage = static_cast<std::size_t>(t.grid().coord().pp);
+    CHECK(t.activation_slots(0) == (schedule == planner::Schedule::gpipe ? 8 : 4 - stage));
+    (void)t.step();  // and the step runs with them
+  }
+}
 
 }  // namespace hpsim::exec
