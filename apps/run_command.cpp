@@ -133,8 +133,9 @@ struct Prediction {
 
 std::string render_table(const exec::RunResult& r, const Prediction& pred, const std::string& plan_file,
                          Format format) {
-  std::string s = fmt::format("{}: {} rank{} (tp {}, pp {}, dp {}), backend {}", plan_file, r.ranks,
-                              r.ranks == 1 ? "" : "s", r.plan.tp, r.plan.pp, r.plan.dp, r.backend);
+  std::string s = fmt::format("{}: {} rank{} (tp {}{}{}, pp {}, dp {}), backend {}", plan_file, r.ranks,
+                              r.ranks == 1 ? "" : "s", r.plan.tp, r.plan.sp ? " sp" : "",
+                              r.plan.cp > 1 ? fmt::format(", cp {}", r.plan.cp) : "", r.plan.pp, r.plan.dp, r.backend);
   if (!pred.cluster_label.empty()) s += ", cluster " + pred.cluster_label;
   if (!pred.cluster_file.empty()) s += " (" + pred.cluster_file + ")";
   s += "\n\n";

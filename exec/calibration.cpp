@@ -114,8 +114,8 @@ void measure_vector(ComputeBackend& be, WindowClock& clock, MPI_Comm world, cons
   });
   const double softmax_and_fill = time_per_call(world, clock, 0.1, [&] {
     be.copy(p.data(), p0.data(), p_n);  // fresh scores each call (not counted: the executor writes them by GEMM)
-    be.causal_softmax_forward(p.data(), heads, s, 0.18F);
-    be.softmax_backward(p.data(), dp.data(), ds.data(), heads, s, 0.18F);
+    be.causal_softmax_forward(p.data(), heads, s, s, 0, 0.18F);
+    be.softmax_backward(p.data(), dp.data(), ds.data(), heads * s, s, 0.18F);
   });
   // The copy is not an operator of hpsim's model: take its time out.
   const double fill = time_per_call(world, clock, 0.02, [&] { be.copy(p.data(), p0.data(), p_n); });

@@ -69,19 +69,24 @@ class ComputeBackend {
   /// dx [rows, 2 * cols] = the gradients of gate and up (overwritten) from dy [rows, cols].
   virtual void swiglu_backward(const float* x, const float* dy, float* dx, std::int64_t rows, std::int64_t cols) = 0;
   /// Rotary position embedding in place, on `heads` heads of `head_dim` values at the start of each of `rows` rows
-  /// (`row_stride` floats apart); row r is at position r % seq. Pairs (i, i + head_dim/2) turn by the angle
-  /// position * base^(-2i / head_dim) (GPT-NeoX / LLaMA's rotate-half); `inverse` turns back (the backward).
+  /// (`row_stride` floats apart); row r is at position first_position + r % seq. Pairs (i, i + head_dim/2) turn by
+  /// the angle position * base^(-2i / head_dim) (GPT-NeoX / LLaMA's rotate-half); `inverse` turns back (backward).
   virtual void rope(float* x, std::int64_t rows, std::int64_t row_stride, std::int64_t heads, std::int64_t head_dim,
-                    std::int64_t seq, float base, bool inverse) = 0;
+                    std::int64_t seq, std::int64_t first_position, float base, bool inverse) = 0;
   /// GELU, tanh approximation (Megatron's).
   virtual void gelu_forward(const float* x, float* y, std::size_t n) = 0;
   /// dx = dy * gelu'(x) (overwritten)
   virtual void gelu_backward(const float* x, const float* dy, float* dx, std::size_t n) = 0;
-  /// In place over `batch` matrices [s, s]: p = softmax(scale * scores) with the upper triangle masked (causal).
-  virtual void causal_softmax_forward(float* scores, std::int64_t batch, std::int64_t s, float scale) = 0;
-  /// ds = scale * p * (dp - rowsum(p * dp)) (overwritten)
-  virtual void softmax_backward(const float* p, const float* dp, float* ds, std::int64_t batch, std::int64_t s,
+  /// In place over `batch` matrices [rows, cols]: p = softmax(scale * scores), row i seeing columns j <= offset + i
+  /// only (causal: the queries at positions offset.. of the keys 0..; the rest of the row is set to 0).
+  virtual void causal_softmax_forward(float* scores, std::int64_t batch, std::int64_t rows, std::int64_t cols,
+                                      std::int64_t offset, float scale) = 0;
+  /// Over `rows` rows of `cols`: ds = scale * p * (dp - rowsum(p * dp)) (overwritten; ds may alias dp)
+  virtual void softmax_backward(const float* p, const float* dp, float* ds, std::int64_t rows, std::int64_t cols,
                                 float scale) = 0;
+  /// dst[r * ld_dst + c] = src[r * ld_src + c] for r < rows, c < cols (a block of a matrix).
+  virtual void copy_rows(float* dst, std::int64_t ld_dst, const float* src, std::int64_t ld_src, std::int64_t rows,
+                         std::int64_t cols) = 0;
   /// out[t, :] = table[tokens[t] - first_row, :] when the token is one of this shard's rows, else 0.
   virtual void embedding_forward(std::span<const std::int32_t> tokens, const float* table, std::int64_t first_row,
                                  std::int64_t rows, std::int64_t cols, float* out) = 0;

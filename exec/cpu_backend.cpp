@@ -142,13 +142,14 @@ class CpuBackend final : public ComputeBackend {
         dx[r * 2 * cols + cols + c] = d * a * sig;
       }
   }
-  void rope(float* x, i64 rows, i64 row_stride, i64 heads, i64 head_dim, i64 seq, float base, bool inverse) override {
+  void rope(float* x, i64 rows, i64 row_stride, i64 heads, i64 head_dim, i64 seq, i64 first_position, float base,
+            bool inverse) override {
     const i64 half = head_dim / 2, positions = std::min(rows, seq);
     rope_cos_.resize(static_cast<std::size_t>(positions * half));  // cached per call, as frameworks cache them
     rope_sin_.resize(rope_cos_.size());
     for (i64 p = 0; p < positions; ++p)
       for (i64 i = 0; i < half; ++i) {
-        const double angle = static_cast<double>(p) * std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) /
+        const double angle = static_cast<double>(first_position + p) * std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) /
                                                                                            static_cast<double>(head_dim));
         rope_cos_[static_cast<std::size_t>(p * half + i)] = static_cast<float>(std::cos(angle));
         rope_sin_[static_cast<std::size_t>(p * half + i)] = static_cast<float>(inverse ? -std::sin(angle) : std::sin(angle));
@@ -182,30 +183,35 @@ class CpuBackend final : public ComputeBackend {
     }
   }
 
-  void causal_softmax_forward(float* scores, i64 batch, i64 s, float scale) override {
+  void causal_softmax_forward(float* scores, i64 batch, i64 rows, i64 cols, i64 offset, float scale) override {
     for (i64 b = 0; b < batch; ++b)
-      for (i64 i = 0; i < s; ++i) {
-        float* row = scores + (b * s + i) * s;
+      for (i64 i = 0; i < rows; ++i) {
+        float* row = scores + (b * rows + i) * cols;
+        const i64 last = std::min(cols - 1, offset + i);
         float mx = -std::numeric_limits<float>::infinity();
-        for (i64 j = 0; j <= i; ++j) mx = std::max(mx, row[j] * scale);
+        for (i64 j = 0; j <= last; ++j) mx = std::max(mx, row[j] * scale);
         float sum = 0;
-        for (i64 j = 0; j <= i; ++j) {
+        for (i64 j = 0; j <= last; ++j) {
           row[j] = std::exp(row[j] * scale - mx);
           sum += row[j];
         }
         const float inv = 1.0F / sum;
-        for (i64 j = 0; j <= i; ++j) row[j] *= inv;
-        for (i64 j = i + 1; j < s; ++j) row[j] = 0;
+        for (i64 j = 0; j <= last; ++j) row[j] *= inv;
+        for (i64 j = last + 1; j < cols; ++j) row[j] = 0;
       }
   }
-  void softmax_backward(const float* p, const float* dp, float* ds, i64 batch, i64 s, float scale) override {
-    for (i64 r = 0; r < batch * s; ++r) {
-      const float* pr = p + r * s;
-      const float* dpr = dp + r * s;
+  void softmax_backward(const float* p, const float* dp, float* ds, i64 rows, i64 cols, float scale) override {
+    for (i64 r = 0; r < rows; ++r) {
+      const float* pr = p + r * cols;
+      const float* dpr = dp + r * cols;
       float dot = 0;
-      for (i64 j = 0; j < s; ++j) dot += pr[j] * dpr[j];
-      for (i64 j = 0; j < s; ++j) ds[r * s + j] = scale * pr[j] * (dpr[j] - dot);
+      for (i64 j = 0; j < cols; ++j) dot += pr[j] * dpr[j];
+      for (i64 j = 0; j < cols; ++j) ds[r * cols + j] = scale * pr[j] * (dpr[j] - dot);
     }
+  }
+  void copy_rows(float* dst, i64 ld_dst, const float* src, i64 ld_src, i64 rows, i64 cols) override {
+    for (i64 r = 0; r < rows; ++r)
+      std::memcpy(dst + r * ld_dst, src + r * ld_src, static_cast<std::size_t>(cols) * sizeof(float));
   }
 
   void embedding_forward(std::span<const std::int32_t> tokens, const float* table, i64 first_row, i64 rows, i64 cols,

@@ -226,8 +226,9 @@ class CudaBackend final : public ComputeBackend {
     cuda::swiglu_backward(x, dy, dx, rows, cols, stream_);
     launched("swiglu_backward");
   }
-  void rope(float* x, i64 rows, i64 row_stride, i64 heads, i64 head_dim, i64 seq, float base, bool inverse) override {
-    cuda::rope(x, rows, row_stride, heads, head_dim, seq, base, inverse, stream_);
+  void rope(float* x, i64 rows, i64 row_stride, i64 heads, i64 head_dim, i64 seq, i64 first_position, float base,
+            bool inverse) override {
+    cuda::rope(x, rows, row_stride, heads, head_dim, seq, first_position, base, inverse, stream_);
     launched("rope");
   }
   void gelu_forward(const float* x, float* y, std::size_t n) override {
@@ -238,13 +239,22 @@ class CudaBackend final : public ComputeBackend {
     cuda::gelu_backward(x, dy, dx, n, stream_);
     launched("gelu_backward");
   }
-  void causal_softmax_forward(float* scores, i64 batch, i64 s, float scale) override {
-    cuda::causal_softmax_forward(scores, batch, s, scale, stream_);
+  void causal_softmax_forward(float* scores, i64 batch, i64 rows, i64 cols, i64 offset, float scale) override {
+    cuda::causal_softmax_forward(scores, batch, rows, cols, offset, scale, stream_);
     launched("causal_softmax_forward");
   }
-  void softmax_backward(const float* p, const float* dp, float* ds, i64 batch, i64 s, float scale) override {
-    cuda::softmax_backward(p, dp, ds, batch, s, scale, stream_);
+  void softmax_backward(const float* p, const float* dp, float* ds, i64 rows, i64 cols, float scale) override {
+    cuda::softmax_backward(p, dp, ds, rows, cols, scale, stream_);
     launched("softmax_backward");
+  }
+  void copy_rows(float* dst, i64 ld_dst, const float* src, i64 ld_src, i64 rows, i64 cols) override {
+    if (rows == 0 || cols == 0) return;
+    check_cuda(cudaMemcpy2DAsync(dst, static_cast<std::size_t>(ld_dst) * sizeof(float), src,
+                                 static_cast<std::size_t>(ld_src) * sizeof(float),
+                                 static_cast<std::size_t>(cols) * sizeof(float), static_cast<std::size_t>(rows),
+                                 cudaMemcpyDeviceToDevice, stream_),
+               "copy_rows");
+    touched(dst, static_cast<std::size_t>((rows - 1) * ld_dst + cols));
   }
   void embedding_forward(std::span<const std::int32_t> tokens, const float* table, i64 first_row, i64 rows, i64 cols,
                          float* out) override {

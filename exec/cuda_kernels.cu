@@ -218,13 +218,13 @@ __global__ void swiglu_backward_kernel(const float* x, const float* dy, float* d
   }
 }
 // One thread per (row, pair index i, head): n = rows * half * heads.
-__global__ void rope_kernel(float* x, i64 row_stride, i64 heads, i64 head_dim, i64 seq, float base, bool inverse,
-                            std::size_t n) {
+__global__ void rope_kernel(float* x, i64 row_stride, i64 heads, i64 head_dim, i64 seq, i64 first_position,
+                            float base, bool inverse, std::size_t n) {
   const i64 half = head_dim / 2;
   GRID_STRIDE(k, n) {
     const i64 h = static_cast<i64>(k) % heads, i = (static_cast<i64>(k) / heads) % half;
     const i64 r = static_cast<i64>(k) / (heads * half);
-    const double angle = static_cast<double>(r % seq) *
+    const double angle = static_cast<double>(first_position + r % seq) *
                          pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
     const float c = static_cast<float>(cos(angle)), s = static_cast<float>(inverse ? -sin(angle) : sin(angle));
     float* v = x + r * row_stride + h * head_dim;
@@ -249,28 +249,29 @@ __global__ void gelu_backward_kernel(const float* x, const float* dy, float* dx,
   }
 }
 
-// One block per row of the batch * s rows; row i of each matrix keeps columns [0, i].
-__global__ void causal_softmax_kernel(float* scores, i64 s, float scale) {
-  const i64 row = blockIdx.x, i = row % s;
-  float* p = scores + row * s;
+// One block per row of the batch * rows rows; row i of each matrix keeps columns [0, offset + i].
+__global__ void causal_softmax_kernel(float* scores, i64 rows, i64 cols, i64 offset, float scale) {
+  const i64 row = blockIdx.x, last = min(cols - 1, offset + row % rows);
+  float* p = scores + row * cols;
   float mx = -FLT_MAX;
-  for (i64 j = threadIdx.x; j <= i; j += blockDim.x) mx = fmaxf(mx, p[j] * scale);
+  for (i64 j = threadIdx.x; j <= last; j += blockDim.x) mx = fmaxf(mx, p[j] * scale);
   mx = block_max(mx);
   float sum = 0;
-  for (i64 j = threadIdx.x; j <= i; j += blockDim.x) {
+  for (i64 j = threadIdx.x; j <= last; j += blockDim.x) {
     const float e = __expf(p[j] * scale - mx);
     p[j] = e;
     sum += e;
   }
   const float inv = 1.0F / block_sum(sum);
-  for (i64 j = threadIdx.x; j < s; j += blockDim.x) p[j] = j <= i ? p[j] * inv : 0.0F;
+  for (i64 j = threadIdx.x; j < cols; j += blockDim.x) p[j] = j <= last ? p[j] * inv : 0.0F;
 }
-__global__ void softmax_backward_kernel(const float* p, const float* dp, float* ds, i64 s, float scale) {
+__global__ void softmax_backward_kernel(const float* p, const float* dp, float* ds, i64 cols, float scale) {
   const i64 row = blockIdx.x;
   float dot = 0;
-  for (i64 j = threadIdx.x; j < s; j += blockDim.x) dot += p[row * s + j] * dp[row * s + j];
+  for (i64 j = threadIdx.x; j < cols; j += blockDim.x) dot += p[row * cols + j] * dp[row * cols + j];
   dot = block_sum(dot);  // every thread has read its dp before ds (which may alias dp) is written
-  for (i64 j = threadIdx.x; j < s; j += blockDim.x) ds[row * s + j] = scale * p[row * s + j] * (dp[row * s + j] - dot);
+  for (i64 j = threadIdx.x; j < cols; j += blockDim.x)
+    ds[row * cols + j] = scale * p[row * cols + j] * (dp[row * cols + j] - dot);
 }
 
 __global__ void embedding_forward_kernel(const std::int32_t* tokens, const float* table, i64 first_row, i64 rows,
@@ -406,10 +407,12 @@ void swiglu_backward(const float* x, const float* dy, float* dx, i64 rows, i64 c
   const auto n = static_cast<std::size_t>(rows * cols);
   if (n > 0) swiglu_backward_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, dy, dx, cols, n);
 }
-void rope(float* x, i64 rows, i64 row_stride, i64 heads, i64 head_dim, i64 seq, float base, bool inverse,
-          cudaStream_t stream) {
+void rope(float* x, i64 rows, i64 row_stride, i64 heads, i64 head_dim, i64 seq, i64 first_position, float base,
+          bool inverse, cudaStream_t stream) {
   const auto n = static_cast<std::size_t>(rows * heads * (head_dim / 2));
-  if (n > 0) rope_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, row_stride, heads, head_dim, seq, base, inverse, n);
+  if (n > 0)
+    rope_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, row_stride, heads, head_dim, seq, first_position, base,
+                                                        inverse, n);
 }
 void gelu_forward(const float* x, float* y, std::size_t n, cudaStream_t stream) {
   if (n > 0) gelu_forward_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, y, n);
@@ -417,13 +420,16 @@ void gelu_forward(const float* x, float* y, std::size_t n, cudaStream_t stream) 
 void gelu_backward(const float* x, const float* dy, float* dx, std::size_t n, cudaStream_t stream) {
   if (n > 0) gelu_backward_kernel<<<blocks_for(n), kThreads, 0, stream>>>(x, dy, dx, n);
 }
-void causal_softmax_forward(float* scores, i64 batch, i64 s, float scale, cudaStream_t stream) {
-  if (batch * s > 0)
-    causal_softmax_kernel<<<static_cast<unsigned>(batch * s), row_threads(s), 0, stream>>>(scores, s, scale);
+void causal_softmax_forward(float* scores, i64 batch, i64 rows, i64 cols, i64 offset, float scale,
+                            cudaStream_t stream) {
+  if (batch * rows > 0)
+    causal_softmax_kernel<<<static_cast<unsigned>(batch * rows), row_threads(cols), 0, stream>>>(scores, rows, cols,
+                                                                                                offset, scale);
 }
-void softmax_backward(const float* p, const float* dp, float* ds, i64 batch, i64 s, float scale, cudaStream_t stream) {
-  if (batch * s > 0)
-    softmax_backward_kernel<<<static_cast<unsigned>(batch * s), row_threads(s), 0, stream>>>(p, dp, ds, s, scale);
+void softmax_backward(const float* p, const float* dp, float* ds, i64 rows, i64 cols, float scale,
+                      cudaStream_t stream) {
+  if (rows > 0)
+    softmax_backward_kernel<<<static_cast<unsigned>(rows), row_threads(cols), 0, stream>>>(p, dp, ds, cols, scale);
 }
 void embedding_forward(const std::int32_t* tokens, i64 n, const float* table, i64 first_row, i64 rows, i64 cols,
                        float* out, cudaStream_t stream) {

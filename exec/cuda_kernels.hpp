@@ -33,12 +33,14 @@ void rmsnorm_backward(const float* dy, const float* x, const float* gamma, const
 void swiglu_forward(const float* x, float* y, i64 rows, i64 cols, cudaStream_t stream);
 void swiglu_backward(const float* x, const float* dy, float* dx, i64 rows, i64 cols, cudaStream_t stream);
 /// In place; see ComputeBackend::rope.
-void rope(float* x, i64 rows, i64 row_stride, i64 heads, i64 head_dim, i64 seq, float base, bool inverse,
-          cudaStream_t stream);
+void rope(float* x, i64 rows, i64 row_stride, i64 heads, i64 head_dim, i64 seq, i64 first_position, float base,
+          bool inverse, cudaStream_t stream);
 void gelu_forward(const float* x, float* y, std::size_t n, cudaStream_t stream);
 void gelu_backward(const float* x, const float* dy, float* dx, std::size_t n, cudaStream_t stream);
-void causal_softmax_forward(float* scores, i64 batch, i64 s, float scale, cudaStream_t stream);
-void softmax_backward(const float* p, const float* dp, float* ds, i64 batch, i64 s, float scale, cudaStream_t stream);
+void causal_softmax_forward(float* scores, i64 batch, i64 rows, i64 cols, i64 offset, float scale,
+                            cudaStream_t stream);
+/// Over `rows` rows of `cols` (ds may alias dp).
+void softmax_backward(const float* p, const float* dp, float* ds, i64 rows, i64 cols, float scale, cudaStream_t stream);
 /// tokens: device array of n int32.
 void embedding_forward(const std::int32_t* tokens, i64 n, const float* table, i64 first_row, i64 rows, i64 cols,
                        float* out, cudaStream_t stream);

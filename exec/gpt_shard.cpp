@@ -81,8 +81,8 @@ std::size_t GptShard::add(const std::string& name, std::int64_t id, std::int64_t
 }
 
 GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend* tp_comm, std::uint64_t seed,
-                   std::size_t pad_multiple)
-    : s_(shape), be_(backend), tp_comm_(tp_comm) {
+                   std::size_t pad_multiple, CommBackend* cp_comm)
+    : s_(shape), be_(backend), tp_comm_(tp_comm), cp_comm_(cp_comm) {
   const i64 h = s_.hidden, f = s_.ffn, v = s_.vocab, kvh = s_.kv() * (h / std::max<i64>(s_.heads, 1));
   if (h % s_.heads != 0 || s_.heads % s_.tp != 0 || f % s_.tp != 0 || v % s_.tp != 0)
     throw std::invalid_argument("GptShard: hidden by heads, heads, ffn and vocab by tp must divide");
@@ -91,6 +91,8 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
   if (s_.chunks < 1 || s_.num_layers % s_.chunks != 0)
     throw std::invalid_argument("GptShard: the layers must divide by the chunks");
   if (s_.tp == 1) s_.sp = false;
+  if (s_.cp > 1 && (s_.seq % (2 * s_.cp) != 0 || cp_comm_ == nullptr))
+    throw std::invalid_argument("GptShard: context parallelism needs 2 cp to divide the sequence and a cp group");
   if (s_.sp && s_.tokens() % s_.tp != 0)
     throw std::invalid_argument("GptShard: sequence parallelism needs tp to divide the micro-batch's tokens");
   constexpr float kStd = 0.02F;
@@ -152,7 +154,14 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
   ws_b_ = Buffer(be_, static_cast<std::size_t>(t * wide));
   ws_c_ = Buffer(be_, static_cast<std::size_t>(t * std::max(h, v / s_.tp)));
   ws_d_ = Buffer(be_, static_cast<std::size_t>(t * h));
-  ws_probs_ = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * (s_.heads / s_.tp) * s_.seq * s_.seq));
+  ws_probs_ = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * (s_.heads / s_.tp) * s_.local_seq() * s_.seq));
+  if (s_.cp > 1) {
+    const auto kv2 = static_cast<std::size_t>(2 * s_.kv() / s_.tp * (h / s_.heads));  // [k | v] of a position
+    ws_kv_local_ = Buffer(be_, static_cast<std::size_t>(t) * kv2);
+    ws_kv_gathered_ = Buffer(be_, static_cast<std::size_t>(s_.cp * t) * kv2);
+    ws_kv_all_ = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * s_.seq) * kv2);
+    ws_dkv_all_ = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * s_.seq) * kv2);
+  }
   ws_cols_ = Buffer(be_, static_cast<std::size_t>(t));
   const auto local = static_cast<std::size_t>(s_.local_tokens() * h);
   ws_local_ = Buffer(be_, local);
@@ -194,7 +203,8 @@ LayerCache GptShard::make_layer_cache(bool full, bool keep_probs) const {
   if (!s_.rmsnorm) c.ln1_mean = Buffer(be_, tl);
   c.ln1_rstd = Buffer(be_, tl);
   c.qkv = Buffer(be_, t * static_cast<std::size_t>(qkv_width()));
-  if (keep_probs) c.probs = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * (s_.heads / s_.tp) * s_.seq * s_.seq));
+  if (keep_probs)
+    c.probs = Buffer(be_, static_cast<std::size_t>(s_.micro_batch * (s_.heads / s_.tp) * s_.local_seq() * s_.seq));
   c.ctx = Buffer(be_, t * hl);
   c.mid = Buffer(be_, tl * h);
   c.ln2 = Buffer(be_, t * h);
@@ -260,7 +270,16 @@ void GptShard::embedding_forward(std::span<const std::int32_t> tokens, float* ou
   float* partial = s_.sp ? ws_d_.data() : out;  // [T, H]: this rank's vocabulary rows only
   be_.embedding_forward(tokens, w(word_), s_.tp_rank * vl, vl, h, partial);
   // Positions join one rank's partial sum so that the reduction adds them once.
-  if (s_.tp_rank == 0 && pos_ != kNone) be_.add_positions(partial, w(pos_), s_.micro_batch, s_.seq, h);
+  if (s_.tp_rank == 0 && pos_ != kNone) {
+    if (s_.cp == 1) {
+      be_.add_positions(partial, w(pos_), s_.micro_batch, s_.seq, h);
+    } else {  // the rank's two runs of positions in each sample
+      const i64 ls = s_.local_seq(), run = ls / s_.halves();
+      for (i64 b = 0; b < s_.micro_batch; ++b)
+        for (i64 k = 0; k < s_.halves(); ++k)
+          be_.add_positions(partial + (b * ls + k * run) * h, w(pos_) + s_.first_position(k) * h, 1, run, h);
+    }
+  }
   float* reduced = reduce_tokens(partial, out);
   if (reduced != out) be_.copy(out, reduced, static_cast<std::size_t>(s_.local_tokens() * h));
 }
@@ -269,58 +288,119 @@ void GptShard::embedding_backward(std::span<const std::int32_t> tokens, const fl
   const i64 h = s_.hidden, vl = s_.vocab / s_.tp;
   const float* full = gather_tokens(dout, ws_d_.data());  // every rank then holds the whole (replicated) gradient
   be_.embedding_backward(tokens, full, s_.tp_rank * vl, vl, h, gr(word_));
-  if (pos_ != kNone) be_.position_grad(gr(pos_), full, s_.micro_batch, s_.seq, h);
+  if (pos_ == kNone) return;
+  if (s_.cp == 1) {
+    be_.position_grad(gr(pos_), full, s_.micro_batch, s_.seq, h);
+    return;
+  }
+  const i64 ls = s_.local_seq(), run = ls / s_.halves();
+  for (i64 b = 0; b < s_.micro_batch; ++b)
+    for (i64 k = 0; k < s_.halves(); ++k)
+      be_.position_grad(gr(pos_) + s_.first_position(k) * h, full + (b * ls + k * run) * h, 1, run, h);
+}
+
+GptShard::KeyValues GptShard::key_values(float* qkv) {
+  const i64 w = qkv_width(), hl = s_.heads / s_.tp * (s_.hidden / s_.heads), kvl = s_.kv() / s_.tp * (s_.hidden / s_.heads);
+  if (s_.cp == 1) return {qkv + hl, qkv + hl + kvl, w, s_.seq * w};
+  return {ws_kv_all_.data(), ws_kv_all_.data() + kvl, 2 * kvl, s_.seq * 2 * kvl};
+}
+
+// With CP the all-gather returns each rank's positions ([cp rank][sample][its two runs]); attention wants each
+// sample's positions in order: chunk j of 2 cp is rank j's first run for j < cp, rank 2 cp - 1 - j's second after.
+void GptShard::gather_key_values(const float* qkv) {
+  if (s_.cp == 1) return;
+  const i64 w = qkv_width(), hl = s_.heads / s_.tp * (s_.hidden / s_.heads), kv2 = w - hl;
+  const i64 t = s_.tokens(), ls = s_.local_seq(), chunk = s_.seq / (2 * s_.cp);
+  be_.copy_rows(ws_kv_local_.data(), kv2, qkv + hl, w, t, kv2);
+  cp_comm_->all_gather(ws_kv_local_.data(), ws_kv_gathered_.data(), static_cast<std::size_t>(t * kv2));
+  for (i64 b = 0; b < s_.micro_batch; ++b)
+    for (i64 j = 0; j < 2 * s_.cp; ++j) {
+      const i64 rank = j < s_.cp ? j : 2 * s_.cp - 1 - j, run = j < s_.cp ? 0 : 1;
+      be_.copy(ws_kv_all_.data() + (b * s_.seq + j * chunk) * kv2,
+               ws_kv_gathered_.data() + (rank * t + b * ls + run * chunk) * kv2,
+               static_cast<std::size_t>(chunk * kv2));
+    }
+}
+
+void GptShard::reduce_key_value_grads(float* dqkv) {
+  if (s_.cp == 1) return;
+  const i64 w = qkv_width(), hl = s_.heads / s_.tp * (s_.hidden / s_.heads), kv2 = w - hl;
+  const i64 t = s_.tokens(), ls = s_.local_seq(), chunk = s_.seq / (2 * s_.cp);
+  for (i64 b = 0; b < s_.micro_batch; ++b)  // back into the ranks' order, then each rank's sum over the cp ranks
+    for (i64 j = 0; j < 2 * s_.cp; ++j) {
+      const i64 rank = j < s_.cp ? j : 2 * s_.cp - 1 - j, run = j < s_.cp ? 0 : 1;
+      be_.copy(ws_kv_gathered_.data() + (rank * t + b * ls + run * chunk) * kv2,
+               ws_dkv_all_.data() + (b * s_.seq + j * chunk) * kv2, static_cast<std::size_t>(chunk * kv2));
+    }
+  cp_comm_->reduce_scatter_sum(ws_kv_gathered_.data(), ws_kv_local_.data(), static_cast<std::size_t>(t * kv2));
+  be_.copy_rows(dqkv + hl, w, ws_kv_local_.data(), kv2, t, kv2);
 }
 
 // Local qkv row: [q: heads/tp heads | k: kv/tp heads | v: kv/tp heads], head_dim each; query head h reads key/value
-// head h / group (grouped-query attention; group 1 without it). The products run batched: per sample and per
+// head h / group (grouped-query attention; group 1 without it). Each run of the rank's positions (the whole sample
+// without CP) attends to every position of the sample, causally. The products run batched: per sample, run and
 // offset g within a group, over the kv heads (query heads g, g + group, ...; key/value heads 0, 1, ...).
-void GptShard::attention_forward(const LayerCache& c, float* probs, float* ctx) {
+// probs: [sample][run][head][run's positions][seq].
+void GptShard::attention_forward(const LayerCache& c, const KeyValues& kv, float* probs, float* ctx) {
   const i64 s = s_.seq, nh = s_.heads / s_.tp, d = s_.hidden / s_.heads, hl = nh * d;
-  const i64 w = qkv_width(), nkv = s_.kv() / s_.tp, kvl = nkv * d, group = s_.heads / s_.kv();
+  const i64 w = qkv_width(), nkv = s_.kv() / s_.tp, group = s_.heads / s_.kv();
+  const i64 ls = s_.local_seq(), runs = s_.halves(), run = ls / runs;
   for (i64 b = 0; b < s_.micro_batch; ++b)
-    for (i64 g = 0; g < group; ++g) {
-      const float* row = c.qkv.data() + b * s * w;
-      float* p = probs + (b * nh + g) * s * s;
-      be_.gemm_batched(false, true, s, s, d, 1.0F, row + g * d, w, group * d, row + hl, w, d, 0.0F, p, s,
-                       group * s * s, nkv);  // S = Q K^T
-    }
-  be_.causal_softmax_forward(probs, s_.micro_batch * nh, s, 1.0F / std::sqrt(static_cast<float>(d)));
+    for (i64 k = 0; k < runs; ++k)
+      for (i64 g = 0; g < group; ++g) {
+        const float* q = c.qkv.data() + (b * ls + k * run) * w + g * d;
+        float* p = probs + ((b * runs + k) * nh + g) * run * s;
+        be_.gemm_batched(false, true, run, s, d, 1.0F, q, w, group * d, kv.k + b * kv.sample_stride, kv.ld, d, 0.0F,
+                         p, s, group * run * s, nkv);  // S = Q K^T
+      }
   for (i64 b = 0; b < s_.micro_batch; ++b)
-    for (i64 g = 0; g < group; ++g) {
-      const float* row = c.qkv.data() + b * s * w;
-      const float* p = probs + (b * nh + g) * s * s;
-      be_.gemm_batched(false, false, s, d, s, 1.0F, p, s, group * s * s, row + hl + kvl, w, d, 0.0F,
-                       ctx + b * s * hl + g * d, hl, group * d, nkv);  // C = P V
-    }
+    for (i64 k = 0; k < runs; ++k)
+      be_.causal_softmax_forward(probs + (b * runs + k) * nh * run * s, nh, run, s, s_.first_position(k),
+                                 1.0F / std::sqrt(static_cast<float>(d)));
+  for (i64 b = 0; b < s_.micro_batch; ++b)
+    for (i64 k = 0; k < runs; ++k)
+      for (i64 g = 0; g < group; ++g) {
+        const float* p = probs + ((b * runs + k) * nh + g) * run * s;
+        be_.gemm_batched(false, false, run, d, s, 1.0F, p, s, group * run * s, kv.v + b * kv.sample_stride, kv.ld, d,
+                         0.0F, ctx + (b * ls + k * run) * hl + g * d, hl, group * d, nkv);  // C = P V
+      }
 }
 
-void GptShard::attention_backward(LayerCache& c, const float* probs, const float* dctx, float* dqkv) {
+// dK and dV into `kv` (dqkv's rows without CP, every position's with it), summed over a group's query heads and
+// over the runs.
+void GptShard::attention_backward(LayerCache& c, const KeyValues& kv, const float* probs, const float* dctx,
+                                  float* dqkv) {
   const i64 s = s_.seq, nh = s_.heads / s_.tp, d = s_.hidden / s_.heads, hl = nh * d;
-  const i64 w = qkv_width(), nkv = s_.kv() / s_.tp, kvl = nkv * d, group = s_.heads / s_.kv();
+  const i64 w = qkv_width(), nkv = s_.kv() / s_.tp, group = s_.heads / s_.kv();
+  const i64 ls = s_.local_seq(), runs = s_.halves(), run = ls / runs;
+  const KeyValues dkv = s_.cp == 1 ? key_values(dqkv)
+                                   : KeyValues{ws_dkv_all_.data(), ws_dkv_all_.data() + kv.ld / 2, kv.ld,
+                                               kv.sample_stride};
   float* dp = ws_probs_.data();
   for (i64 b = 0; b < s_.micro_batch; ++b)
-    for (i64 g = 0; g < group; ++g) {
-      const float* row = c.qkv.data() + b * s * w;
-      const float* p = probs + (b * nh + g) * s * s;
-      const float* dc = dctx + b * s * hl + g * d;
-      const float first = g == 0 ? 0.0F : 1.0F;  // a group's query heads sum into its K and V gradients
-      be_.gemm_batched(false, true, s, s, d, 1.0F, dc, hl, group * d, row + hl + kvl, w, d, 0.0F,
-                       dp + (b * nh + g) * s * s, s, group * s * s, nkv);  // dP = dC V^T
-      be_.gemm_batched(true, false, s, d, s, 1.0F, p, s, group * s * s, dc, hl, group * d, first,
-                       dqkv + b * s * w + hl + kvl, w, d, nkv);  // dV += P^T dC
-    }
-  be_.softmax_backward(probs, dp, dp, s_.micro_batch * nh, s, 1.0F / std::sqrt(static_cast<float>(d)));
+    for (i64 k = 0; k < runs; ++k)
+      for (i64 g = 0; g < group; ++g) {
+        const float* p = probs + ((b * runs + k) * nh + g) * run * s;
+        const float* dc = dctx + (b * ls + k * run) * hl + g * d;
+        const float first = k == 0 && g == 0 ? 0.0F : 1.0F;
+        be_.gemm_batched(false, true, run, s, d, 1.0F, dc, hl, group * d, kv.v + b * kv.sample_stride, kv.ld, d, 0.0F,
+                         dp + ((b * runs + k) * nh + g) * run * s, s, group * run * s, nkv);  // dP = dC V^T
+        be_.gemm_batched(true, false, s, d, run, 1.0F, p, s, group * run * s, dc, hl, group * d, first,
+                         dkv.v + b * dkv.sample_stride, dkv.ld, d, nkv);  // dV += P^T dC
+      }
+  be_.softmax_backward(probs, dp, dp, s_.micro_batch * runs * nh * run, s, 1.0F / std::sqrt(static_cast<float>(d)));
   for (i64 b = 0; b < s_.micro_batch; ++b)
-    for (i64 g = 0; g < group; ++g) {
-      const float* row = c.qkv.data() + b * s * w;
-      const float* ds = dp + (b * nh + g) * s * s;
-      const float first = g == 0 ? 0.0F : 1.0F;
-      be_.gemm_batched(false, false, s, d, s, 1.0F, ds, s, group * s * s, row + hl, w, d, 0.0F,
-                       dqkv + b * s * w + g * d, w, group * d, nkv);  // dQ = dS K
-      be_.gemm_batched(true, false, s, d, s, 1.0F, ds, s, group * s * s, row + g * d, w, group * d, first,
-                       dqkv + b * s * w + hl, w, d, nkv);  // dK += dS^T Q
-    }
+    for (i64 k = 0; k < runs; ++k)
+      for (i64 g = 0; g < group; ++g) {
+        const float* q = c.qkv.data() + (b * ls + k * run) * w + g * d;
+        const float* ds = dp + ((b * runs + k) * nh + g) * run * s;
+        const float first = k == 0 && g == 0 ? 0.0F : 1.0F;
+        be_.gemm_batched(false, false, run, d, s, 1.0F, ds, s, group * run * s, kv.k + b * kv.sample_stride, kv.ld, d,
+                         0.0F, dqkv + (b * ls + k * run) * w + g * d, w, group * d, nkv);  // dQ = dS K
+        be_.gemm_batched(true, false, s, d, run, 1.0F, ds, s, group * run * s, q, w, group * d, first,
+                         dkv.k + b * dkv.sample_stride, dkv.ld, d, nkv);  // dK += dS^T Q
+      }
+  reduce_key_value_grads(dqkv);
 }
 
 void GptShard::norm_forward(std::size_t gamma, std::size_t beta, const float* x, float* y, float* mean, float* rstd,
@@ -350,8 +430,13 @@ void GptShard::bias_grad(std::size_t bias, const float* dy, std::int64_t rows, s
 void GptShard::rope(float* qkv, bool inverse) {
   if (!s_.rope) return;
   const i64 d = s_.hidden / s_.heads, nh = s_.heads / s_.tp, nkv = s_.kv() / s_.tp;
-  be_.rope(qkv, s_.tokens(), qkv_width(), nh, d, s_.seq, s_.rope_base, inverse);           // q
-  be_.rope(qkv + nh * d, s_.tokens(), qkv_width(), nkv, d, s_.seq, s_.rope_base, inverse);  // k
+  const i64 ls = s_.local_seq(), run = ls / s_.halves(), w = qkv_width();
+  for (i64 b = 0; b < s_.micro_batch; ++b)  // each run of consecutive positions: q's heads, then k's
+    for (i64 k = 0; k < s_.halves(); ++k) {
+      float* rows = qkv + (b * ls + k * run) * w;
+      be_.rope(rows, run, w, nh, d, run, s_.first_position(k), s_.rope_base, inverse);
+      be_.rope(rows + nh * d, run, w, nkv, d, run, s_.first_position(k), s_.rope_base, inverse);
+    }
 }
 
 void GptShard::layer_forward(std::int64_t l, const float* x, float* out, LayerCache& c) {
@@ -367,11 +452,13 @@ void GptShard::layer_forward(std::int64_t l, const float* x, float* out, LayerCa
   linear(be_, c.ln1.data(), w(lp.wqkv), c.qkv.data(), t, h, qkv);
   add_bias(lp.bqkv, c.qkv.data(), t, qkv);
   rope(c.qkv.data(), false);
+  gather_key_values(c.qkv.data());
+  const KeyValues kv = key_values(c.qkv.data());
   if (c.probs.data() == nullptr) {  // selective recomputation: probs are not kept
     if (ws_recompute_probs_.data() == nullptr) ws_recompute_probs_ = Buffer(be_, ws_probs_.size());
-    attention_forward(c, ws_recompute_probs_.data(), c.ctx.data());
+    attention_forward(c, kv, ws_recompute_probs_.data(), c.ctx.data());
   } else {
-    attention_forward(c, c.probs.data(), c.ctx.data());
+    attention_forward(c, kv, c.probs.data(), c.ctx.data());
   }
   linear(be_, c.ctx.data(), w(lp.wo), ws_d_.data(), t, hl, h);  // row-parallel: partial sums over tp
   float* attn = reduce_tokens(ws_d_.data(), ws_local_.data());
@@ -423,14 +510,16 @@ void GptShard::layer_backward(std::int64_t l, const float* dout, float* dx, Laye
   const float* dmid_full = gather_tokens(dmid, ws_d_.data());
   linear_backward(be_, c.ctx.data(), w(lp.wo), dmid_full, gr(lp.wo), dctx, t, hl, h);
   float* dqkv = ws_b_.data();
+  gather_key_values(c.qkv.data());  // CP: gathered again, as Megatron's ring passes them again in backward
+  const KeyValues kv = key_values(c.qkv.data());
   const float* probs = c.probs.data();
   if (probs == nullptr) {  // selective recomputation: re-run the attention core (its ctx output is discarded)
     if (ws_recompute_probs_.data() == nullptr) ws_recompute_probs_ = Buffer(be_, ws_probs_.size());
     if (ws_recompute_ctx_.data() == nullptr) ws_recompute_ctx_ = Buffer(be_, c.ctx.size());
-    attention_forward(c, ws_recompute_probs_.data(), ws_recompute_ctx_.data());
+    attention_forward(c, kv, ws_recompute_probs_.data(), ws_recompute_ctx_.data());
     probs = ws_recompute_probs_.data();
   }
-  attention_backward(c, probs, dctx, dqkv);
+  attention_backward(c, kv, probs, dctx, dqkv);
   rope(dqkv, true);  // a rotation's transpose is the opposite rotation
   bias_grad(lp.bqkv, dqkv, t, qkv);
   linear_backward(be_, c.ln1.data(), w(lp.wqkv), dqkv, gr(lp.wqkv), ws_c_.data(), t, h, qkv);

@@ -53,6 +53,9 @@ struct ShardShape {
   bool tied = true;           ///< the LM head is the word embedding
   [[nodiscard]] std::int64_t kv() const { return kv_heads > 0 ? kv_heads : heads; }
   std::int64_t tp = 1, tp_rank = 0;
+  /// Context parallelism (Megatron's, load-balanced): each sample's sequence in 2 cp chunks, this rank holding chunks
+  /// cp_rank and 2 cp - 1 - cp_rank; attention all-gathers the keys and values over the cp ranks.
+  std::int64_t cp = 1, cp_rank = 0;
   std::int64_t first_layer = 0, num_layers = 0;  ///< global index of this stage's first layer, its layer count
   /// Interleaved pipeline: the local layers are `chunks` model chunks of num_layers / chunks layers each, chunk c
   /// starting at global layer first_layer + c * chunk_stride.
@@ -66,7 +69,14 @@ struct ShardShape {
   /// Sequence parallelism: the residual stream (between the tensor-parallel blocks) holds tokens() / tp tokens per
   /// rank, rank r the r-th contiguous block of the micro-batch's tokens.
   bool sp = false;
-  [[nodiscard]] std::int64_t tokens() const { return micro_batch * seq; }
+  [[nodiscard]] std::int64_t local_seq() const { return seq / cp; }  ///< this rank's positions of each sample
+  /// The rank's positions of a sample in `halves()` runs of local_seq() / halves(): run k starts at first_position(k).
+  [[nodiscard]] std::int64_t halves() const { return cp > 1 ? 2 : 1; }
+  [[nodiscard]] std::int64_t first_position(std::int64_t k) const {
+    const std::int64_t chunk = seq / (2 * cp);
+    return cp == 1 ? 0 : (k == 0 ? cp_rank : 2 * cp - 1 - cp_rank) * chunk;
+  }
+  [[nodiscard]] std::int64_t tokens() const { return micro_batch * local_seq(); }
   /// Tokens of the residual stream on this rank: what layers take and return, and pipeline stages exchange.
   [[nodiscard]] std::int64_t local_tokens() const { return sp ? tokens() / tp : tokens(); }
 };
@@ -89,7 +99,7 @@ class GptShard {
   /// Parameters initialized from `seed` identically whatever the split. The flat buffer is padded to a multiple of
   /// `pad_multiple` (ZeRO-1 shards it evenly). `tp_comm` may be null when tp == 1.
   GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend* tp_comm, std::uint64_t seed,
-           std::size_t pad_multiple = 1);
+           std::size_t pad_multiple = 1, CommBackend* cp_comm = nullptr);
 
   [[nodiscard]] const ShardShape& shape() const { return s_; }
   [[nodiscard]] const std::vector<ParamInfo>& params() const { return params_; }
@@ -158,12 +168,25 @@ class GptShard {
   float* reduce_tokens(float* partial, float* local);
   /// This rank's tokens [T_local, H] gathered to [T, H] into `full` with SP (returns it); else returns `local`.
   const float* gather_tokens(const float* local, float* full);
-  void attention_forward(const LayerCache& c, float* probs, float* ctx);
-  void attention_backward(LayerCache& c, const float* probs, const float* dctx, float* dqkv);
+  /// Where attention reads the keys and values of a layer (or writes their gradients): this rank's qkv rows without
+  /// CP; with it, every position's, gathered over the cp ranks in sequence order.
+  struct KeyValues {
+    float* k;
+    float* v;
+    std::int64_t ld, sample_stride;
+  };
+  KeyValues key_values(float* qkv);
+  /// With CP: gathers the layer's keys and values of all positions into ws_kv_all_.
+  void gather_key_values(const float* qkv);
+  /// With CP: sums the key and value gradients of all positions (ws_dkv_all_) over the cp ranks into dqkv's rows.
+  void reduce_key_value_grads(float* dqkv);
+  void attention_forward(const LayerCache& c, const KeyValues& kv, float* probs, float* ctx);
+  void attention_backward(LayerCache& c, const KeyValues& kv, const float* probs, const float* dctx, float* dqkv);
 
   ShardShape s_;
   ComputeBackend& be_;
   CommBackend* tp_comm_;
+  CommBackend* cp_comm_;
   std::vector<ParamInfo> params_;
   std::vector<LayerParams> layers_;
   std::vector<Range> layer_ranges_;
@@ -174,6 +197,7 @@ class GptShard {
   Buffer ws_a_, ws_b_, ws_c_, ws_d_, ws_probs_, ws_cols_;  // workspaces ([T, ...])
   Buffer ws_local_, ws_dmid_;                              // [T_local, H]
   Buffer ws_sp_grads_;                                     // packed token-summed gradients (SP)
+  Buffer ws_kv_local_, ws_kv_gathered_, ws_kv_all_, ws_dkv_all_;  // CP: keys and values, packed, gathered, ordered
   Buffer ws_recompute_probs_, ws_recompute_ctx_;            // selective recomputation (allocated on first use)
   std::vector<float> host_rows_;
 };

@@ -22,6 +22,7 @@ RankGrid::RankGrid(const planner::Plan& plan, MPI_Comm world, const CommFactory&
   const auto tp = plan.tp, cp = plan.cp, dp = plan.dp;
   // Colors name the group by the coordinates its members share; keys order members as RankLayout's groups do.
   tp_comm_ = split(world, static_cast<int>(c.cp + cp * (c.dp + dp * c.pp)), static_cast<int>(c.tp));
+  cp_comm_ = split(world, static_cast<int>(c.tp + tp * (c.dp + dp * c.pp)), static_cast<int>(c.cp));
   dp_comm_ = split(world, static_cast<int>(c.tp + tp * c.pp), static_cast<int>(c.dp * cp + c.cp));
   const int replica = static_cast<int>(c.tp + tp * (c.cp + cp * c.dp));
   pp_comm_ = split(world, replica, static_cast<int>(c.pp));
@@ -29,6 +30,7 @@ RankGrid::RankGrid(const planner::Plan& plan, MPI_Comm world, const CommFactory&
   emb_comm_ = split(world, holds_embedding ? replica : MPI_UNDEFINED, static_cast<int>(c.pp));
   if (factory) {  // the same order on every rank: device communicators are created collectively
     tp_dev_ = factory(*tp_comm_, false);
+    cp_dev_ = factory(*cp_comm_, false);
     dp_dev_ = factory(*dp_comm_, false);
     pp_dev_ = factory(*pp_comm_, true);
     if (emb_comm_) emb_dev_ = factory(*emb_comm_, false);

@@ -14,7 +14,8 @@ namespace hpsim::exec {
 /// the pipeline group (send/recv). Null factory: the MPI communicators themselves.
 using CommFactory = std::function<std::unique_ptr<CommBackend>(MpiComm& group, bool point_to_point)>;
 
-/// This rank's coordinates and its tp, dp, pp and embedding (first + last stage) communicators, built with
+/// This rank's coordinates and its tp, cp, dp (the dp x cp ranks holding the same weights), pp and embedding (first +
+/// last stage) communicators, built with
 /// MPI_Comm_split over `world` (whose size must be the plan's rank count). Collective over `world`.
 class RankGrid {
  public:
@@ -25,7 +26,10 @@ class RankGrid {
   [[nodiscard]] bool last_stage() const { return coord_.pp == pp_ - 1; }
   [[nodiscard]] MpiComm& world() { return *world_; }
   [[nodiscard]] CommBackend& tp() { return pick(tp_comm_, tp_dev_); }
+  /// The ranks holding the same weights (dp x cp): the gradient reduction's group.
   [[nodiscard]] CommBackend& dp() { return pick(dp_comm_, dp_dev_); }
+  /// The ranks sharing each sample's sequence (context parallelism).
+  [[nodiscard]] CommBackend& cp() { return pick(cp_comm_, cp_dev_); }
   /// Ranks of this comm are pipeline stages.
   [[nodiscard]] CommBackend& pp() { return pick(pp_comm_, pp_dev_); }
   /// The first and last stage's ranks holding the tied word embedding; null when pp == 1 or a middle stage.
@@ -38,8 +42,8 @@ class RankGrid {
   static CommBackend& pick(const std::unique_ptr<MpiComm>& mpi, const std::unique_ptr<CommBackend>& dev) {
     return dev ? *dev : static_cast<CommBackend&>(*mpi);
   }
-  std::unique_ptr<MpiComm> world_, tp_comm_, dp_comm_, pp_comm_, emb_comm_;
-  std::unique_ptr<CommBackend> tp_dev_, dp_dev_, pp_dev_, emb_dev_;  ///< from the factory (destroyed first)
+  std::unique_ptr<MpiComm> world_, tp_comm_, cp_comm_, dp_comm_, pp_comm_, emb_comm_;
+  std::unique_ptr<CommBackend> tp_dev_, cp_dev_, dp_dev_, pp_dev_, emb_dev_;  ///< from the factory (destroyed first)
 };
 
 }  // namespace hpsim::exec

@@ -73,7 +73,10 @@ planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan pla
           "hidden size (" + n(model.hidden_size) + ") must divide by heads (" + n(model.num_heads) + ")");
   require(model.position != models::PositionKind::rope || model.head_dim() % 2 == 0, "model",
           "rotary positions need an even head dimension (" + n(model.head_dim()) + ")");
-  require(plan.cp == 1, "cp", "context parallelism is not implemented in the executor");
+  if (plan.cp > 1)
+    require(plan.seq_length % (2 * plan.cp) == 0, "cp",
+            "context parallelism splits each sequence in 2 cp = " + n(2 * plan.cp) + " chunks: the sequence length (" +
+                n(plan.seq_length) + ") must divide by it");
   require(plan.ep == 1, "ep", "expert parallelism is not implemented in the executor");
   require(plan.vpp >= 1, "vpp", "expected at least 1");
   if (plan.vpp > 1) {
@@ -101,9 +104,9 @@ planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan pla
                 n(plan.pp) + ")");
   if (plan.sp && plan.tp == 1) plan.sp = false;  // Megatron turns sequence parallelism off without TP
   if (plan.sp)
-    require(plan.seq_length % plan.tp == 0, "sp",
-            "sequence parallelism needs tp (" + n(plan.tp) + ") to divide the sequence length (" +
-                n(plan.seq_length) + ")");
+    require(plan.seq_length / plan.cp % plan.tp == 0, "sp",
+            "sequence parallelism needs tp (" + n(plan.tp) + ") to divide the sequence per cp rank (" +
+                n(plan.seq_length / plan.cp) + ")");
   if (plan.precision != topologies::Precision::fp32) note("precision: ran in fp32 (the CPU backend)");
   if (plan.tp_comm_overlap) note("tp_comm_overlap: not implemented; TP communication is blocking");
   if (plan.dp > 1 && plan.overlap_param_gather)

@@ -41,9 +41,10 @@ struct RunResult {
 };
 
 /// Fills dp (from the world size when 0) and seq_length, and checks everything the executor needs before any
-/// work: the rank count equals `world_size`, divisibility (heads, vocab, ffn by tp; layers by pp; global batch by
-/// micro-batch*dp, key/value heads by tp), a dense model, and features not implemented (cp, ep, zero > 1). Throws
-/// core::InputError naming the field. Appends to `notes` what will run differently from the plan.
+/// work: the rank count equals `world_size`, divisibility (heads, key/value heads, vocab, ffn by tp; layers by pp;
+/// the sequence by 2 cp; the global batch by micro-batch * dp), a dense model, and features not implemented (ep,
+/// zero > 1, parameter servers). Throws core::InputError naming the field. Appends to `notes` what will run
+/// differently from the plan.
 planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan plan, int world_size,
                                std::vector<std::string>* notes = nullptr);
 

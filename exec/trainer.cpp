@@ -53,6 +53,8 @@ Trainer::Trainer(const models::ModelSpec& model, const planner::Plan& plan, Comp
   s.micro_batch = plan.micro_batch_size;
   s.tp = plan.tp;
   s.tp_rank = grid_.coord().tp;
+  s.cp = plan.cp;
+  s.cp_rank = grid_.coord().cp;
   s.sp = plan.sp && plan.tp > 1;
   s.total_layers = model.num_layers;
   if (plan.vpp > 1 && options.comm_factory)
@@ -64,8 +66,8 @@ Trainer::Trainer(const models::ModelSpec& model, const planner::Plan& plan, Comp
   s.chunk_stride = plan.pp * per_chunk;
   s.first_stage = grid_.first_stage();
   s.last_stage = grid_.last_stage();
-  const auto dp = static_cast<std::size_t>(plan.dp);
-  shard_ = std::make_unique<GptShard>(s, be_, &grid_.tp(), opt_.seed, plan.zero >= 1 ? dp : 1);
+  const auto dp = static_cast<std::size_t>(grid_.dp().size());  // the ranks holding the same weights: dp x cp
+  shard_ = std::make_unique<GptShard>(s, be_, &grid_.tp(), opt_.seed, plan.zero >= 1 ? dp : 1, &grid_.cp());
   recompute_ = plan.recompute == models::Recompute::full;
   const auto n_micro = static_cast<std::size_t>(plan.micro_batches());
   micro_.resize(n_micro);
@@ -107,7 +109,7 @@ Trainer::Trainer(const models::ModelSpec& model, const planner::Plan& plan, Comp
     hysteresis_left_ = opt_.loss_scaling.hysteresis;
   }
   // Buckets: ZeRO-1 shards each one dp ways (the flat buffer is padded to a multiple of dp, so every bucket is too).
-  overlap_ = plan.overlap_grad_reduce && plan.dp > 1;
+  overlap_ = plan.overlap_grad_reduce && dp > 1;
   const std::size_t shards = plan.zero >= 1 ? dp : 1;
   const std::size_t step_size = (opt_.bucket_elements + shards - 1) / shards * shards;
   for (std::size_t first = 0; first < shard_->flat_size(); first += step_size) {
@@ -132,11 +134,15 @@ void Trainer::load_batch(Micro& m, std::int64_t micro_index) {
   const i64 per_dp = plan_.global_batch_size / plan_.dp;
   m.tokens.clear();
   m.targets.clear();
+  const i64 run = s.local_seq() / s.halves();
   for (i64 i = 0; i < s.micro_batch; ++i) {
     const i64 sample = grid_.coord().dp * per_dp + micro_index * s.micro_batch + i;
     const auto t = synthetic_sample(opt_.seed, step_, sample, s.seq, s.vocab);
-    m.tokens.insert(m.tokens.end(), t.begin(), t.end() - 1);
-    m.targets.insert(m.targets.end(), t.begin() + 1, t.end());
+    for (i64 k = 0; k < s.halves(); ++k) {  // this rank's positions of the sample (all of them without CP)
+      const auto first = t.begin() + s.first_position(k);
+      m.tokens.insert(m.tokens.end(), first, first + run);
+      m.targets.insert(m.targets.end(), first + 1, first + run + 1);
+    }
   }
 }
 
@@ -228,11 +234,11 @@ void Trainer::gradients_complete(GptShard::Range r) {
 void Trainer::start_reduction(std::size_t bucket) {
   Bucket& b = buckets_[bucket];
   b.started = true;
-  if (plan_.dp == 1) return;
+  if (grid_.dp().size() == 1) return;
   auto& dp = grid_.dp();
   float* grad = shard_->grad_data() + b.first;
   if (plan_.zero >= 1)
-    dp.start_reduce_scatter_sum(grad, shard_grad_.data() + b.shard_first, b.size / static_cast<std::size_t>(plan_.dp));
+    dp.start_reduce_scatter_sum(grad, shard_grad_.data() + b.shard_first, b.size / static_cast<std::size_t>(dp.size()));
   else
     dp.start_all_reduce_sum(grad, b.size);
 }
@@ -255,8 +261,8 @@ void Trainer::reduce_and_update() {
   for (std::size_t i = 0; i < buckets_.size(); ++i)
     if (!buckets_[i].started) start_reduction(i);
   dp.wait_started();
-  const bool zero = plan_.zero >= 1 && plan_.dp > 1;
-  const auto dps = static_cast<std::size_t>(plan_.dp), rank = static_cast<std::size_t>(dp.rank());
+  const bool zero = plan_.zero >= 1 && dp.size() > 1;
+  const auto dps = static_cast<std::size_t>(dp.size()), rank = static_cast<std::size_t>(dp.rank());
   auto own = [&](const Bucket& b) { return g.grad_data() + b.first + rank * (b.size / dps); };
   if (zero)
     for (const auto& b : buckets_) be_.copy(own(b), shard_grad_.data() + b.shard_first, b.size / dps);

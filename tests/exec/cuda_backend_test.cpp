@@ -161,6 +161,20 @@ TEST_CASE("1rank: cuda: kernels match the CPU backend") {
     CHECK(p.err(dg) < kTol);
     CHECK(p.err(db) < kTol);
   }
+  SUBCASE("causal softmax of a run of queries against every key (context parallelism), copy_rows") {
+    const i64 batch = 3, q = 17, keys = 70, offset = 40;  // queries at positions 40..56 of 70 keys
+    const auto n = static_cast<std::size_t>(batch * q * keys);
+    const auto sc = p.add(pattern(n, 1, 4.0F)), dp = p.add(pattern(n, 2)), ds = p.zeros(n);
+    const auto block = p.zeros(static_cast<std::size_t>(q * 30));
+    p.run([&](ComputeBackend& be, auto ptr) {
+      be.causal_softmax_forward(ptr(sc), batch, q, keys, offset, 0.3F);
+      be.softmax_backward(ptr(sc), ptr(dp), ptr(ds), batch * q, keys, 0.3F);
+      be.copy_rows(ptr(block), 30, ptr(sc) + 5, keys, q, 30);
+    });
+    CHECK(p.err(sc) < kTol);
+    CHECK(p.err(ds) < kTol);
+    CHECK(p.err(block) < kTol);
+  }
   SUBCASE("rmsnorm, swiglu and rope forward and backward (LLaMA's pieces)") {
     const auto x = p.add(pattern(rc, 1, 3.0F)), g = p.add(pattern(cols, 2)), y = p.zeros(rc), rstd = p.zeros(rows);
     const auto dy = p.add(pattern(rc, 4)), dx = p.zeros(rc), dg = p.add(pattern(cols, 5));
@@ -172,8 +186,8 @@ TEST_CASE("1rank: cuda: kernels match the CPU backend") {
       be.rmsnorm_backward(ptr(dy), ptr(x), ptr(g), ptr(rstd), ptr(dx), ptr(dg), rows, cols);
       be.swiglu_forward(ptr(x), ptr(sy), rows, half);
       be.swiglu_backward(ptr(x), ptr(sdy), ptr(sdx), rows, half);
-      be.rope(ptr(r), rows, cols, 5, 20, 16, 10000.0F, false);       // q: 5 heads of 20 at the row's start
-      be.rope(ptr(r) + 100, rows, cols, 2, 20, 16, 10000.0F, true);  // k: 2 heads after them, the inverse turn
+      be.rope(ptr(r), rows, cols, 5, 20, 16, 0, 10000.0F, false);        // q: 5 heads of 20 at the row's start
+      be.rope(ptr(r) + 100, rows, cols, 2, 20, 16, 48, 10000.0F, true);  // k: 2 heads after them, from position 48
     });
     CHECK(p.err(y) < kTol);
     CHECK(p.err(rstd) < kTol);
@@ -202,15 +216,15 @@ TEST_CASE("1rank: cuda: kernels match the CPU backend") {
     CHECK(p.err(f) < kTol);
   }
   SUBCASE("causal softmax forward and backward") {
-    for (const i64 s : {5L, 33L, 300L}) {
+    for (const i64 s : {5L, 33L, 300L}) {  // square (the keys of a whole sequence)
       const i64 batch = 3;
       const auto n = static_cast<std::size_t>(batch * s * s);
       const auto sc = p.add(pattern(n, 1, 4.0F)), dp = p.add(pattern(n, 2)), ds = p.zeros(n);
       const auto dp2 = p.add(pattern(n, 2));
       p.run([&](ComputeBackend& be, auto ptr) {
-        be.causal_softmax_forward(ptr(sc), batch, s, 0.3F);
-        be.softmax_backward(ptr(sc), ptr(dp), ptr(ds), batch, s, 0.3F);
-        be.softmax_backward(ptr(sc), ptr(dp2), ptr(dp2), batch, s, 0.3F);  // in place, as the shard calls it
+        be.causal_softmax_forward(ptr(sc), batch, s, s, 0, 0.3F);
+        be.softmax_backward(ptr(sc), ptr(dp), ptr(ds), batch * s, s, 0.3F);
+        be.softmax_backward(ptr(sc), ptr(dp2), ptr(dp2), batch * s, s, 0.3F);  // in place, as the shard calls it
       });
       INFO("s = " << s);
       CHECK(p.err(sc) < kTol);
@@ -357,7 +371,7 @@ TEST_CASE("1rank: cuda: without a device --backend cuda is refused naming it") {
 }
 
 // Under mpirun -np 2: NCCL all-reduce (tp2) and send/recv (pp2, 1F1B and GPipe) give the 1-rank fp32 losses.
-TEST_CASE("2ranks: cuda: NCCL tp2 and pp2 match one rank (fp32)") {
+TEST_CASE("2ranks: cuda: NCCL tp2, pp2, dp2 ZeRO-1, tp2 SP and cp2 match one rank (fp32)") {
   // Every rank must take the same branch: agree on the device count.
   int ok = cuda_device_count() >= 2 ? 1 : 0;
   MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
@@ -369,8 +383,12 @@ TEST_CASE("2ranks: cuda: NCCL tp2 and pp2 match one rank (fp32)") {
   const int device = select_cuda_device(MPI_COMM_WORLD);
   auto gpu = make_cuda_backend(device, CudaPrecision::fp32);
   const auto ref = train(*gpu, resolve_run_plan(model, testing::plan_of(1, 1, 1), 1), MPI_COMM_SELF, true);
+  auto sp = testing::plan_of(2, 1, 1);
+  sp.sp = true;
+  auto cp = testing::plan_of(1, 1, 1);
+  cp.cp = 2;
   for (const auto& plan : {testing::plan_of(2, 1, 1), testing::plan_of(1, 2, 1),
-                           testing::plan_of(1, 2, 1, 0, planner::Schedule::gpipe), testing::plan_of(1, 1, 2, 1)}) {
+                           testing::plan_of(1, 2, 1, 0, planner::Schedule::gpipe), testing::plan_of(1, 1, 2, 1), sp, cp}) {
     const auto loss = train(*gpu, resolve_run_plan(model, plan, 2), MPI_COMM_WORLD, true);
     for (std::size_t i = 0; i < ref.size(); ++i) {
       INFO("tp " << plan.tp << " pp " << plan.pp << " dp " << plan.dp << " step " << i);

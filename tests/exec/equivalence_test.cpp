@@ -101,7 +101,7 @@ std::tuple<double, double, double> compare(const planner::Plan& plan_in, const m
 
 void check_equal(const planner::Plan& plan, const models::ModelSpec& model, const TrainerOptions& options = {}) {
   const auto [loss_err, weight_err, element_err] = compare(plan, model, options);
-  MESSAGE(model.name << ": tp " << plan.tp << std::string(plan.sp ? " sp" : "") << " pp " << plan.pp << " vpp " << plan.vpp << " dp " << plan.dp << " zero " << plan.zero << ": loss error "
+  MESSAGE(model.name << ": tp " << plan.tp << std::string(plan.sp ? " sp" : "") << " cp " << plan.cp << " pp " << plan.pp << " vpp " << plan.vpp << " dp " << plan.dp << " zero " << plan.zero << ": loss error "
                 << loss_err << ", weight error " << weight_err << ", worst element " << element_err);
   CHECK(loss_err < 1e-4);
   CHECK(weight_err < 1e-4);
@@ -189,6 +189,16 @@ TEST_CASE("2ranks: overlapped buckets start during the backward, and only when t
       CHECK(t.buckets_overlapped() == 0);
   }
 }
+planner::Plan with_cp(planner::Plan p, std::int64_t cp) {
+  p.cp = cp;
+  return p;
+}
+TEST_CASE("2ranks: cp=2 (each sample's sequence in 4 chunks, 2 per rank; keys and values all-gathered)") {
+  check_equal(with_cp(plan_of(1, 1, 1), 2));  // learned positions
+  check_equal(with_cp(plan_of(1, 1, 1), 2), tiny_llama());  // rotary positions, grouped-query attention
+  check_equal(with_cp(plan_of(1, 1, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::selective), 2));
+  check_equal(with_cp(plan_of(1, 1, 1, 0, planner::Schedule::one_f_one_b, models::Recompute::full), 2), tiny_llama());
+}
 TEST_CASE("2ranks: pp=2 1F1B") { check_equal(plan_of(1, 2, 1)); }
 TEST_CASE("2ranks: pp=2 GPipe, 4 layers") { check_equal(plan_of(1, 2, 1, 0, planner::Schedule::gpipe), 4); }
 TEST_CASE("2ranks: dp=2") { check_equal(plan_of(1, 1, 2)); }
@@ -234,6 +244,12 @@ TEST_CASE("4ranks: pp=4 vpp=2, 8 layers") {
   check_equal(p, 8);
 }
 TEST_CASE("4ranks: tp=4") { check_equal(plan_of(4, 1, 1)); }
+TEST_CASE("4ranks: cp=4; cp=2 with tp=2 SP, with dp=2 ZeRO-1 in small overlapped buckets, with pp=2") {
+  check_equal(with_cp(plan_of(1, 1, 1), 4), tiny_llama());
+  check_equal(with_cp(with_sp(plan_of(2, 1, 1)), 2));
+  check_equal(with_cp(plan_of(1, 1, 2, 1), 2), tiny_gpt(), small_buckets());
+  check_equal(with_cp(plan_of(1, 2, 1), 2), tiny_llama(4));
+}
 TEST_CASE("4ranks: pp=2 dp=2 ZeRO-1 and tp=2 SP dp=2 ZeRO-1, overlapped in small buckets") {
   check_equal(plan_of(1, 2, 2, 1), tiny_gpt(4), small_buckets());  // the tied embedding's copies on two stages
   check_equal(with_sp(plan_of(2, 1, 2, 1)), tiny_gpt(), small_buckets());  // SP's partial LayerNorm gradients
