@@ -146,6 +146,14 @@ std::vector<std::string> accuracy_files(const ReportArgs& a) {
     std::sort(these.begin(), these.end());
     files.insert(files.end(), these.begin(), these.end());
   }
+  // Data sets the project derives from the shared ones (scripts/vtrain_single_node.py), in the checkout.
+  if (a.data_dir.empty() && fs::is_directory("validation")) {
+    std::vector<std::string> derived;
+    for (const auto& e : fs::directory_iterator("validation"))
+      if (e.is_regular_file() && e.path().extension() == ".yaml") derived.push_back(e.path().string());
+    std::sort(derived.begin(), derived.end());
+    files.insert(files.end(), derived.begin(), derived.end());
+  }
   return files;
 }
 
@@ -156,7 +164,7 @@ CLI::App* add_report_command(CLI::App& app, ReportArgs& a) {
       "report", "compare a benchmark run and the accuracy on the measured data sets with the committed baseline");
   cmd->add_option("--bench", a.bench_file, "Google Benchmark JSON with repetitions (bench/ci_bench.sh writes it)");
   cmd->add_option("--validate", a.validate_files, "validation files to track (default: every file under --data)");
-  cmd->add_option("--data", a.data_dir, "data directory with published/ and measured/ (default ../shared/data)");
+  cmd->add_option("--data", a.data_dir, "data directory with published/ and measured/ (default ../shared/data, and then the checkout's validation/)");
   cmd->add_flag("--no-accuracy", a.no_accuracy, "skip the accuracy section");
   cmd->add_option("--baseline", a.baseline, "baseline file (default bench/baseline.json)");
   cmd->add_flag("--update-baseline", a.update_baseline,
@@ -448,9 +456,10 @@ int run_report_command(const ReportArgs& a, Format format) {
     json nb = baseline ? *baseline : json::object();
     nb["schema"] = kSchema;
     nb["generated"] = now_utc();
-    nb["machine"] = {{"cpu", cpu_model()},
-                     {"num_cpus", bench_context.value("num_cpus", json(nullptr))},
-                     {"load_avg", bench_context.value("load_avg", json(nullptr))}};
+    if (!a.bench_file.empty())  // the machine the speed figures come from (kept when only accuracy is updated)
+      nb["machine"] = {{"cpu", cpu_model()},
+                       {"num_cpus", bench_context.value("num_cpus", json(nullptr))},
+                       {"load_avg", bench_context.value("load_avg", json(nullptr))}};
     nb["how"] = "bench/update_baseline.sh: hpsim_bench JSON (bench/ci_bench.sh settings) and hpsim validate, through "
                 "hpsim report --update-baseline";
     if (!a.bench_file.empty()) {

@@ -17,6 +17,7 @@ namespace {
 OpsCost cost_ops(const std::vector<models::Operator>& ops, const sim::ComputeCost& compute,
                  models::Recompute recompute) {
   OpsCost c;
+  double redone = 0;  // operators re-run in backward
   for (const auto& op : ops) {
     const auto t = compute.time(op);
     c.forward += t.forward;
@@ -35,11 +36,18 @@ OpsCost cost_ops(const std::vector<models::Operator>& ops, const sim::ComputeCos
     const bool redo = recompute == models::Recompute::full ||
                       (recompute == models::Recompute::selective && op.attention_core);
     if (redo) {
+      redone += 1;
       c.recompute += t.forward;
       c.recompute_flops += op.forward_flops.value();
     }
     if (!(recompute == models::Recompute::selective && op.attention_core)) c.stored_activations += op.activation_bytes;
   }
+  // The host issues the operators asynchronously, ahead of the device, which therefore waits when its kernels are
+  // shorter than the host's issue time (small layers: small hidden size or micro-batch, large tp).
+  const auto n = static_cast<double>(ops.size());
+  c.forward = std::max(c.forward, compute.host_issue_time(n));
+  c.backward = std::max(c.backward, compute.host_issue_time(n * topologies::kBackwardIssueFactor));
+  c.recompute = std::max(c.recompute, compute.host_issue_time(redone));
   return c;
 }
 

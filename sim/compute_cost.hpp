@@ -22,6 +22,11 @@ class ComputeCost {
   /// One GEMM C[m x n] = A[m x k] B[k x n], `batch` times, reading and writing `bytes` of HBM.
   [[nodiscard]] core::Seconds gemm_time(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t batch,
                                         core::Bytes bytes) const;
+  /// The host's (framework's) time to issue `operators` operators of the layer model: the least time a pass of
+  /// them can take on the device.
+  [[nodiscard]] core::Seconds host_issue_time(double operators) const {
+    return gpu_.efficiency.host_overhead * operators;
+  }
   /// A memory-bound kernel moving `bytes`.
   [[nodiscard]] core::Seconds memory_time(core::Bytes bytes) const;
   /// An element-wise kernel: roofline of `bytes` over achieved HBM bandwidth and `vector_flops` over the kernel's

@@ -26,7 +26,15 @@ struct ComputeEfficiency {
   std::int64_t gemm_tile_n = 256;
   double gemm_k_half_efficiency = 64;  ///< reduction depth k at which a GEMM reaches half its peak fraction
   core::Seconds kernel_overhead = core::microseconds(4);  ///< launch + ramp per kernel
+  /// The framework's host time to issue one operator of hpsim's layer model (its backward issues
+  /// kBackwardIssueFactor times as much): a pass cannot run faster on the device than the host issues it. 0: the
+  /// device alone decides (a C++ executor, or a captured graph).
+  core::Seconds host_overhead{0};
 };
+
+/// The backward of an operator issues about twice the work of its forward: data- and weight-gradient kernels, and
+/// the autograd engine's bookkeeping.
+inline constexpr double kBackwardIssueFactor = 2.0;
 
 /// A measured GEMM rate (from `hpsim calibrate`); when present these replace the analytic efficiency curve.
 struct GemmMeasurement {

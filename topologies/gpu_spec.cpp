@@ -14,7 +14,8 @@ const std::vector<std::string> kGpuKeys = {"kind",           "name",      "sourc
                                            "vector_tflop_per_s", "vector_table",   "sm_count",   "efficiency",
                                            "gemm_table"};
 const std::vector<std::string> kEfficiencyKeys = {"gemm_peak_fraction", "memory_peak_fraction", "gemm_tile_m",
-                                                  "gemm_tile_n",        "gemm_k_half_efficiency", "kernel_overhead_us"};
+                                                  "gemm_tile_n",        "gemm_k_half_efficiency", "kernel_overhead_us",
+                                                  "host_overhead_us"};
 
 double fraction(const core::Fields& f, const std::string& key, double fallback) {
   if (!f.has(key)) return fallback;
@@ -31,6 +32,7 @@ void apply_efficiency(ComputeEfficiency& e, const core::Fields& f) {
   e.gemm_tile_n = f.positive_integer_or("gemm_tile_n", e.gemm_tile_n);
   e.gemm_k_half_efficiency = f.positive_number_or("gemm_k_half_efficiency", e.gemm_k_half_efficiency);
   if (f.has("kernel_overhead_us")) e.kernel_overhead = core::microseconds(f.non_negative_number("kernel_overhead_us"));
+  if (f.has("host_overhead_us")) e.host_overhead = core::microseconds(f.non_negative_number("host_overhead_us"));
 }
 
 std::map<core::VectorKernel, core::FlopsPerSecond> parse_vector_table(const core::Fields& f) {

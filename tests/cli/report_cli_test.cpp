@@ -78,6 +78,16 @@ TEST_CASE("report: --update-baseline writes ratios to the calibration benchmark 
                           " --update-baseline");
   REQUIRE(o.code == 0);
   CHECK(json::parse(slurp(path))["accuracy"].contains(cases_name));
+  const json machine = json::parse(slurp(path))["machine"];
+
+  // Updating only accuracy (no benchmark run) keeps the speed section and the machine it was measured on.
+  const Outcome acc = hpsim("report --validate " + kCases + " --baseline " + path + " --update-baseline");
+  CAPTURE(acc.err);
+  REQUIRE(acc.code == 0);
+  const json after = json::parse(slurp(path));
+  CHECK(after["speed"].size() == 3);
+  CHECK(after["machine"] == machine);
+  CHECK(after["accuracy"].contains(cases_name));
   std::remove(path.c_str());
 }
 

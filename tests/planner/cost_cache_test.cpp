@@ -1,0 +1,69 @@
+// The operators' costs per layer pass: the device's time, or the host's when it issues more slowly (small layers).
+#include <doctest/doctest.h>
+
+#include "models/operators.hpp"
+#include "planner/cost_cache.hpp"
+#include "planner/plan.hpp"
+
+using namespace hpsim;
+using namespace hpsim::planner;
+
+namespace {
+
+OpsCost layer_cost(const models::ModelSpec& m, topologies::ClusterSpec cluster, Plan plan, double host_us) {
+  cluster.gpu.efficiency.host_overhead = core::microseconds(host_us);
+  plan = resolve_plan(plan, m, cluster, "test");
+  const topologies::CollectiveCoster coster(cluster);
+  CostCache cache(padded_model(m, plan.tp), cluster, coster);
+  return cache.ops(OpsPart::layer, plan);
+}
+
+}  // namespace
+
+TEST_CASE("a small layer runs at the host's pace: operators x host time, backward twice, recompute once") {
+  auto m = models::load_model("gpt-1.7b");  // hidden 2304
+  m.hidden_size = 1024;
+  m.num_heads = 16;
+  m.ffn_hidden_size = 4096;
+  const auto cluster = topologies::load_cluster("dgx-a100-80gb:1");
+  Plan p;
+  p.tp = 8;
+  p.dp = 1;
+  p.micro_batch_size = 1;
+  p.global_batch_size = 8;
+  p.seq_length = 1024;
+  p.recompute = models::Recompute::full;
+  const auto device = layer_cost(m, cluster, p, 0);
+  const auto host = layer_cost(m, cluster, p, 70);
+  models::ShardShape sh;
+  sh.tp = 8;
+  sh.micro_batch = 1;
+  sh.seq_length = 1024;
+  const auto ops = static_cast<double>(models::lower_layer(m, sh).size());  // 12 for GPT's layer
+  CHECK(ops == 12);
+  // The device needs well under the host's 12 x 70 us for this tp-8 shard of a 1024-wide layer...
+  CHECK(device.forward.value() < 0.5 * ops * 70e-6);
+  // ...so the host's issue time decides every pass.
+  CHECK(host.forward.value() == doctest::Approx(ops * 70e-6));
+  CHECK(host.backward.value() == doctest::Approx(ops * 2 * 70e-6));
+  CHECK(host.recompute.value() == doctest::Approx(ops * 70e-6));
+  // The flops and the activation bytes do not change.
+  CHECK(host.forward_flops == device.forward_flops);
+  CHECK(host.stored_activations.value() == device.stored_activations.value());
+}
+
+TEST_CASE("a large layer is device-bound: the host's issue time changes nothing") {
+  const auto m = models::load_model("gpt3-175b");
+  const auto cluster = topologies::load_cluster("dgx-a100-80gb:1");
+  Plan p;
+  p.tp = 8;
+  p.dp = 1;
+  p.micro_batch_size = 1;
+  p.global_batch_size = 8;
+  p.recompute = models::Recompute::full;
+  const auto device = layer_cost(m, cluster, p, 0);
+  const auto host = layer_cost(m, cluster, p, 70);
+  CHECK(host.forward.value() == device.forward.value());
+  CHECK(host.backward.value() == device.backward.value());
+  CHECK(host.recompute.value() == device.recompute.value());
+}
