@@ -18,6 +18,18 @@ OpsCost layer_cost(const models::ModelSpec& m, topologies::ClusterSpec cluster, 
   return cache.ops(OpsPart::layer, plan);
 }
 
+/// tp 8 on one DGX, one sample of 1024 (or the model's) tokens per micro-batch, full recomputation.
+Plan tp8_plan(std::int64_t seq_length) {
+  Plan p;
+  p.tp = 8;
+  p.dp = 1;
+  p.micro_batch_size = 1;
+  p.global_batch_size = 8;
+  p.seq_length = seq_length;
+  p.recompute = models::Recompute::full;
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("a small layer runs at the host's pace: operators x host time, backward twice, recompute once") {
@@ -26,13 +38,7 @@ TEST_CASE("a small layer runs at the host's pace: operators x host time, backwar
   m.num_heads = 16;
   m.ffn_hidden_size = 4096;
   const auto cluster = topologies::load_cluster("dgx-a100-80gb:1");
-  Plan p;
-  p.tp = 8;
-  p.dp = 1;
-  p.micro_batch_size = 1;
-  p.global_batch_size = 8;
-  p.seq_length = 1024;
-  p.recompute = models::Recompute::full;
+  const Plan p = tp8_plan(1024);
   const auto device = layer_cost(m, cluster, p, 0);
   const auto host = layer_cost(m, cluster, p, 70);
   models::ShardShape sh;
@@ -55,12 +61,7 @@ TEST_CASE("a small layer runs at the host's pace: operators x host time, backwar
 TEST_CASE("a large layer is device-bound: the host's issue time changes nothing") {
   const auto m = models::load_model("gpt3-175b");
   const auto cluster = topologies::load_cluster("dgx-a100-80gb:1");
-  Plan p;
-  p.tp = 8;
-  p.dp = 1;
-  p.micro_batch_size = 1;
-  p.global_batch_size = 8;
-  p.recompute = models::Recompute::full;
+  const Plan p = tp8_plan(0);  // the model's own sequence
   const auto device = layer_cost(m, cluster, p, 0);
   const auto host = layer_cost(m, cluster, p, 70);
   CHECK(host.forward.value() == device.forward.value());
