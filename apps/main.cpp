@@ -41,7 +41,8 @@ struct PlanFlags {
                                             "plan field " + key);
     }
     for (const auto& [flag, key] : std::vector<std::pair<std::string, std::string>>{
-             {"--sp", "sp"}, {"--tp-comm-overlap", "tp_comm_overlap"}, {"--overlap-grad-reduce", "overlap_grad_reduce"},
+             {"--sp", "sp"}, {"--tp-comm-overlap", "tp_comm_overlap"}, {"--cp-comm-overlap", "cp_comm_overlap"},
+             {"--overlap-grad-reduce", "overlap_grad_reduce"},
              {"--overlap-param-gather", "overlap_param_gather"}, {"--flash-attention", "flash_attention"}}) {
       app->add_option_function<std::string>(flag, [this, key = key](const std::string& v) { values[key] = v; },
                                             "plan field " + key + " (true/false)")

@@ -86,6 +86,7 @@ json plan_to_json(const planner::Plan& p) {
               {"precision", topologies::to_string(p.precision)},
               {"schedule", planner::to_string(p.schedule)},
               {"tp_comm_overlap", p.tp_comm_overlap},
+              {"cp_comm_overlap", p.cp_comm_overlap},
               {"overlap_grad_reduce", p.overlap_grad_reduce},
               {"overlap_param_gather", p.overlap_param_gather},
               {"flash_attention", p.flash_attention},

@@ -112,8 +112,9 @@ class Watchdog {
 /// (exec/run.cpp's notes list the same differences); on CUDA the plan's 16-bit GEMMs (fp8 runs bf16), the part of
 /// the step that the precision changes most, and its gradient-reduction overlap; on the CPU fp32, and no overlap:
 /// there the cores themselves move the data (shared memory, no copy engine), so communication cannot hide behind
-/// computation.
+/// computation. CP's keys and values are all-gathered, blocking, on either.
 planner::Plan as_executed(planner::Plan p, const std::string& backend) {
+  p.cp_comm_overlap = false;
   if (backend == "cpu") {
     p.precision = topologies::Precision::fp32;
     p.overlap_grad_reduce = false;

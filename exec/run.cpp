@@ -109,6 +109,9 @@ planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan pla
                 n(plan.seq_length / plan.cp) + ")");
   if (plan.precision != topologies::Precision::fp32) note("precision: ran in fp32 (the CPU backend)");
   if (plan.tp_comm_overlap) note("tp_comm_overlap: not implemented; TP communication is blocking");
+  if (plan.cp > 1 && plan.cp_comm_overlap)
+    note("cp_comm_overlap: keys and values are all-gathered before the attention (blocking), not passed in a ring "
+         "under it");
   if (plan.dp > 1 && plan.overlap_param_gather)
     note("overlap_param_gather: ZeRO-1's parameter all-gather follows the optimizer step");
   if (model.dropout) note("dropout: not applied");

@@ -24,6 +24,9 @@ struct Plan {
   topologies::Precision precision = topologies::Precision::bf16;
   Schedule schedule = Schedule::one_f_one_b;
   bool tp_comm_overlap = false;
+  /// Context parallelism's key/value exchange hidden behind the attention core (ring attention, as Megatron/TE run
+  /// it); false: exposed (a blocking all-gather, or a machine whose cores move the data themselves).
+  bool cp_comm_overlap = true;
   bool overlap_grad_reduce = true;
   bool overlap_param_gather = true;
   bool flash_attention = false;  ///< Megatron's --use-flash-attn (off by default, as in Megatron-LM)

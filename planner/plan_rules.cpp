@@ -9,7 +9,7 @@ namespace {
 
 const std::set<std::string> kPlanKeys = {
     "tp", "pp", "dp", "cp", "ep", "vpp", "sp", "micro_batch_size", "global_batch_size", "seq_length", "recompute",
-    "zero", "precision", "schedule", "tp_comm_overlap", "overlap_grad_reduce", "overlap_param_gather",
+    "zero", "precision", "schedule", "tp_comm_overlap", "cp_comm_overlap", "overlap_grad_reduce", "overlap_param_gather",
     "flash_attention", "parameter_servers"};
 
 std::string str(std::int64_t v) { return std::to_string(v); }
@@ -46,6 +46,7 @@ Plan plan_from_fields(const core::Fields& f) {
   p.schedule = f.choice_or("schedule", {"gpipe", "1f1b", "interleaved"}, "1f1b") == "gpipe" ? Schedule::gpipe
                                                                                             : Schedule::one_f_one_b;
   p.tp_comm_overlap = f.boolean_or("tp_comm_overlap", false);
+  p.cp_comm_overlap = f.boolean_or("cp_comm_overlap", true);
   p.overlap_grad_reduce = f.boolean_or("overlap_grad_reduce", true);
   p.overlap_param_gather = f.boolean_or("overlap_param_gather", true);
   p.flash_attention = f.boolean_or("flash_attention", false);

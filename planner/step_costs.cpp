@@ -72,8 +72,12 @@ StepCosts compute_step_costs(CostCache& cache, const Plan& plan) {
     const CollectiveChoice ring = choice(Collective::send_recv, Communicator::cp_ring);
     const Bytes kv(2.0 * tokens * static_cast<double>(model.kv_hidden_size()) * elt);
     const double steps = static_cast<double>(plan.cp - 1);
-    layer_cp_fwd = exposed(ring.time(kv) * steps, layer.attention_forward);
-    layer_cp_bwd = exposed(ring.time(kv * 2.0) * steps, layer.attention_backward);
+    layer_cp_fwd = ring.time(kv) * steps;
+    layer_cp_bwd = ring.time(kv * 2.0) * steps;
+    if (plan.cp_comm_overlap) {
+      layer_cp_fwd = exposed(layer_cp_fwd, layer.attention_forward);
+      layer_cp_bwd = exposed(layer_cp_bwd, layer.attention_backward);
+    }
   }
 
   // Expert parallelism: token dispatch and combine all-to-alls, each way.

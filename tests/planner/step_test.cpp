@@ -147,3 +147,16 @@ TEST_CASE("more data parallelism costs more exposed gradient reduction when it i
   CHECK(not_overlapped.breakdown.dp_comm_exposed.value() > overlapped.breakdown.dp_comm_exposed.value());
   CHECK(not_overlapped.step_time.value() > overlapped.step_time.value());
 }
+
+TEST_CASE("context parallelism: an exposed key/value exchange (cp_comm_overlap false) costs its whole time") {
+  Plan p = make_plan(8, 1, 16);
+  p.cp = 2;
+  p.seq_length = 8192;
+  const auto hidden = run("llama3-70b", "dgx-h100:4", p);
+  p.cp_comm_overlap = false;
+  const auto exposed = run("llama3-70b", "dgx-h100:4", p);
+  CHECK(exposed.breakdown.cp_comm_exposed.value() > hidden.breakdown.cp_comm_exposed.value());
+  CHECK(exposed.step_time.value() > hidden.step_time.value());
+  // Compute is the same either way.
+  CHECK(exposed.breakdown.compute.value() == doctest::Approx(hidden.breakdown.compute.value()));
+}
