@@ -37,7 +37,7 @@ for f in sorted(glob.glob(os.path.join(results, '*.json'))):
     name = os.path.basename(f)[:-5]
     p = j['plan']
     err = j['error']
-    rows.append(f"| examples/run/{name}.yaml | {j['ranks']} | tp {p['tp']}{' sp' if p.get('sp') else ''}{' cp ' + str(p['cp']) if p.get('cp', 1) > 1 else ''} pp {p['pp']} dp {p['dp']} | "
+    rows.append(f"| examples/run/{name}.yaml | {j['ranks']} | tp {p['tp']}{' sp' if p.get('sp') else ''}{' cp ' + str(p['cp']) if p.get('cp', 1) > 1 else ''} pp {p['pp']}{' vpp ' + str(p['vpp']) if p.get('vpp', 1) > 1 else ''} dp {p['dp']} | "
                 f"{j['measured_step_time_s']:.3f} | {j['predicted_step_time_s']:.3f} | {100 * err:+.1f} % |")
 date = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
 table = "\n".join([

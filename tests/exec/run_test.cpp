@@ -57,7 +57,7 @@ TEST_CASE("2ranks: unsupported features are refused with the field named") {
 }
 
 TEST_CASE("1rank: the example run files load and resolve") {
-  for (const char* name : {"single", "tp2", "tp2sp", "llama_tp2", "cp2", "pp2", "dp2"}) {
+  for (const char* name : {"single", "tp2", "tp2sp", "llama_tp2", "cp2", "pp2", "pp2vpp2", "dp2"}) {
     const auto f = load_run_file(std::string(HPSIM_SOURCE_DIR) + "/examples/run/" + name + ".yaml");
     CHECK(f.cluster == "localhost");
     const int ranks = std::string(name) == "single" ? 1 : 2;
