@@ -118,8 +118,7 @@ int calibrate_command(const CalibrateArgs& a, Format format) {
 #else
 
 int calibrate_command(const CalibrateArgs&, Format) {
-  std::cerr << "hpsim calibrate: this build has no executor (MPI and OpenBLAS were not found when it was "
-               "configured; apt-get install openmpi-bin libopenmpi-dev libopenblas-dev and reconfigure)\n";
+  std::cerr << "hpsim calibrate: " << kNoExecutor << "\n";
   return 2;
 }
 

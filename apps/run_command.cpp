@@ -301,8 +301,7 @@ int run_command(const RunArgs& a, Format format) {
 bool has_executor() { return false; }
 
 int run_command(const RunArgs&, Format) {
-  std::cerr << "hpsim run: this build has no executor (MPI and OpenBLAS were not found when it was configured; "
-               "apt-get install openmpi-bin libopenmpi-dev libopenblas-dev and reconfigure)\n";
+  std::cerr << "hpsim run: " << kNoExecutor << "\n";
   return 2;
 }
 

@@ -26,5 +26,9 @@ int run_command(const RunArgs& a, Format format);
 
 /// True when this binary was built with the executor (MPI + a BLAS).
 bool has_executor();
+/// What `run` and `calibrate` say in a build without the executor.
+inline constexpr const char* kNoExecutor =
+    "this build has no executor (MPI and OpenBLAS were not found when it was configured; apt-get install openmpi-bin "
+    "libopenmpi-dev libopenblas-dev and reconfigure)";
 
 }  // namespace hpsim::apps

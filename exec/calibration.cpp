@@ -15,8 +15,8 @@
 #include "core/error.hpp"
 #include "exec/calibration_internal.hpp"
 #include "exec/compute_backend.hpp"
-#include "exec/gpt_shard.hpp"
 #include "exec/mpi_comm.hpp"
+#include "exec/seeded_random.hpp"
 #include "models/operators.hpp"
 
 namespace hpsim::exec {

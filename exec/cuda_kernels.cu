@@ -26,47 +26,32 @@ unsigned row_threads(i64 cols) {
   return static_cast<unsigned>(std::max<i64>(32, t));
 }
 
-__device__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffU, v, o);
-  return v;
-}
-__device__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffU, v, o));
-  return v;
-}
-/// Sum over the block (blockDim.x a multiple of 32); every thread gets the result.
-__device__ float block_sum(float v) {
+/// `op` over the block (blockDim.x a multiple of 32) from `identity`; every thread gets the result.
+template <typename Op>
+__device__ float block_reduce(float v, float identity, Op op) {
   __shared__ float part[32];
   __shared__ float total;
-  v = warp_sum(v);
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffU, v, o));
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   __syncthreads();  // part/total may still be read by a previous call
   if (lane == 0) part[warp] = v;
   __syncthreads();
   if (warp == 0) {
-    float w = lane < static_cast<int>(blockDim.x / 32) ? part[lane] : 0.0F;
-    w = warp_sum(w);
+    float w = lane < static_cast<int>(blockDim.x / 32) ? part[lane] : identity;
+    for (int o = 16; o > 0; o >>= 1) w = op(w, __shfl_xor_sync(0xffffffffU, w, o));
     if (lane == 0) total = w;
   }
   __syncthreads();
   return total;
 }
-__device__ float block_max(float v) {
-  __shared__ float part[32];
-  __shared__ float total;
-  v = warp_max(v);
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  __syncthreads();
-  if (lane == 0) part[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    float w = lane < static_cast<int>(blockDim.x / 32) ? part[lane] : -FLT_MAX;
-    w = warp_max(w);
-    if (lane == 0) total = w;
-  }
-  __syncthreads();
-  return total;
-}
+struct Add {
+  __device__ float operator()(float a, float b) const { return a + b; }
+};
+struct Max {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+__device__ float block_sum(float v) { return block_reduce(v, 0.0F, Add{}); }
+__device__ float block_max(float v) { return block_reduce(v, -FLT_MAX, Max{}); }
 
 #define GRID_STRIDE(i, n) \
   for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < (n); \

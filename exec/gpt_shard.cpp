@@ -9,16 +9,12 @@ namespace {
 
 using i64 = std::int64_t;
 
-std::uint64_t mix(std::uint64_t z) {  // splitmix64's finalizer
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-double uniform01(std::uint64_t h) { return (static_cast<double>(h >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
-
 constexpr float kLnEps = 1e-5F;
+
+// Tensor ids: the same id is the same full tensor on every rank (the tied LM head is the word table); layer l's
+// tensors are kLayerIds + 16 l + 0..11.
+enum TensorId : std::int64_t { kWordTable = 1, kPositionTable = 2, kFinalNormWeight = 3, kFinalNormBias = 4,
+                               kLmHead = 5, kLayerIds = 100 };
 
 // y[T, out] = x[T, in] W[in, out]
 void linear(ComputeBackend& be, const float* x, const float* wt, float* y, i64 t, i64 in, i64 out) {
@@ -32,13 +28,6 @@ void linear_backward(ComputeBackend& be, const float* x, const float* wt, const 
 }
 
 }  // namespace
-
-float seeded_normal(std::uint64_t seed, std::int64_t id, std::int64_t index) {
-  const std::uint64_t base = mix(seed ^ mix(static_cast<std::uint64_t>(id) * 0x632be59bd9b4e019ULL));
-  const double u1 = uniform01(mix(base ^ static_cast<std::uint64_t>(2 * index)));
-  const double u2 = uniform01(mix(base ^ static_cast<std::uint64_t>(2 * index + 1)));
-  return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
-}
 
 std::int64_t ParamInfo::global_index(std::int64_t i, std::int64_t tp_rank, std::int64_t /*tp*/) const {
   const i64 r = i / local_cols, c = i % local_cols;
@@ -75,7 +64,7 @@ std::size_t GptShard::add(const std::string& name, std::int64_t id, std::int64_t
   p.init_std = std;
   p.init_value = value;
   total_ += p.local_size();
-  if (split == Split::none && id != 2) p.sums_over_tokens = true;  // all but the position table (id 2)
+  if (split == Split::none && id != kPositionTable) p.sums_over_tokens = true;  // positions: one row per position
   params_.push_back(std::move(p));
   return params_.size() - 1;
 }
@@ -99,15 +88,15 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
   const float out_std = kStd / std::sqrt(2.0F * static_cast<float>(s_.total_layers));  // Megatron's scaled init
   const bool layernorm = !s_.rmsnorm;
   if (s_.first_stage) {
-    word_ = add("word_embedding", 1, v, h, Split::rows, kStd, 0);
-    if (!s_.rope) pos_ = add("position_embedding", 2, s_.seq, h, Split::none, kStd, 0);
+    word_ = add("word_embedding", kWordTable, v, h, Split::rows, kStd, 0);
+    if (!s_.rope) pos_ = add("position_embedding", kPositionTable, s_.seq, h, Split::none, kStd, 0);
   }
   embedding_range_ = {0, total_};
   const i64 fc1 = s_.swiglu ? 2 * f : f;
   const std::vector<i64> fc1_blocks = s_.swiglu ? std::vector<i64>{f, f} : std::vector<i64>{};
   const Split fc1_split = s_.swiglu ? Split::block_columns : Split::columns;
   for (i64 l = 0; l < s_.num_layers; ++l) {
-    const i64 gl = s_.global_layer(l), id = 100 + 16 * gl;
+    const i64 gl = s_.global_layer(l), id = kLayerIds + 16 * gl;
     const std::string p = "layers." + std::to_string(gl) + ".";
     const std::size_t layer_first = total_;
     LayerParams lp{kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone};
@@ -128,12 +117,12 @@ GptShard::GptShard(const ShardShape& shape, ComputeBackend& backend, CommBackend
   }
   head_range_ = {total_, total_};
   if (s_.last_stage) {
-    lnf_g_ = add("final_ln.weight", 3, 1, h, Split::none, 0, 1);
-    if (layernorm) lnf_b_ = add("final_ln.bias", 4, 1, h, Split::none, 0, 0);
+    lnf_g_ = add("final_ln.weight", kFinalNormWeight, 1, h, Split::none, 0, 1);
+    if (layernorm) lnf_b_ = add("final_ln.bias", kFinalNormBias, 1, h, Split::none, 0, 0);
     if (!s_.tied)
-      head_ = add("lm_head", 5, v, h, Split::rows, kStd, 0);
+      head_ = add("lm_head", kLmHead, v, h, Split::rows, kStd, 0);
     else
-      head_ = s_.first_stage ? word_ : add("lm_head (tied)", 1, v, h, Split::rows, kStd, 0);
+      head_ = s_.first_stage ? word_ : add("lm_head (tied)", kWordTable, v, h, Split::rows, kStd, 0);
     head_range_.second = total_;  // a tied head on the first stage is the word table: the embedding's range
   }
   const std::size_t padded = (total_ + pad_multiple - 1) / pad_multiple * pad_multiple;

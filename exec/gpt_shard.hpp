@@ -10,6 +10,7 @@
 
 #include "exec/comm_backend.hpp"
 #include "exec/compute_backend.hpp"
+#include "exec/seeded_random.hpp"
 #include "models/model_spec.hpp"
 
 namespace hpsim::exec {
@@ -202,7 +203,5 @@ class GptShard {
   std::vector<float> host_rows_;
 };
 
-/// Deterministic normal(0, 1) for element `index` of tensor `id` under `seed` (counter-based).
-float seeded_normal(std::uint64_t seed, std::int64_t id, std::int64_t index);
 
 }  // namespace hpsim::exec

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "exec/seeded_random.hpp"
 
 namespace hpsim::exec {
 
@@ -10,24 +11,17 @@ namespace {
 
 using i64 = std::int64_t;
 
-std::uint64_t mix(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
 }  // namespace
 
 std::vector<std::int32_t> synthetic_sample(std::uint64_t seed, std::int64_t step, std::int64_t sample,
                                            std::int64_t seq, std::int64_t vocab) {
   // A learnable stream: mostly t' = (3t + 1) mod V, with a random token one time in eight.
-  const std::uint64_t base = mix(mix(seed ^ 0xda7aULL) ^ mix(static_cast<std::uint64_t>(step) * 0x9e37ULL) ^
-                                 mix(static_cast<std::uint64_t>(sample) + 0x51ULL));
+  const std::uint64_t base = mix64(mix64(seed ^ 0xda7aULL) ^ mix64(static_cast<std::uint64_t>(step) * 0x9e37ULL) ^
+                                 mix64(static_cast<std::uint64_t>(sample) + 0x51ULL));
   std::vector<std::int32_t> t(static_cast<std::size_t>(seq + 1));
-  t[0] = static_cast<std::int32_t>(mix(base) % static_cast<std::uint64_t>(vocab));
+  t[0] = static_cast<std::int32_t>(mix64(base) % static_cast<std::uint64_t>(vocab));
   for (i64 p = 1; p <= seq; ++p) {
-    const std::uint64_t h = mix(base ^ static_cast<std::uint64_t>(p));
+    const std::uint64_t h = mix64(base ^ static_cast<std::uint64_t>(p));
     t[static_cast<std::size_t>(p)] =
         (h % 8 == 0) ? static_cast<std::int32_t>((h >> 8) % static_cast<std::uint64_t>(vocab))
                      : static_cast<std::int32_t>((3 * static_cast<i64>(t[static_cast<std::size_t>(p - 1)]) + 1) % vocab);
@@ -238,7 +232,8 @@ void Trainer::start_reduction(std::size_t bucket) {
   auto& dp = grid_.dp();
   float* grad = shard_->grad_data() + b.first;
   if (plan_.zero >= 1)
-    dp.start_reduce_scatter_sum(grad, shard_grad_.data() + b.shard_first, b.size / static_cast<std::size_t>(dp.size()));
+    dp.start_reduce_scatter_sum(grad, shard_grad_.data() + b.shard_first,
+                                b.size / static_cast<std::size_t>(dp.size()));
   else
     dp.start_all_reduce_sum(grad, b.size);
 }
@@ -269,30 +264,33 @@ void Trainer::reduce_and_update() {
   g.reduce_sequence_parallel_grads();
   if (!zero) {
     const std::size_t n = g.flat_size();
-    if (!gradients_finite(g.grad_data(), n)) return;
+    if (!gradients_finite([&] { return be_.all_finite(g.grad_data(), n); })) return;
     be_.adam(g.param_data(), g.grad_data(), m_.data(), v_.data(), n, opt_.adam, adam_steps_,
              static_cast<float>(1.0 / scale_));
     return;
   }
-  for (const auto& b : buckets_) be_.copy(shard_grad_.data() + b.shard_first, own(b), b.size / dps);
-  if (!gradients_finite(shard_grad_.data(), g.flat_size() / dps)) return;
+  const bool finite = gradients_finite([&] {
+    return std::all_of(buckets_.begin(), buckets_.end(),
+                       [&](const Bucket& b) { return be_.all_finite(own(b), b.size / dps); });
+  });
+  if (!finite) return;
   for (const auto& b : buckets_) {  // Adam on this rank's slice of each bucket, then every rank's slices gathered
     const std::size_t part = b.size / dps;
     float* param = g.param_data() + b.first + rank * part;
-    be_.adam(param, shard_grad_.data() + b.shard_first, m_.data() + b.shard_first, v_.data() + b.shard_first, part,
-             opt_.adam, adam_steps_, static_cast<float>(1.0 / scale_));
+    be_.adam(param, own(b), m_.data() + b.shard_first, v_.data() + b.shard_first, part, opt_.adam, adam_steps_,
+             static_cast<float>(1.0 / scale_));
     be_.copy(shard_param_.data() + b.shard_first, param, part);
     dp.all_gather(shard_param_.data() + b.shard_first, g.param_data() + b.first, part);
   }
 }
 
-bool Trainer::gradients_finite(const float* grad, std::size_t n) {
+bool Trainer::gradients_finite(const std::function<bool()>& local_finite) {
   const auto& ls = opt_.loss_scaling;
   if (!ls.enabled) {
     ++adam_steps_;
     return true;
   }
-  int overflow = be_.all_finite(grad, n) ? 0 : 1;  // every rank must agree: one skips, all skip
+  int overflow = local_finite() ? 0 : 1;  // every rank must agree: one skips, all skip
   check_mpi(MPI_Allreduce(MPI_IN_PLACE, &overflow, 1, MPI_INT, MPI_MAX, grid_.world().comm()), "MPI_Allreduce");
   if (overflow != 0) {
     ++skipped_;

@@ -7,6 +7,7 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -84,8 +85,9 @@ class Trainer {
   /// its reduction now when the plan overlaps it.
   void gradients_complete(GptShard::Range r);
   void start_reduction(std::size_t bucket);
-  /// Loss scaling: whether every rank's reduced gradients are finite; updates the scale. True without scaling.
-  bool gradients_finite(const float* grad, std::size_t n);
+  /// Loss scaling: whether every rank's reduced gradients are finite (`local_finite` checks this rank's); updates the
+  /// scale and counts the optimizer step. True without scaling (the check is then not run).
+  bool gradients_finite(const std::function<bool()>& local_finite);
 
   planner::Plan plan_;
   ComputeBackend& be_;
