@@ -357,13 +357,16 @@ constexpr const char* kScript = R"JS(
       + 'and GPU count (1 = same order).');
     const fig = figure('accuracy-table', 'Accuracy per data set', null);
     const hasBase = sets.some(function (a) { return a.baseline; });
-    const header = ['data set', 'runs', 'MAPE %', 'max |error| %', 'Kendall τ'];
+    const header = ['data set', 'answered', 'refused', 'MAPE %', 'max |error| %', 'Kendall τ'];
     if (hasBase) header.push('MAPE Δ (points)', 'max Δ (points)', 'status');
     const classes = [];
     const rows = sets.map(function (a) {
-      const r = [a.name, String(a.cases.length), num(a.mape * 100, 2), num(a.max_abs_error * 100, 2),
+      const refusedCount = (a.refused || []).length;
+      const none = a.cases.length === 0;  // every case refused: no error to average
+      const r = [a.name, String(a.cases.length), String(refusedCount), none ? '–' : num(a.mape * 100, 2),
+                 none ? '–' : num(a.max_abs_error * 100, 2),
                  a.mean_kendall_tau === null || a.mean_kendall_tau === undefined ? '–' : num(a.mean_kendall_tau, 3)];
-      const c = [null, null, null, null, null];
+      const c = [null, null, refusedCount > 0 ? 'bad' : null, null, null, null];
       if (hasBase) {
         const b = a.baseline;
         const d = function (v) { return (v >= 0 ? '+' : '') + v.toFixed(2); };
@@ -376,6 +379,16 @@ constexpr const char* kScript = R"JS(
     });
     table(fig, header, rows, classes);
     fig.setAttribute('data-marks', String(rows.length));
+    const refusedRows = [];
+    sets.forEach(function (a) {
+      (a.refused || []).forEach(function (r) { refusedRows.push([a.name, r.id, r.reason]); });
+    });
+    if (refusedRows.length) {
+      const rf = figure('refused-table', 'Cases hpsim cannot express yet (excluded from MAPE)', null);
+      table(rf, ['data set', 'case', 'why'], refusedRows,
+            refusedRows.map(function () { return ['text', 'text', 'text']; }));
+      rf.setAttribute('data-marks', String(refusedRows.length));
+    }
 
     guarded('accuracy', function () {
       const f = figure('accuracy', 'Predicted vs measured step time',
@@ -570,7 +583,10 @@ json html_accuracy_set(const std::string& name, const planner::ValidationReport&
                      {"predicted_step_time_s", c.predicted_step_time_s},
                      {"measured_step_time_s", c.measured_step_time_s},
                      {"error", c.error}});
-  json j{{"name", name}, {"mape", report.mape}, {"max_abs_error", report.max_abs_error}, {"cases", std::move(cases)}};
+  json refused = json::array();
+  for (const auto& r : report.refused) refused.push_back({{"id", r.id}, {"reason", r.reason}});
+  json j{{"name", name},          {"mape", report.mape},           {"max_abs_error", report.max_abs_error},
+         {"cases", std::move(cases)}, {"refused", std::move(refused)}};
   j["mean_kendall_tau"] = report.rankings.empty() ? json(nullptr) : json(report.mean_kendall_tau);
   return j;
 }

@@ -177,7 +177,11 @@ int cmd_validate(const std::string& file, bool with_planner, Format format) {
     std::cout << apps::validation_to_text(report, format);
     if (with_planner) std::cout << "\n" << apps::plan_quality_to_text(quality, format);
   }
-  return 0;
+  if (report.refused.empty()) return 0;
+  std::cerr << "hpsim: error: " << file << ": " << report.refused.size() << " of "
+            << report.refused.size() + report.cases.size() << " cases refused (first: " << report.refused.front().reason
+            << ")\n";
+  return 2;
 }
 
 }  // namespace

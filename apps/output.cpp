@@ -208,6 +208,7 @@ json validation_to_json(const planner::ValidationReport& report) {
                      {"fits", c.result.memory.fits()},
                      {"peak_bytes_per_gpu", c.result.memory.peak.value()},
                      {"result", step_to_json(c.result)}});
+  for (const auto& r : report.refused) cases.push_back({{"id", r.id}, {"refused", r.reason}});
   json rankings = json::array();
   for (const auto& g : report.rankings)
     rankings.push_back({{"group", g.group},
@@ -217,6 +218,8 @@ json validation_to_json(const planner::ValidationReport& report) {
                         {"predicted_fastest_measured_rank", g.its_measured_rank},
                         {"predicted_fastest_measured_gap", g.its_measured_gap}});
   return json{{"cases", cases},
+              {"answered", report.cases.size()},
+              {"refused", report.refused.size()},
               {"mape", report.mape},
               {"max_abs_error", report.max_abs_error},
               {"rankings", rankings},
@@ -230,10 +233,24 @@ std::string validation_to_text(const planner::ValidationReport& report, Format f
     t.rows.push_back({c.id, fmt::format("{:.3f}", c.predicted_step_time_s), fmt::format("{:.3f}", c.measured_step_time_s),
                       fmt::format("{:+.1f}", c.error * 100), c.result.memory.fits() ? "yes" : "NO",
                       gib(c.result.memory.peak)});
+  if (format == Format::csv) {  // one table: a refused case is a row with its reason in the last column
+    if (!report.refused.empty()) {
+      t.header.push_back("refused");
+      for (auto& row : t.rows) row.push_back("");
+      for (const auto& r : report.refused) t.rows.push_back({r.id, "", "", "", "", "", r.reason});
+    }
+    return t.render(format);
+  }
   std::string out = t.render(format);
-  if (format == Format::csv) return out;
-  out += fmt::format("\nMAPE {:.2f} %   max |error| {:.2f} %   over {} cases\n", report.mape * 100,
+  if (!report.refused.empty()) {
+    TextTable refused;
+    refused.header = {"refused case", "why hpsim cannot express it"};
+    for (const auto& r : report.refused) refused.rows.push_back({r.id, r.reason});
+    out += "\n" + refused.render(format);
+  }
+  out += fmt::format("\nMAPE {:.2f} %   max |error| {:.2f} %   over {} answered cases", report.mape * 100,
                      report.max_abs_error * 100, report.cases.size());
+  out += report.refused.empty() ? "\n" : fmt::format("; {} refused (excluded)\n", report.refused.size());
   if (!report.rankings.empty()) {
     out += fmt::format("rank correlation (Kendall tau) within groups of the same model and GPU count: mean {:.3f}\n",
                        report.mean_kendall_tau);

@@ -87,6 +87,7 @@ struct AccuracyRow {
   std::optional<json> baseline;
   double mape_delta_pts = 0, max_delta_pts = 0;
   std::optional<double> tau_delta;
+  std::optional<long long> refused_delta;  ///< refused cases now minus in the baseline
   std::string status;  ///< ok, regressed, new
 };
 
@@ -276,7 +277,10 @@ int run_report_command(const ReportArgs& a, Format format) {
         r.max_delta_pts = (r.report.max_abs_error - b.at("max_abs_error").get<double>()) * 100;
         if (!r.report.rankings.empty() && b.contains("mean_kendall_tau") && b["mean_kendall_tau"].is_number())
           r.tau_delta = r.report.mean_kendall_tau - b["mean_kendall_tau"].get<double>();
-        const bool bad = r.mape_delta_pts > a.mape_threshold_pts || r.max_delta_pts > a.max_error_threshold_pts;
+        // A baseline from before refusals were counted had every case answered.
+        r.refused_delta = static_cast<long long>(r.report.refused.size()) - b.value("refused", 0LL);
+        const bool bad = r.mape_delta_pts > a.mape_threshold_pts || r.max_delta_pts > a.max_error_threshold_pts ||
+                         *r.refused_delta > 0;
         r.status = bad ? "regressed" : "ok";
       }
       accuracy.push_back(std::move(r));
@@ -300,8 +304,9 @@ int run_report_command(const ReportArgs& a, Format format) {
                                  signed_pct(*r.band_low), signed_pct(*r.band_high)));
   for (const auto& r : accuracy)
     if (r.status == "regressed")
-      regressions.push_back(fmt::format("{}: MAPE {} points, max |error| {} points", r.name,
-                                        signed_num(r.mape_delta_pts, 2), signed_num(r.max_delta_pts, 2)));
+      regressions.push_back(fmt::format("{}: MAPE {} points, max |error| {} points, refused cases {:+d}", r.name,
+                                        signed_num(r.mape_delta_pts, 2), signed_num(r.max_delta_pts, 2),
+                                        r.refused_delta.value_or(0)));
 
   // --- JSON ------------------------------------------------------------------------------------------------------
   auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
@@ -331,6 +336,7 @@ int run_report_command(const ReportArgs& a, Format format) {
     e["mape_delta_points"] = r.baseline ? json(r.mape_delta_pts) : json(nullptr);
     e["max_abs_error_delta_points"] = r.baseline ? json(r.max_delta_pts) : json(nullptr);
     e["kendall_tau_delta"] = opt(r.tau_delta);
+    e["refused_delta"] = r.refused_delta ? json(*r.refused_delta) : json(nullptr);
     jacc.push_back(std::move(e));
   }
   if (!a.no_accuracy) j["accuracy"] = jacc;
@@ -387,18 +393,23 @@ int run_report_command(const ReportArgs& a, Format format) {
   if (!a.no_accuracy) {
     md += fmt::format(
         "\n### Accuracy\n\n`hpsim validate` on each data set; deltas in percentage points against the baseline. A "
-        "regression is MAPE up by more than {} points or max |error| up by more than {} point{}.\n\n",
+        "regression is MAPE up by more than {} points, max |error| up by more than {} point{}, or more cases "
+        "refused (cases hpsim cannot express; excluded from MAPE).\n\n",
         a.mape_threshold_pts, a.max_error_threshold_pts, a.max_error_threshold_pts == 1 ? "" : "s");
     if (accuracy.empty()) {
       md += "No validation files found (looked in " + (a.data_dir.empty() ? "../shared/data" : a.data_dir) + ").\n";
     } else {
-      md += "| data set | runs | MAPE % | Δ | max \\|error\\| % | Δ | Kendall τ | Δ | |\n"
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n";
+      md += "| data set | answered | refused | Δ | MAPE % | Δ | max \\|error\\| % | Δ | Kendall τ | Δ | |\n"
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n";
       for (const auto& r : accuracy) {
         const bool has_tau = !r.report.rankings.empty();
-        md += fmt::format("| {} | {} | {:.2f} | {} | {:.2f} | {} | {} | {} | {} |\n", r.name, r.report.cases.size(),
-                          r.report.mape * 100, r.baseline ? signed_num(r.mape_delta_pts, 2) : "–",
-                          r.report.max_abs_error * 100, r.baseline ? signed_num(r.max_delta_pts, 2) : "–",
+        const bool answered = !r.report.cases.empty();  // a set whose every case is refused has no error to average
+        const auto pct_or_dash = [&](double v) { return answered ? fmt::format("{:.2f}", v * 100) : std::string("–"); };
+        md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", r.name,
+                          r.report.cases.size(), r.report.refused.size(),
+                          r.refused_delta ? fmt::format("{:+d}", *r.refused_delta) : "–", pct_or_dash(r.report.mape),
+                          r.baseline ? signed_num(r.mape_delta_pts, 2) : "–", pct_or_dash(r.report.max_abs_error),
+                          r.baseline ? signed_num(r.max_delta_pts, 2) : "–",
                           has_tau ? fmt::format("{:.3f}", r.report.mean_kendall_tau) : "–",
                           r.tau_delta ? signed_num(*r.tau_delta, 3) : "–",
                           r.status == "regressed" ? "**regressed**" : r.status);
@@ -476,6 +487,7 @@ int run_report_command(const ReportArgs& a, Format format) {
       json acc = json::object();
       for (const auto& r : accuracy)
         acc[r.name] = {{"cases", r.report.cases.size()},
+                       {"refused", r.report.refused.size()},
                        {"mape", r.report.mape},
                        {"max_abs_error", r.report.max_abs_error},
                        {"mean_kendall_tau", r.report.rankings.empty() ? json(nullptr) : json(r.report.mean_kendall_tau)}};

@@ -69,12 +69,19 @@ std::vector<ValidationCase> load_validation_file(const std::string& path) {
     v.id = c.string("id");
     if (!ids.insert(v.id).second) c.fail("id", "expected unique ids, '" + v.id + "' appears twice");
     v.source = c.string_or("source", "");
+    v.measured_step_time_s = c.positive_number("measured_step_time_s");
     if (!c.has("model")) c.fail("model", "missing (required)");
     if (!c.has("cluster")) c.fail("cluster", "missing (required)");
-    v.model = model_from_ref(c.node()["model"], where + ": model", base);
-    v.cluster = cluster_from_ref(c.node()["cluster"], where + ": cluster", base);
-    v.plan = resolve_plan(plan_from_fields(c.child("plan")), v.model, v.cluster, where + ": plan");
-    v.measured_step_time_s = c.positive_number("measured_step_time_s");
+    if (!c.has("plan")) c.fail("plan", "missing (required)");
+    try {
+      v.model = model_from_ref(c.node()["model"], where + ": model", base);
+      v.cluster = cluster_from_ref(c.node()["cluster"], where + ": cluster", base);
+      v.plan = resolve_plan(plan_from_fields(c.child("plan")), v.model, v.cluster, where + ": plan");
+    } catch (const core::InputError& e) {
+      v.refused = e.what();
+      const std::string prefix = where + ": ";  // the case is named beside its reason already
+      if (v.refused.rfind(prefix, 0) == 0) v.refused.erase(0, prefix.size());
+    }
     out.push_back(std::move(v));
   }
   return out;

@@ -43,9 +43,13 @@ struct ValidationCase {
   topologies::ClusterSpec cluster;
   Plan plan;  ///< resolved
   double measured_step_time_s = 0;
+  /// Why hpsim cannot express this case (its model, cluster or plan is refused), or empty. Such a case is reported
+  /// with its reason, not predicted.
+  std::string refused;
 };
 
-/// Reads and checks every case (unique ids, positive measured times, plans valid for their cluster).
+/// Reads every case: a file without a non-empty `cases` list, a case without a unique `id` or a positive
+/// `measured_step_time_s` is an error; a case whose model, cluster or plan hpsim refuses comes back `refused`.
 std::vector<ValidationCase> load_validation_file(const std::string& path);
 
 }  // namespace hpsim::planner

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error.hpp"
 #include "models/formulas.hpp"
 #include "planner/search.hpp"
 
@@ -30,12 +31,21 @@ ValidationReport validate_cases(const std::vector<ValidationCase>& cases) {
   ValidationReport report;
   double abs_sum = 0;
   for (const auto& c : cases) {
-    const topologies::CollectiveCoster coster(c.cluster);
+    if (!c.refused.empty()) {
+      report.refused.push_back({c.id, c.refused});
+      continue;
+    }
     CaseOutcome o;
     o.id = c.id;
     o.group = fmt::format("{:.1f}B params / {} GPUs", static_cast<double>(models::total_parameters(c.model)) / 1e9,
                           c.plan.gpus());
-    o.result = simulate_step(c.model, c.cluster, coster, c.plan).result;
+    try {
+      const topologies::CollectiveCoster coster(c.cluster);
+      o.result = simulate_step(c.model, c.cluster, coster, c.plan).result;
+    } catch (const core::InputError& e) {
+      report.refused.push_back({c.id, e.what()});
+      continue;
+    }
     o.predicted_step_time_s = o.result.step_time.value();
     o.measured_step_time_s = c.measured_step_time_s;
     o.error = (o.predicted_step_time_s - o.measured_step_time_s) / o.measured_step_time_s;
@@ -43,7 +53,7 @@ ValidationReport validate_cases(const std::vector<ValidationCase>& cases) {
     report.max_abs_error = std::max(report.max_abs_error, std::abs(o.error));
     report.cases.push_back(std::move(o));
   }
-  report.mape = cases.empty() ? 0.0 : abs_sum / static_cast<double>(cases.size());
+  report.mape = report.cases.empty() ? 0.0 : abs_sum / static_cast<double>(report.cases.size());
 
   std::map<std::string, std::vector<const CaseOutcome*>> groups;
   for (const auto& o : report.cases) groups[o.group].push_back(&o);
@@ -75,9 +85,11 @@ ValidationReport validate_cases(const std::vector<ValidationCase>& cases) {
 }
 
 std::vector<PlanQuality> plan_quality(const std::vector<ValidationCase>& cases, const ValidationReport& report) {
+  std::map<std::string, const ValidationCase*> by_id;
+  for (const auto& c : cases) by_id[c.id] = &c;
   std::vector<PlanQuality> out;
-  for (std::size_t i = 0; i < cases.size(); ++i) {
-    const auto& c = cases[i];
+  for (const auto& outcome : report.cases) {  // refused cases have no plan to search around
+    const auto& c = *by_id.at(outcome.id);
     SearchSpace space;
     space.gpus = c.plan.gpus();
     space.global_batch_size = c.plan.global_batch_size;
@@ -100,12 +112,12 @@ std::vector<PlanQuality> plan_quality(const std::vector<ValidationCase>& cases, 
     same.schedule = {c.plan.schedule};
     same.parameter_servers.values = {c.plan.parameter_servers};
     SearchOptions ranked = best_only;
-    ranked.rank_time_s = report.cases[i].predicted_step_time_s;
+    ranked.rank_time_s = outcome.predicted_step_time_s;
     const SearchResult s = search_plans(c.model, c.cluster, same, ranked);
 
     PlanQuality q;
     q.id = c.id;
-    q.case_plan_s = report.cases[i].predicted_step_time_s;
+    q.case_plan_s = outcome.predicted_step_time_s;
     q.best_s = r.plans.front().step_time.value();
     q.best_plan = r.plans.front().plan;
     q.same_features_best_s = s.plans.front().step_time.value();

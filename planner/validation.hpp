@@ -29,9 +29,16 @@ struct GroupRanking {
   double its_measured_gap = 0;         ///< its measured time over the fastest measured time, minus 1
 };
 
+/// A case hpsim cannot express (its model, cluster or plan is refused, or its step cannot be simulated).
+struct RefusedCase {
+  std::string id;
+  std::string reason;
+};
+
 struct ValidationReport {
-  std::vector<CaseOutcome> cases;
-  double mape = 0;
+  std::vector<CaseOutcome> cases;    ///< the answered cases, in file order
+  std::vector<RefusedCase> refused;  ///< the others, in file order; excluded from every figure below
+  double mape = 0;                   ///< over the answered cases
   double max_abs_error = 0;
   std::vector<GroupRanking> rankings;   ///< groups with at least 3 cases
   double mean_kendall_tau = 0;          ///< over those groups, weighted by their number of pairs

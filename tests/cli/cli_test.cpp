@@ -1,6 +1,8 @@
 // End-to-end tests of the hpsim binary: exit codes, one-line errors, JSON fields, trace, golden output.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -100,6 +102,44 @@ TEST_CASE("cli: models, clusters and validate") {
       CHECK(c.contains(k));
   CHECK(j.contains("mape"));
   CHECK(j.contains("max_abs_error"));
+}
+
+TEST_CASE("cli: validate answers every case; one it cannot express is refused with its reason, after the rest") {
+  const std::string file = write_temp("mixed_cases.yaml",
+                                      "cases:\n"
+                                      "  - {id: ok-a, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 1.0,\n"
+                                      "     plan: {tp: 2, global_batch_size: 16}}\n"
+                                      "  - {id: odd-pp, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 1.0,\n"
+                                      "     plan: {pp: 7, dp: 1, global_batch_size: 16}}\n"
+                                      "  - {id: ok-b, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 2.0,\n"
+                                      "     plan: {tp: 4, global_batch_size: 16}}\n");
+  const Outcome j = hpsim("validate " + file + " --format json");
+  CHECK(j.code == 2);
+  CHECK(std::count(j.err.begin(), j.err.end(), '\n') == 1);
+  CHECK(j.err.find("1 of 3 cases refused") != std::string::npos);
+  const auto doc = nlohmann::json::parse(j.out);
+  REQUIRE(doc["cases"].size() == 3);
+  CHECK(doc["refused"] == 1);
+  CHECK(doc["answered"] == 2);
+  int refused = 0;
+  double abs_sum = 0;
+  for (const auto& c : doc["cases"]) {
+    if (c.contains("refused")) {
+      ++refused;
+      CHECK(c["id"] == "odd-pp");
+      CHECK(c["refused"].get<std::string>().find("pp") != std::string::npos);
+      CHECK_FALSE(c.contains("predicted_step_time_s"));
+    } else {
+      abs_sum += std::abs(c["error"].get<double>());
+    }
+  }
+  CHECK(refused == 1);
+  CHECK(doc["mape"].get<double>() == doctest::Approx(abs_sum / 2));  // the refused case is not in the mean
+  const Outcome t = hpsim("validate " + file);
+  CHECK(t.code == 2);
+  CHECK(t.out.find("ok-b") != std::string::npos);  // cases after the refused one are still reported
+  CHECK(t.out.find("refused case") != std::string::npos);
+  CHECK(t.out.find("odd-pp") != std::string::npos);
 }
 
 TEST_CASE("cli: bad input exits 2 with one line naming the file and field") {

@@ -218,6 +218,41 @@ TEST_CASE("report: accuracy worse than the baseline by more than the thresholds 
   std::remove(base.c_str());
 }
 
+TEST_CASE("report: a case hpsim cannot express is counted, and more refusals than the baseline regress") {
+  const std::string cases = write_temp("report_refused_cases.yaml", R"(cases:
+  - {id: a, source: test, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 3.0,
+     plan: {tp: 1, pp: 1, global_batch_size: 64, micro_batch_size: 4, precision: fp16}}
+  - {id: odd, source: test, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 3.0,
+     plan: {pp: 7, dp: 1, global_batch_size: 64}}
+)");
+  const std::string name = cases.substr(cases.rfind('/') + 1);
+  const std::string base = temp_path("baseline_refused.json");
+  std::remove(base.c_str());
+  // A new data set starts its baseline: figures, not a regression.
+  Outcome o = hpsim("report --baseline " + base + " --validate " + cases + " --format json");
+  CAPTURE(o.out);
+  CHECK(o.code == 0);
+  json j = json::parse(o.out);
+  REQUIRE(j["accuracy"].size() == 1);
+  CHECK(j["accuracy"][0]["status"] == "new");
+  CHECK(j["accuracy"][0]["cases"].size() == 1);
+  REQUIRE(j["accuracy"][0]["refused"].size() == 1);
+  CHECK(j["accuracy"][0]["refused"][0]["id"] == "odd");
+  REQUIRE(hpsim("report --baseline " + base + " --validate " + cases + " --update-baseline").code == 0);
+  CHECK(json::parse(slurp(base))["accuracy"][name]["refused"] == 1);
+  o = hpsim("report --baseline " + base + " --validate " + cases);
+  CHECK(o.code == 0);
+  CHECK(o.out.find("| " + name + " | 1 | 1 | +0 |") != std::string::npos);
+  // The baseline answered both: one more refusal is a regression.
+  json b = json::parse(slurp(base));
+  b["accuracy"][name]["refused"] = 0;
+  std::ofstream(base) << b.dump();
+  o = hpsim("report --baseline " + base + " --validate " + cases);
+  CHECK(o.code == 4);
+  CHECK(o.out.find("refused cases +1") != std::string::npos);
+  std::remove(base.c_str());
+}
+
 TEST_CASE("report: JSON output, the HTML page and bad input") {
   const std::string base = make_baseline("baseline_misc.json");
   const std::string html = temp_path("report.html");
