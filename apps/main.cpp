@@ -11,6 +11,7 @@
 #include "apps/localhost_cluster.hpp"
 #include "apps/output.hpp"
 #include "apps/plan_command.hpp"
+#include "apps/plan_flags.hpp"
 #include "apps/run_command.hpp"
 #include "apps/report_command.hpp"
 #include "core/error.hpp"
@@ -26,34 +27,6 @@ using apps::Format;
 
 const std::map<std::string, Format> kFormats = {
     {"table", Format::table}, {"json", Format::json}, {"csv", Format::csv}, {"md", Format::md}};
-
-/// Plan flags as given on the command line; only the ones present override the plan file.
-struct PlanFlags {
-  std::map<std::string, std::string> values;
-  void add(CLI::App* app) {
-    for (const auto& [flag, key] : std::vector<std::pair<std::string, std::string>>{
-             {"--tp", "tp"}, {"--pp", "pp"}, {"--dp", "dp"}, {"--cp", "cp"}, {"--ep", "ep"}, {"--vpp", "vpp"},
-             {"--micro-batch-size", "micro_batch_size"}, {"--global-batch-size", "global_batch_size"},
-             {"--seq-length", "seq_length"}, {"--recompute", "recompute"}, {"--zero", "zero"},
-             {"--precision", "precision"}, {"--schedule", "schedule"},
-             {"--parameter-servers", "parameter_servers"}}) {
-      app->add_option_function<std::string>(flag, [this, key = key](const std::string& v) { values[key] = v; },
-                                            "plan field " + key);
-    }
-    for (const auto& [flag, key] : std::vector<std::pair<std::string, std::string>>{
-             {"--sp", "sp"}, {"--tp-comm-overlap", "tp_comm_overlap"}, {"--cp-comm-overlap", "cp_comm_overlap"},
-             {"--overlap-grad-reduce", "overlap_grad_reduce"},
-             {"--overlap-param-gather", "overlap_param_gather"}, {"--flash-attention", "flash_attention"}}) {
-      app->add_option_function<std::string>(flag, [this, key = key](const std::string& v) { values[key] = v; },
-                                            "plan field " + key + " (true/false)")
-          ->expected(0, 1)
-          ->default_str("true");
-    }
-  }
-  void apply(YAML::Node& plan) const {
-    for (const auto& [k, v] : values) plan[k] = v;
-  }
-};
 
 Format parse_format(const std::string& s) { return kFormats.at(s); }
 
@@ -104,7 +77,7 @@ int cmd_clusters(Format format) {
 struct SimulateArgs {
   std::string model, cluster, plan_file, trace;
   bool full_ranks = false;
-  PlanFlags flags;
+  apps::PlanFieldFlags flags;
 };
 
 int cmd_simulate(const SimulateArgs& a, Format format) {

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "planner/plan_fields.hpp"
+
 namespace hpsim::apps {
 
 using nlohmann::json;
@@ -71,26 +73,17 @@ std::string TextTable::render(Format format) const {
 }
 
 json plan_to_json(const planner::Plan& p) {
-  return json{{"tp", p.tp},
-              {"pp", p.pp},
-              {"dp", p.dp},
-              {"cp", p.cp},
-              {"ep", p.ep},
-              {"vpp", p.vpp},
-              {"sp", p.sp},
-              {"micro_batch_size", p.micro_batch_size},
-              {"global_batch_size", p.global_batch_size},
-              {"seq_length", p.seq_length},
-              {"recompute", planner::to_string(p.recompute)},
-              {"zero", p.zero},
-              {"precision", topologies::to_string(p.precision)},
-              {"schedule", planner::to_string(p.schedule)},
-              {"tp_comm_overlap", p.tp_comm_overlap},
-              {"cp_comm_overlap", p.cp_comm_overlap},
-              {"overlap_grad_reduce", p.overlap_grad_reduce},
-              {"overlap_param_gather", p.overlap_param_gather},
-              {"flash_attention", p.flash_attention},
-              {"parameter_servers", p.parameter_servers}};
+  json j = json::object();
+  for (const auto& f : planner::plan_field_table()) {
+    const std::int64_t code = f.get(p);
+    const std::string key(f.key);
+    switch (f.type) {
+      case planner::FieldType::integer: j[key] = code; break;
+      case planner::FieldType::boolean: j[key] = code != 0; break;
+      case planner::FieldType::choice: j[key] = planner::field_value_text(f, code); break;
+    }
+  }
+  return j;
 }
 
 json step_to_json(const planner::StepResult& r) {
@@ -164,11 +157,6 @@ std::string step_to_text(const planner::StepResult& r, const models::ModelSpec& 
   return out;
 }
 
-std::string plan_summary(const planner::Plan& p) {
-  return fmt::format("tp {} pp {} dp {} cp {} ep {} vpp {} mbs {} {} sp {} zero {}", p.tp, p.pp, p.dp, p.cp, p.ep, p.vpp,
-                     p.micro_batch_size, planner::to_string(p.recompute), p.sp ? "on" : "off", p.zero);
-}
-
 json plan_quality_to_json(const std::vector<planner::PlanQuality>& quality) {
   json out = json::array();
   for (const auto& q : quality)
@@ -193,7 +181,7 @@ std::string plan_quality_to_text(const std::vector<planner::PlanQuality>& qualit
     t.rows.push_back({q.id, fmt::format("{:.3f}", q.case_plan_s),
                       fmt::format("{} of {}", q.case_plan_rank, q.same_features_feasible),
                       fmt::format("{:.3f}", q.same_features_best_s), fmt::format("{:.3f}", q.best_s),
-                      plan_summary(q.best_plan), fmt::format("{:.2f}", q.search_time_s)});
+                      planner::plan_summary_text(q.best_plan), fmt::format("{:.2f}", q.search_time_s)});
   return t.render(format);
 }
 

@@ -45,15 +45,14 @@ PlanInputs plan_inputs(const PlanArgs& a) {
   PlanInputs in;
   in.model_ref = a.model;
   in.cluster_ref = a.cluster;
-  if (a.model.empty() && a.cluster.empty() && a.global_batch_size.empty()) {
+  if (a.model.empty() && a.cluster.empty() && !a.constraints.has("global_batch_size")) {
     std::cerr << "hpsim plan: no model, cluster or batch given; planning the built-in example: Llama-3 70B on 8 DGX "
-                 "H100 nodes (64 GPUs), global batch 512, sequence 8192, "
-              << a.precision << ", with and without flash attention\n";
+                 "H100 nodes (64 GPUs), global batch 512, sequence 8192, with and without flash attention\n";
     in.model_ref = "llama3-70b";
     in.cluster_ref = "dgx-h100:8";
-    in.space.global_batch_size = 512;
-    in.space.seq_length = 8192;
-    in.space.flash_attention = {false, true};  // a Llama-3 run today would use it; the flags below may pin it
+    in.space.fixed.global_batch_size = 512;
+    in.space.fixed.seq_length = 8192;
+    in.space.axis(planner::PlanKey::flash_attention).values = {0, 1};  // a Llama-3 run today would use it
   }
   if (in.model_ref.empty())
     throw core::InputError("command line", "--model", "required (a preset name, a model file or config.json)");
@@ -61,12 +60,8 @@ PlanInputs plan_inputs(const PlanArgs& a) {
     throw core::InputError("command line", "--cluster", "required (a preset NAME:NODES or a cluster file)");
   in.model = models::load_model(in.model_ref);
   in.cluster = topologies::load_cluster(resolve_cluster_name(in.cluster_ref));
-  if (!a.global_batch_size.empty())
-    in.space.global_batch_size = positive_integer_flag(a.global_batch_size, "--global-batch-size");
-  if (!a.seq_length.empty()) in.space.seq_length = positive_integer_flag(a.seq_length, "--seq-length");
   if (!a.gpus.empty()) in.space.gpus = positive_integer_flag(a.gpus, "--gpus");
-  in.space.precision = topologies::parse_precision(a.precision, "command line", "--precision");
-  a.constraints.apply(in.space);
+  a.constraints.apply(in.space);  // the flags may pin what the example chose
   return in;
 }
 
@@ -138,11 +133,8 @@ CLI::App* add_plan_command(CLI::App& app, PlanArgs& a) {
   auto* cmd = app.add_subcommand("plan", "search the plan space; print the best plans and why; sweep what-ifs");
   cmd->add_option("--model", a.model, "preset name, model file or Hugging Face config.json");
   cmd->add_option("--cluster", a.cluster, "preset NAME:NODES or cluster file");
-  cmd->add_option("--global-batch-size", a.global_batch_size, "sequences per optimizer step");
-  cmd->add_option("--seq-length", a.seq_length, "tokens per sequence (default: the model's)");
   cmd->add_option("--gpus", a.gpus, "GPUs to use (default: the whole cluster)");
   cmd->add_option("--top", a.top, "how many plans to list (default 10)");
-  cmd->add_option("--precision", a.precision, "fp32, fp16, bf16 or fp8 (default bf16)");
   cmd->add_option("--threads", a.threads, "search threads (default: one per hardware thread)");
   a.constraints.add(cmd);
   cmd->add_option("--set", a.sets, "what-if sweep KEY=V1,V2,... over a cluster, model or batch field (repeatable)");

@@ -12,7 +12,7 @@ namespace hpsim::apps {
 
 /// The command line as given; numbers stay text so that a bad one is reported naming its flag.
 struct PlanArgs {
-  std::string model, cluster, global_batch_size, seq_length, gpus, top = "10", precision = "bf16", threads;
+  std::string model, cluster, gpus, top = "10", threads;
   ConstraintFlags constraints;
   std::vector<std::string> sets;  ///< --set KEY=V1,V2,... (repeatable)
   std::vector<std::string> emit;  ///< "megatron" and/or "plan FILE"

@@ -9,14 +9,24 @@
 #include "apps/output.hpp"
 #include "core/error.hpp"
 #include "core/fields.hpp"
+#include "planner/plan_fields.hpp"
 
 namespace hpsim::apps {
 
 std::string megatron_arguments(const planner::Plan& p, const models::ModelSpec& model) {
-  std::string a = fmt::format("--tensor-model-parallel-size {} --pipeline-model-parallel-size {}", p.tp, p.pp);
+  std::string a;
+  // The fields Megatron-LM takes one to one (plan field table), in the table's order.
+  for (const auto& f : planner::plan_field_table()) {
+    if (f.megatron_flag.empty()) continue;
+    const std::int64_t v = f.get(p);
+    if (f.type == planner::FieldType::boolean) {
+      if (v != 0) a += fmt::format(" {}", f.megatron_flag);
+    } else {
+      a += fmt::format(" {} {}", f.megatron_flag, planner::field_value_text(f, v));
+    }
+  }
+  // The fields whose Megatron form depends on more than their own value.
   if (p.vpp > 1) a += fmt::format(" --num-layers-per-virtual-pipeline-stage {}", model.num_layers / (p.pp * p.vpp));
-  if (p.sp) a += " --sequence-parallel";
-  a += fmt::format(" --context-parallel-size {}", p.cp);
   if (model.is_moe()) a += fmt::format(" --expert-model-parallel-size {}", p.ep);
   // Megatron has no ZeRO-2; its distributed optimizer shards optimizer states (and main gradients). ZeRO-3 is FSDP.
   if (p.zero == 3) a += " --use-torch-fsdp2";
@@ -27,17 +37,13 @@ std::string megatron_arguments(const planner::Plan& p, const models::ModelSpec& 
   // The simulator assumes these overlaps on by default; Megatron needs them asked for.
   if (p.overlap_grad_reduce && p.dp * p.cp > 1) a += " --overlap-grad-reduce";
   if (p.overlap_param_gather && (p.zero == 1 || p.zero == 2)) a += " --overlap-param-gather";
-  if (p.tp_comm_overlap) a += " --tp-comm-overlap";
-  if (p.flash_attention) a += " --use-flash-attn";
-  a += fmt::format(" --micro-batch-size {} --global-batch-size {} --seq-length {}", p.micro_batch_size,
-                   p.global_batch_size, p.seq_length);
   switch (p.precision) {
     case topologies::Precision::bf16: a += " --bf16"; break;
     case topologies::Precision::fp16: a += " --fp16"; break;
     case topologies::Precision::fp8: a += " --bf16 --fp8-format hybrid"; break;
     case topologies::Precision::fp32: break;
   }
-  return a;
+  return a.empty() ? a : a.substr(1);
 }
 
 void write_plan_file(const std::string& path, const planner::Plan& plan, const std::string& model_ref,
@@ -48,13 +54,7 @@ void write_plan_file(const std::string& path, const planner::Plan& plan, const s
   YAML::Node root(YAML::NodeType::Map);
   root["model"] = ref(model_ref);
   root["cluster"] = ref(cluster_ref);
-  // Every key as the JSON output names it (the plan file's keys), each typed as in a hand-written file.
-  const auto fields = plan_to_json(plan);
-  for (const auto& [key, value] : fields.items()) {
-    if (value.is_boolean()) root["plan"][key] = value.get<bool>();
-    else if (value.is_number_integer()) root["plan"][key] = value.get<std::int64_t>();
-    else root["plan"][key] = value.get<std::string>();
-  }
+  root["plan"] = planner::plan_to_node(plan);
   YAML::Emitter out;
   out << root;
   std::ofstream file(path);

@@ -10,19 +10,36 @@
 #include "apps/progress_bar.hpp"
 #include "core/error.hpp"
 #include "core/fields.hpp"
+#include "planner/plan_fields.hpp"
 
 namespace hpsim::apps {
 
 namespace {
 
-const std::vector<std::string> kSpaceKeys = {"global_batch_size", "seq_length", "gpus", "precision"};
-const std::vector<std::string> kClusterKeys = {
-    "nodes", "gpus_per_node", "gpu", "hbm_gib", "intra_node_bandwidth_gbyte_per_s", "nics_per_node",
-    "nic_bandwidth_gbit_per_s", "nodes_per_leaf", "fabric_oversubscription", "intra_node_efficiency",
-    "inter_node_efficiency", "intra_node_latency_us", "inter_node_latency_us", "memory_reserve_gib"};
-const std::vector<std::string> kModelKeys = {
-    "num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size",
-    "vocab_size", "num_local_experts", "num_experts_per_tok", "hidden_act", "tie_word_embeddings"};
+/// What a sweep may vary: a plan field the search does not vary (global_batch_size, seq_length, precision, the
+/// overlaps), the GPUs used, a cluster file's scalar key or GPU memory, or a key of the model file.
+std::vector<std::string> space_keys() {
+  std::vector<std::string> keys = {"gpus"};
+  for (const auto& f : planner::plan_field_table())
+    if (!f.searched) keys.emplace_back(f.key);
+  return keys;
+}
+
+std::vector<std::string> cluster_keys() {
+  std::vector<std::string> keys = {"hbm_gib"};  // the GPU's, applied to the point's GPU
+  for (const auto& k : topologies::cluster_file_keys())
+    if (k != "kind" && k != "name" && k != "source" && k != "description" && k != "preset") keys.push_back(k);
+  return keys;
+}
+
+std::vector<std::string> model_keys(const models::ModelSpec& example) {
+  std::vector<std::string> keys;
+  for (const auto& kv : models::model_to_node(example)) {
+    const auto key = kv.first.as<std::string>();
+    if (key != "name" && key != "source") keys.push_back(key);
+  }
+  return keys;
+}
 
 bool contains(const std::vector<std::string>& keys, const std::string& key) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
@@ -61,10 +78,11 @@ std::vector<SweepAxis> parse_sweep(const std::vector<std::string>& sets) {
     SweepAxis axis{set.substr(0, eq == std::string::npos ? set.size() : eq), {}};
     if (eq == std::string::npos || eq + 1 == set.size())
       throw core::InputError("command line", "--set", "expected KEY=V1,V2,..., got '" + set + "'");
-    if (!contains(kSpaceKeys, axis.key) && !contains(kClusterKeys, axis.key) && !contains(kModelKeys, axis.key))
+    const auto plan = space_keys(), cluster = cluster_keys(), model = model_keys(models::ModelSpec{});
+    if (!contains(plan, axis.key) && !contains(cluster, axis.key) && !contains(model, axis.key))
       throw core::InputError("command line", "--set",
-                             fmt::format("unknown key '{}' (cluster: {}; model: {}; batch: {})", axis.key,
-                                         join(kClusterKeys), join(kModelKeys), join(kSpaceKeys)));
+                             fmt::format("unknown key '{}' (cluster: {}; model: {}; plan: {})", axis.key,
+                                         join(cluster), join(model), join(plan)));
     for (const auto& a : axes)
       if (a.key == axis.key) throw core::InputError("command line", "--set", "key '" + axis.key + "' given twice");
     std::size_t start = eq + 1;
@@ -90,11 +108,10 @@ PlanInputs apply_point(const PlanInputs& base, const std::vector<SweepAxis>& axe
     const std::string& key = axes[i].key;
     const std::string& v = values[i];
     const std::string flag = "--set " + key;
-    if (key == "global_batch_size") in.space.global_batch_size = positive_integer_flag(v, flag);
-    else if (key == "seq_length") in.space.seq_length = positive_integer_flag(v, flag);
-    else if (key == "gpus") in.space.gpus = positive_integer_flag(v, flag);
-    else if (key == "precision") in.space.precision = topologies::parse_precision(v, "command line", flag);
-    else if (contains(kClusterKeys, key)) {
+    if (key == "gpus") in.space.gpus = positive_integer_flag(v, flag);
+    else if (const auto* field = planner::find_plan_field(key); field && field->key == key)
+      in.space.set(field->id, planner::parse_field_value(*field, v, "--set"));
+    else if (contains(cluster_keys(), key)) {
       if (!cluster_set) cluster = cluster_fields(base.cluster_ref), cluster_set = true;
       if (key == "hbm_gib") continue;  // applied once the point's GPU is known
       cluster[key] = v;

@@ -15,9 +15,9 @@ void run_search(benchmark::State& state, const char* model_name, const char* clu
   const auto model = models::load_model(model_name);
   const auto cluster = topologies::load_cluster(cluster_name);
   planner::SearchSpace space;
-  space.global_batch_size = gbs;
-  space.seq_length = seq;
-  space.precision = precision;
+  space.fixed.global_batch_size = gbs;
+  space.fixed.seq_length = seq;
+  space.fixed.precision = precision;
   std::int64_t candidates = 0, simulated = 0, feasible = 0;
   for (auto _ : state) {
     const auto r = planner::search_plans(model, cluster, space);

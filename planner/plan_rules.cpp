@@ -1,56 +1,32 @@
-#include <set>
-
 #include "core/error.hpp"
 #include "planner/plan.hpp"
+#include "planner/plan_fields.hpp"
 
 namespace hpsim::planner {
 
 namespace {
-
-const std::set<std::string> kPlanKeys = {
-    "tp", "pp", "dp", "cp", "ep", "vpp", "sp", "micro_batch_size", "global_batch_size", "seq_length", "recompute",
-    "zero", "precision", "schedule", "tp_comm_overlap", "cp_comm_overlap", "overlap_grad_reduce", "overlap_param_gather",
-    "flash_attention", "parameter_servers"};
 
 std::string str(std::int64_t v) { return std::to_string(v); }
 
 }  // namespace
 
 Plan plan_from_fields(const core::Fields& f) {
+  Plan p;
+  for (const auto& field : plan_field_table()) field.set(p, field.default_code);
   for (const auto& kv : f.node()) {
     const auto key = kv.first.as<std::string>();
-    if (!kPlanKeys.count(key)) {
+    const PlanField* field = find_plan_field(key);
+    if (field == nullptr || field->key != key) {
       std::string known;
-      for (const auto& k : kPlanKeys) known += (known.empty() ? "" : ", ") + k;
+      for (const auto& k : plan_field_table()) known += (known.empty() ? "" : ", ") + std::string(k.key);
       f.fail(key, "unknown plan key (known: " + known + ")");
     }
+    if (!kv.second.IsScalar()) f.fail(key, "expected " + field_expectation(*field));
+    field->set(p, parse_field_value(*field, kv.second.Scalar(), f.where()));
   }
-  Plan p;
-  p.tp = f.positive_integer_or("tp", 1);
-  p.pp = f.positive_integer_or("pp", 1);
-  p.dp = f.has("dp") ? f.positive_integer("dp") : 0;
-  p.cp = f.positive_integer_or("cp", 1);
-  p.ep = f.positive_integer_or("ep", 1);
-  p.vpp = f.positive_integer_or("vpp", 1);
-  p.sp = f.boolean_or("sp", false);
-  p.micro_batch_size = f.positive_integer_or("micro_batch_size", 1);
-  p.global_batch_size = f.positive_integer("global_batch_size");
-  p.seq_length = f.has("seq_length") ? f.positive_integer("seq_length") : 0;
-  const auto r = f.choice_or("recompute", {"none", "selective", "full"}, "none");
-  p.recompute = r == "full" ? models::Recompute::full
-                : r == "selective" ? models::Recompute::selective
-                                   : models::Recompute::none;
-  p.zero = f.non_negative_integer_or("zero", 0);
-  if (p.zero > 3) f.fail("zero", "expected 0, 1, 2 or 3, got " + str(p.zero));
-  p.precision = topologies::parse_precision(f.string_or("precision", "bf16"), f.where(), "precision");
-  p.schedule = f.choice_or("schedule", {"gpipe", "1f1b", "interleaved"}, "1f1b") == "gpipe" ? Schedule::gpipe
-                                                                                            : Schedule::one_f_one_b;
-  p.tp_comm_overlap = f.boolean_or("tp_comm_overlap", false);
-  p.cp_comm_overlap = f.boolean_or("cp_comm_overlap", true);
-  p.overlap_grad_reduce = f.boolean_or("overlap_grad_reduce", true);
-  p.overlap_param_gather = f.boolean_or("overlap_param_gather", true);
-  p.flash_attention = f.boolean_or("flash_attention", false);
-  p.parameter_servers = f.non_negative_integer_or("parameter_servers", 0);
+  for (const auto& field : plan_field_table())
+    if (field.required && !f.has(std::string(field.key)))
+      f.fail(std::string(field.key), "missing (required: " + std::string(field.help) + ")");
   return p;
 }
 

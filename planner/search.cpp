@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <tuple>
@@ -14,6 +16,7 @@
 #include "core/error.hpp"
 #include "planner/cost_cache.hpp"
 #include "planner/memory_model.hpp"
+#include "planner/plan_fields.hpp"
 #include "planner/step_costs.hpp"
 
 namespace hpsim::planner {
@@ -91,15 +94,6 @@ double step_time_lower_bound_s(const StepCosts& c, const Plan& plan) {
   return best;
 }
 
-namespace {
-
-std::string plan_fields(const Plan& p) {
-  return fmt::format("tp {} pp {} dp {} cp {} ep {} vpp {} mbs {} recompute {} sp {} zero {}", p.tp, p.pp, p.dp,
-                     p.cp, p.ep, p.vpp, p.micro_batch_size, to_string(p.recompute), p.sp ? "on" : "off", p.zero);
-}
-
-}  // namespace
-
 bool rank_before(const StepResult& a, const StepResult& b) {
   if (a.step_time != b.step_time) return a.step_time < b.step_time;
   if (a.memory.peak != b.memory.peak) return a.memory.peak < b.memory.peak;
@@ -121,145 +115,200 @@ std::string explain_difference(const StepResult& best, const StepResult& other) 
   const auto top = std::max_element(parts.begin(), parts.end(),
                                     [](const auto& x, const auto& y) { return x.second < y.second; });
   const double gap = (other.step_time - best.step_time).value();
-  std::string fields;
-  auto diff = [&](const char* name, auto x, auto y) {
-    if (x != y) fields += fmt::format("{}{} {} vs {}", fields.empty() ? "" : ", ", name, x, y);
-  };
-  const Plan& p = best.plan;
-  const Plan& q = other.plan;
-  diff("tp", p.tp, q.tp);
-  diff("pp", p.pp, q.pp);
-  diff("dp", p.dp, q.dp);
-  diff("cp", p.cp, q.cp);
-  diff("ep", p.ep, q.ep);
-  diff("vpp", p.vpp, q.vpp);
-  diff("micro-batch", p.micro_batch_size, q.micro_batch_size);
-  diff("recompute", to_string(p.recompute), to_string(q.recompute));
-  diff("sp", p.sp ? "on" : "off", q.sp ? "on" : "off");
-  diff("zero", p.zero, q.zero);
-  diff("schedule", to_string(p.schedule), to_string(q.schedule));
+  std::string fields;  // the plan fields that differ, in the table's order
+  for (const auto& f : plan_field_table()) {
+    const auto x = f.get(best.plan), y = f.get(other.plan);
+    if (x != y)
+      fields += fmt::format("{}{} {} vs {}", fields.empty() ? "" : ", ", f.key, field_value_text(f, x),
+                            field_value_text(f, y));
+  }
   if (gap <= 0)
     return fmt::format("the runner-up is as fast; the best wins the tie on memory or the stated order ({})", fields);
   return fmt::format("the best is {:.3f} s ({:.1f} %) faster than the runner-up, mostly {:.3f} s less {} ({})", gap,
                      100 * gap / other.step_time.value(), top->second, top->first, fields);
 }
 
+namespace {
+
+/// Enumerates every candidate within the space, rejects those that break a rule or do not fit, and returns the
+/// rest with their lower bounds (in enumeration order). Counts and closest miss go to `result`.
+class CandidateEnumerator {
+ public:
+  CandidateEnumerator(const models::ModelSpec& model, const topologies::ClusterSpec& cluster, const SearchSpace& space,
+                      std::int64_t gpus, CostCache& cache, SearchResult& result)
+      : model_(model), cluster_(cluster), space_(space), gpus_(gpus), cache_(cache), result_(result) {}
+
+  std::vector<Candidate> run(const std::function<void(double)>& progress) {
+    std::vector<std::int64_t> tp_natural;
+    for (auto d : divisors(gpus_))
+      if (space_.tp_across_nodes || d <= cluster_.gpus_per_node) tp_natural.push_back(d);
+    const auto tp_values = values(PlanKey::tp, tp_natural);
+    for (std::size_t i = 0; i < tp_values.size(); ++i) {
+      if (progress) progress(0.5 * static_cast<double>(i) / static_cast<double>(tp_values.size()));
+      Plan p = space_.fixed;
+      p.tp = tp_values[i];
+      for (const auto pp : values(PlanKey::pp, divisors(std::max<std::int64_t>(1, gpus_ / std::max<std::int64_t>(1, p.tp))))) {
+        p.pp = pp;
+        std::vector<std::int64_t> cp_natural;
+        for (auto d : divisors(std::max<std::int64_t>(1, gpus_ / std::max<std::int64_t>(1, p.tp * pp))))
+          if (is_power_of_two(d) && d <= 16 && p.seq_length % d == 0) cp_natural.push_back(d);
+        for (const auto cp : values(PlanKey::cp, cp_natural)) {
+          p.cp = cp;
+          const std::int64_t mp = p.tp * pp * cp;
+          p.dp = mp > 0 && gpus_ % mp == 0 ? gpus_ / mp : 0;
+          if (p.dp > 0 && !space_.axis(PlanKey::dp).allows(p.dp)) continue;
+          inner_fields(p);
+        }
+      }
+    }
+    return std::move(feasible_);
+  }
+
+  std::map<Rule, std::pair<std::int64_t, Plan>> rule_hits;  ///< count and one example per broken rule
+
+ private:
+  /// The values to try for a field: the user's list as given (so that a bad pin is reported by the rule it breaks),
+  /// else the natural values within the user's range.
+  std::vector<std::int64_t> values(PlanKey k, const std::vector<std::int64_t>& natural) const {
+    return domain(space_.axis(k), natural);
+  }
+
+  void inner_fields(Plan p) {
+    const std::int64_t dp = p.dp;
+    const auto ep_natural = model_.is_moe() && dp > 0 ? divisors(model_.num_experts) : std::vector<std::int64_t>{1};
+    const auto vpp_natural = p.pp > 1 && model_.num_layers % p.pp == 0 ? divisors(model_.num_layers / p.pp)
+                                                                       : std::vector<std::int64_t>{1};
+    const auto mbs_natural = dp > 0 && p.global_batch_size % dp == 0 ? divisors(p.global_batch_size / dp)
+                                                                     : std::vector<std::int64_t>{1};
+    const bool zero_pinned = space_.axis(PlanKey::zero).pinned();
+    for (const auto ep : values(PlanKey::ep, ep_natural))
+      for (const auto vpp : values(PlanKey::vpp, vpp_natural))
+        for (const auto mbs : values(PlanKey::micro_batch_size, mbs_natural))
+          for (const auto recompute : values(PlanKey::recompute, {0, 1, 2}))
+            for (const auto sp : values(PlanKey::sp, {0, 1})) {
+              if (sp && p.tp == 1) continue;  // the same plan as sp off
+              for (const auto zero : values(PlanKey::zero, {0, 1, 2, 3})) {
+                if (zero > 0 && dp * p.cp == 1 && !zero_pinned) continue;  // nothing to shard over
+                for (const auto schedule : values(PlanKey::schedule, {0, 1}))
+                  for (const auto flash : values(PlanKey::flash_attention, {0, 1}))
+                    for (const auto servers : values(PlanKey::parameter_servers, {0})) {
+                      p.ep = ep, p.vpp = vpp, p.micro_batch_size = mbs, p.zero = zero;
+                      p.recompute = static_cast<models::Recompute>(recompute);
+                      p.sp = sp != 0;
+                      p.schedule = static_cast<Schedule>(schedule);
+                      p.flash_attention = flash != 0;
+                      p.parameter_servers = servers;
+                      consider(p);
+                    }
+              }
+            }
+  }
+
+  void consider(Plan p) {
+    ++result_.candidates;
+    Rule rule = check_model_shape(p, model_);
+    if (rule == Rule::ok) rule = p.dp == 0 ? Rule::gpus_by_model_parallel : check_plan(p, model_, cluster_);
+    if (rule != Rule::ok) {
+      ++result_.rejected[std::string(rule_name(rule))];
+      auto& hit = rule_hits[rule];
+      if (hit.first++ == 0) hit.second = p;
+      return;
+    }
+    const MemoryUse memory = memory_use(cache_, p);
+    if (!memory.fits()) {
+      ++result_.rejected["out of memory"];
+      if (closest_peak_ < 0 || memory.peak.value() < closest_peak_) {
+        closest_peak_ = memory.peak.value();
+        result_.closest_miss = ClosestMiss{p, memory};
+      }
+      return;
+    }
+    feasible_.push_back({p, step_time_lower_bound_s(compute_step_costs(cache_, p), p)});
+  }
+
+  const models::ModelSpec& model_;
+  const topologies::ClusterSpec& cluster_;
+  const SearchSpace& space_;
+  std::int64_t gpus_;
+  CostCache& cache_;
+  SearchResult& result_;
+  std::vector<Candidate> feasible_;
+  double closest_peak_ = -1;
+};
+
+/// Why nothing was returned: the closest miss when valid plans exist but none fits, else the rule most candidates
+/// broke, with an example.
+[[noreturn]] void explain_nothing_feasible(const SearchResult& result,
+                                          const std::map<Rule, std::pair<std::int64_t, Plan>>& rule_hits,
+                                          const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
+                                          const std::string& where) {
+  if (result.closest_miss) {
+    const auto& miss = *result.closest_miss;
+    throw core::InfeasibleError(fmt::format(
+        "no plan fits in memory: the closest ({}) needs {:.1f} GiB per GPU, has {:.1f} GiB usable ({:.1f} GiB HBM)",
+        plan_summary_text(miss.plan), miss.memory.peak.value() / 1073741824.0, miss.memory.usable.value() / 1073741824.0,
+        miss.memory.capacity.value() / 1073741824.0));
+  }
+  if (rule_hits.empty()) throw core::InputError(where, "", "the constraints leave no plan to consider");
+  const auto most = std::max_element(rule_hits.begin(), rule_hits.end(), [](const auto& x, const auto& y) {
+    return x.second.first < y.second.first;
+  });
+  const RuleBreach b = explain(most->first, most->second.second, model, cluster);
+  throw core::InputError(where, b.field, b.message + " (no plan in the constraints keeps this rule)");
+}
+
+/// Simulates `plans` (a slice of the sorted candidates) on `threads` threads; rethrows a worker's exception.
+std::vector<StepResult> simulate_batch(CostCache& cache, const std::vector<Candidate>& candidates, std::size_t begin,
+                                       std::size_t end, unsigned threads) {
+  std::vector<StepResult> results(end - begin);
+  std::atomic<std::size_t> cursor{begin};
+  std::exception_ptr failure;  // an exception must not escape a worker thread: rethrown here, after the join
+  std::mutex failure_mutex;
+  auto work = [&] {
+    try {
+      for (std::size_t i; (i = cursor.fetch_add(1)) < end;) results[i - begin] = simulate_step(cache, candidates[i].plan).result;
+    } catch (...) {
+      std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      cursor = end;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads && t < end - begin; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
+  return results;
+}
+
+}  // namespace
+
 SearchResult search_plans(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
                           const SearchSpace& space, const SearchOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   const std::string where = "plan constraints";
-  if (space.global_batch_size <= 0) throw core::InputError(where, "--global-batch-size", "required (a positive integer)");
+  if (space.fixed.global_batch_size <= 0)
+    throw core::InputError(where, "global_batch_size", "required (a positive integer)");
   const std::int64_t gpus = space.gpus > 0 ? space.gpus : cluster.total_gpus();
   if (gpus > cluster.total_gpus())
-    throw core::InputError(where, "--gpus",
+    throw core::InputError(where, "gpus",
                            fmt::format("the cluster has {} GPUs, asked for {}", cluster.total_gpus(), gpus));
-  const std::int64_t seq = space.seq_length > 0 ? space.seq_length : model.seq_length;
+  SearchSpace resolved = space;
+  if (resolved.fixed.seq_length <= 0) resolved.fixed.seq_length = model.seq_length;
 
   const topologies::CollectiveCoster coster(cluster);
   CostCache cache(model, cluster, coster);
   SearchResult result;
-  std::vector<Candidate> feasible;
-  std::map<Rule, std::pair<std::int64_t, Plan>> rule_hits;  // count and one example
-  double closest_peak = -1;
-
-  std::vector<std::int64_t> tp_natural;
-  for (auto d : divisors(gpus))
-    if (space.tp_across_nodes || d <= cluster.gpus_per_node) tp_natural.push_back(d);
-  const auto tp_values = domain(space.tp, tp_natural);
-  std::size_t tp_done = 0;
-  for (const auto tp : tp_values) {
-    if (options.progress) options.progress(0.5 * static_cast<double>(tp_done++) / static_cast<double>(tp_values.size()));
-    for (const auto pp : domain(space.pp, divisors(std::max<std::int64_t>(1, gpus / std::max<std::int64_t>(1, tp))))) {
-      std::vector<std::int64_t> cp_natural;
-      for (auto d : divisors(std::max<std::int64_t>(1, gpus / std::max<std::int64_t>(1, tp * pp))))
-        if (is_power_of_two(d) && d <= 16 && seq % d == 0) cp_natural.push_back(d);
-      for (const auto cp : domain(space.cp, cp_natural)) {
-        const std::int64_t mp = tp * pp * cp;
-        const std::int64_t dp = mp > 0 && gpus % mp == 0 ? gpus / mp : 0;
-        const std::vector<std::int64_t> ep_natural =
-            model.is_moe() && dp > 0 ? divisors(model.num_experts) : std::vector<std::int64_t>{1};
-        const std::vector<std::int64_t> vpp_natural =
-            pp > 1 && model.num_layers % pp == 0 ? divisors(model.num_layers / pp) : std::vector<std::int64_t>{1};
-        const std::vector<std::int64_t> mbs_natural =
-            dp > 0 && space.global_batch_size % dp == 0 ? divisors(space.global_batch_size / dp)
-                                                       : std::vector<std::int64_t>{1};
-        for (const auto ep : domain(space.ep, ep_natural))
-          for (const auto vpp : domain(space.vpp, vpp_natural))
-            for (const auto mbs : domain(space.micro_batch_size, mbs_natural))
-              for (const auto recompute : space.recompute)
-                for (const bool sp : space.sp) {
-                  if (sp && tp == 1) continue;  // the same plan as sp off
-                  for (const auto zero : domain(space.zero, {0, 1, 2, 3})) {
-                    if (zero > 0 && dp * cp == 1 && !space.zero.pinned()) continue;  // nothing to shard over
-                    for (const auto schedule : space.schedule)
-                      for (const bool flash : space.flash_attention)
-                        for (const auto servers : domain(space.parameter_servers, {0})) {
-                          ++result.candidates;
-                          Plan p;
-                          p.tp = tp, p.pp = pp, p.cp = cp, p.dp = dp, p.ep = ep, p.vpp = vpp;
-                          p.micro_batch_size = mbs;
-                          p.global_batch_size = space.global_batch_size;
-                          p.seq_length = seq;
-                          p.recompute = recompute;
-                          p.sp = sp;
-                          p.zero = zero;
-                          p.precision = space.precision;
-                          p.schedule = schedule;
-                          p.flash_attention = flash;
-                          p.parameter_servers = servers;
-                          p.tp_comm_overlap = space.tp_comm_overlap;
-                          p.overlap_grad_reduce = space.overlap_grad_reduce;
-                          p.overlap_param_gather = space.overlap_param_gather;
-                          if (tp <= 0 || pp <= 0 || cp <= 0 || ep <= 0 || vpp <= 0 || mbs <= 0 || zero > 3) {
-                            ++result.rejected["non-positive field"];
-                            continue;
-                          }
-                          Rule rule = check_model_shape(p, model);
-                          if (rule == Rule::ok)
-                            rule = dp == 0 ? Rule::gpus_by_model_parallel : check_plan(p, model, cluster);
-                          if (rule != Rule::ok) {
-                            ++result.rejected[std::string(rule_name(rule))];
-                            auto& hit = rule_hits[rule];
-                            if (hit.first++ == 0) hit.second = p;
-                            continue;
-                          }
-                          const MemoryUse memory = memory_use(cache, p);
-                          if (!memory.fits()) {
-                            ++result.rejected["out of memory"];
-                            if (closest_peak < 0 || memory.peak.value() < closest_peak) {
-                              closest_peak = memory.peak.value();
-                              result.closest_miss = ClosestMiss{p, memory};
-                            }
-                            continue;
-                          }
-                          feasible.push_back({p, step_time_lower_bound_s(compute_step_costs(cache, p), p)});
-                        }
-                  }
-                }
-      }
-    }
-  }
+  CandidateEnumerator enumerate(model, cluster, resolved, gpus, cache, result);
+  std::vector<Candidate> feasible = enumerate.run(options.progress);
   result.feasible = static_cast<std::int64_t>(feasible.size());
-
+  const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
   if (feasible.empty()) {
     if (result.closest_miss && !options.throw_if_nothing_fits) {
-      result.search_time_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      result.search_time_s = elapsed();
       return result;
     }
-    if (result.closest_miss) {
-      const auto& miss = *result.closest_miss;
-      throw core::InfeasibleError(fmt::format(
-          "no plan fits in memory: the closest ({}) needs {:.1f} GiB per GPU, has {:.1f} GiB usable ({:.1f} GiB HBM)",
-          plan_fields(miss.plan), miss.memory.peak.value() / 1073741824.0, miss.memory.usable.value() / 1073741824.0,
-          miss.memory.capacity.value() / 1073741824.0));
-    }
-    if (rule_hits.empty()) throw core::InputError(where, "", "the constraints leave no plan to consider");
-    // Every candidate broke a rule: report the most frequent one with an example.
-    const auto most = std::max_element(rule_hits.begin(), rule_hits.end(), [](const auto& x, const auto& y) {
-      return x.second.first < y.second.first;
-    });
-    const RuleBreach b = explain(most->first, most->second.second, model, cluster);
-    throw core::InputError(where, "--" + b.field, b.message + " (no plan in the constraints keeps this rule)");
+    explain_nothing_feasible(result, enumerate.rule_hits, model, cluster, where);
   }
 
   // Branch and bound: simulate in order of the lower bound; stop when it cannot beat the K-th best.
@@ -270,33 +319,14 @@ SearchResult search_plans(const models::ModelSpec& model, const topologies::Clus
   const unsigned threads = std::max(1u, options.threads ? options.threads : std::thread::hardware_concurrency());
   const std::size_t k = std::max<std::size_t>(1, options.top_k);
   std::vector<StepResult> top;
-  std::size_t next = 0;
   const std::size_t batch = 4 * threads;
-  while (next < feasible.size()) {
+  for (std::size_t next = 0; next < feasible.size();) {
     const double kth = std::max(top.size() >= k ? top[k - 1].step_time.value() : INFINITY,
                                 options.rank_time_s.value_or(0.0));
     std::size_t end = next;
     while (end < feasible.size() && end - next < batch && !(options.prune && feasible[end].bound_s > kth)) ++end;
     if (end == next) break;  // every remaining bound exceeds the K-th best
-    std::vector<StepResult> results(end - next);
-    std::atomic<std::size_t> cursor{next};
-    std::exception_ptr failure;  // an exception must not escape a worker thread: rethrown here, after the join
-    std::mutex failure_mutex;
-    auto work = [&] {
-      try {
-        for (std::size_t i; (i = cursor.fetch_add(1)) < end;)
-          results[i - next] = simulate_step(cache, feasible[i].plan).result;
-      } catch (...) {
-        std::lock_guard lock(failure_mutex);
-        if (!failure) failure = std::current_exception();
-        cursor = end;
-      }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned t = 1; t < threads && t < end - next; ++t) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
-    if (failure) std::rethrow_exception(failure);
+    auto results = simulate_batch(cache, feasible, next, end, threads);
     result.simulated += static_cast<std::int64_t>(results.size());
     for (auto& r : results) {
       if (options.rank_time_s && r.step_time.value() < *options.rank_time_s) ++result.faster_than_rank_time;
@@ -309,8 +339,7 @@ SearchResult search_plans(const models::ModelSpec& model, const topologies::Clus
   }
   result.plans = std::move(top);
   if (result.plans.size() >= 2) result.why_best = explain_difference(result.plans[0], result.plans[1]);
-  result.search_time_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  result.search_time_s = elapsed();
   return result;
 }
 

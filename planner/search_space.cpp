@@ -11,34 +11,47 @@ bool IntChoice::allows(std::int64_t v) const {
   return v >= min && v <= max;
 }
 
-IntChoice IntChoice::parse(const std::string& text, const std::string& field) {
-  auto number = [&](const std::string& s) -> std::int64_t {
-    try {
-      std::size_t used = 0;
-      const long long v = std::stoll(s, &used);
-      if (used != s.size() || v < 0) throw std::invalid_argument(s);
-      return v;
-    } catch (const std::exception&) {
-      throw core::InputError("command line", field,
-                             "expected a value, a list (1,2,4) or a range (4..16) of integers >= 0, got '" + text + "'");
-    }
-  };
+IntChoice parse_field_domain(const PlanField& field, const std::string& text, const std::string& where) {
   IntChoice c;
-  if (const auto dots = text.find(".."); dots != std::string::npos) {
+  c.min = field.min;
+  c.max = field.max;
+  if (field.type == FieldType::boolean && text == "both") {
+    c.values = {0, 1};
+    return c;
+  }
+  if (const auto dots = text.find(".."); dots != std::string::npos && field.type == FieldType::integer) {
     const std::string lo = text.substr(0, dots), hi = text.substr(dots + 2);
-    c.min = lo.empty() ? 0 : number(lo);
-    if (!hi.empty()) c.max = number(hi);
-    if (c.min > c.max) throw core::InputError("command line", field, "empty range '" + text + "'");
+    if (!lo.empty()) c.min = parse_field_value(field, lo, where);
+    if (!hi.empty()) c.max = parse_field_value(field, hi, where);
+    if (c.min > c.max) throw core::InputError(where, std::string(field.key), "empty range '" + text + "'");
     return c;
   }
   std::size_t start = 0;
-  while (start <= text.size()) {
+  while (true) {
     const auto comma = text.find(',', start);
-    c.values.push_back(number(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
-    if (comma == std::string::npos) break;
+    const auto v = parse_field_value(field, text.substr(start, comma == std::string::npos ? std::string::npos
+                                                                                          : comma - start), where);
+    if (std::find(c.values.begin(), c.values.end(), v) == c.values.end()) c.values.push_back(v);
+    if (comma == std::string::npos) return c;
     start = comma + 1;
   }
-  return c;
+}
+
+SearchSpace::SearchSpace() {
+  for (const auto& f : plan_field_table()) {
+    f.set(fixed, f.default_code);
+    if (!f.searched) continue;
+    IntChoice any;
+    any.min = f.min;
+    any.max = f.max;
+    axis(f.id) = f.search_default.empty() ? any : parse_field_domain(f, std::string(f.search_default), "plan fields");
+  }
+}
+
+void SearchSpace::set(PlanKey k, std::int64_t code) {
+  const auto& f = plan_field(k);
+  if (f.searched) axis(k) = IntChoice{{code}};
+  else f.set(fixed, code);
 }
 
 }  // namespace hpsim::planner

@@ -1,48 +1,45 @@
 #pragma once
-/// The space of plans the planner searches: every field free, pinned or bounded by the user.
+/// The space of plans the planner searches: every searched plan field free, pinned or bounded by the user; every
+/// other field one value for all candidates. Both come from the plan field table (plan_fields.hpp).
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include "models/formulas.hpp"
 #include "planner/plan.hpp"
-#include "topologies/cluster_spec.hpp"
+#include "planner/plan_fields.hpp"
 
 namespace hpsim::planner {
 
-/// Allowed values of an integer plan field: any, a list ("1,2,4") or an inclusive range ("4..16").
+/// Allowed values of a field, as integer codes (PlanField): any, a list ("1,2,4") or an inclusive range ("4..16").
 struct IntChoice {
   std::vector<std::int64_t> values;  ///< empty: no list
   std::int64_t min = 1;
   std::int64_t max = std::numeric_limits<std::int64_t>::max();
   [[nodiscard]] bool allows(std::int64_t v) const;
   [[nodiscard]] bool pinned() const { return values.size() == 1; }
-  /// "8", "1,2,4", "4..16", "..8", "2.."; errors name `field` (e.g. "--tp").
-  static IntChoice parse(const std::string& text, const std::string& field);
 };
+
+/// A searched field's domain as written after its flag: integers "8", "1,2,4", "4..16", "..8", "2.."; booleans
+/// "true", "false", "both"; choices a list of names ("none,selective"). A bad value gives parse_field_value's error.
+IntChoice parse_field_domain(const PlanField& field, const std::string& text, const std::string& where);
 
 /// What the user asks for: the fixed inputs and the constraints on every searched field.
 struct SearchSpace {
-  std::int64_t gpus = 0;               ///< GPUs to use; 0: the whole cluster
-  std::int64_t global_batch_size = 0;  ///< required
-  std::int64_t seq_length = 0;         ///< 0: the model's
-  topologies::Precision precision = topologies::Precision::bf16;
-  IntChoice tp, pp, cp, ep, vpp, micro_batch_size, zero, parameter_servers;
-  std::vector<models::Recompute> recompute = {models::Recompute::none, models::Recompute::selective,
-                                              models::Recompute::full};
-  std::vector<bool> sp = {false, true};
-  std::vector<Schedule> schedule = {Schedule::one_f_one_b};
-  std::vector<bool> flash_attention = {false};
-  bool tp_comm_overlap = false;
-  bool overlap_grad_reduce = true;
-  bool overlap_param_gather = true;
+  std::int64_t gpus = 0;  ///< GPUs to use; 0: the whole cluster
+  /// The fields the search does not vary, as every candidate gets them; `fixed.global_batch_size` is required.
+  Plan fixed;
   bool tp_across_nodes = false;  ///< allow tp larger than a node's GPUs
-  SearchSpace() {
-    zero.min = 0;
-    zero.max = 3;
-    parameter_servers.values = {0};
-  }
+
+  SearchSpace();  ///< the table's defaults: fixed fields at their defaults, axes at their search defaults
+  [[nodiscard]] IntChoice& axis(PlanKey k) { return axes_[static_cast<std::size_t>(k)]; }
+  [[nodiscard]] const IntChoice& axis(PlanKey k) const { return axes_[static_cast<std::size_t>(k)]; }
+  /// Sets a field to one value: an axis is pinned to it, a fixed field takes it.
+  void set(PlanKey k, std::int64_t code);
+
+ private:
+  std::array<IntChoice, kPlanKeyCount> axes_;  ///< used for the searched fields only
 };
 
 }  // namespace hpsim::planner

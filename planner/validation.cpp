@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "models/formulas.hpp"
+#include "planner/plan_fields.hpp"
 #include "planner/search.hpp"
 
 namespace hpsim::planner {
@@ -90,27 +91,20 @@ std::vector<PlanQuality> plan_quality(const std::vector<ValidationCase>& cases, 
   std::vector<PlanQuality> out;
   for (const auto& outcome : report.cases) {  // refused cases have no plan to search around
     const auto& c = *by_id.at(outcome.id);
+    // The case's fixed fields (batch, sequence, precision, overlaps) as they are; the searched ones free, except
+    // flash attention, which the case's software either had or not.
     SearchSpace space;
     space.gpus = c.plan.gpus();
-    space.global_batch_size = c.plan.global_batch_size;
-    space.seq_length = c.plan.seq_length;
-    space.precision = c.plan.precision;
-    space.flash_attention = {c.plan.flash_attention};
-    space.overlap_grad_reduce = c.plan.overlap_grad_reduce;
-    space.overlap_param_gather = c.plan.overlap_param_gather;
-    space.tp_comm_overlap = c.plan.tp_comm_overlap;
+    space.fixed = c.plan;
+    space.set(PlanKey::flash_attention, c.plan.flash_attention);
     SearchOptions best_only;
     best_only.top_k = 1;
     const SearchResult r = search_plans(c.model, c.cluster, space, best_only);
 
-    SearchSpace same = space;
-    same.recompute = {c.plan.recompute};
-    same.sp = {c.plan.sp};
-    same.zero.values = {c.plan.zero};
-    same.cp.values = {c.plan.cp};
-    same.ep.values = {c.plan.ep};
-    same.schedule = {c.plan.schedule};
-    same.parameter_servers.values = {c.plan.parameter_servers};
+    SearchSpace same = space;  // the case's features: only tp, pp, vpp and the micro-batch searched
+    for (const PlanKey k : {PlanKey::recompute, PlanKey::sp, PlanKey::zero, PlanKey::cp, PlanKey::ep, PlanKey::schedule,
+                            PlanKey::parameter_servers})
+      same.set(k, plan_field(k).get(c.plan));
     SearchOptions ranked = best_only;
     ranked.rank_time_s = outcome.predicted_step_time_s;
     const SearchResult s = search_plans(c.model, c.cluster, same, ranked);

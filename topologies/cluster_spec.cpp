@@ -136,4 +136,6 @@ std::vector<ClusterSpec> cluster_presets() {
   return out;
 }
 
+const std::vector<std::string>& cluster_file_keys() { return kClusterKeys; }
+
 }  // namespace hpsim::topologies

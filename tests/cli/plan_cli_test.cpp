@@ -93,10 +93,10 @@ TEST_CASE("plan: impossible constraints exit 2 naming the rule, bad flags exit 2
   CHECK(o.err.find("tp") != std::string::npos);
   CHECK(o.err.find("heads") != std::string::npos);
   expect_input_error(kSmall + "--top abc", "--top");
-  expect_input_error(kSmall + "--pp 4..x", "--pp");
-  expect_input_error(kSmall + "--recompute none,some", "--recompute");
-  expect_input_error(kSmall + "--sp maybe", "--sp");
-  expect_input_error(kSmall + "--precision fp4", "--precision");
+  expect_input_error(kSmall + "--pp 4..x", "pp: expected a positive integer, got 'x'");
+  expect_input_error(kSmall + "--recompute none,some", "recompute: expected none, selective or full");
+  expect_input_error(kSmall + "--sp maybe", "sp: expected true or false");
+  expect_input_error(kSmall + "--precision fp4", "precision: expected fp32, fp16, bf16 or fp8");
   expect_input_error(kSmall + "--emit slides", "--emit");
   expect_input_error(kSmall + "--set no_such_key=1,2", "--set");
   expect_input_error(kSmall + "--set nic_bandwidth_gbit_per_s=fast", "nic_bandwidth_gbit_per_s");

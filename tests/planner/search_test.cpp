@@ -12,7 +12,7 @@ namespace {
 
 SearchSpace space_with_batch(std::int64_t gbs) {
   SearchSpace s;
-  s.global_batch_size = gbs;
+  s.fixed.global_batch_size = gbs;
   return s;
 }
 
@@ -42,7 +42,7 @@ TEST_CASE("search: branch and bound returns exactly what brute force returns") {
                         Case{"gpt-7.5b", "dgx-a100-40gb:4", 128, 0}}) {
     CAPTURE(c.model);
     SearchSpace s = space_with_batch(c.gbs);
-    s.seq_length = c.seq;
+    s.fixed.seq_length = c.seq;
     SearchOptions pruned, brute;
     pruned.top_k = brute.top_k = 8;
     brute.prune = false;
@@ -77,9 +77,9 @@ TEST_CASE("search: every candidate is counted once; pins are respected; results 
   const auto m = models::load_model("gpt3-175b");
   const auto cl = topologies::load_cluster("dgx-a100-80gb:16");
   SearchSpace s = space_with_batch(256);
-  s.precision = topologies::Precision::fp16;
-  s.tp.values = {8};
-  s.pp = IntChoice::parse("4..16", "--pp");
+  s.fixed.precision = topologies::Precision::fp16;
+  s.axis(PlanKey::tp).values = {8};
+  s.axis(PlanKey::pp) = parse_field_domain(plan_field(PlanKey::pp), "4..16", "test");
   const auto a = search_plans(m, cl, s);
   const auto b = search_plans(m, cl, s);
   std::int64_t rejected = 0;
@@ -99,7 +99,7 @@ TEST_CASE("search: every candidate is counted once; pins are respected; results 
 TEST_CASE("search: impossible constraints name the rule; nothing fitting gives the closest miss") {
   const auto gpt3 = models::load_model("gpt3-175b");
   SearchSpace s = space_with_batch(1536);
-  s.tp.values = {5};
+  s.axis(PlanKey::tp).values = {5};
   try {
     (void)search_plans(gpt3, topologies::load_cluster("dgx-a100-80gb:128"), s);
     FAIL("accepted tp 5 for 96 heads");

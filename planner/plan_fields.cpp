@@ -1,0 +1,212 @@
+#include "planner/plan_fields.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <type_traits>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace hpsim::planner {
+
+namespace {
+
+constexpr std::string_view kBool[] = {"false", "true"};
+constexpr std::string_view kRecompute[] = {"none", "selective", "full"};  // models::Recompute order
+constexpr std::string_view kPrecision[] = {"fp32", "fp16", "bf16", "fp8"};  // topologies::Precision order
+constexpr std::string_view kSchedule[] = {"gpipe", "1f1b"};                 // Schedule order
+
+// A field's value as its integer code, and back (integers as they are, booleans 0/1, enums by their order).
+template <auto member>
+std::int64_t get(const Plan& p) {
+  return static_cast<std::int64_t>(p.*member);
+}
+template <auto member>
+void set(Plan& p, std::int64_t v) {
+  p.*member = static_cast<std::remove_cvref_t<decltype(p.*member)>>(v);
+}
+
+constexpr std::int64_t kMaxInt = std::numeric_limits<std::int32_t>::max();
+
+PlanField integer(PlanKey id, std::string_view key, std::int64_t min, std::int64_t def,
+                  std::string_view def_text, bool searched, std::string_view help,
+                  std::int64_t (*get)(const Plan&), void (*set)(Plan&, std::int64_t)) {
+  PlanField f{id, key, {}, FieldType::integer, {}, min, kMaxInt, def, false, def_text, searched, {}, {}, help,
+              get, set};
+  return f;
+}
+
+PlanField boolean(PlanKey id, std::string_view key, bool def, bool searched, std::string_view help,
+                  std::int64_t (*get)(const Plan&), void (*set)(Plan&, std::int64_t)) {
+  PlanField f{id, key, {}, FieldType::boolean, kBool, 0, 1, def ? 1 : 0, false, kBool[def ? 1 : 0], searched, {},
+              {}, help, get, set};
+  return f;
+}
+
+PlanField choice(PlanKey id, std::string_view key, std::span<const std::string_view> names, std::int64_t def,
+                 bool searched, std::string_view help, std::int64_t (*get)(const Plan&),
+                 void (*set)(Plan&, std::int64_t)) {
+  PlanField f{id, key, {}, FieldType::choice, names, 0, static_cast<std::int64_t>(names.size()) - 1, def, false,
+              names[static_cast<std::size_t>(def)], searched, {}, {}, help, get, set};
+  return f;
+}
+
+std::array<PlanField, kPlanKeyCount> make_table() {
+  using K = PlanKey;
+  std::array<PlanField, kPlanKeyCount> t = {
+      integer(K::tp, "tp", 1, 1, "1", true, "tensor-parallel size", &get<&Plan::tp>, &set<&Plan::tp>),
+      integer(K::pp, "pp", 1, 1, "1", true, "pipeline-parallel size", &get<&Plan::pp>, &set<&Plan::pp>),
+      integer(K::dp, "dp", 1, 0, "derived", true,
+              "data-parallel size (derived from GPUs / (tp*pp*cp) when omitted)", &get<&Plan::dp>, &set<&Plan::dp>),
+      integer(K::cp, "cp", 1, 1, "1", true, "context-parallel size", &get<&Plan::cp>, &set<&Plan::cp>),
+      integer(K::ep, "ep", 1, 1, "1", true, "expert-parallel size (MoE models)", &get<&Plan::ep>, &set<&Plan::ep>),
+      integer(K::vpp, "vpp", 1, 1, "1", true,
+              "virtual pipeline stages per rank (interleaved 1F1B when > 1)", &get<&Plan::vpp>, &set<&Plan::vpp>),
+      boolean(K::sp, "sp", false, true, "sequence parallelism with TP", &get<&Plan::sp>, &set<&Plan::sp>),
+      integer(K::micro_batch_size, "micro_batch_size", 1, 1, "1", true,
+              "sequences per micro-batch", &get<&Plan::micro_batch_size>, &set<&Plan::micro_batch_size>),
+      integer(K::global_batch_size, "global_batch_size", 1, 0, "required", false,
+              "sequences per optimizer step", &get<&Plan::global_batch_size>, &set<&Plan::global_batch_size>),
+      integer(K::seq_length, "seq_length", 1, 0, "the model's", false, "tokens per sequence",
+              &get<&Plan::seq_length>, &set<&Plan::seq_length>),
+      choice(K::recompute, "recompute", kRecompute, 0, true, "activation recomputation",
+             &get<&Plan::recompute>, &set<&Plan::recompute>),
+      integer(K::zero, "zero", 0, 0, "0", true, "0, 1 (distributed optimizer), 2, 3 (FSDP)",
+              &get<&Plan::zero>, &set<&Plan::zero>),
+      choice(K::precision, "precision", kPrecision, 2, false, "mixed precision (fp32 master weights)",
+             &get<&Plan::precision>, &set<&Plan::precision>),
+      choice(K::schedule, "schedule", kSchedule, 1, true, "pipeline schedule (1f1b is interleaved when vpp > 1)",
+             &get<&Plan::schedule>, &set<&Plan::schedule>),
+      boolean(K::tp_comm_overlap, "tp_comm_overlap", false, false,
+              "TP communication overlapped with GEMMs (Megatron --tp-comm-overlap)", &get<&Plan::tp_comm_overlap>, &set<&Plan::tp_comm_overlap>),
+      boolean(K::cp_comm_overlap, "cp_comm_overlap", true, false,
+              "CP key/value exchange hidden behind the attention core (ring attention); false: exposed",
+              &get<&Plan::cp_comm_overlap>, &set<&Plan::cp_comm_overlap>),
+      boolean(K::overlap_grad_reduce, "overlap_grad_reduce", true, false,
+              "DP gradient reduction overlapped with backward", &get<&Plan::overlap_grad_reduce>, &set<&Plan::overlap_grad_reduce>),
+      boolean(K::overlap_param_gather, "overlap_param_gather", true, false,
+              "ZeRO parameter all-gather overlapped with forward", &get<&Plan::overlap_param_gather>, &set<&Plan::overlap_param_gather>),
+      boolean(K::flash_attention, "flash_attention", false, true,
+              "fused/flash attention (Megatron --use-flash-attn); data from 2021-22 states false",
+              &get<&Plan::flash_attention>, &set<&Plan::flash_attention>),
+      integer(K::parameter_servers, "parameter_servers", 0, 0, "0", true,
+              "what-if: gradients pushed to and pulled from this many servers per data-parallel group instead of "
+              "an all-reduce (0: all-reduce)",
+              &get<&Plan::parameter_servers>, &set<&Plan::parameter_servers>),
+  };
+  // Every flag is its key with dashes: micro_batch_size -> --micro-batch-size.
+  static std::array<std::string, kPlanKeyCount> flags;
+  for (auto& f : t) {
+    auto& flag = flags[static_cast<std::size_t>(f.id)];
+    flag = "--" + std::string(f.key);
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    f.flag = flag;
+  }
+  auto at = [&](K k) -> PlanField& { return t[static_cast<std::size_t>(k)]; };
+  at(K::global_batch_size).required = true;
+  at(K::zero).max = 3;
+  // The planner's domain when a searched field is not constrained: what Megatron-era runs use.
+  const std::pair<K, std::string_view> search_defaults[] = {
+      {K::zero, "0..3"}, {K::schedule, "1f1b"}, {K::flash_attention, "false"}, {K::parameter_servers, "0"}};
+  for (const auto& [k, domain] : search_defaults) at(k).search_default = domain;
+  // Megatron-LM's argument for the fields it takes one to one.
+  const std::pair<K, std::string_view> megatron[] = {
+      {K::tp, "--tensor-model-parallel-size"}, {K::pp, "--pipeline-model-parallel-size"},
+      {K::cp, "--context-parallel-size"},      {K::sp, "--sequence-parallel"},
+      {K::micro_batch_size, "--micro-batch-size"}, {K::global_batch_size, "--global-batch-size"},
+      {K::seq_length, "--seq-length"},          {K::tp_comm_overlap, "--tp-comm-overlap"},
+      {K::flash_attention, "--use-flash-attn"}};
+  for (const auto& [k, flag] : megatron) at(k).megatron_flag = flag;
+  for (std::size_t i = 0; i < t.size(); ++i)
+    if (static_cast<std::size_t>(t[i].id) != i) throw std::logic_error("plan field table out of PlanKey order");
+  return t;
+}
+
+
+std::string join_names(std::span<const std::string_view> names, std::string_view last) {
+  std::string s;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    s += std::string(i == 0 ? "" : i + 1 == names.size() ? last : ", ") + std::string(names[i]);
+  return s;
+}
+
+}  // namespace
+
+const std::array<PlanField, kPlanKeyCount>& plan_field_table() {
+  static const auto table = make_table();
+  return table;
+}
+
+const PlanField* find_plan_field(std::string_view key_or_flag) {
+  for (const auto& f : plan_field_table())
+    if (f.key == key_or_flag || f.flag == key_or_flag) return &f;
+  return nullptr;
+}
+
+std::string field_expectation(const PlanField& f) {
+  switch (f.type) {
+    case FieldType::boolean: return "true or false";
+    case FieldType::choice: return join_names(f.choices, " or ");
+    case FieldType::integer:
+      if (f.max <= 3) return fmt::format("an integer from {} to {}", f.min, f.max);
+      return f.min == 0 ? "a non-negative integer" : "a positive integer";
+  }
+  return "a value";
+}
+
+std::int64_t parse_field_value(const PlanField& f, std::string_view text, const std::string& where) {
+  const auto fail = [&] {
+    throw core::InputError(where, std::string(f.key),
+                           fmt::format("expected {}, got '{}'", field_expectation(f), text));
+  };
+  if (f.type == FieldType::integer) {
+    // An integer, or a number with an integral value as JSON and YAML writers may print it ("1536.0", "1.5e3").
+    const char* const end = text.data() + text.size();
+    std::int64_t v = 0;
+    auto [stop, ec] = std::from_chars(text.data(), end, v);
+    if (ec != std::errc() || stop != end) {
+      double d = 0;
+      const auto [dstop, dec] = std::from_chars(text.data(), end, d);
+      if (dec != std::errc() || dstop != end || d != std::floor(d) || std::abs(d) > 9.0e15) fail();
+      v = static_cast<std::int64_t>(d);
+    }
+    if (v < f.min || v > f.max) fail();
+    return v;
+  }
+  if (f.type == FieldType::boolean) {
+    if (text == "true" || text == "on" || text == "1") return 1;
+    if (text == "false" || text == "off" || text == "0") return 0;
+    fail();
+  }
+  if (f.id == PlanKey::schedule && text == "interleaved") return 1;  // an alias: 1f1b with vpp > 1
+  for (std::size_t i = 0; i < f.choices.size(); ++i)
+    if (f.choices[i] == text) return static_cast<std::int64_t>(i);
+  fail();
+  return 0;
+}
+
+std::string field_value_text(const PlanField& f, std::int64_t code) {
+  if (f.type == FieldType::integer) return std::to_string(code);
+  return std::string(f.choices[static_cast<std::size_t>(code)]);
+}
+
+YAML::Node plan_to_node(const Plan& plan) {
+  YAML::Node n(YAML::NodeType::Map);
+  for (const auto& f : plan_field_table()) {
+    const std::string key(f.key);
+    const std::int64_t code = f.get(plan);
+    if (f.type == FieldType::integer) n[key] = code;
+    else if (f.type == FieldType::boolean) n[key] = code != 0;
+    else n[key] = field_value_text(f, code);
+  }
+  return n;
+}
+
+std::string plan_summary_text(const Plan& p) {
+  return fmt::format("tp {} pp {} dp {} cp {} ep {} vpp {} mbs {} recompute {} sp {} zero {}", p.tp, p.pp, p.dp,
+                     p.cp, p.ep, p.vpp, p.micro_batch_size, to_string(p.recompute), p.sp ? "on" : "off", p.zero);
+}
+
+}  // namespace hpsim::planner

@@ -1,0 +1,70 @@
+#pragma once
+/// The one declaration of every plan key: name, flag, type, default, range, help and whether the search varies it.
+/// File reading and writing, the flags of simulate/plan/run, the search space, the explanations, the Megatron
+/// emitter and the generated key table in the docs all walk this table.
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <yaml-cpp/yaml.h>
+
+#include "planner/plan.hpp"
+
+namespace hpsim::planner {
+
+/// Every plan key, in the order of CONTRACT.md's table; indexes plan_field_table().
+enum class PlanKey {
+  tp, pp, dp, cp, ep, vpp, sp, micro_batch_size, global_batch_size, seq_length, recompute, zero, precision, schedule,
+  tp_comm_overlap, cp_comm_overlap, overlap_grad_reduce, overlap_param_gather, flash_attention, parameter_servers,
+  count
+};
+inline constexpr std::size_t kPlanKeyCount = static_cast<std::size_t>(PlanKey::count);
+
+enum class FieldType { integer, boolean, choice };
+
+/// One plan key. A value is held as an integer code: the number itself, 0/1 for a boolean, the index into
+/// `choices` for a choice.
+struct PlanField {
+  PlanKey id;
+  std::string_view key;   ///< file and JSON key
+  std::string_view flag;  ///< command-line flag of simulate, plan and run
+  FieldType type;
+  std::span<const std::string_view> choices;  ///< choice: the names, in code order
+  std::int64_t min = 0, max = std::numeric_limits<std::int32_t>::max();  ///< integer: the allowed range
+  std::int64_t default_code = 0;  ///< the value when the key is absent
+  bool required = false;          ///< no default: a plan must give it
+  std::string_view default_text;  ///< the default as documented ("1", "derived", "the model's")
+  /// The search: true = an axis the planner varies (its flag pins or bounds it); false = one value for every
+  /// candidate (its flag sets it).
+  bool searched = false;
+  std::string_view search_default;  ///< an axis's domain when unconstrained, in flag syntax; empty: every value
+  std::string_view megatron_flag;   ///< Megatron-LM's argument when it maps one to one; empty: the emitter decides
+  std::string_view help;
+  std::int64_t (*get)(const Plan&);
+  void (*set)(Plan&, std::int64_t);
+};
+
+/// The table, indexed by PlanKey.
+const std::array<PlanField, kPlanKeyCount>& plan_field_table();
+inline const PlanField& plan_field(PlanKey k) { return plan_field_table()[static_cast<std::size_t>(k)]; }
+/// The field with this file key or flag, or nullptr.
+const PlanField* find_plan_field(std::string_view key_or_flag);
+
+/// Parses one value as written in a file or after a flag; both give the same error: InputError(where, key, ...).
+std::int64_t parse_field_value(const PlanField& field, std::string_view text, const std::string& where);
+/// A value's text as a file writes it ("8", "true", "selective").
+std::string field_value_text(const PlanField& field, std::int64_t code);
+/// What a field accepts, in words ("a positive integer", "none, selective or full").
+std::string field_expectation(const PlanField& field);
+
+/// The plan as a plan file's `plan` mapping, every key typed as a hand-written file types it;
+/// plan_from_fields(plan_to_node(p)) == p.
+YAML::Node plan_to_node(const Plan& plan);
+
+/// "tp 8 pp 4 dp 16 cp 1 ..." — the searched fields of a plan, for messages.
+std::string plan_summary_text(const Plan& plan);
+
+}  // namespace hpsim::planner
