@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "apps/calibrate_command.hpp"
+#include "apps/keys_command.hpp"
 #include "apps/localhost_cluster.hpp"
 #include "apps/output.hpp"
 #include "apps/plan_command.hpp"
@@ -172,6 +173,8 @@ int main(int argc, char** argv) {
   add_format(models_cmd);
   auto* clusters_cmd = app.add_subcommand("clusters", "list the built-in cluster presets");
   add_format(clusters_cmd);
+  auto* keys_cmd = app.add_subcommand("keys", "list the plan keys: flag, values, default, whether plan searches them");
+  add_format(keys_cmd);
 
   SimulateArgs sim_args;
   auto* simulate_cmd = app.add_subcommand("simulate", "predict one training step of one plan");
@@ -222,6 +225,7 @@ int main(int argc, char** argv) {
     const Format format = parse_format(format_text);
     if (*models_cmd) return cmd_models(format);
     if (*clusters_cmd) return cmd_clusters(format);
+    if (*keys_cmd) return std::cout << apps::plan_keys_text(format), 0;
     if (*simulate_cmd) return cmd_simulate(sim_args, format);
     if (*plan_cmd) return apps::run_plan_command(plan_args, format);
     if (*validate_cmd) return cmd_validate(validate_file, validate_planner, format);

@@ -95,3 +95,11 @@ TEST_CASE("plan keys: a bad value gets the same one-line error from a file, simu
     CHECK(from_field(plan.err, key) == expected);
   }
 }
+
+TEST_CASE("plan keys: docs/plan_keys.md is the table hpsim keys prints (regenerate with scripts/gen_docs.sh)") {
+  const Outcome keys = hpsim_test::hpsim("keys --format md");
+  REQUIRE(keys.code == 0);
+  for (const auto& f : plan_field_table()) CHECK(keys.out.find("| " + std::string(f.key) + " | ") != std::string::npos);
+  const std::string doc = slurp(std::string(HPSIM_SOURCE_DIR) + "/docs/plan_keys.md");
+  CHECK_MESSAGE(doc.find(keys.out) != std::string::npos, "docs/plan_keys.md is stale: run scripts/gen_docs.sh");
+}
