@@ -541,13 +541,8 @@ json html_timeline(const std::string& title, const planner::StepGraph& step_grap
   json j;
   j["title"] = title;
   j["step_time_us"] = static_cast<double>(timings.makespan.ns) / 1e3;
-  json streams = json::array();
-  for (std::size_t s = 0; s < sim::kStreamCount; ++s) streams.push_back(sim::to_string(static_cast<sim::Stream>(s)));
-  json categories = json::array();
-  for (std::size_t c = 0; c < sim::kCategoryCount; ++c)
-    categories.push_back(sim::to_string(static_cast<sim::Category>(c)));
-  j["streams"] = streams;
-  j["categories"] = categories;
+  j["streams"] = graph.vocabulary().streams;
+  j["categories"] = graph.vocabulary().categories;
   // Only the labels the shown tasks use, renumbered.
   std::vector<std::int64_t> label_index(graph.labels().size(), -1);
   json labels = json::array();

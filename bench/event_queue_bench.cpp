@@ -45,15 +45,16 @@ BENCHMARK(BM_EventQueue)->Arg(1 << 10)->Arg(1 << 16);
 
 /// Chains on three streams per rank with pipeline-like cross-rank dependencies; about `tasks` tasks.
 sim::TaskGraph chains(std::int32_t ranks, std::int64_t tasks) {
-  sim::TaskGraph g;
+  enum : std::uint8_t { compute, tp_comm, pp_comm };  // streams and categories alike
+  sim::TaskGraph g(sim::Vocabulary{{"compute", "tp_comm", "pp_comm"}, {"compute", "tp_comm", "pp_comm"}});
   const auto lbl = g.label("t");
   const std::int64_t steps = tasks / (ranks * 3);
   std::vector<sim::TaskId> last_send(static_cast<std::size_t>(ranks), 0);
   for (std::int64_t i = 0; i < steps; ++i) {
     for (std::int32_t r = 0; r < ranks; ++r) {
-      const auto c = g.add(r, sim::Stream::compute, sim::Category::compute, lbl, Time{100 + (i * 7 + r) % 13});
-      const auto tp = g.add(r, sim::Stream::tp_comm, sim::Category::tp_comm, lbl, Time{20});
-      const auto pp = g.add(r, sim::Stream::pp_comm, sim::Category::pp_comm, lbl, Time{15});
+      const auto c = g.add(r, compute, compute, lbl, Time{100 + (i * 7 + r) % 13});
+      const auto tp = g.add(r, tp_comm, tp_comm, lbl, Time{20});
+      const auto pp = g.add(r, pp_comm, pp_comm, lbl, Time{15});
       g.depend(tp, c);
       g.depend(pp, tp);
       if (r > 0 && i > 0) g.depend(c, last_send[static_cast<std::size_t>(r - 1)]);

@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "models/operators.hpp"
-#include "sim/compute_cost.hpp"
+#include "costs/compute_cost.hpp"
 
 namespace hpsim::planner {
 
@@ -14,7 +14,7 @@ using topologies::Collective;
 
 namespace {
 
-OpsCost cost_ops(const std::vector<models::Operator>& ops, const sim::ComputeCost& compute,
+OpsCost cost_ops(const std::vector<models::Operator>& ops, const costs::ComputeCost& compute,
                  models::Recompute recompute) {
   OpsCost c;
   double redone = 0;  // operators re-run in backward
@@ -100,7 +100,7 @@ OpsCost CostCache::ops(OpsPart part, const Plan& plan) {
     if (auto it = ops_.find(key); it != ops_.end()) return it->second;
   }
   const models::ModelSpec& m = model(plan.tp);
-  const sim::ComputeCost compute(cluster_.gpu, plan.precision);
+  const costs::ComputeCost compute(cluster_.gpu, plan.precision);
   const auto shard = shard_of(plan);
   const auto recompute = part == OpsPart::layer ? plan.recompute : models::Recompute::none;
   const OpsCost cost = cost_ops(part == OpsPart::layer       ? models::lower_layer(m, shard)

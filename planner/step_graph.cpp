@@ -12,9 +12,16 @@ namespace hpsim::planner {
 
 using core::Seconds;
 using core::to_time;
-using sim::Category;
-using sim::Stream;
 using sim::TaskId;
+
+const sim::Vocabulary& step_vocabulary() {
+  static const sim::Vocabulary v{{"compute", "tp_comm", "pp_comm", "dp_comm"},
+                                 {"compute", "recompute", "tp_comm", "cp_comm", "ep_comm", "pp_comm", "dp_comm",
+                                  "optimizer", "other"}};
+  return v;
+}
+
+std::string_view to_string(Category c) { return step_vocabulary().categories[static_cast<std::size_t>(c)]; }
 
 namespace {
 
@@ -35,7 +42,8 @@ class RankBuilder {
   /// Adds a task after `after`; returns it.
   TaskId add(Stream stream, Category category, const Name& name, Seconds duration,
              std::initializer_list<TaskId> after, const char* suffix = nullptr) {
-    const TaskId id = g_.add(rank_, stream, category, label(name, suffix), to_time(duration));
+    const TaskId id = g_.add(rank_, static_cast<sim::StreamId>(stream), static_cast<sim::CategoryId>(category),
+                             label(name, suffix), to_time(duration));
     for (TaskId a : after)
       if (a != kNone) g_.depend(id, a);
     if (stream == Stream::tp_comm) tp_tasks_.push_back(id);
@@ -49,7 +57,7 @@ class RankBuilder {
     TaskId tail = add(Stream::compute, category, name, compute, after);
     if (blocking_ != kNone) g_.depend(tail, blocking_);
     for (const auto& [cat, t] : comms)
-      if (t.value() > 0) tail = add(Stream::tp_comm, cat, name, t, {tail}, sim::to_string(cat).data());
+      if (t.value() > 0) tail = add(Stream::tp_comm, cat, name, t, {tail}, to_string(cat).data());
     blocking_ = tail;
     return tail;
   }

@@ -3,6 +3,7 @@
 /// stream, exposed TP/CP/EP communication after each pass, pipeline sends, data-parallel gradient reduction
 /// (bucketed and overlapped with the last backward when the plan says so), ZeRO gathers and the optimizer step.
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "planner/plan.hpp"
@@ -11,13 +12,21 @@
 
 namespace hpsim::planner {
 
+/// The streams of a simulated rank: compute first (the foreground stream), then one per kind of communication.
+enum class Stream : sim::StreamId { compute, tp_comm, pp_comm, dp_comm };
+/// What a task's time counts as in the step-time breakdown, in the priority order of exposed time.
+enum class Category : sim::CategoryId { compute, recompute, tp_comm, cp_comm, ep_comm, pp_comm, dp_comm, optimizer, other };
+/// The names of both, as the task graph and its trace use them.
+const sim::Vocabulary& step_vocabulary();
+std::string_view to_string(Category c);
+
 enum class RankMode {
   representative,  ///< one simulated rank per pipeline stage: cost independent of dp, tp, cp
   full,            ///< every GPU, collectives synchronized across their groups (small clusters; a cross-check)
 };
 
 struct StepGraph {
-  sim::TaskGraph graph;
+  sim::TaskGraph graph{step_vocabulary()};
   std::vector<std::int64_t> stage_of_rank;  ///< simulated rank -> pipeline stage
 };
 

@@ -8,7 +8,6 @@ namespace hpsim::planner {
 
 using core::Seconds;
 using core::to_seconds;
-using sim::Category;
 
 SimulatedStep simulate_step(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
                             const topologies::CollectiveCoster& coster, const Plan& plan,
@@ -49,7 +48,7 @@ SimulatedStep simulate_step(CostCache& cache, const Plan& plan, const SimulateOp
   r.breakdown.pp_comm_exposed = part(Category::pp_comm);
   r.breakdown.dp_comm_exposed = part(Category::dp_comm);
   r.breakdown.other = part(Category::optimizer) + part(Category::other);
-  r.breakdown.pp_bubble = to_seconds(parts[sim::kCategoryCount]);
+  r.breakdown.pp_bubble = to_seconds(parts.back());  // idle
 
   // Throughput and FLOP rates: every pipeline stage's FLOPs over every GPU.
   double model_flops = 0, hardware_flops = 0;

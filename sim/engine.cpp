@@ -26,10 +26,11 @@ class Run {
     next_on_stream_.assign(n, kNoTask);
 
     // Stream order: each task waits for the previous task on its (rank, stream), as one more prerequisite.
-    std::vector<TaskId> last(static_cast<std::size_t>(graph_.rank_count()) * kStreamCount, kNoTask);
+    const std::size_t streams = graph_.stream_count();
+    std::vector<TaskId> last(static_cast<std::size_t>(graph_.rank_count()) * streams, kNoTask);
     for (TaskId t = 0; t < n; ++t) {
       const Task& task = tasks_[t];
-      TaskId& prev = last[static_cast<std::size_t>(task.rank) * kStreamCount + static_cast<std::size_t>(task.stream)];
+      TaskId& prev = last[static_cast<std::size_t>(task.rank) * streams + task.stream];
       std::uint32_t count = static_cast<std::uint32_t>(graph_.prerequisites(t).size());
       if (prev != kNoTask) {
         next_on_stream_[prev] = t;
@@ -101,7 +102,7 @@ class Run {
                                              : "can never start (dependency cycle or sync-group deadlock)";
     throw std::logic_error("simulate: task '" + graph_.labels()[task.label] + "' (id " + std::to_string(stuck) +
                            ") on rank " + std::to_string(task.rank) + ", stream " +
-                           std::string(to_string(task.stream)) + " " + why + "; " +
+                           graph_.vocabulary().streams[task.stream] + " " + why + "; " +
                            std::to_string(tasks_.size() - started_) + " task(s) never started");
   }
 
@@ -119,18 +120,19 @@ class Run {
 
 SimResult simulate(const TaskGraph& graph) { return Run(graph)(); }
 
-std::array<core::Time, kCategoryCount + 1> attribute_time(const TaskGraph& graph, const SimResult& result,
-                                                          std::int32_t rank, core::Time end) {
+std::vector<core::Time> attribute_time(const TaskGraph& graph, const SimResult& result, std::int32_t rank,
+                                       core::Time end) {
   if (result.timing.size() != graph.size()) throw std::invalid_argument("attribute_time: result is for another graph");
-  std::array<core::Time, kCategoryCount + 1> parts{};
+  const std::size_t categories = graph.category_count();
+  std::vector<core::Time> parts(categories + 1);
   if (end.ns <= 0) return parts;
 
   // Boundary points of the rank's intervals, clipped to [0, end]; a sweep keeps how many tasks of each
-  // category run on the compute stream and on the other streams.
+  // category run on the foreground stream (0) and on the other streams.
   struct Point {
     std::int64_t time;
     std::int32_t delta;  // +1 start, -1 end
-    std::uint8_t slot;   // category, + kCategoryCount for non-compute streams
+    std::uint16_t slot;  // category, + categories for the other streams
   };
   std::vector<Point> points;
   const auto ids = graph.tasks_of_rank(rank);
@@ -140,24 +142,18 @@ std::array<core::Time, kCategoryCount + 1> attribute_time(const TaskGraph& graph
     const std::int64_t s = std::max<std::int64_t>(result.timing[t].start.ns, 0);
     const std::int64_t e = std::min(result.timing[t].end.ns, end.ns);
     if (e <= s) continue;  // zero-length or outside the window: takes no time
-    const auto slot = static_cast<std::uint8_t>(static_cast<std::size_t>(task.category) +
-                                                (task.stream == Stream::compute ? 0 : kCategoryCount));
+    const auto slot = static_cast<std::uint16_t>(task.category + (task.stream == 0 ? 0 : categories));
     points.push_back({s, +1, slot});
     points.push_back({e, -1, slot});
   }
   std::sort(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.time < b.time; });
 
-  std::array<std::int32_t, 2 * kCategoryCount> running{};
-  auto bucket = [&running]() -> std::size_t {
-    // Compute stream first; then the other streams by category order, which is also the priority order
-    // (compute, recompute, tp, cp, ep, pp, dp, optimizer, other).
-    for (std::size_t c = 0; c < kCategoryCount; ++c) {
-      if (running[c] > 0) return c;
-    }
-    for (std::size_t c = 0; c < kCategoryCount; ++c) {
-      if (running[kCategoryCount + c] > 0) return c;
-    }
-    return kCategoryCount;
+  std::vector<std::int32_t> running(2 * categories, 0);
+  auto bucket = [&]() -> std::size_t {
+    // The foreground stream first; then the other streams, by category order (the priority order).
+    for (std::size_t c = 0; c < 2 * categories; ++c)
+      if (running[c] > 0) return c % categories;
+    return categories;
   };
   std::int64_t now = 0;
   std::size_t i = 0;

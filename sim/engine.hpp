@@ -23,10 +23,10 @@ struct SimResult {
 /// Runs every task; a cycle or a task that can never start is a std::logic_error (a lowering bug).
 SimResult simulate(const TaskGraph& graph);
 
-/// Time of `rank` from 0 to `end`, each instant given to one category: the busy compute stream first (its task's
-/// category), else a busy communication stream in the order tp, cp, ep, pp, dp (exposed communication), else
-/// idle. The parts add up to `end`. Index: Category values, plus kCategoryCount for idle.
-std::array<core::Time, kCategoryCount + 1> attribute_time(const TaskGraph& graph, const SimResult& result,
-                                                          std::int32_t rank, core::Time end);
+/// Time of `rank` from 0 to `end`, each instant given to one category: the busy foreground stream (0) first (its
+/// task's category), else a busy other stream's task by category order (the vocabulary's priority), else idle. The
+/// parts add up to `end`. Index: category ids, plus category_count() for idle.
+std::vector<core::Time> attribute_time(const TaskGraph& graph, const SimResult& result, std::int32_t rank,
+                                       core::Time end);
 
 }  // namespace hpsim::sim

@@ -6,29 +6,10 @@
 
 namespace hpsim::sim {
 
-std::string_view to_string(Stream s) {
-  switch (s) {
-    case Stream::compute: return "compute";
-    case Stream::tp_comm: return "tp_comm";
-    case Stream::pp_comm: return "pp_comm";
-    case Stream::dp_comm: return "dp_comm";
-  }
-  return "unknown";
-}
-
-std::string_view to_string(Category c) {
-  switch (c) {
-    case Category::compute: return "compute";
-    case Category::recompute: return "recompute";
-    case Category::tp_comm: return "tp_comm";
-    case Category::cp_comm: return "cp_comm";
-    case Category::ep_comm: return "ep_comm";
-    case Category::pp_comm: return "pp_comm";
-    case Category::dp_comm: return "dp_comm";
-    case Category::optimizer: return "optimizer";
-    case Category::other: return "other";
-  }
-  return "unknown";
+TaskGraph::TaskGraph(Vocabulary vocabulary) : vocabulary_(std::move(vocabulary)) {
+  if (vocabulary_.streams.empty() || vocabulary_.categories.empty() || vocabulary_.streams.size() > 256 ||
+      vocabulary_.categories.size() > 256)
+    throw std::invalid_argument("TaskGraph: a vocabulary of 1 to 256 streams and categories");
 }
 
 std::uint32_t TaskGraph::label(std::string_view text) {
@@ -40,11 +21,13 @@ std::uint32_t TaskGraph::label(std::string_view text) {
   return id;
 }
 
-TaskId TaskGraph::add(std::int32_t rank, Stream stream, Category category, std::uint32_t label,
+TaskId TaskGraph::add(std::int32_t rank, StreamId stream, CategoryId category, std::uint32_t label,
                       core::Time duration) {
   if (rank < 0) throw std::invalid_argument("TaskGraph::add: negative rank " + std::to_string(rank));
   if (duration.ns < 0) throw std::invalid_argument("TaskGraph::add: negative duration");
-  if (static_cast<std::size_t>(stream) >= kStreamCount) throw std::invalid_argument("TaskGraph::add: bad stream");
+  if (stream >= stream_count()) throw std::invalid_argument("TaskGraph::add: a stream the vocabulary does not name");
+  if (category >= category_count())
+    throw std::invalid_argument("TaskGraph::add: a category the vocabulary does not name");
   if (label >= labels_.size()) throw std::invalid_argument("TaskGraph::add: unknown label id");
   if (tasks_.size() >= static_cast<std::size_t>(UINT32_MAX)) throw std::length_error("TaskGraph::add: too many tasks");
   const auto id = static_cast<TaskId>(tasks_.size());

@@ -12,23 +12,26 @@
 
 namespace hpsim::sim {
 
-/// The streams of one rank; tasks of one stream run one at a time, in the order they were added (CUDA semantics).
-enum class Stream : std::uint8_t { compute, tp_comm, pp_comm, dp_comm };
-inline constexpr std::size_t kStreamCount = 4;
-std::string_view to_string(Stream s);
+/// A stream of a rank, numbered by the caller; tasks of one stream run one at a time, in the order they were added
+/// (CUDA semantics).
+using StreamId = std::uint8_t;
+/// What a task's time counts as, numbered by the caller.
+using CategoryId = std::uint8_t;
 
-/// What a task's time counts as in the step-time breakdown.
-enum class Category : std::uint8_t { compute, recompute, tp_comm, cp_comm, ep_comm, pp_comm, dp_comm, optimizer, other };
-inline constexpr std::size_t kCategoryCount = 9;
-std::string_view to_string(Category c);
+/// The caller's names of its streams and categories, which a graph's ids index (traces, attribution). Stream 0 is
+/// the foreground stream (attribute_time gives its busy time first); categories are listed in priority order.
+struct Vocabulary {
+  std::vector<std::string> streams;
+  std::vector<std::string> categories;
+};
 
 using TaskId = std::uint32_t;
 
 /// One unit of work on one stream of one rank.
 struct Task {
   std::int32_t rank = 0;
-  Stream stream = Stream::compute;
-  Category category = Category::compute;
+  StreamId stream = 0;
+  CategoryId category = 0;
   std::uint32_t label = 0;  ///< index into TaskGraph::labels()
   core::Time duration;
 };
@@ -36,9 +39,11 @@ struct Task {
 /// Tasks, their dependencies (CSR after seal()) and synchronization groups (collectives spanning simulated ranks).
 class TaskGraph {
  public:
+  /// A graph whose tasks use the streams and categories `vocabulary` names (at least one of each).
+  explicit TaskGraph(Vocabulary vocabulary);
   /// Interns a label; the same text returns the same id.
   std::uint32_t label(std::string_view text);
-  TaskId add(std::int32_t rank, Stream stream, Category category, std::uint32_t label, core::Time duration);
+  TaskId add(std::int32_t rank, StreamId stream, CategoryId category, std::uint32_t label, core::Time duration);
   /// `task` may start only after `prerequisite` ends (either may have been added first; simulate() reports cycles).
   void depend(TaskId task, TaskId prerequisite);
   /// These tasks start together, when all of them are ready (a collective across simulated ranks). Groups that
@@ -51,6 +56,9 @@ class TaskGraph {
   [[nodiscard]] const std::vector<Task>& tasks() const { return tasks_; }
   [[nodiscard]] const std::vector<std::string>& labels() const { return labels_; }
   [[nodiscard]] std::int32_t rank_count() const { return rank_count_; }
+  [[nodiscard]] const Vocabulary& vocabulary() const { return vocabulary_; }
+  [[nodiscard]] std::size_t stream_count() const { return vocabulary_.streams.size(); }
+  [[nodiscard]] std::size_t category_count() const { return vocabulary_.categories.size(); }
   [[nodiscard]] std::string rank_name(std::int32_t rank) const;
 
   // Read by the engine.
@@ -66,6 +74,7 @@ class TaskGraph {
   void seal() const;
 
  private:
+  Vocabulary vocabulary_;
   std::vector<Task> tasks_;
   std::vector<std::string> labels_;
   std::vector<std::pair<TaskId, TaskId>> edges_;  // (prerequisite, task)

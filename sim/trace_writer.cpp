@@ -81,8 +81,8 @@ class JsonOut {
 // Perfetto treats a tid as unique across processes, so each (rank, stream) gets its own; pid/tid 0 are avoided
 // because trace viewers give them special meaning (the idle/swapper task).
 std::int64_t pid_of(std::int32_t rank) { return static_cast<std::int64_t>(rank) + 1; }
-std::int64_t tid_of(std::int32_t rank, Stream s) {
-  return static_cast<std::int64_t>(rank) * static_cast<std::int64_t>(kStreamCount) +
+std::int64_t tid_of(const TaskGraph& graph, std::int32_t rank, StreamId s) {
+  return static_cast<std::int64_t>(rank) * static_cast<std::int64_t>(graph.stream_count()) +
          static_cast<std::int64_t>(s) + 1;
 }
 
@@ -94,8 +94,9 @@ void write_chrome_trace(std::ostream& out, const TaskGraph& graph, const SimResu
   }
   const auto ranks = static_cast<std::size_t>(graph.rank_count());
   // Which streams each rank uses: only those get a thread track.
-  std::vector<std::uint8_t> used(ranks * kStreamCount, 0);
-  for (const Task& t : graph.tasks()) used[static_cast<std::size_t>(t.rank) * kStreamCount + static_cast<std::size_t>(t.stream)] = 1;
+  const std::size_t streams = graph.stream_count();
+  std::vector<std::uint8_t> used(ranks * streams, 0);
+  for (const Task& t : graph.tasks()) used[static_cast<std::size_t>(t.rank) * streams + t.stream] = 1;
 
   JsonOut j(out);
   j.raw("{\"traceEvents\":[\n");
@@ -111,15 +112,15 @@ void write_chrome_trace(std::ostream& out, const TaskGraph& graph, const SimResu
     begin_event();
     j.raw("{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":").integer(pid_of(r));
     j.raw(",\"args\":{\"sort_index\":").integer(r).raw("}}");
-    for (std::size_t s = 0; s < kStreamCount; ++s) {
-      if (!used[static_cast<std::size_t>(r) * kStreamCount + s]) continue;
-      const auto stream = static_cast<Stream>(s);
+    for (std::size_t s = 0; s < streams; ++s) {
+      if (!used[static_cast<std::size_t>(r) * streams + s]) continue;
+      const auto stream = static_cast<StreamId>(s);
       begin_event();
       j.raw("{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":").integer(pid_of(r));
-      j.raw(",\"tid\":").integer(tid_of(r, stream)).raw(",\"args\":{\"name\":").string(to_string(stream)).raw("}}");
+      j.raw(",\"tid\":").integer(tid_of(graph, r, stream)).raw(",\"args\":{\"name\":").string(graph.vocabulary().streams[s]).raw("}}");
       begin_event();
       j.raw("{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":").integer(pid_of(r));
-      j.raw(",\"tid\":").integer(tid_of(r, stream)).raw(",\"args\":{\"sort_index\":");
+      j.raw(",\"tid\":").integer(tid_of(graph, r, stream)).raw(",\"args\":{\"sort_index\":");
       j.integer(static_cast<std::int64_t>(s)).raw("}}");
     }
   }
@@ -128,8 +129,8 @@ void write_chrome_trace(std::ostream& out, const TaskGraph& graph, const SimResu
     const Task& t = graph.task(id);
     const TaskTiming& timing = result.timing[id];
     begin_event();
-    j.raw("{\"name\":").string(labels[t.label]).raw(",\"cat\":").string(to_string(t.category));
-    j.raw(",\"ph\":\"X\",\"pid\":").integer(pid_of(t.rank)).raw(",\"tid\":").integer(tid_of(t.rank, t.stream));
+    j.raw("{\"name\":").string(labels[t.label]).raw(",\"cat\":").string(graph.vocabulary().categories[t.category]);
+    j.raw(",\"ph\":\"X\",\"pid\":").integer(pid_of(t.rank)).raw(",\"tid\":").integer(tid_of(graph, t.rank, t.stream));
     j.raw(",\"ts\":").micros(timing.start).raw(",\"dur\":").micros(timing.end - timing.start);
     j.raw(",\"args\":{\"task\":").integer(id).raw("}}");
   }

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "exec/calibration.hpp"
-#include "sim/compute_cost.hpp"
+#include "costs/compute_cost.hpp"
 #include "topologies/cluster_spec.hpp"
 
 namespace hpsim::exec {
@@ -103,7 +103,7 @@ TEST_CASE("1rank: calibration_to_yaml: a cuda calibration made by hand loads bac
   CHECK(gpu.gemm_table[4].precision == Precision::bf16);
   CHECK(gpu.gemm_table[4].achieved.value() == doctest::Approx(650e12));
   // sim's lookup: the nearest measured shape of the plan's precision, as a fraction of that precision's peak.
-  const sim::ComputeCost bf16(gpu, Precision::bf16), fp32(gpu, Precision::fp32), fp16(gpu, Precision::fp16);
+  const costs::ComputeCost bf16(gpu, Precision::bf16), fp32(gpu, Precision::fp32), fp16(gpu, Precision::fp16);
   CHECK(bf16.gemm_efficiency(8192, 1024, 4096, 1) == doctest::Approx(650.0 / 700));
   CHECK(bf16.gemm_efficiency(300, 250, 260, 1) == doctest::Approx(35.0 / 700));
   CHECK(bf16.gemm_efficiency(4000, 4100, 4096, 1) == doctest::Approx(1));
@@ -153,7 +153,7 @@ TEST_CASE("1rank: calibration_to_yaml: a cpu calibration keeps its format (fp32 
   CHECK(yaml.find("gelu 1.50, swiglu 6.00, LayerNorm, GELU and softmax together 2.00 GFLOP/s") != std::string::npos);
   REQUIRE(cluster.gpu.vector_table.size() == 2);
   CHECK(cluster.gpu.vector_table.at(core::VectorKernel::swiglu).value() == doctest::Approx(6e9));
-  const sim::ComputeCost cost(cluster.gpu, Precision::fp32);
+  const costs::ComputeCost cost(cluster.gpu, Precision::fp32);
   const core::Flops flops(6e9);
   const core::Bytes bytes(1.0);  // compute-bound: the rate decides
   CHECK(cost.elementwise_time(bytes, flops, core::VectorKernel::swiglu).value() == doctest::Approx(1.0).epsilon(1e-3));

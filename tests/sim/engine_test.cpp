@@ -7,9 +7,11 @@
 
 #include "sim/engine.hpp"
 #include "sim/task_graph.hpp"
+#include "test_vocabulary.hpp"
 
 using hpsim::core::Time;
 using namespace hpsim::sim;
+using namespace hpsim_test;
 
 namespace {
 
@@ -23,7 +25,7 @@ TaskId add(TaskGraph& g, std::int32_t rank, Stream s, std::int64_t dur, const ch
 /// 1F1B (or GPipe when warmup = m) across p stages: per stage, `warmup` forwards, then alternate bwd/fwd, then
 /// the remaining backwards. Sends are zero-duration tasks on the pp stream.
 TaskGraph pipeline(int p, int m, std::int64_t f, bool one_f_one_b) {
-  TaskGraph g;
+  TaskGraph g(test_vocabulary());
   std::vector<std::vector<TaskId>> fwd(p, std::vector<TaskId>(m)), bwd(p, std::vector<TaskId>(m));
   std::vector<std::vector<TaskId>> fsend(p, std::vector<TaskId>(m)), bsend(p, std::vector<TaskId>(m));
   // Order of compute tasks per stage: list of (is_bwd, microbatch).
@@ -39,15 +41,15 @@ TaskGraph pipeline(int p, int m, std::int64_t f, bool one_f_one_b) {
     // Each compute task is followed by its zero-cost send on the pp stream, so sends keep compute order.
     for (auto [is_bwd, mb] : order) {
       if (!is_bwd) {
-        fwd[s][mb] = add(g, s, Stream::compute, f, "fwd");
+        fwd[s][mb] = add(g, s, Stream::compute_stream, f, "fwd");
         if (s + 1 < p) {
-          fsend[s][mb] = add(g, s, Stream::pp_comm, 0, "send_fwd", Category::pp_comm);
+          fsend[s][mb] = add(g, s, Stream::pp_stream, 0, "send_fwd", Category::pp_comm);
           g.depend(fsend[s][mb], fwd[s][mb]);
         }
       } else {
-        bwd[s][mb] = add(g, s, Stream::compute, 2 * f, "bwd");
+        bwd[s][mb] = add(g, s, Stream::compute_stream, 2 * f, "bwd");
         if (s > 0) {
-          bsend[s][mb] = add(g, s, Stream::pp_comm, 0, "send_bwd", Category::pp_comm);
+          bsend[s][mb] = add(g, s, Stream::pp_stream, 0, "send_bwd", Category::pp_comm);
           g.depend(bsend[s][mb], bwd[s][mb]);
         }
       }
@@ -66,11 +68,11 @@ TaskGraph pipeline(int p, int m, std::int64_t f, bool one_f_one_b) {
 }  // namespace
 
 TEST_CASE("a chain on one stream sums durations") {
-  TaskGraph g;
-  const auto a = add(g, 0, Stream::compute, 10);
-  const auto b = add(g, 0, Stream::compute, 20);
-  const auto c = add(g, 0, Stream::compute, 0);
-  const auto d = add(g, 0, Stream::compute, 5);
+  TaskGraph g(test_vocabulary());
+  const auto a = add(g, 0, Stream::compute_stream, 10);
+  const auto b = add(g, 0, Stream::compute_stream, 20);
+  const auto c = add(g, 0, Stream::compute_stream, 0);
+  const auto d = add(g, 0, Stream::compute_stream, 5);
   const auto r = simulate(g);
   CHECK(r.makespan == ns(35));
   CHECK(r.timing[a].start == ns(0));
@@ -82,25 +84,25 @@ TEST_CASE("a chain on one stream sums durations") {
 }
 
 TEST_CASE("two streams overlap") {
-  TaskGraph g;
-  add(g, 0, Stream::compute, 100);
-  add(g, 0, Stream::dp_comm, 70);
-  add(g, 0, Stream::dp_comm, 50);
+  TaskGraph g(test_vocabulary());
+  add(g, 0, Stream::compute_stream, 100);
+  add(g, 0, Stream::dp_stream, 70);
+  add(g, 0, Stream::dp_stream, 50);
   CHECK(simulate(g).makespan == ns(120));
 }
 
 TEST_CASE("empty graph") {
-  TaskGraph g;
+  TaskGraph g(test_vocabulary());
   const auto r = simulate(g);
   CHECK(r.makespan == ns(0));
   CHECK(r.timing.empty());
 }
 
 TEST_CASE("dependency across ranks") {
-  TaskGraph g;
-  const auto a = add(g, 0, Stream::compute, 10);
-  const auto send = add(g, 0, Stream::pp_comm, 5, "send", Category::pp_comm);
-  const auto b = add(g, 1, Stream::compute, 7);
+  TaskGraph g(test_vocabulary());
+  const auto a = add(g, 0, Stream::compute_stream, 10);
+  const auto send = add(g, 0, Stream::pp_stream, 5, "send", Category::pp_comm);
+  const auto b = add(g, 1, Stream::compute_stream, 7);
   g.depend(send, a);
   g.depend(b, send);
   const auto r = simulate(g);
@@ -111,10 +113,10 @@ TEST_CASE("dependency across ranks") {
 }
 
 TEST_CASE("stream FIFO order holds even when a later task is ready first") {
-  TaskGraph g;
-  const auto slow = add(g, 1, Stream::compute, 50);
-  const auto first = add(g, 0, Stream::compute, 10);  // waits on slow
-  const auto second = add(g, 0, Stream::compute, 10);  // ready at 0, but queued behind `first`
+  TaskGraph g(test_vocabulary());
+  const auto slow = add(g, 1, Stream::compute_stream, 50);
+  const auto first = add(g, 0, Stream::compute_stream, 10);  // waits on slow
+  const auto second = add(g, 0, Stream::compute_stream, 10);  // ready at 0, but queued behind `first`
   g.depend(first, slow);
   const auto r = simulate(g);
   CHECK(r.timing[first].start == ns(50));
@@ -123,12 +125,12 @@ TEST_CASE("stream FIFO order holds even when a later task is ready first") {
 }
 
 TEST_CASE("sync group starts together at the latest ready time") {
-  TaskGraph g;
-  add(g, 0, Stream::compute, 10);
-  add(g, 1, Stream::compute, 30);
-  const auto x = add(g, 0, Stream::tp_comm, 5, "ar", Category::tp_comm);
-  const auto y = add(g, 1, Stream::tp_comm, 5, "ar", Category::tp_comm);
-  const auto after_x = add(g, 0, Stream::tp_comm, 1, "next", Category::tp_comm);  // blocked behind x
+  TaskGraph g(test_vocabulary());
+  add(g, 0, Stream::compute_stream, 10);
+  add(g, 1, Stream::compute_stream, 30);
+  const auto x = add(g, 0, Stream::tp_stream, 5, "ar", Category::tp_comm);
+  const auto y = add(g, 1, Stream::tp_stream, 5, "ar", Category::tp_comm);
+  const auto after_x = add(g, 0, Stream::tp_stream, 1, "next", Category::tp_comm);  // blocked behind x
   g.depend(x, 0);
   g.depend(y, 1);
   const TaskId members[] = {x, y};
@@ -141,10 +143,10 @@ TEST_CASE("sync group starts together at the latest ready time") {
 }
 
 TEST_CASE("sync group members waiting on their streams") {
-  TaskGraph g;
-  add(g, 0, Stream::dp_comm, 40);  // rank 0's dp stream busy until 40
-  const auto x = add(g, 0, Stream::dp_comm, 5, "ar", Category::dp_comm);
-  const auto y = add(g, 1, Stream::dp_comm, 5, "ar", Category::dp_comm);
+  TaskGraph g(test_vocabulary());
+  add(g, 0, Stream::dp_stream, 40);  // rank 0's dp stream busy until 40
+  const auto x = add(g, 0, Stream::dp_stream, 5, "ar", Category::dp_comm);
+  const auto y = add(g, 1, Stream::dp_stream, 5, "ar", Category::dp_comm);
   const TaskId members[] = {x, y};
   g.synchronize(members);
   const auto r = simulate(g);
@@ -191,9 +193,9 @@ TEST_CASE("simulation is deterministic") {
 }
 
 TEST_CASE("a dependency cycle is a logic_error naming the task") {
-  TaskGraph g;
-  const auto a = add(g, 0, Stream::compute, 1, "alpha");
-  const auto b = add(g, 3, Stream::compute, 1, "beta");
+  TaskGraph g(test_vocabulary());
+  const auto a = add(g, 0, Stream::compute_stream, 1, "alpha");
+  const auto b = add(g, 3, Stream::compute_stream, 1, "beta");
   g.depend(a, b);
   g.depend(b, a);
   try {
@@ -207,11 +209,11 @@ TEST_CASE("a dependency cycle is a logic_error naming the task") {
 }
 
 TEST_CASE("a sync group deadlocked through stream order is a logic_error") {
-  TaskGraph g;
+  TaskGraph g(test_vocabulary());
   // y precedes z on rank 1's stream; x waits on z; x and y must start together: never.
-  const auto y = add(g, 1, Stream::compute, 1, "y");
-  const auto z = add(g, 1, Stream::compute, 1, "z");
-  const auto x = add(g, 0, Stream::compute, 1, "x");
+  const auto y = add(g, 1, Stream::compute_stream, 1, "y");
+  const auto z = add(g, 1, Stream::compute_stream, 1, "z");
+  const auto x = add(g, 0, Stream::compute_stream, 1, "x");
   g.depend(x, z);
   const TaskId members[] = {x, y};
   g.synchronize(members);
@@ -225,22 +227,22 @@ TEST_CASE("a sync group deadlocked through stream order is a logic_error") {
 }
 
 TEST_CASE("a self dependency is a logic_error") {
-  TaskGraph g;
-  const auto a = add(g, 0, Stream::compute, 1);
+  TaskGraph g(test_vocabulary());
+  const auto a = add(g, 0, Stream::compute_stream, 1);
   g.depend(a, a);
   CHECK_THROWS_AS(simulate(g), std::logic_error);
 }
 
 TEST_CASE("graph API") {
-  TaskGraph g;
+  TaskGraph g(test_vocabulary());
   CHECK(g.label("x") == g.label("x"));
   CHECK(g.label("x") != g.label("y"));
   CHECK(g.labels().size() == 2);
-  CHECK_THROWS_AS(g.add(-1, Stream::compute, Category::compute, 0, ns(1)), std::invalid_argument);
-  CHECK_THROWS_AS(g.add(0, Stream::compute, Category::compute, 0, ns(-1)), std::invalid_argument);
-  const auto a = add(g, 2, Stream::compute, 1);
-  const auto b = add(g, 0, Stream::compute, 1);
-  const auto c = add(g, 2, Stream::tp_comm, 1);
+  CHECK_THROWS_AS(g.add(-1, Stream::compute_stream, Category::compute, 0, ns(1)), std::invalid_argument);
+  CHECK_THROWS_AS(g.add(0, Stream::compute_stream, Category::compute, 0, ns(-1)), std::invalid_argument);
+  const auto a = add(g, 2, Stream::compute_stream, 1);
+  const auto b = add(g, 0, Stream::compute_stream, 1);
+  const auto c = add(g, 2, Stream::tp_stream, 1);
   g.depend(c, a);
   g.depend(c, b);
   CHECK(g.prerequisites(c).size() == 2);
@@ -250,24 +252,27 @@ TEST_CASE("graph API") {
   CHECK(g.rank_name(1) == "rank 1");
   g.set_rank_name(1, "node0/gpu1");
   CHECK(g.rank_name(1) == "node0/gpu1");
-  CHECK(to_string(Stream::pp_comm) == "pp_comm");
-  CHECK(to_string(Category::optimizer) == "optimizer");
-  CHECK(to_string(Category::recompute) == "recompute");
+  CHECK(g.vocabulary().streams[Stream::pp_stream] == "pp_comm");
+  CHECK(g.vocabulary().categories[Category::optimizer] == "optimizer");
+  // Ids the vocabulary does not name are refused.
+  CHECK_THROWS_AS(g.add(0, 4, Category::compute, 0, ns(1)), std::invalid_argument);
+  CHECK_THROWS_AS(g.add(0, Stream::compute_stream, 9, 0, ns(1)), std::invalid_argument);
+  CHECK_THROWS_AS(TaskGraph(Vocabulary{}), std::invalid_argument);
 }
 
 TEST_CASE("attribute_time sums to end and counts exposed communication only") {
-  TaskGraph g;
+  TaskGraph g(test_vocabulary());
   // compute 0-100, tp 50-150 (exposed 100-150), dp 120-200 (hidden by tp until 150, exposed 150-200), idle after.
-  add(g, 0, Stream::compute, 100, "fwd", Category::compute);
-  const auto tp_wait = add(g, 0, Stream::tp_comm, 50, "wait", Category::other);
-  const auto tp = add(g, 0, Stream::tp_comm, 100, "ar", Category::tp_comm);
-  const auto dp_wait = add(g, 0, Stream::dp_comm, 120, "wait2", Category::other);
-  const auto dp = add(g, 0, Stream::dp_comm, 80, "rs", Category::dp_comm);
+  add(g, 0, Stream::compute_stream, 100, "fwd", Category::compute);
+  const auto tp_wait = add(g, 0, Stream::tp_stream, 50, "wait", Category::other);
+  const auto tp = add(g, 0, Stream::tp_stream, 100, "ar", Category::tp_comm);
+  const auto dp_wait = add(g, 0, Stream::dp_stream, 120, "wait2", Category::other);
+  const auto dp = add(g, 0, Stream::dp_stream, 80, "rs", Category::dp_comm);
   (void)tp_wait;
   (void)dp_wait;
   (void)tp;
   (void)dp;
-  add(g, 1, Stream::compute, 1000);  // another rank does not count
+  add(g, 1, Stream::compute_stream, 1000);  // another rank does not count
   const auto r = simulate(g);
   const auto parts = attribute_time(g, r, 0, ns(250));
   std::int64_t sum = 0;
@@ -287,11 +292,11 @@ TEST_CASE("attribute_time sums to end and counts exposed communication only") {
 }
 
 TEST_CASE("attribute_time: recompute on compute stream, compute category on a comm stream") {
-  TaskGraph g;
-  add(g, 0, Stream::compute, 30, "recomp", Category::recompute);
-  add(g, 0, Stream::dp_comm, 10, "x", Category::dp_comm);
-  add(g, 0, Stream::dp_comm, 40, "opt", Category::compute);  // 10-50, exposed 30-50 as compute
-  add(g, 0, Stream::pp_comm, 45, "send", Category::pp_comm);  // hidden by the compute-category task
+  TaskGraph g(test_vocabulary());
+  add(g, 0, Stream::compute_stream, 30, "recomp", Category::recompute);
+  add(g, 0, Stream::dp_stream, 10, "x", Category::dp_comm);
+  add(g, 0, Stream::dp_stream, 40, "opt", Category::compute);  // 10-50, exposed 30-50 as compute
+  add(g, 0, Stream::pp_stream, 45, "send", Category::pp_comm);  // hidden by the compute-category task
   const auto r = simulate(g);
   const auto parts = attribute_time(g, r, 0, r.makespan);
   CHECK(parts[static_cast<std::size_t>(Category::recompute)] == ns(30));
@@ -301,14 +306,14 @@ TEST_CASE("attribute_time: recompute on compute stream, compute category on a co
 }
 
 TEST_CASE("large graph: chains with cross-rank dependencies") {
-  TaskGraph g;
+  TaskGraph g(test_vocabulary());
   const std::uint32_t lbl = g.label("t");
   const int ranks = 64, per_stream = 200;
   std::vector<TaskId> prev_compute(ranks, 0);
   for (int i = 0; i < per_stream; ++i) {
     for (int r = 0; r < ranks; ++r) {
-      const auto c = g.add(r, Stream::compute, Category::compute, lbl, ns(10));
-      const auto s = g.add(r, Stream::pp_comm, Category::pp_comm, lbl, ns(3));
+      const auto c = g.add(r, Stream::compute_stream, Category::compute, lbl, ns(10));
+      const auto s = g.add(r, Stream::pp_stream, Category::pp_comm, lbl, ns(3));
       g.depend(s, c);
       if (r > 0 && i > 0) g.depend(c, prev_compute[r - 1]);
       prev_compute[r] = s;
@@ -320,11 +325,11 @@ TEST_CASE("large graph: chains with cross-rank dependencies") {
 }
 
 TEST_CASE("sync groups sharing a task merge") {
-  TaskGraph g;
-  add(g, 2, Stream::compute, 25);
-  const auto a = add(g, 0, Stream::dp_comm, 5, "a", Category::dp_comm);
-  const auto b = add(g, 1, Stream::dp_comm, 5, "b", Category::dp_comm);
-  const auto c = add(g, 2, Stream::compute, 5, "c", Category::dp_comm);  // behind the 25 ns task
+  TaskGraph g(test_vocabulary());
+  add(g, 2, Stream::compute_stream, 25);
+  const auto a = add(g, 0, Stream::dp_stream, 5, "a", Category::dp_comm);
+  const auto b = add(g, 1, Stream::dp_stream, 5, "b", Category::dp_comm);
+  const auto c = add(g, 2, Stream::compute_stream, 5, "c", Category::dp_comm);  // behind the 25 ns task
   const TaskId ab[] = {a, b};
   const TaskId bc[] = {b, c};
   g.synchronize(ab);

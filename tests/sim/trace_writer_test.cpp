@@ -8,19 +8,21 @@
 
 #include "sim/engine.hpp"
 #include "sim/trace_writer.hpp"
+#include "test_vocabulary.hpp"
 
 using hpsim::core::Time;
 using namespace hpsim::sim;
+using namespace hpsim_test;
 
 namespace {
 
 TaskGraph sample() {
-  TaskGraph g;
-  const auto fwd = g.add(0, Stream::compute, Category::compute, g.label("fwd \"layer\" 0\\1\n\t\x01 ü"), Time{1500});
-  const auto ar = g.add(0, Stream::tp_comm, Category::tp_comm, g.label("all_reduce"), Time{333});
-  const auto send = g.add(0, Stream::pp_comm, Category::pp_comm, g.label("send"), Time{7});
-  const auto recv_fwd = g.add(1, Stream::compute, Category::compute, g.label("fwd"), Time{1'000'000'001});
-  const auto grads = g.add(1, Stream::dp_comm, Category::dp_comm, g.label("reduce_scatter"), Time{2});
+  TaskGraph g(test_vocabulary());
+  const auto fwd = g.add(0, Stream::compute_stream, Category::compute, g.label("fwd \"layer\" 0\\1\n\t\x01 ü"), Time{1500});
+  const auto ar = g.add(0, Stream::tp_stream, Category::tp_comm, g.label("all_reduce"), Time{333});
+  const auto send = g.add(0, Stream::pp_stream, Category::pp_comm, g.label("send"), Time{7});
+  const auto recv_fwd = g.add(1, Stream::compute_stream, Category::compute, g.label("fwd"), Time{1'000'000'001});
+  const auto grads = g.add(1, Stream::dp_stream, Category::dp_comm, g.label("reduce_scatter"), Time{2});
   g.depend(ar, fwd);
   g.depend(send, ar);
   g.depend(recv_fwd, send);
@@ -75,8 +77,8 @@ TEST_CASE("chrome trace parses and names processes and threads") {
     const TaskId id = e["args"]["task"];
     const Task& t = g.task(id);
     CHECK(e["name"] == g.labels()[t.label]);  // escaping round-trips
-    CHECK(e["cat"] == std::string(to_string(t.category)));
-    CHECK(threads.at({e["pid"].get<std::int64_t>(), e["tid"].get<std::int64_t>()}) == std::string(to_string(t.stream)));
+    CHECK(e["cat"] == g.vocabulary().categories[t.category]);
+    CHECK(threads.at({e["pid"].get<std::int64_t>(), e["tid"].get<std::int64_t>()}) == g.vocabulary().streams[t.stream]);
   }
   // ts/dur in microseconds, exact to the nanosecond.
   CHECK(complete[1]["ts"].get<double>() == doctest::Approx(1.5));
@@ -90,7 +92,7 @@ TEST_CASE("chrome trace is deterministic") {
 }
 
 TEST_CASE("chrome trace of an empty graph is valid") {
-  TaskGraph g;
+  TaskGraph g(test_vocabulary());
   const auto json = nlohmann::json::parse(trace_text(g));
   CHECK(json["traceEvents"].empty());
 }

@@ -1,10 +1,10 @@
-#include "sim/compute_cost.hpp"
+#include "costs/compute_cost.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-namespace hpsim::sim {
+namespace hpsim::costs {
 
 namespace {
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
@@ -101,4 +101,4 @@ OperatorTime ComputeCost::time(const models::Operator& op) const {
   return {};
 }
 
-}  // namespace hpsim::sim
+}  // namespace hpsim::costs

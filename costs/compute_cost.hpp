@@ -5,7 +5,7 @@
 #include "models/operators.hpp"
 #include "topologies/cluster_spec.hpp"
 
-namespace hpsim::sim {
+namespace hpsim::costs {
 
 /// Forward and backward time of an operator.
 struct OperatorTime {
@@ -45,4 +45,4 @@ class ComputeCost {
   bool use_table_ = false;
 };
 
-}  // namespace hpsim::sim
+}  // namespace hpsim::costs
