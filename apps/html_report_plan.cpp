@@ -17,10 +17,9 @@ namespace {
 /// The plan simulated again with its graph kept, as a timeline.
 json timeline_of(const models::ModelSpec& model, const topologies::ClusterSpec& cluster, const planner::Plan& plan,
                  const std::string& title) {
-  const topologies::CollectiveCoster coster(cluster);
   planner::SimulateOptions options;
   options.keep_graph = true;
-  const auto step = planner::simulate_step(model, cluster, coster, plan, options);
+  const auto step = planner::simulate_step(planner::Scenario(model, cluster), plan, options);
   return html_timeline(title, *step.graph, *step.timings);
 }
 

@@ -117,11 +117,10 @@ int cmd_simulate(const SimulateArgs& a, Format format) {
       planner::plan_from_fields(core::Fields(plan_node, where + (a.plan_file.empty() ? "" : ": plan"))), model,
       cluster, where);
 
-  const topologies::CollectiveCoster coster(cluster);
   planner::SimulateOptions options;
   options.mode = a.full_ranks ? planner::RankMode::full : planner::RankMode::representative;
   options.keep_graph = !a.trace.empty();
-  const auto step = planner::simulate_step(model, cluster, coster, plan, options);
+  const auto step = planner::simulate_step(planner::Scenario(model, cluster), plan, options);
   if (!a.trace.empty()) {
     std::ofstream out(a.trace);
     if (!out) throw core::InputError(a.trace, "--trace", "cannot write the trace file");

@@ -74,7 +74,7 @@ void write_text(const std::string& path, const std::string& flag, const std::str
 planner::SearchResult search_with_progress(const PlanInputs& in, planner::SearchOptions options) {
   ProgressBar bar;  // cleared when the search returns, before anything is printed
   options.progress = [&bar](double f) { bar.update(f); };
-  return planner::search_plans(in.model, in.cluster, in.space, options);
+  return planner::search_plans(planner::Scenario(in.model, in.cluster), in.space, options);
 }
 
 int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const Emits& emit, const PlanArgs& a,

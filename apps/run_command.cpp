@@ -251,8 +251,7 @@ int run_command(const RunArgs& a, Format format) {
         model.dropout = false;
         model.tie_embeddings = true;
         const planner::Plan plan = planner::resolve_plan(as_executed(r.plan, r.backend), model, *cluster, a.plan_file);
-        const topologies::CollectiveCoster coster(*cluster);
-        pred.step = planner::simulate_step(model, *cluster, coster, plan, {}).result;
+        pred.step = planner::simulate_step(planner::Scenario(model, *cluster), plan, {}).result;
       } catch (const std::exception& e) {
         extra_notes.push_back(std::string("no prediction: ") + e.what());
       }

@@ -146,7 +146,7 @@ std::vector<SweepPoint> run_sweep(const PlanInputs& base, const std::vector<Swee
     options.progress = [&](double f) { bar.update((static_cast<double>(index) + f) / static_cast<double>(total), label); };
     options.throw_if_nothing_fits = false;
     try {
-      auto result = planner::search_plans(in.model, in.cluster, in.space, options);
+      auto result = planner::search_plans(planner::Scenario(in.model, in.cluster), in.space, options);
       if (result.plans.empty() && result.closest_miss)
         point.note = fmt::format("no plan fits (needs {} GiB)", apps::gib(result.closest_miss->memory.peak));
       else

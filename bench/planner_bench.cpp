@@ -20,7 +20,7 @@ void run_search(benchmark::State& state, const char* model_name, const char* clu
   space.fixed.precision = precision;
   std::int64_t candidates = 0, simulated = 0, feasible = 0;
   for (auto _ : state) {
-    const auto r = planner::search_plans(model, cluster, space);
+    const auto r = planner::search_plans(planner::Scenario(model, cluster), space);
     candidates += r.candidates;
     simulated = r.simulated;
     feasible = r.feasible;

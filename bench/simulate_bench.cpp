@@ -25,13 +25,13 @@ namespace topologies = hpsim::topologies;
 struct Case {
   models::ModelSpec model;
   topologies::ClusterSpec cluster;
-  topologies::CollectiveCoster coster;
+  planner::Scenario scenario;
   planner::Plan plan;
 
   Case(const std::string& model_name, const std::string& cluster_name, planner::Plan raw)
       : model(models::load_model(model_name)),
         cluster(topologies::load_cluster(cluster_name)),
-        coster(cluster),
+        scenario(model, cluster),
         plan(planner::resolve_plan(raw, model, cluster, "bench")) {}
 };
 
@@ -94,7 +94,7 @@ void simulate(benchmark::State& state, const Case& c) {
   std::uint64_t events_per_simulate = 0;
   std::size_t tasks_per_simulate = 0;
   for (auto _ : state) {
-    const auto step = planner::simulate_step(c.model, c.cluster, c.coster, c.plan);
+    const auto step = planner::simulate_step(c.scenario, c.plan);
     events_per_simulate = step.result.events;
     tasks_per_simulate = step.result.tasks;
     benchmark::DoNotOptimize(step.result.step_time);
@@ -116,7 +116,7 @@ void BM_SimulateLlama3_405B_16128H100_pp9_vpp2(benchmark::State& s) { simulate(s
 // their times add up to (about) the whole: cost tables, graph lowering, the event loop, the memory model.
 void cost_tables(benchmark::State& state, const Case& c) {
   for (auto _ : state) {
-    const auto costs = planner::compute_step_costs(c.model, c.cluster, c.coster, c.plan);
+    const auto costs = planner::compute_step_costs(c.scenario, c.plan);
     benchmark::DoNotOptimize(costs.chunks.data());
   }
   state.counters["chunks"] = static_cast<double>(c.plan.pp * c.plan.vpp);
@@ -126,7 +126,7 @@ void BM_CostTables_Llama3_405B_16384H100(benchmark::State& s) { cost_tables(s, l
 
 void BM_StepGraph_Gpt3_175B(benchmark::State& state) {
   const Case& c = gpt3_175b_1024_a100();
-  const auto costs = planner::compute_step_costs(c.model, c.cluster, c.coster, c.plan);
+  const auto costs = planner::compute_step_costs(c.scenario, c.plan);
   std::size_t tasks = 0;
   for (auto _ : state) {
     const auto g = planner::build_step_graph(costs, c.plan, planner::RankMode::representative);
@@ -139,7 +139,7 @@ void BM_StepGraph_Gpt3_175B(benchmark::State& state) {
 
 void BM_EventLoop_Gpt3_175B(benchmark::State& state) {
   const Case& c = gpt3_175b_1024_a100();
-  const auto costs = planner::compute_step_costs(c.model, c.cluster, c.coster, c.plan);
+  const auto costs = planner::compute_step_costs(c.scenario, c.plan);
   const auto g = planner::build_step_graph(costs, c.plan, planner::RankMode::representative);
   std::uint64_t events = 0;
   for (auto _ : state) {
@@ -152,7 +152,7 @@ void BM_EventLoop_Gpt3_175B(benchmark::State& state) {
 
 void BM_MemoryModel_Gpt3_175B(benchmark::State& state) {
   const Case& c = gpt3_175b_1024_a100();
-  planner::CostCache cache(c.model, c.cluster, c.coster);
+  planner::CostCache cache(c.scenario);
   for (auto _ : state) {
     const auto m = planner::memory_use(cache, c.plan);
     benchmark::DoNotOptimize(&m);

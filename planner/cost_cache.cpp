@@ -80,14 +80,12 @@ models::ShardShape shard_of(const Plan& plan) {
   return shard;
 }
 
-CostCache::CostCache(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
-                     const topologies::CollectiveCoster& coster)
-    : raw_model_(model), cluster_(cluster), coster_(coster) {}
+CostCache::CostCache(Scenario scenario) : scenario_(std::move(scenario)) {}
 
 const models::ModelSpec& CostCache::model(std::int64_t tp) {
   std::lock_guard lock(mutex_);
   auto it = padded_.find(tp);
-  if (it == padded_.end()) it = padded_.emplace(tp, padded_model(raw_model_, tp)).first;
+  if (it == padded_.end()) it = padded_.emplace(tp, padded_model(scenario_.model(), tp)).first;
   return it->second;  // std::map nodes are stable
 }
 
@@ -100,7 +98,7 @@ OpsCost CostCache::ops(OpsPart part, const Plan& plan) {
     if (auto it = ops_.find(key); it != ops_.end()) return it->second;
   }
   const models::ModelSpec& m = model(plan.tp);
-  const costs::ComputeCost compute(cluster_.gpu, plan.precision);
+  const costs::ComputeCost compute(scenario_.cluster().gpu, plan.precision);
   const auto shard = shard_of(plan);
   const auto recompute = part == OpsPart::layer ? plan.recompute : models::Recompute::none;
   const OpsCost cost = cost_ops(part == OpsPart::layer       ? models::lower_layer(m, shard)
@@ -133,7 +131,7 @@ CollectiveChoice CostCache::collective(Collective op, Communicator comm, const P
       for (const auto& pair : layout.pp_pairs(plan.pp - 1)) groups.push_back({pair[1], pair[0]});
       break;
   }
-  const CollectiveChoice choice{coster_.models(op, groups)};
+  const CollectiveChoice choice{scenario_.coster().models(op, groups)};
   std::lock_guard lock(mutex_);
   return comms_.emplace(key, choice).first->second;
 }
@@ -145,7 +143,7 @@ CollectiveChoice CostCache::parameter_server(const Plan& plan) {
     std::lock_guard lock(mutex_);
     if (auto it = comms_.find(key); it != comms_.end()) return it->second;
   }
-  const CollectiveChoice choice{{coster_.parameter_server_model(RankLayout(plan).dp_groups(), plan.parameter_servers)}};
+  const CollectiveChoice choice{{scenario_.coster().parameter_server_model(RankLayout(plan).dp_groups(), plan.parameter_servers)}};
   std::lock_guard lock(mutex_);
   return comms_.emplace(key, choice).first->second;
 }

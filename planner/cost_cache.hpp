@@ -11,6 +11,7 @@
 #include "models/operators.hpp"
 #include "models/model_spec.hpp"
 #include "planner/plan.hpp"
+#include "planner/scenario.hpp"
 #include "planner/rank_layout.hpp"
 #include "topologies/cluster_spec.hpp"
 #include "topologies/collectives.hpp"
@@ -39,9 +40,8 @@ enum class Communicator { tp, cp_ring, ep, dp, pp_boundary, embedding_pair };
 
 class CostCache {
  public:
-  /// `model` should be the vocab-padded model (padded_model) the plan uses; the cache keys include tp.
-  CostCache(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
-            const topologies::CollectiveCoster& coster);
+  /// The cache pads the scenario's vocabulary per tp (padded_model), as Megatron does.
+  explicit CostCache(Scenario scenario);
 
   [[nodiscard]] OpsCost ops(OpsPart part, const Plan& plan);
   /// `stage`: the sending stage for pp_boundary, ignored otherwise.
@@ -50,16 +50,14 @@ class CostCache {
   /// Gradient aggregation through the plan's parameter servers (a what-if beside all-reduce).
   [[nodiscard]] CollectiveChoice parameter_server(const Plan& plan);
   [[nodiscard]] const models::ModelSpec& model(std::int64_t tp);
-  [[nodiscard]] const topologies::ClusterSpec& cluster() const { return cluster_; }
+  [[nodiscard]] const topologies::ClusterSpec& cluster() const { return scenario_.cluster(); }
 
  private:
   using OpsKey = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, bool, std::int64_t, std::int64_t, bool,
                             int, int>;
   using CommKey = std::tuple<int, int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                              std::int64_t>;
-  models::ModelSpec raw_model_;
-  topologies::ClusterSpec cluster_;
-  const topologies::CollectiveCoster& coster_;
+  Scenario scenario_;
   std::mutex mutex_;
   std::map<OpsKey, OpsCost> ops_;
   std::map<CommKey, CollectiveChoice> comms_;

@@ -283,8 +283,9 @@ std::vector<StepResult> simulate_batch(CostCache& cache, const std::vector<Candi
 
 }  // namespace
 
-SearchResult search_plans(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
-                          const SearchSpace& space, const SearchOptions& options) {
+SearchResult search_plans(const Scenario& scenario, const SearchSpace& space, const SearchOptions& options) {
+  const models::ModelSpec& model = scenario.model();
+  const topologies::ClusterSpec& cluster = scenario.cluster();
   const auto started = std::chrono::steady_clock::now();
   const std::string where = "plan constraints";
   if (space.fixed.global_batch_size <= 0)
@@ -296,8 +297,7 @@ SearchResult search_plans(const models::ModelSpec& model, const topologies::Clus
   SearchSpace resolved = space;
   if (resolved.fixed.seq_length <= 0) resolved.fixed.seq_length = model.seq_length;
 
-  const topologies::CollectiveCoster coster(cluster);
-  CostCache cache(model, cluster, coster);
+  CostCache cache(scenario);
   SearchResult result;
   CandidateEnumerator enumerate(model, cluster, resolved, gpus, cache, result);
   std::vector<Candidate> feasible = enumerate.run(options.progress);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "models/model_spec.hpp"
+#include "planner/scenario.hpp"
 #include "planner/search_space.hpp"
 #include "planner/step_simulation.hpp"
 #include "topologies/cluster_spec.hpp"
@@ -51,8 +52,7 @@ double step_time_lower_bound_s(const StepCosts& costs, const Plan& plan);
 
 /// Searches the space. Throws InputError when the constraints themselves are impossible (naming the rule they break)
 /// and InfeasibleError when valid plans exist but none fits in memory (with the closest miss).
-SearchResult search_plans(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
-                          const SearchSpace& space, const SearchOptions& options = {});
+SearchResult search_plans(const Scenario& scenario, const SearchSpace& space, const SearchOptions& options = {});
 
 /// The ranking: shorter step time first; ties go to less memory per GPU, then smaller tp, pp, cp, ep, vpp, larger
 /// micro-batch, less recomputation, sp off, lower zero, 1f1b before gpipe.

@@ -22,9 +22,8 @@ double element_bytes(topologies::Precision p) { return p == topologies::Precisio
 
 }  // namespace
 
-StepCosts compute_step_costs(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
-                             const topologies::CollectiveCoster& coster, const Plan& plan) {
-  CostCache cache(model, cluster, coster);
+StepCosts compute_step_costs(const Scenario& scenario, const Plan& plan) {
+  CostCache cache(scenario);
   return compute_step_costs(cache, plan);
 }
 

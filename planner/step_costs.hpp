@@ -47,7 +47,6 @@ core::Seconds optimizer_step_time(const StepCosts& costs, const Plan& plan, doub
 StepCosts compute_step_costs(CostCache& cache, const Plan& plan);
 
 /// The same with a cache of its own (one plan).
-StepCosts compute_step_costs(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
-                             const topologies::CollectiveCoster& coster, const Plan& plan);
+StepCosts compute_step_costs(const Scenario& scenario, const Plan& plan);
 
 }  // namespace hpsim::planner

@@ -9,10 +9,8 @@ namespace hpsim::planner {
 using core::Seconds;
 using core::to_seconds;
 
-SimulatedStep simulate_step(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
-                            const topologies::CollectiveCoster& coster, const Plan& plan,
-                            const SimulateOptions& options) {
-  CostCache cache(model, cluster, coster);
+SimulatedStep simulate_step(const Scenario& scenario, const Plan& plan, const SimulateOptions& options) {
+  CostCache cache(scenario);
   return simulate_step(cache, plan, options);
 }
 

@@ -57,9 +57,7 @@ struct SimulatedStep {
 /// `plan` must be resolved (resolve_plan); `cache` holds the model and cluster (and what was costed before).
 SimulatedStep simulate_step(CostCache& cache, const Plan& plan, const SimulateOptions& options = {});
 
-/// One plan on its own. The coster must describe `cluster`.
-SimulatedStep simulate_step(const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
-                            const topologies::CollectiveCoster& coster, const Plan& plan,
-                            const SimulateOptions& options = {});
+/// One plan of a scenario on its own.
+SimulatedStep simulate_step(const Scenario& scenario, const Plan& plan, const SimulateOptions& options = {});
 
 }  // namespace hpsim::planner

@@ -41,8 +41,7 @@ ValidationReport validate_cases(const std::vector<ValidationCase>& cases) {
     o.group = fmt::format("{:.1f}B params / {} GPUs", static_cast<double>(models::total_parameters(c.model)) / 1e9,
                           c.plan.gpus());
     try {
-      const topologies::CollectiveCoster coster(c.cluster);
-      o.result = simulate_step(c.model, c.cluster, coster, c.plan).result;
+      o.result = simulate_step(Scenario(c.model, c.cluster), c.plan).result;
     } catch (const core::InputError& e) {
       report.refused.push_back({c.id, e.what()});
       continue;
@@ -99,7 +98,8 @@ std::vector<PlanQuality> plan_quality(const std::vector<ValidationCase>& cases, 
     space.set(PlanKey::flash_attention, c.plan.flash_attention);
     SearchOptions best_only;
     best_only.top_k = 1;
-    const SearchResult r = search_plans(c.model, c.cluster, space, best_only);
+    const Scenario scenario(c.model, c.cluster);
+    const SearchResult r = search_plans(scenario, space, best_only);
 
     SearchSpace same = space;  // the case's features: only tp, pp, vpp and the micro-batch searched
     for (const PlanKey k : {PlanKey::recompute, PlanKey::sp, PlanKey::zero, PlanKey::cp, PlanKey::ep, PlanKey::schedule,
@@ -107,7 +107,7 @@ std::vector<PlanQuality> plan_quality(const std::vector<ValidationCase>& cases, 
       same.set(k, plan_field(k).get(c.plan));
     SearchOptions ranked = best_only;
     ranked.rank_time_s = outcome.predicted_step_time_s;
-    const SearchResult s = search_plans(c.model, c.cluster, same, ranked);
+    const SearchResult s = search_plans(scenario, same, ranked);
 
     PlanQuality q;
     q.id = c.id;

@@ -13,8 +13,7 @@ namespace {
 OpsCost layer_cost(const models::ModelSpec& m, topologies::ClusterSpec cluster, Plan plan, double host_us) {
   cluster.gpu.efficiency.host_overhead = core::microseconds(host_us);
   plan = resolve_plan(plan, m, cluster, "test");
-  const topologies::CollectiveCoster coster(cluster);
-  CostCache cache(padded_model(m, plan.tp), cluster, coster);
+  CostCache cache(Scenario(m, cluster));
   return cache.ops(OpsPart::layer, plan);
 }
 

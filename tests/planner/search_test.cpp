@@ -48,8 +48,8 @@ TEST_CASE("search: branch and bound returns exactly what brute force returns") {
     brute.prune = false;
     const auto m = models::load_model(c.model);
     const auto cl = topologies::load_cluster(c.cluster);
-    const auto a = search_plans(m, cl, s, pruned);
-    const auto b = search_plans(m, cl, s, brute);
+    const auto a = search_plans(Scenario(m, cl), s, pruned);
+    const auto b = search_plans(Scenario(m, cl), s, brute);
     CHECK(b.simulated == b.feasible);
     CHECK(a.simulated <= b.simulated);
     CHECK(a.candidates == b.candidates);
@@ -63,9 +63,8 @@ TEST_CASE("search: the lower bound never exceeds the simulated step time") {
   SearchOptions all;
   all.prune = false;
   all.top_k = 100000;
-  const auto r = search_plans(m, cl, space_with_batch(64), all);
-  const topologies::CollectiveCoster coster(cl);
-  CostCache cache(m, cl, coster);
+  const auto r = search_plans(Scenario(m, cl), space_with_batch(64), all);
+  CostCache cache(Scenario(m, cl));
   REQUIRE(r.plans.size() > 50);
   for (const auto& p : r.plans) {
     const double bound = step_time_lower_bound_s(compute_step_costs(cache, p.plan), p.plan);
@@ -80,8 +79,8 @@ TEST_CASE("search: every candidate is counted once; pins are respected; results 
   s.fixed.precision = topologies::Precision::fp16;
   s.axis(PlanKey::tp).values = {8};
   s.axis(PlanKey::pp) = parse_field_domain(plan_field(PlanKey::pp), "4..16", "test");
-  const auto a = search_plans(m, cl, s);
-  const auto b = search_plans(m, cl, s);
+  const auto a = search_plans(Scenario(m, cl), s);
+  const auto b = search_plans(Scenario(m, cl), s);
   std::int64_t rejected = 0;
   for (const auto& [reason, n] : a.rejected) rejected += n;
   CHECK(a.candidates == a.feasible + rejected);
@@ -101,13 +100,13 @@ TEST_CASE("search: impossible constraints name the rule; nothing fitting gives t
   SearchSpace s = space_with_batch(1536);
   s.axis(PlanKey::tp).values = {5};
   try {
-    (void)search_plans(gpt3, topologies::load_cluster("dgx-a100-80gb:128"), s);
+    (void)search_plans(Scenario(gpt3, topologies::load_cluster("dgx-a100-80gb:128")), s);
     FAIL("accepted tp 5 for 96 heads");
   } catch (const core::InputError& e) {
     CHECK(std::string(e.what()).find("num_attention_heads") != std::string::npos);
   }
   try {
-    (void)search_plans(models::load_model("gpt-1t"), topologies::load_cluster("dgx-a100-80gb:1"), space_with_batch(8));
+    (void)search_plans(Scenario(models::load_model("gpt-1t"), topologies::load_cluster("dgx-a100-80gb:1")), space_with_batch(8));
     FAIL("a 1T model fitted on 8 GPUs");
   } catch (const core::InfeasibleError& e) {
     CHECK(std::string(e.what()).find("needs") != std::string::npos);
@@ -121,12 +120,12 @@ TEST_CASE("search: ranking a given plan counts the plans faster than it") {
   SearchOptions all;
   all.prune = false;
   all.top_k = 100000;
-  const auto everything = search_plans(m, cl, space_with_batch(64), all);
+  const auto everything = search_plans(Scenario(m, cl), space_with_batch(64), all);
   const double t = everything.plans[everything.plans.size() / 2].step_time.value();
   std::int64_t faster = 0;
   for (const auto& p : everything.plans) faster += p.step_time.value() < t;
   SearchOptions ranked;
   ranked.rank_time_s = t;
-  const auto r = search_plans(m, cl, space_with_batch(64), ranked);
+  const auto r = search_plans(Scenario(m, cl), space_with_batch(64), ranked);
   CHECK(r.faster_than_rank_time == faster);
 }

@@ -24,10 +24,9 @@ StepResult run(const std::string& model, const std::string& cluster, Plan plan, 
   const auto m = models::load_model(model);
   const auto c = topologies::load_cluster(cluster);
   plan = resolve_plan(plan, m, c, "test");
-  const topologies::CollectiveCoster coster(c);
   SimulateOptions o;
   o.mode = mode;
-  return simulate_step(m, c, coster, plan, o).result;
+  return simulate_step(Scenario(m, c), plan, o).result;
 }
 
 double breakdown_sum(const StepBreakdown& b) {

@@ -1,0 +1,27 @@
+#pragma once
+/// What every prediction and search is about: a model on a cluster, with the cluster's collective coster built
+/// once. Callers predict (simulate_step) and search (search_plans) with a Scenario; it is cheap to copy.
+#include <memory>
+
+#include "models/model_spec.hpp"
+#include "topologies/cluster_spec.hpp"
+#include "topologies/collectives.hpp"
+
+namespace hpsim::planner {
+
+class Scenario {
+ public:
+  Scenario(models::ModelSpec model, topologies::ClusterSpec cluster)
+      : model_(std::move(model)),
+        coster_(std::make_shared<const topologies::CollectiveCoster>(std::move(cluster))) {}
+
+  [[nodiscard]] const models::ModelSpec& model() const { return model_; }
+  [[nodiscard]] const topologies::ClusterSpec& cluster() const { return coster_->cluster(); }
+  [[nodiscard]] const topologies::CollectiveCoster& coster() const { return *coster_; }
+
+ private:
+  models::ModelSpec model_;
+  std::shared_ptr<const topologies::CollectiveCoster> coster_;  ///< holds the cluster it costs
+};
+
+}  // namespace hpsim::planner
