@@ -7,13 +7,12 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "apps/calibrate_command.hpp"
+#include "apps/executor_handover.hpp"
 #include "apps/keys_command.hpp"
 #include "apps/localhost_cluster.hpp"
 #include "apps/output.hpp"
 #include "apps/plan_command.hpp"
 #include "apps/plan_flags.hpp"
-#include "apps/run_command.hpp"
 #include "apps/report_command.hpp"
 #include "core/error.hpp"
 #include "planner/plan_file.hpp"
@@ -162,6 +161,8 @@ int cmd_validate(const std::string& file, bool with_planner, Format format) {
 int main(int argc, char** argv) {
   CLI::App app{"hpsim: predict, plan and validate hybrid-parallel LLM training on a described cluster"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::function<std::string()>(apps::version_text),
+                       "print the version and the executor's backends (run, calibrate)");
   std::string format_text = "table";
   auto add_format = [&](CLI::App* sub) {
     sub->add_option("--format", format_text, "output: table, json, csv or md")
@@ -203,18 +204,16 @@ int main(int argc, char** argv) {
   auto* report_cmd = apps::add_report_command(app, report_args);
   add_format(report_cmd);
 
-  apps::RunArgs run_args;
-  auto* run_cmd = apps::add_run_command(app, run_args);
-  add_format(run_cmd);
-  apps::CalibrateArgs calibrate_args;
-  auto* calibrate_cmd = apps::add_calibrate_command(app, calibrate_args);
-  add_format(calibrate_cmd);
+  apps::ExecutorCommands executor_cmds;  // run and calibrate: handed over to hpsim-run
+  apps::add_executor_commands(app, executor_cmds, add_format);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "hpsim: error: command line: " << e.what() << "\n";  // one line, as for every bad input
@@ -228,9 +227,9 @@ int main(int argc, char** argv) {
     if (*simulate_cmd) return cmd_simulate(sim_args, format);
     if (*plan_cmd) return apps::run_plan_command(plan_args, format);
     if (*validate_cmd) return cmd_validate(validate_file, validate_planner, format);
-    if (*run_cmd) return apps::run_command(run_args, format);
+    if (*executor_cmds.run) return apps::hand_over_to_executor("run", argv);
     if (*report_cmd) return apps::run_report_command(report_args, format);
-    if (*calibrate_cmd) return apps::calibrate_command(calibrate_args, format);
+    if (*executor_cmds.calibrate) return apps::hand_over_to_executor("calibrate", argv);
   } catch (const core::InputError& e) {
     std::cerr << "hpsim: error: " << e.what() << "\n";
     return 2;

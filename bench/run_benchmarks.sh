@@ -140,9 +140,12 @@ for name in ("BM_SimulateGpt3_175B_1024A100", "BM_SimulateGpt3_175B_1024A100 (al
         v = median_ns[name]
         check(f"`{name}` ≤ 5 ms", v <= 5e6, fmt_time(v))
 # The planner's whole-space searches (issue targets): GPT-3 175B on 1024 A100 <= 0.5 s, Llama-3 405B on 16,384 H100
-# <= 2 s, with every search's candidates considered per second beside them.
+# <= 2 s, with every search's candidates considered per second beside them; and whole processes
+# (process_bench.cpp): hpsim models <= 30 ms, the GPT-3 175B plan <= 0.3 s.
 for name, limit_ns, text in (("BM_PlanGpt3_175B_1024A100/real_time", 0.5e9, "0.5 s"),
-                             ("BM_PlanLlama3_405B_16384H100/real_time", 2e9, "2 s")):
+                             ("BM_PlanLlama3_405B_16384H100/real_time", 2e9, "2 s"),
+                             ("BM_ProcessModels/real_time", 30e6, "30 ms"),
+                             ("BM_ProcessPlanGpt3_175B_1024A100/real_time", 0.3e9, "0.3 s")):
     if name in median_ns:
         v = median_ns[name]
         check(f"`{name}` ≤ {text}", v <= limit_ns, fmt_time(v))

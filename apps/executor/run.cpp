@@ -1,0 +1,275 @@
+// `hpsim run` in hpsim-run: MPI_Init, the run, hpsim's prediction of what ran beside it, MPI_Finalize.
+#include <mpi.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "apps/executor/commands.hpp"
+#include "apps/localhost_cluster.hpp"
+#include "core/error.hpp"
+#ifdef HPSIM_HAVE_CUDA
+#include "exec/cuda_backend.hpp"
+#endif
+#include "exec/run.hpp"
+#include "planner/plan_file.hpp"
+#include "planner/step_simulation.hpp"
+#include "topologies/collectives.hpp"
+
+namespace hpsim::apps {
+
+namespace {
+
+/// A thread that aborts the MPI job when a step outlives its deadline (a hung collective would otherwise hang the
+/// job silently).
+class Watchdog {
+ public:
+  Watchdog(double timeout_s, int rank) : timeout_(timeout_s), rank_(rank), thread_([this] { loop(); }) {}
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  /// Arms the deadline for step `step` (0-based); disarms with `step` < 0.
+  void beat(std::int64_t step) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      step_ = step;
+      deadline_ = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                         std::chrono::duration<double>(timeout_));
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+      if (step_ < 0) {
+        cv_.wait(lock);
+        continue;
+      }
+      if (cv_.wait_until(lock, deadline_) == std::cv_status::timeout && !stop_ && step_ >= 0 &&
+          std::chrono::steady_clock::now() >= deadline_) {
+        std::fprintf(stderr,
+                     "hpsim run: rank %d: step %lld did not finish within --step-timeout-s %g s; aborting every "
+                     "rank\n",
+                     rank_, static_cast<long long>(step_ + 1), timeout_);
+        std::fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+        std::_Exit(1);
+      }
+    }
+  }
+  double timeout_;
+  int rank_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::int64_t step_ = -1;
+  std::chrono::steady_clock::time_point deadline_;
+  std::thread thread_;
+};
+
+/// The plan as the executor runs it, for the prediction: unfused attention, blocking TP communication, no dropout
+/// (exec/run.cpp's notes list the same differences); on CUDA the plan's 16-bit GEMMs (fp8 runs bf16), the part of
+/// the step that the precision changes most, and its gradient-reduction overlap; on the CPU fp32, and no overlap:
+/// there the cores themselves move the data (shared memory, no copy engine), so communication cannot hide behind
+/// computation. CP's keys and values are all-gathered, blocking, on either.
+planner::Plan as_executed(planner::Plan p, const std::string& backend) {
+  p.cp_comm_overlap = false;
+  if (backend == "cpu") {
+    p.precision = topologies::Precision::fp32;
+    p.overlap_grad_reduce = false;
+  } else if (p.precision == topologies::Precision::fp8) {
+    p.precision = topologies::Precision::bf16;
+  }
+  p.flash_attention = false;
+  p.tp_comm_overlap = false;
+  p.overlap_param_gather = false;
+  return p;
+}
+
+struct Prediction {
+  std::optional<planner::StepResult> step;
+  std::string cluster_label, cluster_file;
+};
+
+std::string render_table(const exec::RunResult& r, const Prediction& pred, const std::string& plan_file,
+                         Format format) {
+  std::string s = fmt::format("{}: {} rank{} (tp {}{}{}, pp {}, dp {}), backend {}", plan_file, r.ranks,
+                              r.ranks == 1 ? "" : "s", r.plan.tp, r.plan.sp ? " sp" : "",
+                              r.plan.cp > 1 ? fmt::format(", cp {}", r.plan.cp) : "", r.plan.pp, r.plan.dp, r.backend);
+  if (!pred.cluster_label.empty()) s += ", cluster " + pred.cluster_label;
+  if (!pred.cluster_file.empty()) s += " (" + pred.cluster_file + ")";
+  s += "\n\n";
+  TextTable t;
+  t.header = {"", "step time (s)"};
+  t.rows.push_back({fmt::format("measured (median of {})", r.step_times_s.size()),
+                    fmt::format("{:.3f}", r.measured_step_time_s)});
+  if (pred.step) {
+    const double p = pred.step->step_time.value();
+    t.rows.push_back({"predicted (hpsim simulate, fp32)", fmt::format("{:.3f}", p)});
+    t.rows.push_back({"error (predicted - measured) / measured",
+                      fmt::format("{:+.1f} %", 100 * (p - r.measured_step_time_s) / r.measured_step_time_s)});
+  } else {
+    t.rows.push_back({"predicted", "-"});
+  }
+  s += t.render(format) + "\n";
+  TextTable steps;
+  steps.header = {"step", "time (s)", "loss"};
+  for (std::size_t i = 0; i < r.step_times_s.size(); ++i)
+    steps.rows.push_back({std::to_string(i + 1), fmt::format("{:.3f}", r.step_times_s[i]), fmt::format("{:.4f}", r.loss[i])});
+  s += steps.render(format);
+  for (const auto& n : r.notes) s += "note: " + n + "\n";
+  return s;
+}
+
+}  // namespace
+
+int run_command(const RunArgs& a, Format format) {
+  int provided = 0;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  int rank = 0, ranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+
+  // Checks every rank makes identically (same file, same world): report once, end cleanly with status 2.
+  exec::RunFile file;
+  try {
+    file = exec::load_run_file(a.plan_file);
+    (void)exec::resolve_run_plan(file.model, file.plan, ranks);
+#ifndef HPSIM_HAVE_CUDA
+    if (a.backend != "cpu")
+      throw core::InputError("command line", "--backend",
+                             "'" + a.backend + "' is not available in this build (built without CUDA and NCCL)");
+#else
+    if (a.backend == "cuda") {  // every rank needs a GPU (collective: all ranks fail alike), before calibrating
+      try {
+        (void)exec::select_cuda_device(MPI_COMM_WORLD);
+      } catch (const std::runtime_error& e) {
+        throw core::InputError("run", "--backend", e.what());
+      }
+    }
+#endif
+  } catch (const core::InputError& e) {
+    if (rank == 0) std::cerr << "hpsim: error: " << e.what() << "\n";
+    MPI_Finalize();
+    return 2;
+  }
+
+  const int status = exec::run_or_abort(MPI_COMM_WORLD, [&] {
+    Prediction pred;
+    std::optional<topologies::ClusterSpec> cluster;
+    std::vector<std::string> extra_notes;
+    // The cluster to predict on. localhost: the backend's calibration of this many ranks busy at once (made now if
+    // missing).
+    if (file.cluster == "localhost") {
+      const std::string path = localhost_cache_file(ranks, a.backend);
+      int exists = rank == 0 && core::is_file(path) ? 1 : 0;
+      MPI_Bcast(&exists, 1, MPI_INT, 0, MPI_COMM_WORLD);
+      if (exists == 0) {
+        if (rank == 0)
+          std::cerr << "hpsim run: no " << a.backend << " calibration of this machine for " << ranks << " rank"
+                    << (ranks == 1 ? "" : "s") << " in " << cache_dir() << "; calibrating first (about 15 s)\n";
+        CalibrateArgs ca;
+        ca.backend = a.backend;
+        calibrate_and_write(ca, path, true);
+        if (rank == 0 && !core::is_file(localhost_cache_file()))
+          std::filesystem::copy_file(path, localhost_cache_file());
+      }
+      if (rank == 0) {
+        cluster = topologies::load_cluster(path);
+        pred.cluster_label = "localhost";
+        pred.cluster_file = path;
+      }
+    } else if (rank == 0) {
+      try {
+        const auto pf = planner::load_plan_file(a.plan_file, resolve_cluster_name);
+        if (pf.has_cluster) {
+          cluster = pf.cluster;
+          pred.cluster_label = cluster_label(*cluster);
+        } else {
+          extra_notes.push_back("no cluster in the plan file: no prediction");
+        }
+      } catch (const std::exception& e) {
+        extra_notes.push_back(std::string("no prediction: ") + e.what());
+      }
+    }
+
+    exec::RunOptions opt;
+    opt.steps = a.steps;
+    opt.warmup = a.warmup;
+    opt.backend = a.backend;
+    const std::int64_t total = a.warmup + a.steps;
+    Watchdog watchdog(a.step_timeout_s, rank);
+    opt.on_step = [&](std::int64_t i) { watchdog.beat(i < total ? i : -1); };
+    exec::RunResult r = exec::run_plan(file.model, file.plan, opt, MPI_COMM_WORLD);
+    if (rank != 0) return 0;
+
+    // hpsim's prediction of what ran.
+    if (cluster) {
+      try {
+        models::ModelSpec model = file.model;
+        model.dropout = false;
+        model.tie_embeddings = true;
+        const planner::Plan plan = planner::resolve_plan(as_executed(r.plan, r.backend), model, *cluster, a.plan_file);
+        pred.step = planner::simulate_step(planner::Scenario(model, *cluster), plan, {}).result;
+      } catch (const std::exception& e) {
+        extra_notes.push_back(std::string("no prediction: ") + e.what());
+      }
+    }
+    r.notes.insert(r.notes.end(), extra_notes.begin(), extra_notes.end());
+
+    if (format == Format::json) {
+      nlohmann::json j;
+      j["plan"] = plan_to_json(r.plan);
+      j["plan_file"] = a.plan_file;
+      j["backend"] = r.backend;
+      j["ranks"] = r.ranks;
+      j["measured_step_time_s"] = r.measured_step_time_s;
+      j["step_times_s"] = r.step_times_s;
+      j["loss"] = r.loss;
+      j["warmup_loss"] = r.warmup_loss;
+      if (r.loss_scaling) {
+        j["loss_scale"] = r.loss_scale;
+        j["skipped_steps"] = r.skipped_steps;
+      }
+      j["cluster"] = pred.cluster_label;
+      if (!pred.cluster_file.empty()) j["cluster_file"] = pred.cluster_file;
+      if (pred.step) {
+        const double p = pred.step->step_time.value();
+        j["predicted_step_time_s"] = p;
+        j["error"] = (p - r.measured_step_time_s) / r.measured_step_time_s;
+        j["prediction"] = step_to_json(*pred.step);
+      } else {
+        j["predicted_step_time_s"] = nullptr;
+        j["error"] = nullptr;
+      }
+      j["notes"] = r.notes;
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::cout << render_table(r, pred, a.plan_file, format);
+    }
+    std::cout.flush();
+    return 0;
+  });
+  MPI_Finalize();
+  return status;
+}
+
+}  // namespace hpsim::apps

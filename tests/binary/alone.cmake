@@ -1,0 +1,27 @@
+# cmake -DBINARY=hpsim -DWORK=DIR -DPLAN=FILE -P alone.cmake
+# hpsim copied into an empty folder (no hpsim-run beside it) still plans, and `run` / `calibrate` exit 2 with one
+# line saying that there is no executor.
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+file(COPY ${BINARY} DESTINATION ${WORK})
+get_filename_component(name ${BINARY} NAME)
+set(hpsim ${WORK}/${name})
+
+execute_process(COMMAND ${hpsim} models RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "gpt3-175b")
+  message(FATAL_ERROR "hpsim models without hpsim-run: exit ${rc}, ${err}")
+endif()
+execute_process(COMMAND ${hpsim} --version RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "^hpsim [0-9]" OR NOT out MATCHES "executor \\(run, calibrate\\): ")
+  message(FATAL_ERROR "hpsim --version: exit ${rc}, '${out}'")
+endif()
+foreach(command "run;--plan;${PLAN}" "calibrate;--out;${WORK}/me.yaml")
+  execute_process(COMMAND ${hpsim} ${command} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  list(GET command 0 verb)
+  if(NOT rc EQUAL 2 OR NOT err MATCHES "^hpsim ${verb}: [^\n]*executor[^\n]*\n$" OR NOT out STREQUAL "")
+    message(FATAL_ERROR "hpsim ${verb} without hpsim-run: exit ${rc} (expected 2), stdout '${out}', stderr '${err}'")
+  endif()
+endforeach()
+if(EXISTS ${WORK}/me.yaml)
+  message(FATAL_ERROR "hpsim calibrate without hpsim-run wrote ${WORK}/me.yaml")
+endif()
