@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "exec/compute_backend.hpp"
+#include "exec/executed_run.hpp"
 #include "models/model_spec.hpp"
 #include "planner/plan.hpp"
 
@@ -27,26 +28,17 @@ struct RunOptions {
 
 /// What a run measured (no prediction: the caller puts hpsim's prediction beside it).
 struct RunResult {
-  planner::Plan plan;                 ///< resolved (dp, seq_length filled)
+  ExecutedRun executed;               ///< the model and plan as run (resolved), and how they differ from the file's
   std::string backend;
   int ranks = 0;
   std::vector<double> step_times_s;   ///< per measured step, max over ranks of MPI_Wtime around the step
   std::vector<double> loss;           ///< mean token loss per measured step
   std::vector<double> warmup_loss;    ///< the same for the warm-up steps
   double measured_step_time_s = 0;    ///< median of step_times_s
-  std::vector<std::string> notes;     ///< plan fields the executor ran differently (e.g. "precision bf16: ran fp32")
   bool loss_scaling = false;          ///< fp16 on cuda: dynamic loss scaling (exec/trainer.hpp's LossScaling)
   double loss_scale = 1.0;            ///< the scale after the last step
   std::int64_t skipped_steps = 0;     ///< steps skipped for non-finite gradients (warm-up included)
 };
-
-/// Fills dp (from the world size when 0) and seq_length, and checks everything the executor needs before any
-/// work: the rank count equals `world_size`, divisibility (heads, key/value heads, vocab, ffn by tp; layers by pp;
-/// the sequence by 2 cp; the global batch by micro-batch * dp), a dense model, and features not implemented (ep,
-/// zero > 1, parameter servers). Throws core::InputError naming the field. Appends to `notes` what will run
-/// differently from the plan.
-planner::Plan resolve_run_plan(const models::ModelSpec& model, planner::Plan plan, int world_size,
-                               std::vector<std::string>* notes = nullptr);
 
 /// Runs warmup + steps optimizer steps of `model` under `plan` on every rank of `world` (collective). The result
 /// is the same on every rank. Throws core::InputError (bad plan, checked before any work) or std::runtime_error.

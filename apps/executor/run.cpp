@@ -85,25 +85,6 @@ class Watchdog {
   std::thread thread_;
 };
 
-/// The plan as the executor runs it, for the prediction: unfused attention, blocking TP communication, no dropout
-/// (exec/run.cpp's notes list the same differences); on CUDA the plan's 16-bit GEMMs (fp8 runs bf16), the part of
-/// the step that the precision changes most, and its gradient-reduction overlap; on the CPU fp32, and no overlap:
-/// there the cores themselves move the data (shared memory, no copy engine), so communication cannot hide behind
-/// computation. CP's keys and values are all-gathered, blocking, on either.
-planner::Plan as_executed(planner::Plan p, const std::string& backend) {
-  p.cp_comm_overlap = false;
-  if (backend == "cpu") {
-    p.precision = topologies::Precision::fp32;
-    p.overlap_grad_reduce = false;
-  } else if (p.precision == topologies::Precision::fp8) {
-    p.precision = topologies::Precision::bf16;
-  }
-  p.flash_attention = false;
-  p.tp_comm_overlap = false;
-  p.overlap_param_gather = false;
-  return p;
-}
-
 struct Prediction {
   std::optional<planner::StepResult> step;
   std::string cluster_label, cluster_file;
@@ -111,9 +92,10 @@ struct Prediction {
 
 std::string render_table(const exec::RunResult& r, const Prediction& pred, const std::string& plan_file,
                          Format format) {
+  const planner::Plan& plan = r.executed.plan;
   std::string s = fmt::format("{}: {} rank{} (tp {}{}{}, pp {}, dp {}), backend {}", plan_file, r.ranks,
-                              r.ranks == 1 ? "" : "s", r.plan.tp, r.plan.sp ? " sp" : "",
-                              r.plan.cp > 1 ? fmt::format(", cp {}", r.plan.cp) : "", r.plan.pp, r.plan.dp, r.backend);
+                              r.ranks == 1 ? "" : "s", plan.tp, plan.sp ? " sp" : "",
+                              plan.cp > 1 ? fmt::format(", cp {}", plan.cp) : "", plan.pp, plan.dp, r.backend);
   if (!pred.cluster_label.empty()) s += ", cluster " + pred.cluster_label;
   if (!pred.cluster_file.empty()) s += " (" + pred.cluster_file + ")";
   s += "\n\n";
@@ -123,7 +105,8 @@ std::string render_table(const exec::RunResult& r, const Prediction& pred, const
                     fmt::format("{:.3f}", r.measured_step_time_s)});
   if (pred.step) {
     const double p = pred.step->step_time.value();
-    t.rows.push_back({"predicted (hpsim simulate, fp32)", fmt::format("{:.3f}", p)});
+    t.rows.push_back({fmt::format("predicted (hpsim simulate, {})", topologies::to_string(plan.precision)),
+                      fmt::format("{:.3f}", p)});
     t.rows.push_back({"error (predicted - measured) / measured",
                       fmt::format("{:+.1f} %", 100 * (p - r.measured_step_time_s) / r.measured_step_time_s)});
   } else {
@@ -135,7 +118,7 @@ std::string render_table(const exec::RunResult& r, const Prediction& pred, const
   for (std::size_t i = 0; i < r.step_times_s.size(); ++i)
     steps.rows.push_back({std::to_string(i + 1), fmt::format("{:.3f}", r.step_times_s[i]), fmt::format("{:.4f}", r.loss[i])});
   s += steps.render(format);
-  for (const auto& n : r.notes) s += "note: " + n + "\n";
+  for (const auto& n : r.executed.notes) s += "note: " + n + "\n";
   return s;
 }
 
@@ -152,7 +135,7 @@ int run_command(const RunArgs& a, Format format) {
   exec::RunFile file;
   try {
     file = exec::load_run_file(a.plan_file);
-    (void)exec::resolve_run_plan(file.model, file.plan, ranks);
+    (void)exec::executed_run(file.model, file.plan, ranks, a.backend);
 #ifndef HPSIM_HAVE_CUDA
     if (a.backend != "cpu")
       throw core::InputError("command line", "--backend",
@@ -221,23 +204,21 @@ int run_command(const RunArgs& a, Format format) {
     exec::RunResult r = exec::run_plan(file.model, file.plan, opt, MPI_COMM_WORLD);
     if (rank != 0) return 0;
 
-    // hpsim's prediction of what ran.
+    // hpsim's prediction of what ran: the executed model and plan, on the plan file's cluster.
     if (cluster) {
       try {
-        models::ModelSpec model = file.model;
-        model.dropout = false;
-        model.tie_embeddings = true;
-        const planner::Plan plan = planner::resolve_plan(as_executed(r.plan, r.backend), model, *cluster, a.plan_file);
-        pred.step = planner::simulate_step(planner::Scenario(model, *cluster), plan, {}).result;
+        const auto& ran = r.executed;
+        const planner::Plan plan = planner::resolve_plan(ran.prediction_plan(), ran.model, *cluster, a.plan_file);
+        pred.step = planner::simulate_step(planner::Scenario(ran.model, *cluster), plan, {}).result;
       } catch (const std::exception& e) {
         extra_notes.push_back(std::string("no prediction: ") + e.what());
       }
     }
-    r.notes.insert(r.notes.end(), extra_notes.begin(), extra_notes.end());
+    r.executed.notes.insert(r.executed.notes.end(), extra_notes.begin(), extra_notes.end());
 
     if (format == Format::json) {
       nlohmann::json j;
-      j["plan"] = plan_to_json(r.plan);
+      j["plan"] = plan_to_json(r.executed.plan);
       j["plan_file"] = a.plan_file;
       j["backend"] = r.backend;
       j["ranks"] = r.ranks;
@@ -260,7 +241,7 @@ int run_command(const RunArgs& a, Format format) {
         j["predicted_step_time_s"] = nullptr;
         j["error"] = nullptr;
       }
-      j["notes"] = r.notes;
+      j["notes"] = r.executed.notes;
       std::cout << j.dump(2) << "\n";
     } else {
       std::cout << render_table(r, pred, a.plan_file, format);

@@ -355,7 +355,7 @@ TEST_CASE("1rank: cuda: run_plan --backend cuda runs bf16 and times by CUDA even
   CHECK(r.step_times_s.size() == 2);
   CHECK(r.measured_step_time_s > 0);
   CHECK(r.loss[1] < r.warmup_loss[0]);
-  CHECK(std::any_of(r.notes.begin(), r.notes.end(), [](const std::string& s) { return s.find("bf16") != std::string::npos; }));
+  CHECK(std::any_of(r.executed.notes.begin(), r.executed.notes.end(), [](const std::string& s) { return s.find("bf16") != std::string::npos; }));
 }
 
 TEST_CASE("1rank: cuda: without a device --backend cuda is refused naming it") {

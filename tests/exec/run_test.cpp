@@ -30,7 +30,7 @@ TEST_CASE("2ranks: run_plan measures every step and agrees on the loss") {
   opt.warmup = 1;
   const auto r = run_plan(testing::tiny_gpt(), plan, opt, MPI_COMM_WORLD);
   CHECK(r.ranks == 2);
-  CHECK(r.plan.dp == 1);
+  CHECK(r.executed.plan.dp == 1);
   CHECK(r.step_times_s.size() == 2);
   CHECK(r.loss.size() == 2);
   CHECK(r.warmup_loss.size() == 1);
@@ -54,6 +54,45 @@ TEST_CASE("2ranks: unsupported features are refused with the field named") {
   tpu.backend = "tpu";
   CHECK_THROWS_WITH_AS(run_plan(testing::tiny_gpt(), plan, tpu, MPI_COMM_WORLD),
                        doctest::Contains("backend"), core::InputError);
+}
+
+TEST_CASE("1rank: the executed run is one description: trained and predicted alike, its differences noted") {
+  auto model = testing::tiny_llama();
+  model.tie_embeddings = false;  // an untied head is trained untied, and predicted untied
+  auto plan = testing::plan_of(1, 1, 1);
+  plan.precision = topologies::Precision::fp8;
+  plan.flash_attention = true;
+  const ExecutedRun cpu = executed_run(model, plan, 1, "cpu");
+  CHECK_FALSE(cpu.model.tie_embeddings);
+  CHECK(cpu.plan.precision == topologies::Precision::fp32);
+  CHECK_FALSE(cpu.plan.flash_attention);
+  auto noted = [](const ExecutedRun& r, const std::string& start) {
+    for (const auto& n : r.notes)
+      if (n.rfind(start, 0) == 0) return true;
+    return false;
+  };
+  CHECK(noted(cpu, "precision: ran fp32, not fp8"));
+  CHECK(noted(cpu, "flash_attention: ran false, not true"));
+  CHECK_FALSE(noted(cpu, "tp_comm_overlap"));  // asked as it runs: nothing to say
+  const ExecutedRun gpu = executed_run(model, plan, 1, "cuda");
+  CHECK(gpu.plan.precision == topologies::Precision::bf16);
+  CHECK(noted(gpu, "precision: ran bf16, not fp8"));
+  // The gradient reduction overlaps on a GPU's own stream, not on the CPU's polled MPI.
+  plan = testing::plan_of(1, 1, 2);
+  CHECK(executed_run(model, plan, 2, "cuda").prediction_plan().overlap_grad_reduce);
+  CHECK_FALSE(executed_run(model, plan, 2, "cpu").prediction_plan().overlap_grad_reduce);
+  CHECK(executed_run(model, plan, 2, "cpu").plan.overlap_grad_reduce);  // the run itself still starts buckets early
+}
+
+TEST_CASE("1rank: the run's plan rules are the planner's, with the planner's words") {
+  auto plan = testing::plan_of(3, 1, 1);  // 3 does not divide the tiny model's heads
+  try {
+    (void)resolve_run_plan(testing::tiny_gpt(), plan, 3);
+    FAIL("expected an InputError");
+  } catch (const core::InputError& e) {
+    CHECK(e.field() == "tp");
+    CHECK(std::string(e.what()).find("must divide num_attention_heads") != std::string::npos);
+  }
 }
 
 TEST_CASE("1rank: the example run files load and resolve") {
