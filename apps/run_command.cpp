@@ -13,6 +13,7 @@ CLI::App* add_run_command(CLI::App& app, RunArgs& a) {
   cmd->add_option("--step-timeout-s", a.step_timeout_s,
                   "abort every rank (naming the late one) when a step takes longer than this")
       ->check(CLI::PositiveNumber);
+  a.plan_flags.add(cmd);
   return cmd;
 }
 

@@ -8,6 +8,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/plan_flags.hpp"
+
 namespace hpsim::apps {
 
 /// The flags of `hpsim run`.
@@ -17,6 +19,7 @@ struct RunArgs {
   std::int64_t steps = 3;
   std::int64_t warmup = 1;
   double step_timeout_s = 600;
+  PlanFieldFlags plan_flags;  ///< plan fields given as flags: they override the plan file's
 };
 
 /// Registers `run` and its flags on `app` (the caller adds --format).

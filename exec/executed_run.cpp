@@ -75,24 +75,31 @@ ExecutedRun executed_run(const models::ModelSpec& model, const planner::Plan& re
   if (model.position == models::PositionKind::rope) r.notes.push_back("rope: rotary base 10000");
   const planner::Plan asked = resolve_run_plan(model, requested, world_size);
   planner::Plan& p = r.plan = asked;
-  const std::pair<planner::PlanKey, const char*> reasons[] = {
-      {planner::PlanKey::precision, backend == "cpu" ? "the cpu backend computes in fp32"
-                                                      : "the cuda backend has no fp8 GEMMs: bf16"},
-      {planner::PlanKey::flash_attention, "the attention core runs unfused (its scores in memory)"},
-      {planner::PlanKey::tp_comm_overlap, "TP communication is blocking"},
-      {planner::PlanKey::cp_comm_overlap, "keys and values are all-gathered before the attention (blocking)"},
-      {planner::PlanKey::overlap_param_gather, "ZeRO-1's parameter all-gather follows the optimizer step"}};
   if (backend == "cpu") p.precision = topologies::Precision::fp32;
   else if (p.precision == topologies::Precision::fp8) p.precision = topologies::Precision::bf16;
   p.flash_attention = false;
   p.tp_comm_overlap = false;
   p.cp_comm_overlap = false;
   p.overlap_param_gather = false;
-  for (const auto& [key, why] : reasons) {
-    const auto& f = planner::plan_field(key);
-    if (f.get(asked) != f.get(p))
+  // A note for each field that ran differently, where it matters to this plan.
+  struct Difference {
+    planner::PlanKey key;
+    bool matters;
+    const char* why;
+  };
+  const Difference differences[] = {
+      {planner::PlanKey::precision, true,
+       backend == "cpu" ? "the cpu backend computes in fp32" : "the cuda backend has no fp8 GEMMs"},
+      {planner::PlanKey::flash_attention, true, "the attention core runs unfused, its scores in memory"},
+      {planner::PlanKey::tp_comm_overlap, p.tp > 1, "TP communication is blocking"},
+      {planner::PlanKey::cp_comm_overlap, p.cp > 1, "keys and values are all-gathered before the attention, blocking"},
+      {planner::PlanKey::overlap_param_gather, p.zero >= 1 && p.dp * p.cp > 1,
+       "ZeRO-1's parameter all-gather follows the optimizer step"}};
+  for (const auto& d : differences) {
+    const auto& f = planner::plan_field(d.key);
+    if (d.matters && f.get(asked) != f.get(p))
       r.notes.push_back(std::string(f.key) + ": ran " + planner::field_value_text(f, f.get(p)) + ", not " +
-                        planner::field_value_text(f, f.get(asked)) + " (" + why + ")");
+                        planner::field_value_text(f, f.get(asked)) + " (" + d.why + ")");
   }
   r.reduction_overlaps_compute = backend != "cpu";
   if (!r.reduction_overlaps_compute && p.overlap_grad_reduce && p.dp * p.cp > 1)

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,8 @@ struct RunFile {
   planner::Plan plan;
   std::string cluster;  ///< the `cluster` scalar, or "" when absent or a mapping
 };
-RunFile load_run_file(const std::string& path);
+/// `plan_overrides` (plan key -> value as text, e.g. from `hpsim run --tp 2`) replace the file's values.
+RunFile load_run_file(const std::string& path, const std::map<std::string, std::string>& plan_overrides = {});
 
 /// For `main`: runs `body` and returns its status; if it throws on any rank, prints "hpsim run: rank R: <what>"
 /// to stderr and calls MPI_Abort(world, 1), which ends every rank promptly (the others may be blocked in MPI).

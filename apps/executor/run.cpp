@@ -134,7 +134,7 @@ int run_command(const RunArgs& a, Format format) {
   // Checks every rank makes identically (same file, same world): report once, end cleanly with status 2.
   exec::RunFile file;
   try {
-    file = exec::load_run_file(a.plan_file);
+    file = exec::load_run_file(a.plan_file, a.plan_flags.values);
     (void)exec::executed_run(file.model, file.plan, ranks, a.backend);
 #ifndef HPSIM_HAVE_CUDA
     if (a.backend != "cpu")
