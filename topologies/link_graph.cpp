@@ -25,14 +25,32 @@ using Vertex = Graph::vertex_descriptor;
 constexpr std::int64_t kNvlinkHopWeight = 1, kNetworkHopWeight = 2;
 std::int64_t weight_of(const Link& l) { return l.link_class == LinkClass::nvlink ? kNvlinkHopWeight : kNetworkHopWeight; }
 
-/// Weighted distances from `source` to every vertex.
-std::vector<std::int64_t> distances_from(const Graph& g, std::int64_t source) {
-  std::vector<std::int64_t> dist(boost::num_vertices(g));
-  boost::dijkstra_shortest_paths(
-      g, static_cast<Vertex>(source),
-      boost::weight_map(boost::get(&EdgeProps::weight, g))
-          .distance_map(boost::make_iterator_property_map(dist.begin(), boost::get(boost::vertex_index, g)))
-          .distance_inf(std::numeric_limits<std::int64_t>::max() / 4));
+/// Stops Dijkstra once every target has left the queue: then every vertex on a shortest path to them is final.
+struct StopAtTargets : boost::default_dijkstra_visitor {
+  struct Done {};
+  std::vector<char>* is_target;
+  std::int64_t* left;
+  void examine_vertex(Vertex v, const Graph&) const {
+    if ((*is_target)[v] && --*left == 0) throw Done{};
+  }
+};
+
+/// Weighted distances from `source`: exact for `targets` and every vertex nearer than the farthest of them (all
+/// vertices when `targets` is empty).
+std::vector<std::int64_t> distances_from(const Graph& g, std::int64_t source, const std::vector<std::int64_t>& targets = {}) {
+  const std::size_t n = boost::num_vertices(g);
+  std::vector<std::int64_t> dist(n);
+  std::vector<char> is_target(targets.empty() ? 0 : n, 0);
+  for (const std::int64_t t : targets) is_target[static_cast<std::size_t>(t)] = 1;
+  auto left = static_cast<std::int64_t>(std::count(is_target.begin(), is_target.end(), 1));
+  const auto params = boost::weight_map(boost::get(&EdgeProps::weight, g))
+                          .distance_map(boost::make_iterator_property_map(dist.begin(), boost::get(boost::vertex_index, g)))
+                          .distance_inf(std::numeric_limits<std::int64_t>::max() / 4);
+  try {
+    if (targets.empty()) boost::dijkstra_shortest_paths(g, static_cast<Vertex>(source), params);
+    else boost::dijkstra_shortest_paths(g, static_cast<Vertex>(source), params.visitor(StopAtTargets{{}, &is_target, &left}));
+  } catch (const StopAtTargets::Done&) {
+  }
   return dist;
 }
 
@@ -165,19 +183,26 @@ struct LinkGraph::Impl {
   void cache_routes() {
     LinkLayout& L = layout;
     const std::int64_t G = L.gpus_per_node;
+    std::vector<std::int64_t> targets;
     for (std::int64_t gs = 0; gs < G; ++gs) {
-      const auto dist = distances_from(graph, gs);
+      targets.clear();
+      for (std::int64_t g = 0; g < G; ++g) targets.push_back(g);
+      for (std::int64_t k = 0; k < L.nics_per_node; ++k) targets.push_back(L.nic_vertex(0, k));
+      const auto dist = distances_from(graph, gs, targets);
       for (std::int64_t gd = 0; gd < G; ++gd)
         if (gd != gs) L.cache_route(L.local_class(gs, gd), 0, 0, ecmp_hops(graph, dist, gs, gd));
       for (std::int64_t k = 0; k < L.nics_per_node; ++k)
         L.cache_route(L.to_nic_class(gs, k), 0, 0, ecmp_hops(graph, dist, gs, L.nic_vertex(0, k)));
     }
-    for (std::int64_t k = 0; k < L.nics_per_node; ++k) {
-      const auto dist = distances_from(graph, L.nic_vertex(0, k));
-      for (std::int64_t relation = 1; relation <= 3; ++relation) {
-        const std::int64_t dn = L.representative_node(relation);
-        for (std::int64_t gd = 0; dn >= 0 && gd < G; ++gd)
-          L.cache_route(L.from_nic_class(relation, k, gd), 0, dn, ecmp_hops(graph, dist, L.nic_vertex(0, k), dn * G + gd));
+    targets.clear();
+    for (std::int64_t relation = 1; relation <= 3; ++relation)
+      for (std::int64_t gd = 0; L.representative_node(relation) >= 0 && gd < G; ++gd)
+        targets.push_back(L.representative_node(relation) * G + gd);
+    for (std::int64_t k = 0; k < L.nics_per_node && !targets.empty(); ++k) {
+      const auto dist = distances_from(graph, L.nic_vertex(0, k), targets);
+      for (const std::int64_t t : targets) {
+        const std::int64_t dn = t / G, relation = dn == L.representative_node(1) ? 1 : dn == L.representative_node(2) ? 2 : 3;
+        L.cache_route(L.from_nic_class(relation, k, t % G), 0, dn, ecmp_hops(graph, dist, L.nic_vertex(0, k), t));
       }
     }
     L.seal_routes();

@@ -77,7 +77,8 @@ LinkLayout::HopTemplate LinkLayout::hop_template(std::int64_t link, std::int64_t
     throw std::logic_error("link graph: a route between nodes " + std::to_string(sn) + " and " + std::to_string(dn) +
                            " crosses link " + std::to_string(link) + " of neither");
   const std::int64_t step = 2 * per_unit;
-  return HopTemplate{link - step * unit, step, unit == src_unit ? unit_kind : unit_kind + 1, 1.0};
+  return HopTemplate{link - step * unit, static_cast<std::int32_t>(step), unit == src_unit ? unit_kind : unit_kind + 1,
+                     1.0};
 }
 
 void LinkLayout::cache_route(std::size_t cls, std::int64_t sn, std::int64_t dn, std::span<const RouteHop> hops) {

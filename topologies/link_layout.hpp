@@ -87,8 +87,11 @@ class LinkLayout {
   int route(std::int64_t src, std::int64_t dst, std::int64_t nic, RouteHop* out) const {
     if (src == dst) return 0;
     const std::int64_t sn = node_of(src), dn = node_of(dst), gs = local_of(src), gd = local_of(dst);
+    if (sn == dn) {  // routes inside a node hang on the node alone
+      const std::int64_t node_units[3] = {0, sn, dn};
+      return emit(local_class(gs, gd), node_units, out);
+    }
     const std::int64_t units[kUnits] = {0, sn, dn, group_of(sn), group_of(dn), pod_of(sn), pod_of(dn)};
-    if (sn == dn) return emit(local_class(gs, gd), units, out);
     const std::int64_t relation = units[3] == units[4] ? 1 : units[5] == units[6] ? 2 : 3;
     const std::int64_t k = nic >= 0 ? nic : nic_of(gs);
     const int n = emit(to_nic_class(gs, k), units, out);
@@ -127,8 +130,8 @@ class LinkLayout {
   static constexpr int kUnits = 7;  ///< none, src node, dst node, src group, dst group, src pod, dst pod
   /// link = constant + step · (the unit of the pair it hangs on)
   struct HopTemplate {
-    std::int64_t constant = 0, step = 0;
-    std::int32_t unit = 0;
+    std::int64_t constant = 0;
+    std::int32_t step = 0, unit = 0;
     double fraction = 1.0;
   };
   int emit(std::size_t cls, const std::int64_t* units, RouteHop* out) const {
