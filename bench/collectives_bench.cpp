@@ -63,8 +63,21 @@ void BM_tp_allreduce_h100_16384(benchmark::State& s) {
   run(s, "dgx-h100:2048", Collective::all_reduce, tp_groups(16384, 8));
 }
 
+// Building the coster: the link graph of 16,384 H100s and its route cache (Dijkstra from each GPU and NIC of a node).
+void BM_coster_h100_16384(benchmark::State& s) {
+  const auto cluster = hpsim::topologies::load_cluster("dgx-h100:2048");
+  for (auto _ : s) benchmark::DoNotOptimize(CollectiveCoster(cluster).graph().vertex_count());
+}
+// The Llama 3 cluster: 24,576 H100s, racks of 2 nodes, 8 pods.
+void BM_coster_llama3_24576(benchmark::State& s) {
+  const auto cluster = hpsim::topologies::load_cluster("llama3-h100-roce:3072");
+  for (auto _ : s) benchmark::DoNotOptimize(CollectiveCoster(cluster).graph().vertex_count());
+}
+
 }  // namespace
 
+BENCHMARK(BM_coster_h100_16384)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_coster_llama3_24576)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_dp_allreduce_a100_1024)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_dp_allreduce_a100_1024_tp4)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_dp_allreduce_h100_16384)->Unit(benchmark::kMicrosecond);

@@ -16,12 +16,22 @@ const std::vector<std::string> kClusterKeys = {
     "preset",        "gpu",            "nodes",        "gpus_per_node",
     "intra_node_bandwidth_gbyte_per_s", "nics_per_node", "nic_bandwidth_gbit_per_s", "nodes_per_leaf",
     "fabric_oversubscription", "intra_node_efficiency", "inter_node_efficiency", "intra_node_latency_us",
-    "inter_node_latency_us", "memory_reserve_gib"};
+    "inter_node_latency_us", "memory_reserve_gib", "fabric"};
+const std::vector<std::string> kFabricKeys = {"rail_optimized", "nodes_per_pod", "pod_oversubscription", "spines",
+                                              "cores"};
 
 double efficiency(const core::Fields& f, const std::string& key, double fallback) {
   if (!f.has(key)) return fallback;
   const double v = f.number(key);
   if (!(v > 0 && v <= 1)) f.fail(key, "expected an efficiency in (0, 1], got " + f.node()[key].Scalar());
+  return v;
+}
+
+/// A down/up capacity ratio >= 1; `one` says what 1 means for that tier.
+double oversubscription(const core::Fields& f, const std::string& key, double fallback, const std::string& one) {
+  if (!f.has(key)) return fallback;
+  const double v = f.number(key);
+  if (!(v >= 1)) f.fail(key, "expected a ratio >= 1 (1 = " + one + ", 7 means 1:7), got " + f.node()[key].Scalar());
   return v;
 }
 
@@ -34,6 +44,20 @@ GpuSpec gpu_of(const core::Fields& f) {
   if (std::find(known.begin(), known.end(), name) == known.end())
     f.fail("gpu", "unknown GPU '" + name + "' (known: " + detail::join_names(known) + "; or a GPU file or mapping)");
   return load_gpu(name);
+}
+
+/// Overlays the `fabric` mapping's keys onto `fabric`; a pod holds whole leaf groups.
+void apply_fabric_fields(FabricSpec& fabric, std::int64_t nodes_per_leaf, const core::Fields& f) {
+  detail::reject_unknown_keys(f, kFabricKeys);
+  fabric.rail_optimized = f.boolean_or("rail_optimized", fabric.rail_optimized);
+  fabric.nodes_per_pod = f.positive_integer_or("nodes_per_pod", fabric.nodes_per_pod);
+  if (fabric.nodes_per_pod > 0 && fabric.nodes_per_pod % nodes_per_leaf != 0)
+    f.fail("nodes_per_pod", "expected a multiple of nodes_per_leaf (" + std::to_string(nodes_per_leaf) +
+                                "): a pod holds whole leaf groups, got " + std::to_string(fabric.nodes_per_pod));
+  fabric.spines = f.positive_integer_or("spines", fabric.spines);
+  fabric.cores = f.positive_integer_or("cores", fabric.cores);
+  fabric.pod_oversubscription =
+      oversubscription(f, "pod_oversubscription", fabric.pod_oversubscription, "full bisection");
 }
 
 /// Overlays the keys present in `f` onto `c`; `full` requires what a description without a preset must give.
@@ -51,12 +75,12 @@ void apply_cluster_fields(ClusterSpec& c, const core::Fields& f, bool full) {
   if (full || f.has("nic_bandwidth_gbit_per_s"))
     c.nic_bandwidth = core::gbit_per_s(f.positive_number("nic_bandwidth_gbit_per_s"));
   c.nodes_per_leaf = f.positive_integer_or("nodes_per_leaf", c.nodes_per_leaf);
-  if (f.has("fabric_oversubscription")) {
-    c.fabric_oversubscription = f.number("fabric_oversubscription");
-    if (!(c.fabric_oversubscription >= 1))
-      f.fail("fabric_oversubscription", "expected a ratio >= 1 (1 = non-blocking, 7 means 1:7), got " +
-                                            f.node()["fabric_oversubscription"].Scalar());
-  }
+  c.fabric_oversubscription =
+      oversubscription(f, "fabric_oversubscription", c.fabric_oversubscription, "non-blocking");
+  if (f.has("fabric")) apply_fabric_fields(c.fabric, c.nodes_per_leaf, f.child("fabric"));
+  else if (c.fabric.nodes_per_pod > 0 && c.fabric.nodes_per_pod % c.nodes_per_leaf != 0)
+    f.fail("nodes_per_leaf", "expected a divisor of the preset's fabric.nodes_per_pod (" +
+                                 std::to_string(c.fabric.nodes_per_pod) + ")");
   c.intra_node_efficiency = efficiency(f, "intra_node_efficiency", c.intra_node_efficiency);
   c.inter_node_efficiency = efficiency(f, "inter_node_efficiency", c.inter_node_efficiency);
   if (f.has("intra_node_latency_us"))

@@ -63,7 +63,17 @@ struct GpuSpec {
   [[nodiscard]] core::FlopsPerSecond peak_for(Precision p) const;
 };
 
-/// A cluster: nodes of GPUs joined by NVSwitch, NICs on a rail-optimized leaf/spine fat tree.
+/// The switch tiers above the leaves: pods of leaf groups under spines, pods joined by cores (cluster files' `fabric`).
+struct FabricSpec {
+  bool rail_optimized = true;          ///< NIC k of a node on rail k's leaf (and spine plane); else all NICs on one leaf
+  std::int64_t nodes_per_pod = 0;      ///< nodes under one set of spines; 0: the whole cluster is one pod
+  double pod_oversubscription = 1.0;   ///< spine down/up ratio towards the cores (1 = full bisection; 7 means 1:7)
+  std::int64_t spines = 1;             ///< spine switches per pod (per rail when rail-optimized), joined to every leaf
+  std::int64_t cores = 1;              ///< core switches (per rail when rail-optimized), joined to every spine
+  bool operator==(const FabricSpec&) const = default;
+};
+
+/// A cluster: nodes of GPUs joined by NVSwitch, NICs on a leaf/spine/core fabric (rail-optimized by default).
 struct ClusterSpec {
   std::string name;
   std::string source;
@@ -75,6 +85,7 @@ struct ClusterSpec {
   core::BytesPerSecond nic_bandwidth;          ///< per NIC, per direction
   std::int64_t nodes_per_leaf = 32;            ///< nodes whose rail-k NICs share one leaf switch
   double fabric_oversubscription = 1.0;        ///< leaf down/up ratio (1 = non-blocking; 7 means 1:7)
+  FabricSpec fabric;                           ///< rails, pods and the tier above them
   double intra_node_efficiency = 0.77;         ///< best collective bus bandwidth / NVLink rate (nccl-tests)
   double inter_node_efficiency = 0.96;         ///< best collective bus bandwidth / NIC rate (nccl-tests)
   core::Seconds intra_node_latency = core::microseconds(8);  ///< per algorithm step over NVLink

@@ -105,31 +105,28 @@ GroupSet flatten(const std::vector<std::vector<std::int64_t>>& groups, const Lin
 /// Bytes per directed link for one phase, summed over the concurrent groups. Scratch for one models() call.
 class LinkLoads {
  public:
-  LinkLoads(const LinkLayout& layout, const std::vector<double>& seconds_per_byte)
-      : layout_(layout), seconds_per_byte_(seconds_per_byte), bytes_(seconds_per_byte.size(), 0.0) {}
+  LinkLoads(const LinkLayout& layout, const std::vector<double>& seconds_per_byte, RouteTrace* trace)
+      : layout_(layout),
+        seconds_per_byte_(seconds_per_byte),
+        bytes_(seconds_per_byte.size(), 0.0),
+        path_(static_cast<std::size_t>(layout.max_route_hops())),
+        trace_(trace) {}
 
-  /// `bytes` from `src` to `dst`, leaving the node through NIC `nic` (-1: the source's nearest).
+  /// `bytes` from `src` to `dst`, leaving the node through NIC `nic` (-1: the source's nearest), spread over the
+  /// route's links as ECMP spreads them.
   void send(std::int64_t src, std::int64_t dst, double bytes, std::int64_t nic = -1) {
-    std::int64_t path[LinkLayout::kMaxRouteLinks];
-    const int n = layout_.route(src, dst, nic, path);
-    for (int i = 0; i < n; ++i) {
-      double& b = bytes_[static_cast<std::size_t>(path[i])];
-      if (b == 0.0) touched_.push_back(path[i]);
-      b += bytes;
-    }
+    const int n = route(src, dst, nic);
+    for (int i = 0; i < n; ++i) add(path_[static_cast<std::size_t>(i)].link, bytes * path_[static_cast<std::size_t>(i)].fraction);
   }
 
   /// `bytes` each way between `a` and `b` over the same links (the way back is the way there reversed: link pairs
   /// are numbered (2i, 2i+1), so one route serves both directions).
   void exchange(std::int64_t a, std::int64_t b, double bytes, std::int64_t nic = -1) {
-    std::int64_t path[LinkLayout::kMaxRouteLinks];
-    const int n = layout_.route(a, b, nic, path);
+    const int n = route(a, b, nic);
     for (int i = 0; i < n; ++i) {
-      for (const std::int64_t l : {path[i], path[i] ^ 1}) {
-        double& v = bytes_[static_cast<std::size_t>(l)];
-        if (v == 0.0) touched_.push_back(l);
-        v += bytes;
-      }
+      const RouteHop& h = path_[static_cast<std::size_t>(i)];
+      add(h.link, bytes * h.fraction);
+      add(h.link ^ 1, bytes * h.fraction);
     }
   }
 
@@ -146,10 +143,23 @@ class LinkLoads {
   }
 
  private:
+  int route(std::int64_t src, std::int64_t dst, std::int64_t nic) {
+    const int n = layout_.route(src, dst, nic, path_.data());
+    if (trace_ != nullptr) trace_->push_back({src, dst, nic, {path_.begin(), path_.begin() + n}});
+    return n;
+  }
+  void add(std::int64_t link, double bytes) {
+    double& b = bytes_[static_cast<std::size_t>(link)];
+    if (b == 0.0) touched_.push_back(link);
+    b += bytes;
+  }
+
   const LinkLayout& layout_;
   const std::vector<double>& seconds_per_byte_;
   std::vector<double> bytes_;
   std::vector<std::int64_t> touched_;
+  std::vector<RouteHop> path_;
+  RouteTrace* trace_;
 };
 
 /// Ring over the group's blocks (NCCL rings): inside a node consecutive ranks over NVSwitch; across nodes, c
@@ -177,7 +187,8 @@ void ring_transfers(const GroupSet& set, const GroupSet::Group& g, const LinkLay
       if (!closed && b == nodes - 1) continue;
       const std::int64_t next_block = b + 1 == nodes ? g.first_block : block + 1;
       const std::int64_t entry = set.block(next_block)[j % set.size(next_block)];
-      loads.send(r[at], entry, share, layout.nic_of(layout.local_of(r[start])));
+      // On rails the channel stays on its entry member's rail (PXN); without rails the sender's own NIC is as near.
+      loads.send(r[at], entry, share, layout.rail_optimized() ? layout.nic_of(layout.local_of(r[start])) : -1);
     }
   }
 }
@@ -258,14 +269,15 @@ void inter_ring_transfers(const GroupSet& set, const GroupSet::Group& g, LinkLoa
       loads.send(set.rank(g.first_block + b, p), set.rank(g.first_block + (b + 1 == nodes ? 0 : b + 1), p), share);
 }
 
-/// Which groups need their transfers enumerated. With one NIC per GPU, a group whose every node holds the same
-/// local indices L only loads the links of those GPUs, their NICs and rails L: groups with disjoint L never
-/// share a link, and a class of groups whose L is a shift of another class's (same nodes, same pattern) loads
+/// Which groups need their transfers enumerated. With one NIC per GPU on a rail-optimized fabric (every rail its
+/// own plane of leaves, spines and cores), a group whose every node holds the same local indices L only loads the
+/// links of those GPUs, their NICs and rails L: groups with disjoint L never share a link, and a class of groups whose L is a shift of another class's (same nodes, same pattern) loads
 /// an isomorphic set of links with the same rates. So one class per distinct (pattern, nodes) suffices, e.g.
 /// 1 of the 8 rail-aligned copies of the DP groups when tp = 8. Anything less regular enumerates every group.
 std::vector<char> representatives(const GroupSet& set, const LinkLayout& layout) {
   std::vector<char> all(set.groups.size(), 1);
-  if (layout.nics_per_node != layout.gpus_per_node) return all;
+  // Without rails, groups on different local indices meet in the leaves' uplinks: every group counts.
+  if (layout.nics_per_node != layout.gpus_per_node || !layout.rail_optimized()) return all;
   std::vector<std::int64_t> owner(static_cast<std::size_t>(layout.gpus_per_node), -1);  // local -> class
   std::vector<std::vector<std::int64_t>> signatures;  // per class: pattern, then each group's nodes
   std::vector<std::int64_t> class_of(set.groups.size());
@@ -334,12 +346,24 @@ CollectiveCoster::CollectiveCoster(const ClusterSpec& cluster) : cluster_(cluste
 
 std::vector<CollectiveModel> CollectiveCoster::models(Collective op,
                                                       const std::vector<std::vector<std::int64_t>>& groups) const {
+  return models(op, groups, nullptr);
+}
+
+RouteTrace CollectiveCoster::routes_used(Collective op, const std::vector<std::vector<std::int64_t>>& groups) const {
+  RouteTrace trace;
+  (void)models(op, groups, &trace);
+  return trace;
+}
+
+std::vector<CollectiveModel> CollectiveCoster::models(Collective op,
+                                                      const std::vector<std::vector<std::int64_t>>& groups,
+                                                      RouteTrace* trace) const {
   const LinkLayout& layout = graph_.layout();
   const GroupSet set = flatten(groups, layout, op);
   if (set.groups.empty())
     return {CollectiveModel{Algorithm::ring, core::Seconds(0), core::BytesPerSecond(kInfinity)}};
 
-  LinkLoads loads(layout, seconds_per_byte_);
+  LinkLoads loads(layout, seconds_per_byte_, trace);
   const double alpha_intra = cluster_.intra_node_latency.value();
   const double alpha_inter = cluster_.inter_node_latency.value();
   auto alpha = [&](const GroupSet::Group& g) {  // network steps when the group spans nodes
@@ -436,7 +460,7 @@ CollectiveModel CollectiveCoster::parameter_server_model(const std::vector<std::
   const LinkLayout& layout = graph_.layout();
   const GroupSet set = flatten(groups, layout, Collective::all_to_all);
   if (set.groups.empty() || servers <= 0) return CollectiveModel{Algorithm::ring, core::Seconds(0), core::BytesPerSecond(kInfinity)};
-  LinkLoads loads(layout, seconds_per_byte_);
+  LinkLoads loads(layout, seconds_per_byte_, nullptr);
   const std::vector<char> keep = representatives(set, layout);
   double latency = 0;
   auto shards = [&](bool push) {

@@ -24,6 +24,13 @@ struct CollectiveModel {
   [[nodiscard]] core::Seconds time(core::Bytes bytes) const { return latency + bytes / bandwidth; }
 };
 
+/// A route the coster used: the pair, the NIC it asked for (-1: the source's nearest) and the route's links.
+struct UsedRoute {
+  std::int64_t src = 0, dst = 0, nic = -1;
+  std::vector<RouteHop> hops;
+};
+using RouteTrace = std::vector<UsedRoute>;
+
 /// Costs collectives by routing the point-to-point transfers each algorithm makes and loading the links they cross.
 /// Ranks are global GPU indices: node * gpus_per_node + local index. `bytes` follows nccl-tests: the whole buffer
 /// for all-reduce / broadcast / send-recv, the whole gathered output for all-gather, the whole input for
@@ -38,6 +45,8 @@ class CollectiveCoster {
   /// reported as ring. tree and hierarchical apply to all_reduce over groups that span nodes.
   [[nodiscard]] std::vector<CollectiveModel> models(Collective op,
                                                     const std::vector<std::vector<std::int64_t>>& groups) const;
+  /// Every route models() takes for these groups (for checks: each must be a path of the graph).
+  [[nodiscard]] RouteTrace routes_used(Collective op, const std::vector<std::vector<std::int64_t>>& groups) const;
   /// The fastest (or the named) algorithm's time for the slowest of the concurrent groups. Naming an algorithm
   /// that does not apply is an InputError (field "algorithm").
   [[nodiscard]] core::Seconds time(Collective op, core::Bytes bytes,
@@ -60,6 +69,8 @@ class CollectiveCoster {
   ClusterSpec cluster_;
   LinkGraph graph_;
   std::vector<double> seconds_per_byte_;  ///< per link: 1 / (rate · efficiency of its class)
+  [[nodiscard]] std::vector<CollectiveModel> models(Collective op, const std::vector<std::vector<std::int64_t>>& groups,
+                                                    RouteTrace* trace) const;
 };
 
 }  // namespace hpsim::topologies

@@ -1,9 +1,13 @@
-/// The link graph: a Boost.Graph adjacency list whose vertex and edge numbering follows LinkLayout.
+/// The link graph: a Boost.Graph adjacency list whose vertex and edge numbering follows LinkLayout. Its shortest
+/// paths (Dijkstra) are the routes; LinkLayout caches them per class of GPU pairs.
 #include "topologies/link_graph.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 #include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/dijkstra_shortest_paths.hpp>
 
 namespace hpsim::topologies {
 
@@ -12,21 +16,113 @@ struct VertexProps {
   DeviceKind kind = DeviceKind::gpu;
 };
 struct EdgeProps {
-  std::int64_t id = 0;  ///< index into links()
+  std::int64_t id = 0;      ///< index into links()
+  std::int64_t weight = 1;  ///< routing cost (LinkGraph::link_weight)
 };
 using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, VertexProps, EdgeProps>;
+using Vertex = Graph::vertex_descriptor;
+
+constexpr std::int64_t kNvlinkHopWeight = 1, kNetworkHopWeight = 2;
+std::int64_t weight_of(const Link& l) { return l.link_class == LinkClass::nvlink ? kNvlinkHopWeight : kNetworkHopWeight; }
+
+/// Stops Dijkstra once every target has left the queue: then every vertex on a shortest path to them is final.
+struct StopAtTargets : boost::default_dijkstra_visitor {
+  struct Done {};
+  std::vector<char>* is_target;
+  std::int64_t* left;
+  void examine_vertex(Vertex v, const Graph&) const {
+    if ((*is_target)[v] && --*left == 0) throw Done{};
+  }
+};
+
+/// Weighted distances from `source`: exact for `targets` and every vertex nearer than the farthest of them (all
+/// vertices when `targets` is empty).
+std::vector<std::int64_t> distances_from(const Graph& g, std::int64_t source, const std::vector<std::int64_t>& targets = {}) {
+  const std::size_t n = boost::num_vertices(g);
+  std::vector<std::int64_t> dist(n);
+  std::vector<char> is_target(targets.empty() ? 0 : n, 0);
+  for (const std::int64_t t : targets) is_target[static_cast<std::size_t>(t)] = 1;
+  auto left = static_cast<std::int64_t>(std::count(is_target.begin(), is_target.end(), 1));
+  const auto params = boost::weight_map(boost::get(&EdgeProps::weight, g))
+                          .distance_map(boost::make_iterator_property_map(dist.begin(), boost::get(boost::vertex_index, g)))
+                          .distance_inf(std::numeric_limits<std::int64_t>::max() / 4);
+  try {
+    if (targets.empty()) boost::dijkstra_shortest_paths(g, static_cast<Vertex>(source), params);
+    else boost::dijkstra_shortest_paths(g, static_cast<Vertex>(source), params.visitor(StopAtTargets{{}, &is_target, &left}));
+  } catch (const StopAtTargets::Done&) {
+  }
+  return dist;
+}
+
+/// The shortest-path DAG from `source` to `target` (given the distances from `source`), with the share of a unit
+/// flow on each link when every vertex splits what reaches it evenly over its next hops in the DAG (ECMP).
+std::vector<RouteHop> ecmp_hops(const Graph& g, const std::vector<std::int64_t>& dist, std::int64_t source,
+                                std::int64_t target) {
+  struct DagEdge {
+    Vertex from, to;
+    std::int64_t link;
+  };
+  std::vector<DagEdge> dag;
+  std::vector<Vertex> stack{static_cast<Vertex>(target)}, seen{static_cast<Vertex>(target)};
+  while (!stack.empty()) {  // walk back from the target over links that lie on a shortest path
+    const Vertex v = stack.back();
+    stack.pop_back();
+    for (auto [it, end] = boost::in_edges(v, g); it != end; ++it) {
+      const Vertex u = boost::source(*it, g);
+      if (dist[u] + g[*it].weight != dist[v]) continue;
+      dag.push_back({u, v, g[*it].id});
+      if (std::find(seen.begin(), seen.end(), u) == seen.end() && u != static_cast<Vertex>(source)) {
+        seen.push_back(u);
+        stack.push_back(u);
+      }
+    }
+  }
+  std::sort(dag.begin(), dag.end(), [&](const DagEdge& a, const DagEdge& b) {
+    if (dist[a.from] != dist[b.from]) return dist[a.from] < dist[b.from];
+    return a.from != b.from ? a.from < b.from : a.link < b.link;
+  });
+  // Distances grow along every link, so a vertex's inflow is complete before its out-links come in this order.
+  std::vector<std::pair<Vertex, double>> flow{{static_cast<Vertex>(source), 1.0}};
+  auto flow_of = [&](Vertex v) -> double& {
+    for (auto& [u, f] : flow)
+      if (u == v) return f;
+    return flow.emplace_back(v, 0.0).second;
+  };
+  std::vector<RouteHop> hops;
+  for (std::size_t i = 0; i < dag.size();) {
+    std::size_t j = i;
+    while (j < dag.size() && dag[j].from == dag[i].from) ++j;
+    const double share = flow_of(dag[i].from) / static_cast<double>(j - i);
+    for (; i < j; ++i) {
+      hops.push_back({dag[i].link, share});
+      flow_of(dag[i].to) += share;
+    }
+  }
+  return hops;
+}
 }  // namespace
 
 struct LinkGraph::Impl {
   explicit Impl(const ClusterSpec& c) : layout(c), graph(static_cast<std::size_t>(layout.vertex_count)) {
     links.resize(static_cast<std::size_t>(layout.link_count));
+    add_nodes(c);
+    add_fabric(c);
+    for (std::size_t id = 0; id < links.size(); ++id)
+      boost::add_edge(static_cast<Vertex>(links[id].from), static_cast<Vertex>(links[id].to),
+                      EdgeProps{static_cast<std::int64_t>(id), weight_of(links[id])}, graph);
+    cache_routes();
+  }
+
+  void set_kind(std::int64_t v, DeviceKind k) { graph[static_cast<Vertex>(v)].kind = k; }
+  /// A link pair: `up` goes a→b, `up + 1` goes b→a.
+  void pair(std::int64_t up, std::int64_t a, std::int64_t b, core::BytesPerSecond bw, LinkClass cls) {
+    links[static_cast<std::size_t>(up)] = Link{a, b, bw, cls};
+    links[static_cast<std::size_t>(up + 1)] = Link{b, a, bw, cls};
+  }
+
+  /// GPUs, NVSwitches, NICs and their links to the leaves.
+  void add_nodes(const ClusterSpec& c) {
     const LinkLayout& L = layout;
-    auto set_kind = [&](std::int64_t v, DeviceKind k) { graph[static_cast<std::size_t>(v)].kind = k; };
-    // A link pair: `up` goes a→b, `up + 1` goes b→a.
-    auto pair = [&](std::int64_t up, std::int64_t a, std::int64_t b, core::BytesPerSecond bw, LinkClass cls) {
-      links[static_cast<std::size_t>(up)] = Link{a, b, bw, cls};
-      links[static_cast<std::size_t>(up + 1)] = Link{b, a, bw, cls};
-    };
     for (std::int64_t n = 0; n < L.nodes; ++n) {
       const std::int64_t nvs = L.nvswitch_base + n;
       set_kind(nvs, DeviceKind::nvswitch);
@@ -36,31 +132,80 @@ struct LinkGraph::Impl {
         pair(L.gpu_up(r), r, nvs, c.intra_node_bandwidth, LinkClass::nvlink);
       }
       for (std::int64_t k = 0; k < L.nics_per_node; ++k) {
-        const std::int64_t nic = L.nic_base + n * L.nics_per_node + k;
+        const std::int64_t nic = L.nic_vertex(n, k);
         set_kind(nic, DeviceKind::nic);
         // PCIe between a GPU and its NIC runs at least at the NIC's rate: model it as the NIC rate.
         for (std::int64_t g = 0; g < L.gpus_per_node; ++g)
           if (L.attached(g, k))
             pair(L.gpu_to_nic(n, g, k), n * L.gpus_per_node + g, nic, c.nic_bandwidth, LinkClass::network);
-        const std::int64_t leaf = L.leaf_base + L.group_of(n) * L.nics_per_node + k;
-        pair(L.nic_up(n, k), nic, leaf, c.nic_bandwidth, LinkClass::network);
+        pair(L.nic_up(n, k), nic, L.leaf_vertex(L.group_of(n), L.plane_of(k)), c.nic_bandwidth, LinkClass::network);
       }
     }
+  }
+
+  /// Leaves, spines and cores. Uplinks carry the switch's downlink capacity divided by its tier's oversubscription,
+  /// spread evenly over the switches above it.
+  void add_fabric(const ClusterSpec& c) {
+    const LinkLayout& L = layout;
+    const double nics_per_plane = static_cast<double>(L.nics_per_node / L.planes);
+    std::vector<double> pod_uplink_bytes_per_s(static_cast<std::size_t>(L.pods * L.planes), 0.0);
     for (std::int64_t q = 0; q < L.leaf_groups; ++q) {
-      const std::int64_t members = std::min(L.nodes_per_leaf, L.nodes - q * L.nodes_per_leaf);
-      for (std::int64_t k = 0; k < L.nics_per_node; ++k) {
-        const std::int64_t leaf = L.leaf_base + q * L.nics_per_node + k;
-        set_kind(leaf, DeviceKind::leaf);
-        if (L.spine_vertex < 0) continue;
-        // Uplinks carry the leaf's downlink capacity divided by the oversubscription ratio.
-        pair(L.leaf_up(q, k), leaf, L.spine_vertex,
-             c.nic_bandwidth * (static_cast<double>(members) / c.fabric_oversubscription), LinkClass::network);
+      const auto members = static_cast<double>(std::min(L.nodes_per_leaf, L.nodes - q * L.nodes_per_leaf));
+      const std::int64_t pod = q / L.groups_per_pod;
+      for (std::int64_t p = 0; p < L.planes; ++p) {
+        set_kind(L.leaf_vertex(q, p), DeviceKind::leaf);
+        if (L.spine_base < 0) continue;
+        const core::BytesPerSecond up = c.nic_bandwidth * (members * nics_per_plane / c.fabric_oversubscription);
+        pod_uplink_bytes_per_s[static_cast<std::size_t>(pod * L.planes + p)] += up.value();
+        for (std::int64_t s = 0; s < L.spines; ++s)
+          pair(L.leaf_up(q, p, s), L.leaf_vertex(q, p), L.spine_vertex(pod, p, s),
+               up * (1.0 / static_cast<double>(L.spines)), LinkClass::network);
       }
     }
-    if (L.spine_vertex >= 0) set_kind(L.spine_vertex, DeviceKind::spine);
-    for (std::size_t id = 0; id < links.size(); ++id)
-      boost::add_edge(static_cast<std::size_t>(links[id].from), static_cast<std::size_t>(links[id].to),
-                      EdgeProps{static_cast<std::int64_t>(id)}, graph);
+    if (L.spine_base < 0) return;
+    const double per_spine_core = 1.0 / (static_cast<double>(L.spines * L.cores) * c.fabric.pod_oversubscription);
+    for (std::int64_t pod = 0; pod < L.pods; ++pod)
+      for (std::int64_t p = 0; p < L.planes; ++p)
+        for (std::int64_t s = 0; s < L.spines; ++s) {
+          set_kind(L.spine_vertex(pod, p, s), DeviceKind::spine);
+          for (std::int64_t k = 0; L.core_base >= 0 && k < L.cores; ++k) {
+            set_kind(L.core_vertex(p, k), DeviceKind::core);
+            const double rate = pod_uplink_bytes_per_s[static_cast<std::size_t>(pod * L.planes + p)] * per_spine_core;
+            pair(L.spine_up(pod, p, s, k), L.spine_vertex(pod, p, s), L.core_vertex(p, k),
+                 core::BytesPerSecond(rate), LinkClass::network);
+          }
+        }
+  }
+
+  /// Fills the layout's route cache: one Dijkstra from every GPU and every NIC of node 0, then the ECMP DAG to a
+  /// representative of each class (same node; each NIC of the node; a node in the same leaf group, the same pod,
+  /// another pod).
+  void cache_routes() {
+    LinkLayout& L = layout;
+    const std::int64_t G = L.gpus_per_node;
+    std::vector<std::int64_t> targets;
+    for (std::int64_t gs = 0; gs < G; ++gs) {
+      targets.clear();
+      for (std::int64_t g = 0; g < G; ++g) targets.push_back(g);
+      for (std::int64_t k = 0; k < L.nics_per_node; ++k) targets.push_back(L.nic_vertex(0, k));
+      const auto dist = distances_from(graph, gs, targets);
+      for (std::int64_t gd = 0; gd < G; ++gd)
+        if (gd != gs) L.cache_route(L.local_class(gs, gd), 0, 0, ecmp_hops(graph, dist, gs, gd));
+      for (std::int64_t k = 0; k < L.nics_per_node; ++k)
+        L.cache_route(L.to_nic_class(gs, k), 0, 0, ecmp_hops(graph, dist, gs, L.nic_vertex(0, k)));
+    }
+    targets.clear();
+    for (std::int64_t relation = 1; relation <= 3; ++relation)
+      for (std::int64_t gd = 0; L.representative_node(relation) >= 0 && gd < G; ++gd)
+        targets.push_back(L.representative_node(relation) * G + gd);
+    for (std::int64_t k = 0; k < L.nics_per_node && !targets.empty(); ++k) {
+      const auto dist = distances_from(graph, L.nic_vertex(0, k), targets);
+      for (const std::int64_t t : targets) {
+        const std::int64_t dn = t / G, relation = dn == L.representative_node(1) ? 1 : dn == L.representative_node(2) ? 2 : 3;
+        L.cache_route(L.from_nic_class(relation, k, t % G), 0, dn, ecmp_hops(graph, dist, L.nic_vertex(0, k), t));
+      }
+    }
+    L.seal_routes();
   }
 
   LinkLayout layout;
@@ -83,44 +228,58 @@ const LinkLayout& LinkGraph::layout() const { return impl_->layout; }
 DeviceKind LinkGraph::kind(std::int64_t vertex) const {
   if (vertex < 0 || vertex >= vertex_count())
     throw std::out_of_range("LinkGraph: vertex " + std::to_string(vertex) + " does not exist");
-  return impl_->graph[static_cast<std::size_t>(vertex)].kind;
+  return impl_->graph[static_cast<Vertex>(vertex)].kind;
 }
 
 std::string LinkGraph::vertex_name(std::int64_t v) const {
   const LinkLayout& L = impl_->layout;
+  const auto str = [](std::int64_t i) { return std::to_string(i); };
   switch (kind(v)) {
-    case DeviceKind::gpu:
-      return "gpu " + std::to_string(v) + " (node " + std::to_string(L.node_of(v)) + ", local " +
-             std::to_string(L.local_of(v)) + ")";
-    case DeviceKind::nvswitch: return "nvswitch (node " + std::to_string(v - L.nvswitch_base) + ")";
+    case DeviceKind::gpu: return "gpu " + str(v) + " (node " + str(L.node_of(v)) + ", local " + str(L.local_of(v)) + ")";
+    case DeviceKind::nvswitch: return "nvswitch (node " + str(v - L.nvswitch_base) + ")";
     case DeviceKind::nic: {
       const std::int64_t i = v - L.nic_base;
-      return "nic " + std::to_string(i % L.nics_per_node) + " (node " + std::to_string(i / L.nics_per_node) + ")";
+      return "nic " + str(i % L.nics_per_node) + " (node " + str(i / L.nics_per_node) + ")";
     }
     case DeviceKind::leaf: {
       const std::int64_t i = v - L.leaf_base;
-      return "leaf rail " + std::to_string(i % L.nics_per_node) + " (group " + std::to_string(i / L.nics_per_node) +
+      return (L.rail_optimized() ? "leaf rail " + str(i % L.planes) + " (group " : "leaf (group ") + str(i / L.planes) +
              ")";
     }
-    case DeviceKind::spine: return "spine";
+    case DeviceKind::spine: {
+      const std::int64_t i = v - L.spine_base;
+      return "spine " + str(i % L.spines) + " (pod " + str(i / L.spines / L.planes) +
+             (L.rail_optimized() ? ", rail " + str(i / L.spines % L.planes) : std::string()) + ")";
+    }
+    case DeviceKind::core: {
+      const std::int64_t i = v - L.core_base;
+      return "core " + str(i % L.cores) + (L.rail_optimized() ? " (rail " + str(i / L.cores) + ")" : std::string());
+    }
   }
   return "?";
 }
 
-std::vector<std::int64_t> LinkGraph::route(std::int64_t src, std::int64_t dst, std::int64_t nic_local_index) const {
+std::vector<RouteHop> LinkGraph::route(std::int64_t src, std::int64_t dst, std::int64_t nic_local_index) const {
   (void)gpu_vertex(src);
   (void)gpu_vertex(dst);
   if (nic_local_index >= impl_->layout.nics_per_node)
     throw std::out_of_range("LinkGraph: NIC " + std::to_string(nic_local_index) + " does not exist");
-  std::int64_t buffer[LinkLayout::kMaxRouteLinks];
-  const int n = impl_->layout.route(src, dst, nic_local_index, buffer);
-  return {buffer, buffer + n};
+  std::vector<RouteHop> hops(static_cast<std::size_t>(impl_->layout.max_route_hops()));
+  hops.resize(static_cast<std::size_t>(impl_->layout.route(src, dst, nic_local_index, hops.data())));
+  return hops;
+}
+
+std::int64_t LinkGraph::link_weight(std::int64_t link) const { return weight_of(impl_->links.at(static_cast<std::size_t>(link))); }
+
+std::vector<std::int64_t> LinkGraph::distances(std::int64_t from_vertex) const {
+  (void)kind(from_vertex);
+  return distances_from(impl_->graph, from_vertex);
 }
 
 std::vector<std::int64_t> LinkGraph::out_links(std::int64_t vertex) const {
   (void)kind(vertex);
   std::vector<std::int64_t> out;
-  for (auto [it, end] = boost::out_edges(static_cast<std::size_t>(vertex), impl_->graph); it != end; ++it)
+  for (auto [it, end] = boost::out_edges(static_cast<Vertex>(vertex), impl_->graph); it != end; ++it)
     out.push_back(impl_->graph[*it].id);
   return out;
 }

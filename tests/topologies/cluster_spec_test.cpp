@@ -35,9 +35,10 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 }  // namespace
 
 TEST_CASE("every preset loads with its datasheet figures") {
-  CHECK(cluster_preset_names() == std::vector<std::string>{"dgx-a100-40gb", "dgx-a100-80gb", "dgx-h100", "dgx-h200"});
+  CHECK(cluster_preset_names() ==
+        std::vector<std::string>{"dgx-a100-40gb", "dgx-a100-80gb", "dgx-h100", "dgx-h200", "llama3-h100-roce"});
   CHECK(gpu_preset_names() == std::vector<std::string>{"a100-40gb", "a100-80gb", "h100-sxm", "h200-sxm"});
-  CHECK(cluster_presets().size() == 4);
+  CHECK(cluster_presets().size() == 5);
   CHECK(gpu_presets().size() == 4);
   for (const auto& c : cluster_presets()) {
     CHECK(c.nodes == 1);
@@ -84,6 +85,30 @@ gpu: h200-sxm
   CHECK(c.fabric_oversubscription == 7);
   CHECK(c.gpu.name == "h200-sxm");
   CHECK(c.intra_node_bandwidth.value() == doctest::Approx(450e9));  // kept from the preset
+}
+
+TEST_CASE("the fabric mapping: rails, pods, their oversubscription, spines and cores") {
+  const ClusterSpec plain = load_cluster("dgx-h100:4");
+  CHECK(plain.fabric == FabricSpec{});  // rail-optimized, one pod: the two-tier fat tree of before
+  const std::string path = write_temp("fabric.yaml", R"(
+preset: dgx-h100
+nodes: 256
+nodes_per_leaf: 16
+fabric:
+  rail_optimized: false
+  nodes_per_pod: 64
+  pod_oversubscription: 3
+  spines: 4
+  cores: 2
+)");
+  const ClusterSpec c = load_cluster(path);
+  CHECK(c.fabric == FabricSpec{false, 64, 3.0, 4, 2});
+  // Llama 3's cluster: racks of 2 servers on one ToR, pods of 3,072 GPUs, 1:7 above them (arXiv 2407.21783 §3.3.1).
+  const ClusterSpec meta = load_cluster("llama3-h100-roce:3072");
+  CHECK(meta.total_gpus() == 24576);
+  CHECK(meta.nodes_per_leaf == 2);
+  CHECK(meta.fabric == FabricSpec{false, 384, 7.0, 1, 1});
+  CHECK(meta.nic_bandwidth.value() == doctest::Approx(50e9));
 }
 
 TEST_CASE("a full description in JSON with an inline GPU built on a preset and a GEMM table") {
@@ -150,6 +175,20 @@ TEST_CASE("bad cluster inputs are InputErrors naming the file and field") {
   SUBCASE("oversubscription below 1") {
     const std::string path = write_temp("over.yaml", "preset: dgx-h100\nfabric_oversubscription: 0.5\n");
     CHECK(input_error([&] { (void)load_cluster(path); }).field() == "fabric_oversubscription");
+  }
+  SUBCASE("fabric: oversubscription below 1, pods of partial leaf groups, unknown keys") {
+    std::string path = write_temp("pod.yaml", "preset: dgx-h100\nfabric: {pod_oversubscription: 0.5}\n");
+    core::InputError e = input_error([&] { (void)load_cluster(path); });
+    CHECK(e.field() == "pod_oversubscription");
+    CHECK(contains(e.where(), "fabric"));
+    path = write_temp("pod2.yaml", "preset: dgx-h100\nfabric: {nodes_per_pod: 48}\n");  // leaves of 32 nodes
+    CHECK(input_error([&] { (void)load_cluster(path); }).field() == "nodes_per_pod");
+    path = write_temp("pod3.yaml", "preset: dgx-h100\nfabric: {rails: false}\n");
+    CHECK(input_error([&] { (void)load_cluster(path); }).field() == "rails");
+    path = write_temp("pod4.yaml", "preset: dgx-h100\nfabric: {spines: 0}\n");
+    CHECK(input_error([&] { (void)load_cluster(path); }).field() == "spines");
+    path = write_temp("pod5.yaml", "preset: llama3-h100-roce\nnodes_per_leaf: 5\n");  // pods of 384 nodes
+    CHECK(input_error([&] { (void)load_cluster(path); }).field() == "nodes_per_leaf");
   }
   SUBCASE("broken YAML names the file") {
     const std::string path = write_temp("broken.yaml", "preset: [dgx-h100\nnodes: 2\n");
