@@ -130,32 +130,30 @@ std::string cpu_model() {
   return "unknown";
 }
 
-std::vector<std::string> accuracy_files(const ReportArgs& a) {
-  if (!a.validate_files.empty()) return a.validate_files;
-  const std::string dir = a.data_dir.empty() ? "../shared/data" : a.data_dir;
-  if (!fs::is_directory(dir)) {
-    if (!a.data_dir.empty()) throw core::InputError(a.data_dir, "--data", "a directory with published/ and measured/");
-    return {};
-  }
+/// The .yaml files directly in `dir` and in its published/ and measured/ (the layout of an external data directory).
+std::vector<std::string> yaml_files_under(const fs::path& dir) {
   std::vector<std::string> files;
-  for (const char* sub : {"published", "measured"}) {
+  for (const fs::path& d : {dir, dir / "published", dir / "measured"}) {
+    if (!fs::is_directory(d)) continue;
     std::vector<std::string> these;
-    const fs::path p = fs::path(dir) / sub;
-    if (!fs::is_directory(p)) continue;
-    for (const auto& e : fs::directory_iterator(p))
+    for (const auto& e : fs::directory_iterator(d))
       if (e.is_regular_file() && e.path().extension() == ".yaml") these.push_back(e.path().string());
     std::sort(these.begin(), these.end());
     files.insert(files.end(), these.begin(), these.end());
   }
-  // Data sets the project derives from the shared ones (scripts/vtrain_single_node.py), in the checkout.
-  if (a.data_dir.empty() && fs::is_directory("validation")) {
-    std::vector<std::string> derived;
-    for (const auto& e : fs::directory_iterator("validation"))
-      if (e.is_regular_file() && e.path().extension() == ".yaml") derived.push_back(e.path().string());
-    std::sort(derived.begin(), derived.end());
-    files.insert(files.end(), derived.begin(), derived.end());
-  }
   return files;
+}
+
+// --validate FILE...: those files; --data DIR: an external directory; default: the checkout's validation/ (the
+// project's own copies of the published runs; report runs from the checkout's root, as CI does).
+std::vector<std::string> accuracy_files(const ReportArgs& a) {
+  if (!a.validate_files.empty()) return a.validate_files;
+  if (!a.data_dir.empty()) {
+    if (!fs::is_directory(a.data_dir))
+      throw core::InputError(a.data_dir, "--data", "a directory of validation files (.yaml, or published/ and measured/)");
+    return yaml_files_under(a.data_dir);
+  }
+  return yaml_files_under("validation");
 }
 
 }  // namespace
@@ -164,8 +162,8 @@ CLI::App* add_report_command(CLI::App& app, ReportArgs& a) {
   auto* cmd = app.add_subcommand(
       "report", "compare a benchmark run and the accuracy on the measured data sets with the committed baseline");
   cmd->add_option("--bench", a.bench_file, "Google Benchmark JSON with repetitions (bench/ci_bench.sh writes it)");
-  cmd->add_option("--validate", a.validate_files, "validation files to track (default: every file under --data)");
-  cmd->add_option("--data", a.data_dir, "data directory with published/ and measured/ (default ../shared/data, and then the checkout's validation/)");
+  cmd->add_option("--validate", a.validate_files, "validation files to track (default: every file of the checkout's validation/)");
+  cmd->add_option("--data", a.data_dir, "track the validation files of this directory instead (its .yaml files, and those of its published/ and measured/)");
   cmd->add_flag("--no-accuracy", a.no_accuracy, "skip the accuracy section");
   cmd->add_option("--baseline", a.baseline, "baseline file (default bench/baseline.json)");
   cmd->add_flag("--update-baseline", a.update_baseline,
@@ -397,7 +395,7 @@ int run_report_command(const ReportArgs& a, Format format) {
         "refused (cases hpsim cannot express; excluded from MAPE).\n\n",
         a.mape_threshold_pts, a.max_error_threshold_pts, a.max_error_threshold_pts == 1 ? "" : "s");
     if (accuracy.empty()) {
-      md += "No validation files found (looked in " + (a.data_dir.empty() ? "../shared/data" : a.data_dir) + ").\n";
+      md += "No validation files found (looked in " + (a.data_dir.empty() ? "validation/" : a.data_dir) + ").\n";
     } else {
       md += "| data set | answered | refused | Δ | MAPE % | Δ | max \\|error\\| % | Δ | Kendall τ | Δ | |\n"
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n";

@@ -3,7 +3,7 @@
 # slower code path, a model change that moves accuracy) or when the CI hardware changes, and commit the file with
 # the change. It measures exactly as CI does (bench/ci_bench.sh), with more repetitions.
 #
-#   bench/update_baseline.sh                 10 repetitions of the suite and every data set under ../shared/data
+#   bench/update_baseline.sh                 10 repetitions of the suite and every data set of validation/
 #   bench/update_baseline.sh --no-accuracy   extra arguments go to `hpsim report` (keep the other section as it is)
 set -euo pipefail
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Regenerates docs/accuracy.md: hpsim's predictions beside every measured run in ../shared/data (and validation/).
+"""Regenerates docs/accuracy.md: hpsim's predictions beside every measured run in the checkout's validation/.
 
-Usage: scripts/accuracy_report.py [--hpsim build/apps/hpsim] [--data ../shared/data] [--out docs/accuracy.md]
+Usage: scripts/accuracy_report.py [--hpsim build/apps/hpsim] [--data validation] [--out docs/accuracy.md]
+--data DIR reads another directory's .yaml files (and those of its published/ and measured/) instead.
 Only the figures come from hpsim; nothing in the page is typed by hand.
 """
 import argparse
@@ -24,6 +25,16 @@ def validate(hpsim, path, planner=False):
     report["refused_cases"] = [c for c in report["cases"] if "refused" in c]
     report["cases"] = [c for c in report["cases"] if "refused" not in c]
     return report
+
+
+# Tables published by papers and by the teams that ran them (validation/, from scripts/validation_sets.py): for
+# these the report also asks the planner what it would have chosen.
+PUBLISHED = {"korthikanti2022_table5.yaml", "narayanan2021_table1.yaml", "h100_dev.yaml",
+             "h100_405b_uneven_pipeline.yaml"}
+
+
+def published(path):
+    return path.name in PUBLISHED or path.parent.name == "published"
 
 
 def plan_text(p):
@@ -84,13 +95,12 @@ def section(title, path, report, with_cases=True):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--hpsim", default=str(ROOT / "build" / "apps" / "hpsim"))
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--data", default=str(ROOT / "validation"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "accuracy.md"))
     args = ap.parse_args()
     data = pathlib.Path(args.data)
-    files = sorted((data / "published").glob("*.yaml")) + sorted((data / "measured").glob("*.yaml"))
-    # Data sets the project derives from the shared ones (scripts/vtrain_single_node.py).
-    files += sorted((ROOT / "validation").glob("*.yaml"))
+    files = [f for d in (data, data / "published", data / "measured") for f in d.glob("*.yaml")]
+    files.sort(key=lambda f: (not published(f), f.name))  # the papers' and authors' tables first
     if not files:
         sys.exit(f"no validation files under {data}")
     lines = ["# Accuracy of hpsim against measured training runs", "",
@@ -101,7 +111,7 @@ def main():
                "| --- | ---: | ---: | ---: | ---: | ---: |"]
     body = []
     for f in files:
-        report = validate(args.hpsim, f, planner=f.parent.name == "published")
+        report = validate(args.hpsim, f, planner=published(f))
         tau = f"{report['mean_kendall_tau']:.3f}" if report.get("rankings") else "–"
         summary.append(f"| {f.name} | {len(report['cases'])} | {len(report['refused_cases'])} | {report['mape'] * 100:.2f} | "
                        f"{report['max_abs_error'] * 100:.2f} | {tau} |")

@@ -93,7 +93,7 @@ TEST_CASE("cli: models, clusters and validate") {
   const Outcome clusters = hpsim("clusters");
   REQUIRE(clusters.code == 0);
   CHECK(clusters.out.find("dgx-h100") != std::string::npos);
-  const Outcome v = hpsim("validate " + std::string(HPSIM_SHARED_DATA_DIR) + "/published/korthikanti2022_table5.yaml --format json");
+  const Outcome v = hpsim("validate " + std::string(HPSIM_SOURCE_DIR) + "/validation/korthikanti2022_table5.yaml --format json");
   REQUIRE(v.code == 0);
   const auto j = nlohmann::json::parse(v.out);
   CHECK(j["cases"].size() == 8);

@@ -1,6 +1,6 @@
 // The CUDA backend against the CPU backend: kernels on small tensors, a 1-rank 3-step training run (fp32 and bf16),
 // run_plan with --backend cuda, and (with 2+ GPUs) NCCL tensor/pipeline parallelism. Without a CUDA device every
-// test prints "skipped: no CUDA device" and passes, except the one that checks the refusal itself.
+// test is skipped (ctest: Skipped), except the one that checks the refusal itself, which is skipped with a device.
 #include <doctest/doctest.h>
 #include <mpi.h>
 
@@ -359,11 +359,7 @@ TEST_CASE("1rank: cuda: run_plan --backend cuda runs bf16 and times by CUDA even
 }
 
 TEST_CASE("1rank: cuda: without a device --backend cuda is refused naming it") {
-  std::string error;
-  if (cuda_device_count(&error) > 0) {
-    MESSAGE("skipped: a CUDA device is present");
-    return;
-  }
+  if (!testing::have_no_device()) return;
   RunOptions opt;
   opt.backend = "cuda";
   CHECK_THROWS_WITH_AS(run_plan(testing::tiny_gpt(), testing::plan_of(1, 1, 1), opt, MPI_COMM_WORLD),
@@ -372,13 +368,7 @@ TEST_CASE("1rank: cuda: without a device --backend cuda is refused naming it") {
 
 // Under mpirun -np 2: NCCL all-reduce (tp2) and send/recv (pp2, 1F1B and GPipe) give the 1-rank fp32 losses.
 TEST_CASE("2ranks: cuda: NCCL tp2, pp2, dp2 ZeRO-1, tp2 SP and cp2 match one rank (fp32)") {
-  // Every rank must take the same branch: agree on the device count.
-  int ok = cuda_device_count() >= 2 ? 1 : 0;
-  MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  if (ok == 0) {
-    have_devices(2);
-    return;
-  }
+  if (!testing::every_rank_has_devices(MPI_COMM_WORLD, 2)) return;  // every rank takes the same branch
   const auto model = testing::tiny_gpt();
   const int device = select_cuda_device(MPI_COMM_WORLD);
   auto gpu = make_cuda_backend(device, CudaPrecision::fp32);

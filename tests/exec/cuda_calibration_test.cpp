@@ -1,6 +1,6 @@
 // hpsim calibrate --backend cuda: a short calibration (small GEMM grid) renders a cluster file that loads with
-// positive, plausible rates; with 2+ GPUs the NCCL fits too. Without a CUDA device each test prints
-// "skipped: no CUDA device (...)" and passes, except the one that checks the refusal itself.
+// positive, plausible rates; with 2+ GPUs the NCCL fits too. Without a CUDA device each test is skipped (ctest:
+// Skipped), except the one that checks the refusal itself, which is skipped with a device.
 #include <doctest/doctest.h>
 #include <mpi.h>
 #include <unistd.h>
@@ -76,11 +76,7 @@ TEST_CASE("1rank: cuda: calibrate writes a cluster file that loads with plausibl
 }
 
 TEST_CASE("1rank: cuda: without a device calibrate --backend cuda is refused naming it") {
-  std::string error;
-  if (cuda_device_count(&error) > 0) {
-    MESSAGE("skipped: a CUDA device is present");
-    return;
-  }
+  if (!testing::have_no_device()) return;
   CHECK_THROWS_WITH_AS(calibrate(quick(), MPI_COMM_WORLD), doctest::Contains("calibrate: --backend: no CUDA device: "),
                        core::InputError);
 }

@@ -1,10 +1,12 @@
 #pragma once
-// Shared by the CUDA suites: skip a test (it passes, saying why) when this machine has too few CUDA devices.
+// Shared by the CUDA suites: skip a test (tests/skip.hpp: ctest reports Skipped) when this machine has too few CUDA
+// devices, or, for the tests of the refusal without one, when it has one.
 #include <doctest/doctest.h>
 #include <mpi.h>
 
 #include <string>
 
+#include "../skip.hpp"
 #include "exec/cuda_backend.hpp"
 
 namespace hpsim::exec::testing {
@@ -15,9 +17,9 @@ inline bool have_devices(int n = 1) {
   const int count = cuda_device_count(&error);
   if (count >= n) return true;
   if (count == 0)
-    MESSAGE("skipped: no CUDA device (" << error << ")");
+    hpsim_test::skip("no CUDA device (" + error + ")");
   else
-    MESSAGE("skipped: needs " << n << " CUDA devices, found " << count);
+    hpsim_test::skip("needs " + std::to_string(n) + " CUDA devices, found " + std::to_string(count));
   return false;
 }
 
@@ -30,6 +32,14 @@ inline bool every_rank_has_devices(MPI_Comm world, int n) {
     return false;
   }
   return true;
+}
+
+/// True when this process sees no CUDA device; otherwise says the test (of the refusal without one) is skipped.
+inline bool have_no_device() {
+  const int count = cuda_device_count();
+  if (count == 0) return true;
+  hpsim_test::skip("this machine has " + std::to_string(count) + " CUDA device(s); the test checks the refusal without one");
+  return false;
 }
 
 }  // namespace hpsim::exec::testing

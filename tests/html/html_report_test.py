@@ -27,6 +27,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 PLAN_CHARTS = ["timeline", "plans-table", "breakdown", "memory", "scatter"]
 REPORT_CHARTS = ["speed-table", "speed", "accuracy-table", "accuracy"]
+# The published data sets the report page shows (validation/, copied by scripts/validation_sets.py).
+PUBLISHED = ("korthikanti2022_table5.yaml", "narayanan2021_table1.yaml", "h100_dev.yaml",
+             "h100_405b_uneven_pipeline.yaml")
 
 failures = []
 
@@ -109,7 +112,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--hpsim", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--data", default="")
+    ap.add_argument("--data", required=True, help="the checkout's validation/ directory")
     args = ap.parse_args()
     binary = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
     if not binary:
@@ -126,8 +129,8 @@ def main():
     run([hpsim, "plan", "--model", "llama3-70b", "--cluster", "dgx-h100:8", "--global-batch-size", "512",
          "--set", "nic_bandwidth_gbit_per_s=100,200,400", "--html", str(sweep)])
 
-    # The report page: a synthetic benchmark run against a baseline made from another, and accuracy on the published
-    # data sets (or, without them, a small validation file of our own).
+    # The report page: a synthetic benchmark run against a baseline made from another, and accuracy on the project's
+    # copies of the published data sets (validation/).
     work = pathlib.Path(tempfile.mkdtemp(prefix="hpsim_html_test_"))
     try:
         base = {"BM_EventQueue/65536": [30, 31, 29], "BM_SimulateGpt3": [2.0e6, 2.1e6, 1.9e6],
@@ -136,17 +139,12 @@ def main():
                "BM_CostTables": [2.2e5, 2.3e5, 2.25e5], "BM_StepGraph": [0.8e6, 0.85e6, 0.82e6]}
         bench_json(work / "base.json", base)
         bench_json(work / "now.json", now)
-        published = sorted(pathlib.Path(args.data, "published").glob("*.yaml")) if args.data else []
-        if published:
-            validate = [str(p) for p in published]
-        else:
-            (work / "cases.yaml").write_text(
-                "cases:\n"
-                "  - {id: a, source: test, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 1.0,\n"
-                "     plan: {tp: 1, pp: 1, global_batch_size: 64, micro_batch_size: 4, precision: fp16}}\n"
-                "  - {id: b, source: test, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 2.0,\n"
-                "     plan: {tp: 2, pp: 1, global_batch_size: 64, micro_batch_size: 4, precision: fp16}}\n")
-            validate = [str(work / "cases.yaml")]
+        validate = [pathlib.Path(args.data, name) for name in PUBLISHED]
+        missing = [str(v) for v in validate if not v.is_file()]
+        if missing:
+            print(f"FAIL: validation files missing: {', '.join(missing)}")
+            return 1
+        validate = [str(v) for v in validate]
         baseline = work / "baseline.json"
         run([hpsim, "report", "--bench", str(work / "base.json"), "--baseline", str(baseline), "--update-baseline",
              "--validate", *validate])

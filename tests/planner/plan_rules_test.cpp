@@ -1,4 +1,8 @@
+// The plan's rules: one minimal plan per rule that breaks exactly that rule, checked by the rule check_plan returns
+// and the field explain names; and plan files' own field errors, by the field the error names.
 #include <doctest/doctest.h>
+
+#include <set>
 
 #include "core/error.hpp"
 #include "planner/plan.hpp"
@@ -8,51 +12,121 @@ using namespace hpsim::planner;
 
 namespace {
 
-Plan resolve(const std::string& yaml, const std::string& model = "gpt3-175b",
-             const std::string& cluster = "dgx-a100-80gb:128") {
+Plan parse(const std::string& yaml) {
   const core::Fields f(core::parse_yaml_text(yaml, "plan.yaml"), "plan.yaml");
-  return resolve_plan(plan_from_fields(f), models::load_model(model), topologies::load_cluster(cluster), "plan.yaml");
+  return plan_from_fields(f);
 }
 
-void check_rejected(const std::string& yaml, const std::string& needle, const std::string& model = "gpt3-175b",
-                    const std::string& cluster = "dgx-a100-80gb:128") {
-  CAPTURE(yaml);
-  try {
-    (void)resolve(yaml, model, cluster);
-    FAIL("accepted an impossible plan");
-  } catch (const core::InputError& e) {
-    const std::string what = e.what();
-    CAPTURE(what);
-    CHECK(what.find("plan.yaml") != std::string::npos);
-    CHECK(what.find(needle) != std::string::npos);
-  }
+/// The plan of a rule case. A file cannot state global_batch_size 0 (it must be positive): that one is set here.
+Plan plan_of(const std::string& yaml) {
+  const std::string zero = "global_batch_size: 0";
+  const auto at = yaml.find(zero);
+  if (at == std::string::npos) return parse(yaml);
+  Plan p = parse(std::string(yaml).replace(at, zero.size(), "global_batch_size: 1"));
+  p.global_batch_size = 0;
+  return p;
 }
+
+/// One plan breaking one rule. gpt3-175b: 96 heads, 96 KV heads, 96 layers, sequence 2048, dense. mixtral-8x7b:
+/// 32 heads, 8 KV heads, 32 layers, 8 experts. dgx-a100-80gb:128 has 1024 GPUs, dgx-h100:1 has 8.
+struct RuleCase {
+  Rule rule;
+  const char* plan;
+  const char* field;  ///< what explain() must name
+  const char* model = "gpt3-175b";
+  const char* cluster = "dgx-a100-80gb:128";
+};
+
+const RuleCase kRuleCases[] = {
+    {Rule::missing_batch, "{tp: 8, pp: 8, global_batch_size: 0}", "global_batch_size"},  // 0: unset (Plan's default)
+    {Rule::gpus_by_model_parallel, "{tp: 8, pp: 6, global_batch_size: 1536}", "dp"},      // 1024 % 48 != 0
+    {Rule::too_many_gpus, "{tp: 8, pp: 8, dp: 32, global_batch_size: 1536}", "dp"},       // 2048 GPUs > 1024
+    {Rule::heads_by_tp, "{tp: 5, dp: 1, global_batch_size: 64}", "tp"},                   // 96 % 5
+    {Rule::kv_heads_by_tp, "{tp: 16, dp: 1, global_batch_size: 64}", "tp", "mixtral-8x7b"},  // 32 % 16 == 0, 8 % 16
+    {Rule::layers_by_pp_vpp, "{tp: 8, pp: 7, dp: 1, global_batch_size: 64}", "pp"},      // 96 % 7
+    {Rule::batch_by_mbs_dp, "{tp: 8, pp: 8, global_batch_size: 1000}", "global_batch_size"},  // dp 16
+    {Rule::seq_by_cp, "{tp: 8, pp: 8, cp: 3, dp: 1, global_batch_size: 64}", "cp"},       // 2048 % 3
+    {Rule::ep_needs_moe, "{tp: 8, pp: 8, dp: 16, ep: 2, global_batch_size: 1536}", "ep"},
+    {Rule::experts_by_ep, "{tp: 1, ep: 3, global_batch_size: 64}", "ep", "mixtral-8x7b", "dgx-h100:1"},  // 8 % 3
+    {Rule::ep_by_dp_cp, "{tp: 2, ep: 8, global_batch_size: 64}", "ep", "mixtral-8x7b", "dgx-h100:1"},  // dp 4 % 8
+    {Rule::vpp_needs_pp, "{tp: 8, pp: 1, vpp: 2, dp: 1, global_batch_size: 64}", "vpp"},
+    {Rule::gpipe_interleaved, "{tp: 8, pp: 8, vpp: 2, dp: 16, global_batch_size: 1536, schedule: gpipe}", "schedule"},
+    {Rule::micro_batches_by_pp, "{tp: 8, pp: 8, vpp: 2, dp: 16, global_batch_size: 16}", "vpp"},  // 1 micro-batch
+    {Rule::too_many_servers, "{tp: 8, pp: 8, dp: 16, global_batch_size: 1536, parameter_servers: 17}",
+     "parameter_servers"},
+    {Rule::servers_with_zero, "{tp: 8, pp: 8, dp: 16, global_batch_size: 1536, parameter_servers: 2, zero: 1}",
+     "parameter_servers"},
+    {Rule::sp_seq_by_tp, "{tp: 8, pp: 8, dp: 16, global_batch_size: 1536, sp: true, seq_length: 2044}", "sp"},  // 2044 % 8
+};
 
 }  // namespace
 
 TEST_CASE("plan: dp is derived from the cluster and seq_length from the model") {
-  const Plan p = resolve("{tp: 8, pp: 8, global_batch_size: 1536}");
-  CHECK(p.dp == 16);
+  Plan p = parse("{tp: 8, pp: 8, global_batch_size: 1536}");
+  CHECK(check_plan(p, models::load_model("gpt3-175b"), topologies::load_cluster("dgx-a100-80gb:128")) == Rule::ok);
+  CHECK(p.dp == 16);  // 1024 GPUs / (tp 8 * pp 8)
   CHECK(p.seq_length == 2048);
-  CHECK(p.micro_batches() == 96);
+  CHECK(p.micro_batches() == 96);  // 1536 / (1 * 16)
 }
 
-TEST_CASE("plan: each broken rule is an input error naming the field") {
-  check_rejected("{tp: 5, global_batch_size: 1536, dp: 1}", "tp");                       // heads by tp
-  check_rejected("{tp: 8, pp: 7, global_batch_size: 1536, dp: 1}", "pp");                // layers by pp
-  check_rejected("{tp: 8, pp: 4, vpp: 5, global_batch_size: 1536, dp: 1}", "vpp");       // layers by pp*vpp
-  check_rejected("{tp: 8, pp: 8, global_batch_size: 1000}", "global_batch_size");       // gbs by mbs*dp
-  check_rejected("{tp: 8, pp: 6, global_batch_size: 1536}", "dp");                       // GPUs by tp*pp*cp
-  check_rejected("{tp: 8, pp: 8, dp: 32, global_batch_size: 1536}", "dp");               // more GPUs than cluster
-  check_rejected("{tp: 8, pp: 8, cp: 3, dp: 1, global_batch_size: 64}", "cp");           // sequence by cp
-  check_rejected("{tp: 8, ep: 2, dp: 16, pp: 8, global_batch_size: 1536}", "ep");        // ep needs MoE
-  check_rejected("{tp: 8, pp: 1, vpp: 2, dp: 1, global_batch_size: 64}", "vpp");         // vpp needs pp
-  check_rejected("{tp: 8, pp: 8, vpp: 2, dp: 16, global_batch_size: 16 }", "vpp");       // m by pp
-  check_rejected("{tp: 8, zero: 4, global_batch_size: 64}", "zero");
-  check_rejected("{tp: 8, recompute: sometimes, global_batch_size: 64}", "recompute");
-  check_rejected("{tp: -2, global_batch_size: 64}", "tp");
-  check_rejected("{tp: eight, global_batch_size: 64}", "tp");
-  check_rejected("{tp: 8}", "global_batch_size");
-  check_rejected("{tp: 8, tensor_parallel: 2, global_batch_size: 64}", "tensor_parallel");
-  check_rejected("{tp: 1, ep: 3, global_batch_size: 64}", "ep", "mixtral-8x7b", "dgx-h100:1");
+TEST_CASE("plan: each rule, broken alone, is the rule check_plan returns and explain names its field") {
+  for (const RuleCase& c : kRuleCases) {
+    const std::string name(rule_name(c.rule));
+    SUBCASE(name.c_str()) {
+      CAPTURE(c.plan);
+      const auto model = models::load_model(c.model);
+      const auto cluster = topologies::load_cluster(c.cluster);
+      Plan p = plan_of(c.plan);
+      const Rule got = check_plan(p, model, cluster);
+      CHECK(rule_name(got) == rule_name(c.rule));
+      const RuleBreach b = explain(c.rule, p, model, cluster);
+      CHECK(b.field == c.field);
+      CHECK_FALSE(b.message.empty());
+      // resolve_plan says the same, naming the file and the field.
+      try {
+        (void)resolve_plan(plan_of(c.plan), model, cluster, "plan.yaml");
+        FAIL("accepted a plan that breaks " << name);
+      } catch (const core::InputError& e) {
+        CHECK(e.where() == "plan.yaml");
+        CHECK(e.field() == c.field);
+      }
+    }
+  }
+}
+
+TEST_CASE("plan: the rule cases cover every rule once") {
+  std::set<Rule> covered;
+  for (const RuleCase& c : kRuleCases) CHECK_MESSAGE(covered.insert(c.rule).second, rule_name(c.rule));
+  CHECK(covered.size() == 17);  // every planner::Rule but ok
+  CHECK(covered.count(Rule::ok) == 0);
+}
+
+TEST_CASE("plan: a plan keeping every rule is ok, on a dense and on an MoE model") {
+  Plan dense = parse("{tp: 8, pp: 8, vpp: 2, dp: 16, global_batch_size: 1536, sp: true}");
+  CHECK(check_plan(dense, models::load_model("gpt3-175b"), topologies::load_cluster("dgx-a100-80gb:128")) == Rule::ok);
+  Plan moe = parse("{tp: 2, ep: 4, global_batch_size: 64}");
+  CHECK(check_plan(moe, models::load_model("mixtral-8x7b"), topologies::load_cluster("dgx-h100:1")) == Rule::ok);
+  CHECK(moe.dp == 4);
+}
+
+TEST_CASE("plan: a field a plan file cannot hold is an input error naming that field") {
+  struct Bad {
+    const char* yaml;
+    const char* field;
+  };
+  for (const Bad& b : {Bad{"{tp: 8, zero: 4, global_batch_size: 64}", "zero"},
+                       Bad{"{tp: 8, recompute: sometimes, global_batch_size: 64}", "recompute"},
+                       Bad{"{tp: -2, global_batch_size: 64}", "tp"},
+                       Bad{"{tp: eight, global_batch_size: 64}", "tp"},
+                       Bad{"{tp: 8}", "global_batch_size"},
+                       Bad{"{tp: 8, tensor_parallel: 2, global_batch_size: 64}", "tensor_parallel"}}) {
+    CAPTURE(b.yaml);
+    try {
+      (void)parse(b.yaml);
+      FAIL("accepted a bad plan file");
+    } catch (const core::InputError& e) {
+      CHECK(e.where() == "plan.yaml");
+      CHECK(e.field() == b.field);
+    }
+  }
 }

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <tuple>
+
 #include "core/error.hpp"
 #include "planner/cost_cache.hpp"
 #include "planner/search.hpp"
@@ -16,17 +18,19 @@ SearchSpace space_with_batch(std::int64_t gbs) {
   return s;
 }
 
+/// The fields of a plan the search chooses.
+auto chosen_fields(const Plan& p) {
+  return std::tuple(p.tp, p.pp, p.dp, p.cp, p.ep, p.vpp, p.sp, p.micro_batch_size, p.recompute, p.zero, p.schedule,
+                    p.flash_attention);
+}
+
+/// Same plans (every field the search chooses), in the same order, with the same step times to the bit.
 void check_same(const SearchResult& a, const SearchResult& b) {
   REQUIRE(a.plans.size() == b.plans.size());
   for (std::size_t i = 0; i < a.plans.size(); ++i) {
     CAPTURE(i);
     CHECK(a.plans[i].step_time.value() == b.plans[i].step_time.value());
-    CHECK(a.plans[i].plan.tp == b.plans[i].plan.tp);
-    CHECK(a.plans[i].plan.pp == b.plans[i].plan.pp);
-    CHECK(a.plans[i].plan.vpp == b.plans[i].plan.vpp);
-    CHECK(a.plans[i].plan.micro_batch_size == b.plans[i].plan.micro_batch_size);
-    CHECK(a.plans[i].plan.recompute == b.plans[i].plan.recompute);
-    CHECK(a.plans[i].plan.zero == b.plans[i].plan.zero);
+    CHECK(chosen_fields(a.plans[i].plan) == chosen_fields(b.plans[i].plan));
   }
 }
 
@@ -128,4 +132,34 @@ TEST_CASE("search: ranking a given plan counts the plans faster than it") {
   ranked.rank_time_s = t;
   const auto r = search_plans(Scenario(m, cl), space_with_batch(64), ranked);
   CHECK(r.faster_than_rank_time == faster);
+}
+
+TEST_CASE("search: 1, 2 and 7 threads return the same plans in the same order with the same step times") {
+  struct Case {
+    const char* model;
+    const char* cluster;
+    std::int64_t gbs;
+  };
+  // Small spaces and one of thousands of candidates (several parallel batches of simulations).
+  for (const Case& c : {Case{"gpt-1.7b", "dgx-a100-80gb:2", 64}, Case{"llama2-7b", "dgx-h100:2", 32},
+                        Case{"gpt3-175b", "dgx-a100-80gb:16", 256}}) {
+    CAPTURE(c.model);
+    const auto m = models::load_model(c.model);
+    const auto cl = topologies::load_cluster(c.cluster);
+    SearchOptions one, two, seven;
+    one.top_k = two.top_k = seven.top_k = 25;
+    one.threads = 1;
+    two.threads = 2;
+    seven.threads = 7;  // more threads than batches of some rounds, and not a divisor of anything
+    const auto a = search_plans(Scenario(m, cl), space_with_batch(c.gbs), one);
+    const auto b = search_plans(Scenario(m, cl), space_with_batch(c.gbs), two);
+    const auto d = search_plans(Scenario(m, cl), space_with_batch(c.gbs), seven);
+    REQUIRE(a.plans.size() == 25);
+    check_same(a, b);
+    check_same(a, d);
+    CHECK(a.feasible == b.feasible);
+    CHECK(a.feasible == d.feasible);
+    CHECK(a.rejected == b.rejected);
+    CHECK(a.rejected == d.rejected);
+  }
 }
