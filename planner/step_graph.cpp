@@ -87,225 +87,273 @@ class RankBuilder {
   TaskId blocking_ = kNone;
 };
 
+/// Lowers one step: the phases of build_step_graph, sharing the plan's shape and the per-pass bookkeeping.
+class StepLowering {
+ public:
+  StepLowering(const StepCosts& costs, const Plan& plan, RankMode mode, bool named, StepGraph& out)
+      : costs_(costs), plan_(plan), mode_(mode), named_(named), out_(out), g_(out.graph), p_(plan.pp), v_(plan.vpp),
+        m_(plan.micro_batches()), stages_(p_ * v_), layout_(plan),
+        lanes_(mode == RankMode::full ? plan.tp * plan.cp * plan.dp : 1),  // representative mode: lane 0 only
+        sharded_params_(plan.zero >= 3), dp_comm_(plan.dp * plan.cp > 1) {}
+
+  void run() {
+    refuse_oversized();
+    make_builders();
+    gather_parameters_at_start();
+    walk_schedules();
+    for (auto& rb : builders_) end_of_step(rb);
+    if (mode_ == RankMode::full) synchronize_collectives();
+  }
+
+ private:
+  /// Every simulated rank runs 2*m*v passes of a few tasks each; refuse what would not fit in memory rather than
+  /// thrash (full mode is a cross-check for small clusters; the representative mode gives the same step time).
+  void refuse_oversized() const {
+    constexpr double kMaxTasks = 5e7;
+    const double estimated_tasks = static_cast<double>(lanes_ * p_) * static_cast<double>(2 * m_ * v_) * 6.0;
+    const std::string millions = std::to_string(static_cast<long long>(estimated_tasks / 1e6));
+    if (estimated_tasks > kMaxTasks && mode_ == RankMode::full)
+      throw core::InputError("simulate", "--full-ranks",
+                             "simulating every one of " + std::to_string(lanes_ * p_) + " ranks would take about " +
+                                 millions + " M tasks; use the default representative mode (same step time) or a "
+                                 "smaller cluster");
+    if (estimated_tasks > kMaxTasks)
+      throw core::InputError("plan", "global_batch_size",
+                             std::to_string(m_) + " micro-batches per pipeline make about " + millions +
+                                 " M tasks to simulate; expected a global batch of at most a few hundred thousand "
+                                 "micro-batches per pipeline");
+  }
+
+  void make_builders() {
+    const auto slots = static_cast<std::size_t>(lanes_ * stages_ * m_);
+    fwd_done_.assign(slots, kNone);
+    bwd_done_.assign(slots, kNone);
+    fwd_compute_.assign(slots, kNone);
+    builders_.reserve(static_cast<std::size_t>(lanes_ * p_));
+    for (std::int64_t lane = 0; lane < lanes_; ++lane)
+      for (std::int64_t s = 0; s < p_; ++s) {
+        const std::int64_t global = lane + lanes_ * s;  // = layout.rank() in full mode (tp fastest, pp slowest)
+        const auto rank = static_cast<std::int32_t>(mode_ == RankMode::full ? global : s);
+        builders_.emplace_back(g_, named_, rank, s);
+        g_.set_rank_name(rank, mode_ == RankMode::full
+                                   ? "rank " + std::to_string(global) + " (stage " + std::to_string(s) + ")"
+                                   : "stage " + std::to_string(s));
+        out_.stage_of_rank.push_back(s);
+      }
+    const auto chunks = builders_.size() * static_cast<std::size_t>(v_);
+    backwards_left_.assign(chunks, m_);
+    chunk_gather_.assign(chunks, kNone);
+    last_grad_task_.assign(builders_.size(), kNone);
+  }
+
+  /// fwd_done / bwd_done[lane][vs][mb]: the task the next virtual stage waits for (the send, or the pass's tail).
+  [[nodiscard]] std::size_t slot(std::int64_t lane, std::int64_t vs, std::int64_t mb) const {
+    return static_cast<std::size_t>((lane * stages_ + vs) * m_ + mb);
+  }
+  [[nodiscard]] const ChunkCost& chunk(std::int64_t vs) const { return costs_.chunks[static_cast<std::size_t>(vs)]; }
+  [[nodiscard]] Seconds param_gather_time(const ChunkCost& cc) const {
+    return costs_.param_gather.time(core::Bytes(cc.parameters * costs_.bytes.weight));
+  }
+
+  /// ZeRO-1/2 with overlapped parameter gathering: this step's forward waits for the weights the previous
+  /// optimizer step produced, gathered per chunk at the start of the step.
+  void gather_parameters_at_start() {
+    if (!(plan_.zero >= 1 && plan_.zero <= 2 && dp_comm_ && plan_.overlap_param_gather)) return;
+    for (std::size_t b = 0; b < builders_.size(); ++b)
+      for (std::int64_t c = 0; c < v_; ++c) {
+        const std::int64_t vs = c * p_ + builders_[b].stage();
+        chunk_gather_[b * static_cast<std::size_t>(v_) + static_cast<std::size_t>(c)] =
+            builders_[b].add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather", -1, vs},
+                             param_gather_time(chunk(vs)), {});
+      }
+  }
+
+  /// Per rank, in schedule order. Passes of different ranks depend on each other through send tasks, which are
+  /// created in the sender's order; so build rank by rank in a global order that respects dependencies: walk the
+  /// ranks round-robin, advancing each as far as its dependencies allow.
+  void walk_schedules() {
+    std::vector<std::vector<PipelinePass>> orders(static_cast<std::size_t>(p_));
+    for (std::int64_t s = 0; s < p_; ++s) orders[static_cast<std::size_t>(s)] = pipeline_order(plan_.schedule, p_, v_, m_, s);
+    std::vector<std::size_t> next(builders_.size(), 0);
+    std::size_t remaining = 0;
+    for (const auto& rb : builders_) remaining += orders[static_cast<std::size_t>(rb.stage())].size();
+    for (bool progress = true; remaining > 0;) {
+      if (!progress) throw std::logic_error("pipeline schedule deadlock while lowering the step");
+      progress = false;
+      for (std::size_t b = 0; b < builders_.size(); ++b) {
+        const auto& order = orders[static_cast<std::size_t>(builders_[b].stage())];
+        while (next[b] < order.size()) {
+          const PipelinePass& pass = order[next[b]];
+          if (!(pass.forward ? forward(b, pass) : backward(b, pass))) break;  // waits for another stage
+          ++next[b];
+          --remaining;
+          progress = true;
+        }
+      }
+    }
+  }
+
+  /// One forward pass; false when the previous virtual stage has not produced its input yet.
+  bool forward(std::size_t b, const PipelinePass& pass) {
+    RankBuilder& rb = builders_[b];
+    const std::int64_t s = rb.stage(), lane = static_cast<std::int64_t>(b) / p_, vs = pass.chunk * p_ + s;
+    const auto& cc = chunk(vs);
+    const TaskId from = vs > 0 ? fwd_done_[slot(lane, vs - 1, pass.micro_batch)] : kNone;
+    if (vs > 0 && from == kNone) return false;
+    TaskId gather = pass.micro_batch == 0 ? chunk_gather_[b * static_cast<std::size_t>(v_) + pass.chunk] : kNone;
+    if (sharded_params_ && dp_comm_)  // ZeRO-3 gathers the chunk's weights before every use
+      gather = rb.add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather", pass.micro_batch, vs},
+                      param_gather_time(cc), {});
+    TaskId tail = rb.pass(Category::compute, Name{"forward", pass.micro_batch, vs}, cc.forward,
+                          {{Category::tp_comm, cc.forward_tp}, {Category::cp_comm, cc.forward_cp},
+                           {Category::ep_comm, cc.forward_ep}},
+                          {from, gather});
+    fwd_compute_[slot(lane, vs, pass.micro_batch)] = tail;
+    if (vs + 1 < stages_) {
+      tail = rb.add(Stream::pp_comm, Category::pp_comm, Name{"send activations", pass.micro_batch, vs},
+                    costs_.pp_send[static_cast<std::size_t>(s)], {tail});
+      rb.block_on(tail);  // Megatron waits for its point-to-point operations before going on
+    }
+    fwd_done_[slot(lane, vs, pass.micro_batch)] = tail;
+    return true;
+  }
+
+  /// One backward pass (with its recomputation and gradient reduction); false when its input is not ready yet.
+  bool backward(std::size_t b, const PipelinePass& pass) {
+    RankBuilder& rb = builders_[b];
+    const std::int64_t s = rb.stage(), lane = static_cast<std::int64_t>(b) / p_, vs = pass.chunk * p_ + s;
+    const auto& cc = chunk(vs);
+    const TaskId from = vs + 1 < stages_ ? bwd_done_[slot(lane, vs + 1, pass.micro_batch)] : kNone;
+    if (vs + 1 < stages_ && from == kNone) return false;
+    const TaskId own_forward = fwd_compute_[slot(lane, vs, pass.micro_batch)];
+    TaskId gather = kNone;
+    if (sharded_params_ && dp_comm_)
+      gather = rb.add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather (bwd)", pass.micro_batch, vs},
+                      param_gather_time(cc), {});
+    if (cc.recompute.value() > 0)
+      rb.pass(Category::recompute, Name{"recompute", pass.micro_batch, vs}, cc.recompute,
+              {{Category::tp_comm, cc.recompute_tp}}, {from, own_forward, gather});
+    const bool last_of_chunk = --backwards_left_[b * static_cast<std::size_t>(v_) + pass.chunk] == 0;
+    TaskId tail = last_of_chunk && dp_comm_ && plan_.overlap_grad_reduce && !sharded_params_
+                      ? backward_in_buckets(b, pass, vs, {from, own_forward, gather})
+                      : backward_whole(b, pass, vs, {from, own_forward, gather});
+    if (vs > 0) {
+      tail = rb.add(Stream::pp_comm, Category::pp_comm, Name{"send gradients", pass.micro_batch, vs},
+                    costs_.pp_send[static_cast<std::size_t>((s + p_ - 1) % p_)], {tail});
+      rb.block_on(tail);
+    }
+    bwd_done_[slot(lane, vs, pass.micro_batch)] = tail;
+    return true;
+  }
+
+  /// The last backward of a chunk when the reduction overlaps it: buckets fill as the backward proceeds, and each
+  /// is reduced while the rest of the backward runs.
+  TaskId backward_in_buckets(std::size_t b, const PipelinePass& pass, std::int64_t vs,
+                             std::initializer_list<TaskId> after) {
+    RankBuilder& rb = builders_[b];
+    const auto& cc = chunk(vs);
+    const core::Bytes chunk_grads(cc.parameters * costs_.bytes.gradient);
+    const auto buckets = static_cast<std::int64_t>(std::max(1.0, std::ceil(cc.parameters / costs_.bucket_parameters)));
+    TaskId tail = kNone;
+    for (std::int64_t k = 0; k < buckets; ++k) {
+      const bool last_bucket = k + 1 == buckets;
+      const TaskId piece = rb.pass(
+          Category::compute, Name{"backward", pass.micro_batch, vs, k}, cc.backward / static_cast<double>(buckets),
+          last_bucket ? std::initializer_list<std::pair<Category, Seconds>>{{Category::tp_comm, cc.backward_tp},
+                                                                            {Category::cp_comm, cc.backward_cp},
+                                                                            {Category::ep_comm, cc.backward_ep}}
+                      : std::initializer_list<std::pair<Category, Seconds>>{},
+          after);
+      last_grad_task_[b] = rb.add(Stream::dp_comm, Category::dp_comm, Name{"gradient reduce", -1, vs, k},
+                                  costs_.grad_reduce.time(chunk_grads / static_cast<double>(buckets)), {piece});
+      tail = piece;
+    }
+    return tail;
+  }
+
+  /// A backward in one piece; ZeRO-3 reduce-scatters every micro-batch's gradients after it.
+  TaskId backward_whole(std::size_t b, const PipelinePass& pass, std::int64_t vs, std::initializer_list<TaskId> after) {
+    RankBuilder& rb = builders_[b];
+    const auto& cc = chunk(vs);
+    const TaskId tail = rb.pass(Category::compute, Name{"backward", pass.micro_batch, vs}, cc.backward,
+                                {{Category::tp_comm, cc.backward_tp}, {Category::cp_comm, cc.backward_cp},
+                                 {Category::ep_comm, cc.backward_ep}},
+                                after);
+    if (sharded_params_ && dp_comm_)
+      last_grad_task_[b] =
+          rb.add(Stream::dp_comm, Category::dp_comm, Name{"gradient reduce-scatter", pass.micro_batch, vs},
+                 costs_.grad_reduce.time(core::Bytes(cc.parameters * costs_.bytes.gradient)), {tail});
+    return tail;
+  }
+
+  /// End of step: gradient reduction not overlapped, the optimizer, and ZeRO's weight gathering.
+  void end_of_step(RankBuilder& rb) {
+    const std::int64_t s = rb.stage();
+    const auto b = static_cast<std::size_t>(&rb - builders_.data());
+    double params = 0;
+    for (std::int64_t c = 0; c < v_; ++c) params += chunk(c * p_ + s).parameters;
+    TaskId grads_ready = last_grad_task_[b];
+    if (dp_comm_ && !plan_.overlap_grad_reduce && !sharded_params_)
+      for (std::int64_t c = v_ - 1; c >= 0; --c)
+        grads_ready = rb.add(Stream::dp_comm, Category::dp_comm, Name{"gradient reduce", -1, c * p_ + s},
+                             costs_.grad_reduce.time(core::Bytes(chunk(c * p_ + s).parameters * costs_.bytes.gradient)),
+                             {rb.blocking()});
+    if (costs_.embedding_sync.value() > 0 && (s == 0 || s == p_ - 1))
+      grads_ready = rb.add(Stream::dp_comm, Category::dp_comm, Name{"embedding gradient all-reduce"},
+                           costs_.embedding_sync, {grads_ready, rb.blocking()});
+    const TaskId opt = rb.pass(Category::optimizer, Name{"optimizer step"}, optimizer_step_time(costs_, plan_, params), {},
+                               {grads_ready});
+    if (!(plan_.zero >= 1 && plan_.zero <= 2 && dp_comm_ && !plan_.overlap_param_gather)) return;
+    TaskId prev = opt;
+    for (std::int64_t c = 0; c < v_; ++c)
+      prev = rb.add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather", -1, c * p_ + s},
+                    param_gather_time(chunk(c * p_ + s)), {prev});
+  }
+
+  /// Full mode: a collective starts when every member of its group is ready.
+  void synchronize_collectives() {
+    // Builders are ordered lane-major: index = lane * p + stage, while global rank = lane + lanes * stage.
+    std::vector<std::size_t> builder_of_rank(builders_.size());
+    for (std::size_t b = 0; b < builders_.size(); ++b) builder_of_rank[static_cast<std::size_t>(builders_[b].rank())] = b;
+    const auto sync_groups = [&](const Groups& groups, std::vector<TaskId> RankBuilder::*tasks) {
+      for (const auto& group : groups) {
+        const auto& first = builders_[builder_of_rank[static_cast<std::size_t>(group[0])]].*tasks;
+        for (std::size_t k = 0; k < first.size(); ++k) {
+          std::vector<TaskId> ids;
+          for (auto r : group) {
+            const auto& member = builders_[builder_of_rank[static_cast<std::size_t>(r)]].*tasks;
+            if (k < member.size()) ids.push_back(member[k]);
+          }
+          if (ids.size() > 1) g_.synchronize(ids);
+        }
+      }
+    };
+    if (plan_.tp > 1) sync_groups(layout_.tp_groups(), &RankBuilder::tp_tasks_);
+    if (dp_comm_) sync_groups(layout_.dp_groups(), &RankBuilder::dp_tasks_);
+  }
+
+  const StepCosts& costs_;
+  const Plan& plan_;
+  RankMode mode_;
+  bool named_;
+  StepGraph& out_;
+  sim::TaskGraph& g_;
+  std::int64_t p_, v_, m_, stages_;
+  RankLayout layout_;
+  std::int64_t lanes_;  ///< one (tp, cp, dp) coordinate each
+  bool sharded_params_, dp_comm_;
+  std::vector<RankBuilder> builders_;
+  std::vector<TaskId> fwd_done_, bwd_done_, fwd_compute_;
+  std::vector<std::int64_t> backwards_left_;  ///< per builder and chunk
+  std::vector<TaskId> chunk_gather_;          ///< per builder and chunk
+  std::vector<TaskId> last_grad_task_;        ///< per builder
+};
+
 }  // namespace
 
 StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mode, bool named) {
   StepGraph out;
-  sim::TaskGraph& g = out.graph;
-  const std::int64_t p = plan.pp, v = plan.vpp, m = plan.micro_batches();
-  const std::int64_t stages = p * v;
-  const RankLayout layout(plan);
-  // A lane is one (tp, cp, dp) coordinate: representative mode simulates lane 0 only.
-  const std::int64_t lanes = mode == RankMode::full ? plan.tp * plan.cp * plan.dp : 1;
-  // Every simulated rank runs 2*m*v passes of a few tasks each; refuse what would not fit in memory rather than
-  // thrash (full mode is a cross-check for small clusters; the representative mode gives the same step time).
-  constexpr double kMaxTasks = 5e7;
-  const double estimated_tasks = static_cast<double>(lanes * p) * static_cast<double>(2 * m * v) * 6.0;
-  if (estimated_tasks > kMaxTasks && mode == RankMode::full)
-    throw core::InputError("simulate", "--full-ranks",
-                           "simulating every one of " + std::to_string(lanes * p) + " ranks would take about " +
-                               std::to_string(static_cast<long long>(estimated_tasks / 1e6)) +
-                               " M tasks; use the default representative mode (same step time) or a smaller cluster");
-  if (estimated_tasks > kMaxTasks)
-    throw core::InputError("plan", "global_batch_size",
-                           std::to_string(m) + " micro-batches per pipeline make about " +
-                               std::to_string(static_cast<long long>(estimated_tasks / 1e6)) +
-                               " M tasks to simulate; expected a global batch of at most a few hundred thousand "
-                               "micro-batches per pipeline");
-
-  // fwd_done / bwd_done[lane][vs][mb]: the task the next virtual stage waits for (the send, or the pass's tail).
-  auto index = [&](std::int64_t lane, std::int64_t vs, std::int64_t mb) {
-    return static_cast<std::size_t>((lane * stages + vs) * m + mb);
-  };
-  std::vector<TaskId> fwd_done(static_cast<std::size_t>(lanes * stages * m), kNone);
-  std::vector<TaskId> bwd_done(fwd_done.size(), kNone);
-  std::vector<TaskId> fwd_compute(fwd_done.size(), kNone);
-
-  std::vector<RankBuilder> builders;
-  builders.reserve(static_cast<std::size_t>(lanes * p));
-  for (std::int64_t lane = 0; lane < lanes; ++lane)
-    for (std::int64_t s = 0; s < p; ++s) {
-      const std::int64_t global = lane + lanes * s;  // = layout.rank() in full mode (tp fastest, pp slowest)
-      const auto rank = static_cast<std::int32_t>(mode == RankMode::full ? global : s);
-      builders.emplace_back(g, named, rank, s);
-      g.set_rank_name(rank, mode == RankMode::full ? "rank " + std::to_string(global) + " (stage " +
-                                                         std::to_string(s) + ")"
-                                                   : "stage " + std::to_string(s));
-      out.stage_of_rank.push_back(s);
-    }
-
-  const double grad_bytes = costs.bytes.gradient;
-  const double weight_bytes = costs.bytes.weight;
-  const bool sharded_params = plan.zero >= 3;
-  const bool dp_comm = plan.dp * plan.cp > 1;
-
-  // Per rank, in schedule order. Passes of different ranks depend on each other through send tasks, which are
-  // created in the sender's order; so build rank by rank in a global order that respects dependencies: walk the
-  // ranks round-robin, advancing each as far as its dependencies allow.
-  std::vector<std::vector<PipelinePass>> orders(static_cast<std::size_t>(p));
-  for (std::int64_t s = 0; s < p; ++s) orders[static_cast<std::size_t>(s)] = pipeline_order(plan.schedule, p, v, m, s);
-  std::vector<std::size_t> next(builders.size(), 0);
-  std::vector<std::int64_t> backwards_left(builders.size() * static_cast<std::size_t>(v), m);
-  std::vector<TaskId> chunk_gather(builders.size() * static_cast<std::size_t>(v), kNone);
-  std::vector<TaskId> last_grad_task(builders.size(), kNone);
-
-  // ZeRO-1/2 with overlapped parameter gathering: this step's forward waits for the weights the previous
-  // optimizer step produced, gathered per chunk at the start of the step.
-  if (plan.zero >= 1 && plan.zero <= 2 && dp_comm && plan.overlap_param_gather) {
-    for (std::size_t b = 0; b < builders.size(); ++b)
-      for (std::int64_t c = 0; c < v; ++c) {
-        const auto& cc = costs.chunks[static_cast<std::size_t>(c * p + builders[b].stage())];
-        chunk_gather[b * static_cast<std::size_t>(v) + static_cast<std::size_t>(c)] =
-            builders[b].add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather", -1, c * p + builders[b].stage()},
-                            costs.param_gather.time(core::Bytes(cc.parameters * weight_bytes)), {});
-      }
-  }
-
-  bool progress = true;
-  std::size_t remaining = 0;
-  for (std::size_t b = 0; b < builders.size(); ++b) remaining += orders[static_cast<std::size_t>(builders[b].stage())].size();
-  while (remaining > 0) {
-    if (!progress) throw std::logic_error("pipeline schedule deadlock while lowering the step");
-    progress = false;
-    for (std::size_t b = 0; b < builders.size(); ++b) {
-      RankBuilder& rb = builders[b];
-      const std::int64_t s = rb.stage();
-      const std::int64_t lane = static_cast<std::int64_t>(b) / p;
-      const auto& order = orders[static_cast<std::size_t>(s)];
-      while (next[b] < order.size()) {
-        const PipelinePass& pass = order[next[b]];
-        const std::int64_t vs = pass.chunk * p + s;
-        const auto& cc = costs.chunks[static_cast<std::size_t>(vs)];
-        const std::size_t cb = b * static_cast<std::size_t>(v) + static_cast<std::size_t>(pass.chunk);
-        if (pass.forward) {
-          const TaskId from = vs > 0 ? fwd_done[index(lane, vs - 1, pass.micro_batch)] : kNone;
-          if (vs > 0 && from == kNone) break;  // the previous virtual stage has not produced it yet
-          TaskId gather = pass.micro_batch == 0 ? chunk_gather[cb] : kNone;
-          if (sharded_params && dp_comm)  // ZeRO-3 gathers the chunk's weights before every use
-            gather = rb.add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather", pass.micro_batch, vs},
-                            costs.param_gather.time(core::Bytes(cc.parameters * weight_bytes)), {});
-          TaskId tail = rb.pass(Category::compute, Name{"forward", pass.micro_batch, vs}, cc.forward,
-                                {{Category::tp_comm, cc.forward_tp}, {Category::cp_comm, cc.forward_cp},
-                                 {Category::ep_comm, cc.forward_ep}},
-                                {from, gather});
-          fwd_compute[index(lane, vs, pass.micro_batch)] = tail;
-          if (vs + 1 < stages) {
-            tail = rb.add(Stream::pp_comm, Category::pp_comm, Name{"send activations", pass.micro_batch, vs},
-                          costs.pp_send[static_cast<std::size_t>(s)], {tail});
-            rb.block_on(tail);  // Megatron waits for its point-to-point operations before going on
-          }
-          fwd_done[index(lane, vs, pass.micro_batch)] = tail;
-        } else {
-          const TaskId from = vs + 1 < stages ? bwd_done[index(lane, vs + 1, pass.micro_batch)] : kNone;
-          if (vs + 1 < stages && from == kNone) break;
-          const TaskId own_forward = fwd_compute[index(lane, vs, pass.micro_batch)];
-          TaskId gather = kNone;
-          if (sharded_params && dp_comm)
-            gather = rb.add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather (bwd)", pass.micro_batch, vs},
-                            costs.param_gather.time(core::Bytes(cc.parameters * weight_bytes)), {});
-          if (cc.recompute.value() > 0)
-            rb.pass(Category::recompute, Name{"recompute", pass.micro_batch, vs}, cc.recompute,
-                    {{Category::tp_comm, cc.recompute_tp}}, {from, own_forward, gather});
-          const bool last_of_chunk = --backwards_left[cb] == 0;
-          const core::Bytes chunk_grads(cc.parameters * grad_bytes);
-          TaskId tail = kNone;
-          if (last_of_chunk && dp_comm && plan.overlap_grad_reduce && !sharded_params) {
-            // Buckets fill as the last backward proceeds; each is reduced while the rest of backward runs.
-            const auto buckets = static_cast<std::int64_t>(std::max(1.0, std::ceil(cc.parameters / costs.bucket_parameters)));
-            for (std::int64_t k = 0; k < buckets; ++k) {
-              const bool last_bucket = k + 1 == buckets;
-              const TaskId piece = rb.pass(
-                  Category::compute, Name{"backward", pass.micro_batch, vs, k},
-                  cc.backward / static_cast<double>(buckets),
-                  last_bucket ? std::initializer_list<std::pair<Category, Seconds>>{{Category::tp_comm, cc.backward_tp},
-                                                                                    {Category::cp_comm, cc.backward_cp},
-                                                                                    {Category::ep_comm, cc.backward_ep}}
-                              : std::initializer_list<std::pair<Category, Seconds>>{},
-                  {from, own_forward, gather});
-              last_grad_task[b] = rb.add(Stream::dp_comm, Category::dp_comm,
-                                         Name{"gradient reduce", -1, vs, k},
-                                         costs.grad_reduce.time(chunk_grads / static_cast<double>(buckets)), {piece});
-              tail = piece;
-            }
-          } else {
-            tail = rb.pass(Category::compute, Name{"backward", pass.micro_batch, vs}, cc.backward,
-                           {{Category::tp_comm, cc.backward_tp}, {Category::cp_comm, cc.backward_cp},
-                            {Category::ep_comm, cc.backward_ep}},
-                           {from, own_forward, gather});
-            if (sharded_params && dp_comm)  // ZeRO-3 reduce-scatters every micro-batch's gradients
-              last_grad_task[b] = rb.add(Stream::dp_comm, Category::dp_comm, Name{"gradient reduce-scatter", pass.micro_batch, vs},
-                                         costs.grad_reduce.time(chunk_grads), {tail});
-          }
-          if (vs > 0) {
-            tail = rb.add(Stream::pp_comm, Category::pp_comm, Name{"send gradients", pass.micro_batch, vs},
-                          costs.pp_send[static_cast<std::size_t>((s + p - 1) % p)], {tail});
-            rb.block_on(tail);
-          }
-          bwd_done[index(lane, vs, pass.micro_batch)] = tail;
-        }
-        ++next[b];
-        --remaining;
-        progress = true;
-      }
-    }
-  }
-
-  // End of step: gradient reduction not overlapped, the optimizer, and ZeRO's weight gathering.
-  for (std::size_t b = 0; b < builders.size(); ++b) {
-    RankBuilder& rb = builders[b];
-    const std::int64_t s = rb.stage();
-    double params = 0;
-    for (std::int64_t c = 0; c < v; ++c) params += costs.chunks[static_cast<std::size_t>(c * p + s)].parameters;
-    TaskId grads_ready = last_grad_task[b];
-    if (dp_comm && (!plan.overlap_grad_reduce) && !sharded_params) {
-      for (std::int64_t c = v - 1; c >= 0; --c) {
-        const auto& cc = costs.chunks[static_cast<std::size_t>(c * p + s)];
-        grads_ready = rb.add(Stream::dp_comm, Category::dp_comm, Name{"gradient reduce", -1, c * p + s},
-                             costs.grad_reduce.time(core::Bytes(cc.parameters * grad_bytes)), {rb.blocking()});
-      }
-    }
-    if (costs.embedding_sync.value() > 0 && (s == 0 || s == p - 1))
-      grads_ready = rb.add(Stream::dp_comm, Category::dp_comm, Name{"embedding gradient all-reduce"},
-                           costs.embedding_sync, {grads_ready, rb.blocking()});
-    const Seconds optimizer = optimizer_step_time(costs, plan, params);
-    const TaskId opt = rb.pass(Category::optimizer, Name{"optimizer step"}, optimizer, {}, {grads_ready});
-    if (plan.zero >= 1 && plan.zero <= 2 && dp_comm && !plan.overlap_param_gather) {
-      TaskId prev = opt;
-      for (std::int64_t c = 0; c < v; ++c) {
-        const auto& cc = costs.chunks[static_cast<std::size_t>(c * p + s)];
-        prev = rb.add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather", -1, c * p + s},
-                      costs.param_gather.time(core::Bytes(cc.parameters * weight_bytes)), {prev});
-      }
-    }
-  }
-
-  // Full mode: a collective starts when every member of its group is ready.
-  if (mode == RankMode::full) {
-    auto sync_groups = [&](const Groups& groups, auto member_tasks) {
-      for (const auto& group : groups) {
-        const auto& first = member_tasks(builders[static_cast<std::size_t>(group[0])]);
-        for (std::size_t k = 0; k < first.size(); ++k) {
-          std::vector<TaskId> ids;
-          for (auto r : group) {
-            const auto& tasks = member_tasks(builders[static_cast<std::size_t>(r)]);
-            if (k < tasks.size()) ids.push_back(tasks[k]);
-          }
-          if (ids.size() > 1) g.synchronize(ids);
-        }
-      }
-    };
-    // Builders are ordered lane-major: index = lane * p + stage, while global rank = lane + lanes * stage.
-    std::vector<std::size_t> builder_of_rank(builders.size());
-    for (std::size_t b = 0; b < builders.size(); ++b) builder_of_rank[static_cast<std::size_t>(builders[b].rank())] = b;
-    auto by_rank = [&](const Groups& groups) {
-      Groups mapped = groups;
-      for (auto& group : mapped)
-        for (auto& r : group) r = static_cast<std::int64_t>(builder_of_rank[static_cast<std::size_t>(r)]);
-      return mapped;
-    };
-    if (plan.tp > 1) sync_groups(by_rank(layout.tp_groups()), [](RankBuilder& rb) -> const std::vector<TaskId>& { return rb.tp_tasks_; });
-    if (dp_comm) sync_groups(by_rank(layout.dp_groups()), [](RankBuilder& rb) -> const std::vector<TaskId>& { return rb.dp_tasks_; });
-  }
+  StepLowering(costs, plan, mode, named, out).run();
   return out;
 }
 
