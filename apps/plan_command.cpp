@@ -9,6 +9,7 @@
 #include "apps/html_report_plan.hpp"
 #include "apps/localhost_cluster.hpp"
 #include "apps/plan_emit.hpp"
+#include "apps/plan_flags.hpp"
 #include "apps/plan_inputs.hpp"
 #include "apps/plan_output.hpp"
 #include "apps/progress_bar.hpp"
@@ -131,8 +132,7 @@ int plan_sweep(const PlanInputs& in, const std::vector<SweepAxis>& axes, planner
 
 CLI::App* add_plan_command(CLI::App& app, PlanArgs& a) {
   auto* cmd = app.add_subcommand("plan", "search the plan space; print the best plans and why; sweep what-ifs");
-  cmd->add_option("--model", a.model, "preset name, model file or Hugging Face config.json");
-  cmd->add_option("--cluster", a.cluster, "preset NAME:NODES or cluster file");
+  add_model_cluster_options(cmd, a.model, a.cluster);
   cmd->add_option("--gpus", a.gpus, "GPUs to use (default: the whole cluster)");
   cmd->add_option("--top", a.top, "how many plans to list (default 10)");
   cmd->add_option("--threads", a.threads, "search threads (default: one per hardware thread)");

@@ -14,6 +14,11 @@ void add_plan_field_flags(CLI::App* cmd, std::map<std::string, std::string>& val
   }
 }
 
+void add_model_cluster_options(CLI::App* cmd, std::string& model, std::string& cluster) {
+  cmd->add_option("--model", model, "preset name, model file or Hugging Face config.json");
+  cmd->add_option("--cluster", cluster, "preset NAME:NODES or cluster file");
+}
+
 void PlanFieldFlags::add(CLI::App* cmd) {
   add_plan_field_flags(cmd, values, [](const planner::PlanField& f) {
     const std::string expects = planner::field_expectation(f);

@@ -17,6 +17,9 @@ namespace hpsim::apps {
 void add_plan_field_flags(CLI::App* cmd, std::map<std::string, std::string>& values,
                           const std::function<std::string(const planner::PlanField&)>& help);
 
+/// --model and --cluster, as simulate and plan take them.
+void add_model_cluster_options(CLI::App* cmd, std::string& model, std::string& cluster);
+
 /// Plan fields given as flags (simulate, run): each overrides the plan file's value of its key.
 struct PlanFieldFlags {
   std::map<std::string, std::string> values;  ///< key -> text as given

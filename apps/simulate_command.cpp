@@ -13,8 +13,7 @@ namespace hpsim::apps {
 
 CLI::App* add_simulate_command(CLI::App& app, SimulateArgs& a) {
   auto* cmd = app.add_subcommand("simulate", "predict one training step of one plan");
-  cmd->add_option("--model", a.model, "preset name, model file or Hugging Face config.json");
-  cmd->add_option("--cluster", a.cluster, "preset NAME:NODES or cluster file");
+  add_model_cluster_options(cmd, a.model, a.cluster);
   cmd->add_option("--plan", a.plan_file, "plan file (model, cluster, plan); flags override it");
   cmd->add_option("--trace", a.trace, "write a Chrome/Perfetto trace of the simulated step");
   cmd->add_flag("--full-ranks", a.full_ranks, "simulate every GPU instead of one representative rank per pipeline stage");
