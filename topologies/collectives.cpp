@@ -355,6 +355,118 @@ RouteTrace CollectiveCoster::routes_used(Collective op, const std::vector<std::v
   return trace;
 }
 
+namespace {
+
+/// Prices one collective over a set of concurrent groups, algorithm by algorithm: latencies from every group (the
+/// slowest counts), transfers from the representative groups' link loads.
+class AlgorithmPricing {
+ public:
+  AlgorithmPricing(const GroupSet& set, const LinkLayout& layout, LinkLoads& loads, double alpha_intra_s,
+                   double alpha_inter_s)
+      : set_(set), layout_(layout), loads_(loads), keep_(representatives(set, layout)), alpha_intra_(alpha_intra_s),
+        alpha_inter_(alpha_inter_s) {}
+
+  /// Ring all-reduce (2(n-1) steps), all-gather or reduce-scatter (n-1 steps), or a chained broadcast.
+  CollectiveModel ring(Collective op) {
+    const bool reduce = op == Collective::all_reduce, chain = op == Collective::broadcast;
+    auto steps_of = [&](const GroupSet::Group& g) { return reduce ? 2 * (ranks_of(g) - 1) : ranks_of(g) - 1; };
+    double latency = 0;
+    for (const auto& g : set_.groups) latency = std::max(latency, steps_of(g) * alpha(g));
+    each([&](const GroupSet::Group& g) {
+      const double factor = chain ? 1.0 : steps_of(g) / ranks_of(g);  // 2(n-1)/n, (n-1)/n, or S per hop
+      ring_transfers(set_, g, layout_, factor, !chain, loads_);
+    });
+    return model(Algorithm::ring, latency, loads_.drain());
+  }
+
+  /// Double binary tree across nodes (NCCL's tree), for groups that all span nodes.
+  CollectiveModel tree() {
+    double latency = 0;
+    each([&](const GroupSet::Group& g) { tree_transfers(set_, g, loads_); });
+    for (const auto& g : set_.groups)
+      latency = std::max(latency, 2.0 * static_cast<double>(ceil_log2(g.node_count())) * alpha_inter_ +
+                                      2.0 * static_cast<double>(g.max_per_node - 1) * alpha_intra_);
+    return model(Algorithm::tree, latency, loads_.drain());
+  }
+
+  /// Reduce-scatter inside nodes, all-reduce across them, all-gather inside: the phases run one after the other.
+  CollectiveModel hierarchical() {
+    double latency = 0;
+    for (const auto& g : set_.groups) {
+      const double c = static_cast<double>(g.min_per_node), m = static_cast<double>(g.node_count());
+      latency = std::max(latency, 2 * (c - 1) * alpha_intra_ + 2 * (m - 1) * alpha_inter_);
+    }
+    each([&](const GroupSet::Group& g) {
+      const double c = static_cast<double>(g.min_per_node);
+      intra_ring_transfers(set_, g, (c - 1) / c, loads_);
+    });
+    double seconds = 2 * loads_.drain();  // reduce-scatter, and the same again for the all-gather
+    each([&](const GroupSet::Group& g) { inter_ring_transfers(set_, g, loads_); });
+    seconds += loads_.drain();
+    return model(Algorithm::hierarchical, latency, seconds);
+  }
+
+  /// Every member sends 1/n of its data to every other: a step per peer.
+  CollectiveModel all_to_all() {
+    double latency = 0;
+    for (const auto& g : set_.groups) latency = std::max(latency, (ranks_of(g) - 1) * alpha(g));
+    each([&](const GroupSet::Group& g) {
+      const std::int64_t* r = set_.block(g.first_block);
+      const std::int64_t n = set_.begin(g.last_block) - set_.begin(g.first_block);
+      const double share = 1.0 / static_cast<double>(n);
+      for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t j = 0; j < n; ++j)
+          if (i != j) loads_.send(r[i], r[j], share);
+    });
+    return model(Algorithm::ring, latency, loads_.drain());
+  }
+
+  CollectiveModel send_recv() {
+    double latency = 0;
+    for (const auto& g : set_.groups) latency = std::max(latency, alpha(g));
+    each([&](const GroupSet::Group& g) { loads_.send(*set_.block(g.first_block), *set_.block(g.first_block + 1), 1.0); });
+    return model(Algorithm::ring, latency, loads_.drain());
+  }
+
+  [[nodiscard]] bool all_span_nodes() const {
+    return std::all_of(set_.groups.begin(), set_.groups.end(), [](const GroupSet::Group& g) { return g.node_count() > 1; });
+  }
+  [[nodiscard]] bool uniform_per_node() const {
+    return std::all_of(set_.groups.begin(), set_.groups.end(), [](const GroupSet::Group& g) {
+      return g.min_per_node == g.max_per_node && g.min_per_node > 1;
+    });
+  }
+
+ private:
+  /// The latency of one step: network when the group spans nodes.
+  [[nodiscard]] double alpha(const GroupSet::Group& g) const {
+    const std::int64_t first = set_.ranks[static_cast<std::size_t>(set_.begin(g.first_block))];
+    const std::int64_t last = set_.ranks[static_cast<std::size_t>(set_.begin(g.last_block) - 1)];
+    return layout_.node_of(first) != layout_.node_of(last) ? alpha_inter_ : alpha_intra_;
+  }
+  [[nodiscard]] double ranks_of(const GroupSet::Group& g) const {
+    return static_cast<double>(set_.begin(g.last_block) - set_.begin(g.first_block));
+  }
+  /// Transfers only from the groups whose loads are not copies of others'.
+  template <typename F>
+  void each(F&& f) const {
+    for (std::size_t i = 0; i < set_.groups.size(); ++i)
+      if (keep_[i]) f(set_.groups[i]);
+  }
+  static CollectiveModel model(Algorithm a, double latency_s, double seconds_per_byte) {
+    return CollectiveModel{a, core::Seconds(latency_s),
+                           core::BytesPerSecond(seconds_per_byte > 0 ? 1.0 / seconds_per_byte : kInfinity)};
+  }
+
+  const GroupSet& set_;
+  const LinkLayout& layout_;
+  LinkLoads& loads_;
+  std::vector<char> keep_;
+  double alpha_intra_, alpha_inter_;
+};
+
+}  // namespace
+
 std::vector<CollectiveModel> CollectiveCoster::models(Collective op,
                                                       const std::vector<std::vector<std::int64_t>>& groups,
                                                       RouteTrace* trace) const {
@@ -362,96 +474,22 @@ std::vector<CollectiveModel> CollectiveCoster::models(Collective op,
   const GroupSet set = flatten(groups, layout, op);
   if (set.groups.empty())
     return {CollectiveModel{Algorithm::ring, core::Seconds(0), core::BytesPerSecond(kInfinity)}};
-
   LinkLoads loads(layout, seconds_per_byte_, trace);
-  const double alpha_intra = cluster_.intra_node_latency.value();
-  const double alpha_inter = cluster_.inter_node_latency.value();
-  auto alpha = [&](const GroupSet::Group& g) {  // network steps when the group spans nodes
-    const std::int64_t first = set.ranks[static_cast<std::size_t>(set.begin(g.first_block))];
-    const std::int64_t last = set.ranks[static_cast<std::size_t>(set.begin(g.last_block) - 1)];
-    return layout.node_of(first) != layout.node_of(last) ? alpha_inter : alpha_intra;
-  };
-  auto model = [](Algorithm a, double latency, double seconds_per_byte) {
-    return CollectiveModel{a, core::Seconds(latency),
-                           core::BytesPerSecond(seconds_per_byte > 0 ? 1.0 / seconds_per_byte : kInfinity)};
-  };
-  auto ranks_of = [&](const GroupSet::Group& g) {
-    return static_cast<double>(set.begin(g.last_block) - set.begin(g.first_block));
-  };
-
-  // Latencies come from every group; transfers only from the groups whose loads are not copies of others'.
-  const std::vector<char> keep = representatives(set, layout);
-  auto each = [&](auto&& f) {
-    for (std::size_t i = 0; i < set.groups.size(); ++i)
-      if (keep[i]) f(set.groups[i]);
-  };
-  std::vector<CollectiveModel> out;
-  double latency = 0;
+  AlgorithmPricing price(set, layout, loads, cluster_.intra_node_latency.value(), cluster_.inter_node_latency.value());
   switch (op) {
-    case Collective::all_reduce:
+    case Collective::all_to_all: return {price.all_to_all()};
+    case Collective::send_recv: return {price.send_recv()};
     case Collective::all_gather:
     case Collective::reduce_scatter:
-    case Collective::broadcast: {
-      const bool reduce = op == Collective::all_reduce;
-      const bool chain = op == Collective::broadcast;
-      auto steps_of = [&](const GroupSet::Group& g) { return reduce ? 2 * (ranks_of(g) - 1) : ranks_of(g) - 1; };
-      for (const auto& g : set.groups) latency = std::max(latency, steps_of(g) * alpha(g));
-      each([&](const GroupSet::Group& g) {
-        const double factor = chain ? 1.0 : steps_of(g) / ranks_of(g);  // 2(n-1)/n, (n-1)/n, or S per hop
-        ring_transfers(set, g, layout, factor, !chain, loads);
-      });
-      out.push_back(model(Algorithm::ring, latency, loads.drain()));
-      if (!reduce) break;
-      const bool all_span = std::all_of(set.groups.begin(), set.groups.end(),
-                                        [](const GroupSet::Group& g) { return g.node_count() > 1; });
-      if (!all_span) break;
-      latency = 0;
-      each([&](const GroupSet::Group& g) { tree_transfers(set, g, loads); });
-      for (const auto& g : set.groups) {
-        latency = std::max(latency, 2.0 * static_cast<double>(ceil_log2(g.node_count())) * alpha_inter +
-                                        2.0 * static_cast<double>(g.max_per_node - 1) * alpha_intra);
-      }
-      out.push_back(model(Algorithm::tree, latency, loads.drain()));
-      const bool uniform = std::all_of(set.groups.begin(), set.groups.end(), [](const GroupSet::Group& g) {
-        return g.min_per_node == g.max_per_node && g.min_per_node > 1;
-      });
-      if (!uniform) break;
-      // Phases run one after the other: their times add.
-      latency = 0;
-      for (const auto& g : set.groups) {
-        const double c = static_cast<double>(g.min_per_node), m = static_cast<double>(g.node_count());
-        latency = std::max(latency, 2 * (c - 1) * alpha_intra + 2 * (m - 1) * alpha_inter);
-      }
-      each([&](const GroupSet::Group& g) {
-        const double c = static_cast<double>(g.min_per_node);
-        intra_ring_transfers(set, g, (c - 1) / c, loads);
-      });
-      double seconds = 2 * loads.drain();  // reduce-scatter, and the same again for the all-gather
-      each([&](const GroupSet::Group& g) { inter_ring_transfers(set, g, loads); });
-      seconds += loads.drain();
-      out.push_back(model(Algorithm::hierarchical, latency, seconds));
-      break;
-    }
-    case Collective::all_to_all: {
-      for (const auto& g : set.groups) latency = std::max(latency, (ranks_of(g) - 1) * alpha(g));  // a step per peer
-      each([&](const GroupSet::Group& g) {
-        const std::int64_t* r = set.block(g.first_block);
-        const std::int64_t n = set.begin(g.last_block) - set.begin(g.first_block);
-        const double share = 1.0 / static_cast<double>(n);
-        for (std::int64_t i = 0; i < n; ++i)
-          for (std::int64_t j = 0; j < n; ++j)
-            if (i != j) loads.send(r[i], r[j], share);
-      });
-      out.push_back(model(Algorithm::ring, latency, loads.drain()));
-      break;
-    }
-    case Collective::send_recv: {
-      for (const auto& g : set.groups) latency = std::max(latency, alpha(g));
-      each([&](const GroupSet::Group& g) { loads.send(*set.block(g.first_block), *set.block(g.first_block + 1), 1.0); });
-      out.push_back(model(Algorithm::ring, latency, loads.drain()));
-      break;
-    }
+    case Collective::broadcast: return {price.ring(op)};
+    case Collective::all_reduce: break;
   }
+  // All-reduce: ring always; the tree when every group spans nodes; hierarchical when they also have the same
+  // number (> 1) of ranks on each of their nodes.
+  std::vector<CollectiveModel> out = {price.ring(op)};
+  if (!price.all_span_nodes()) return out;
+  out.push_back(price.tree());
+  if (price.uniform_per_node()) out.push_back(price.hierarchical());
   return out;
 }
 
