@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/formulas.hpp"
+#include "models/model_fields.hpp"
 #include "models/model_spec.hpp"
 #include "planner/plan_fields.hpp"
 #include "topologies/cluster_spec.hpp"
@@ -66,6 +67,21 @@ std::string plan_keys_text(Format format) {
     j.push_back({{"key", f.key}, {"flag", f.flag}, {"values", planner::field_expectation(f)},
                  {"default", f.default_text}, {"searched", f.searched}, {"search_default", f.search_default},
                  {"megatron_flag", f.megatron_flag}, {"help", f.help}});
+  }
+  return format == Format::json ? j.dump(2) + "\n" : t.render(format);
+}
+
+std::string model_keys_text(Format format) {
+  TextTable t;
+  t.header = {"key", "also read as", "values", "default", "meaning"};
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& f : models::model_field_table()) {
+    std::string aliases;
+    for (const auto a : f.aliases) aliases += (aliases.empty() ? "" : ", ") + std::string(a);
+    t.rows.push_back({std::string(f.key), aliases.empty() ? "-" : aliases, std::string(f.values),
+                      std::string(f.default_text), std::string(f.help)});
+    j.push_back({{"key", f.key}, {"aliases", aliases}, {"values", f.values}, {"default", f.default_text},
+                 {"help", f.help}});
   }
   return format == Format::json ? j.dump(2) + "\n" : t.render(format);
 }

@@ -1,6 +1,7 @@
 #pragma once
 /// The listing commands: `hpsim models` and `hpsim clusters` (the built-in presets with their key figures) and
-/// `hpsim keys` (every plan key from the plan field table; `--format md` is docs/plan_keys.md).
+/// `hpsim keys` (every plan key from the plan field table, `--model` the model-file keys from the model field table;
+/// `--format md` is docs/plan_keys.md).
 #include <string>
 
 #include "apps/output.hpp"
@@ -10,5 +11,6 @@ namespace hpsim::apps {
 std::string models_text(Format format);
 std::string clusters_text(Format format);
 std::string plan_keys_text(Format format);
+std::string model_keys_text(Format format);
 
 }  // namespace hpsim::apps

@@ -169,7 +169,8 @@ json plan_quality_to_json(const std::vector<planner::PlanQuality>& quality) {
                    {"case_plan_rank", q.case_plan_rank},
                    {"same_features_feasible", q.same_features_feasible},
                    {"feasible", q.feasible},
-                   {"search_time_s", q.search_time_s}});
+                   {"search_time_s", q.search_time_s},
+                   {"note", q.note}});
   return out;
 }
 
@@ -181,7 +182,8 @@ std::string plan_quality_to_text(const std::vector<planner::PlanQuality>& qualit
     t.rows.push_back({q.id, fmt::format("{:.3f}", q.case_plan_s),
                       fmt::format("{} of {}", q.case_plan_rank, q.same_features_feasible),
                       fmt::format("{:.3f}", q.same_features_best_s), fmt::format("{:.3f}", q.best_s),
-                      planner::plan_summary_text(q.best_plan), fmt::format("{:.2f}", q.search_time_s)});
+                      q.note.empty() ? planner::plan_summary_text(q.best_plan) : q.note,
+                      fmt::format("{:.2f}", q.search_time_s)});
   return t.render(format);
 }
 

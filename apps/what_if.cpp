@@ -10,6 +10,7 @@
 #include "apps/progress_bar.hpp"
 #include "core/error.hpp"
 #include "core/fields.hpp"
+#include "models/model_fields.hpp"
 #include "planner/plan_fields.hpp"
 
 namespace hpsim::apps {
@@ -32,12 +33,10 @@ std::vector<std::string> cluster_keys() {
   return keys;
 }
 
-std::vector<std::string> model_keys(const models::ModelSpec& example) {
+std::vector<std::string> model_keys() {
   std::vector<std::string> keys;
-  for (const auto& kv : models::model_to_node(example)) {
-    const auto key = kv.first.as<std::string>();
-    if (key != "name" && key != "source") keys.push_back(key);
-  }
+  for (const auto& field : models::model_field_table())
+    if (field.sweepable) keys.emplace_back(field.key);
   return keys;
 }
 
@@ -78,7 +77,7 @@ std::vector<SweepAxis> parse_sweep(const std::vector<std::string>& sets) {
     SweepAxis axis{set.substr(0, eq == std::string::npos ? set.size() : eq), {}};
     if (eq == std::string::npos || eq + 1 == set.size())
       throw core::InputError("command line", "--set", "expected KEY=V1,V2,..., got '" + set + "'");
-    const auto plan = space_keys(), cluster = cluster_keys(), model = model_keys(models::ModelSpec{});
+    const auto plan = space_keys(), cluster = cluster_keys(), model = model_keys();
     if (!contains(plan, axis.key) && !contains(cluster, axis.key) && !contains(model, axis.key))
       throw core::InputError("command line", "--set",
                              fmt::format("unknown key '{}' (cluster: {}; model: {}; plan: {})", axis.key,

@@ -5,67 +5,38 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "models/model_fields.hpp"
 
 namespace hpsim::models {
 namespace {
 
-/// The first of `keys` present in the mapping (Hugging Face and GPT-2 spell some fields differently), or the
-/// first key when none is, so that a "missing" error names the canonical key.
-std::string present_key(const core::Fields& f, std::initializer_list<const char*> keys) {
-  for (const char* k : keys)
-    if (f.has(k)) return k;
-  return *keys.begin();
+/// The first spelling of the field present in the mapping, or its canonical key when none is (so that a "missing"
+/// error names it).
+std::string present_key(const core::Fields& f, const ModelField& field) {
+  if (f.has(std::string(field.key))) return std::string(field.key);
+  for (const auto alias : field.aliases)
+    if (f.has(std::string(alias))) return std::string(alias);
+  return std::string(field.key);
 }
 
-bool is_gelu_like(std::string_view act) {
-  return act == "gelu" || act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "relu";
+std::string key_of(const core::Fields& f, std::string_view canonical) {
+  for (const auto& field : model_field_table())
+    if (field.key == canonical) return present_key(f, field);
+  return std::string(canonical);
 }
 
 }  // namespace
 
 ModelSpec model_from_fields(const core::Fields& f) {
   ModelSpec m;
-  m.name = f.string_or("name", "");
-  m.source = f.string_or("source", "");
-
-  const std::string layers_key = present_key(f, {"num_hidden_layers", "n_layer"});
-  const std::string hidden_key = present_key(f, {"hidden_size", "n_embd"});
-  const std::string heads_key = present_key(f, {"num_attention_heads", "n_head"});
-  m.num_layers = f.positive_integer(layers_key);
-  m.hidden_size = f.positive_integer(hidden_key);
-  m.num_heads = f.positive_integer(heads_key);
-  m.num_kv_heads = f.positive_integer_or("num_key_value_heads", m.num_heads);
-  const std::string ffn_key = present_key(f, {"intermediate_size", "n_inner"});
-  m.ffn_hidden_size = f.positive_integer_or(ffn_key, 4 * m.hidden_size);
-  m.vocab_size = f.positive_integer("vocab_size");
-  m.seq_length = f.positive_integer(present_key(f, {"seq_length", "max_position_embeddings", "n_positions"}));
-
+  for (const auto& field : model_field_table()) field.read(m, f, present_key(f, field));
+  const std::string hidden_key = key_of(f, "hidden_size"), heads_key = key_of(f, "num_attention_heads");
   if (m.hidden_size % m.num_heads != 0)
     f.fail(hidden_key, "expected a multiple of " + heads_key + " (" + std::to_string(m.num_heads) + "), got " +
                            std::to_string(m.hidden_size));
   if (m.num_kv_heads > m.num_heads || m.num_heads % m.num_kv_heads != 0)
     f.fail("num_key_value_heads", "expected a divisor of " + heads_key + " (" + std::to_string(m.num_heads) +
                                       "), got " + std::to_string(m.num_kv_heads));
-
-  const std::vector<std::string> acts = {"gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swiglu"};
-  const std::string act_key = present_key(f, {"hidden_act", "activation_function"});
-  const std::string act = f.choice_or(act_key, acts, "gelu");
-  const bool gpt_style = is_gelu_like(act);  // otherwise silu/swiglu: the LLaMA family
-
-  // Family defaults (GPT: Megatron/GPT-2; LLaMA: LlamaConfig/MixtralConfig), each overridable.
-  m.mlp = gpt_style ? MlpKind::gelu : MlpKind::swiglu;
-  m.norm = f.choice_or("norm", {"layernorm", "rmsnorm"}, gpt_style ? "layernorm" : "rmsnorm") == "layernorm"
-               ? NormKind::layernorm
-               : NormKind::rmsnorm;
-  m.position = f.choice_or("position_embedding", {"learned", "rope"}, gpt_style ? "learned" : "rope") == "learned"
-                   ? PositionKind::learned
-                   : PositionKind::rope;
-  m.linear_bias = f.boolean_or("linear_bias", gpt_style);
-  m.dropout = f.boolean_or("dropout", gpt_style);
-  m.tie_embeddings = f.boolean_or("tie_word_embeddings", gpt_style);
-
-  m.num_experts = f.non_negative_integer_or("num_local_experts", 0);
-  m.experts_per_token = f.non_negative_integer_or("num_experts_per_tok", 0);
   if (m.num_experts > 0 && m.experts_per_token == 0)
     f.fail("num_experts_per_tok", "expected a positive integer when num_local_experts is set");
   if (m.experts_per_token > m.num_experts)
@@ -106,23 +77,7 @@ ModelSpec load_model(const std::string& spec) {
 
 YAML::Node model_to_node(const ModelSpec& m) {
   YAML::Node n(YAML::NodeType::Map);
-  n["name"] = m.name;
-  n["source"] = m.source;
-  n["num_hidden_layers"] = m.num_layers;
-  n["hidden_size"] = m.hidden_size;
-  n["num_attention_heads"] = m.num_heads;
-  n["num_key_value_heads"] = m.num_kv_heads;
-  n["intermediate_size"] = m.ffn_hidden_size;
-  n["vocab_size"] = m.vocab_size;
-  n["seq_length"] = m.seq_length;
-  n["hidden_act"] = m.mlp == MlpKind::swiglu ? "silu" : "gelu";
-  n["norm"] = m.norm == NormKind::rmsnorm ? "rmsnorm" : "layernorm";
-  n["position_embedding"] = m.position == PositionKind::rope ? "rope" : "learned";
-  n["linear_bias"] = m.linear_bias;
-  n["dropout"] = m.dropout;
-  n["tie_word_embeddings"] = m.tie_embeddings;
-  n["num_local_experts"] = m.num_experts;
-  n["num_experts_per_tok"] = m.experts_per_token;
+  for (const auto& field : model_field_table()) field.write(m, n);
   return n;
 }
 

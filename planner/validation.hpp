@@ -61,6 +61,9 @@ struct PlanQuality {
   std::int64_t same_features_feasible = 0;
   std::int64_t feasible = 0;        ///< feasible plans in the whole space
   double search_time_s = 0;         ///< the whole-space search
+  /// Why a search found nothing (e.g. the memory model fits no plan with the case's features: a memory-model
+  /// error, since the published run ran); empty when both searches found plans.
+  std::string note;
 };
 
 std::vector<PlanQuality> plan_quality(const std::vector<ValidationCase>& cases, const ValidationReport& report);

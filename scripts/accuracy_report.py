@@ -73,6 +73,10 @@ def section(title, path, report, with_cases=True):
                   "| case | published plan s | its rank (same features) | best, same features s | best s | "
                   "best plan | search s |", "| --- | ---: | ---: | ---: | ---: | --- | ---: |"]
         for q in report["planner"]:
+            if q.get("note"):
+                lines.append(f"| {q['id']} | {q['case_plan_step_time_s']:.3f} | – | – | – | {q['note']} | "
+                             f"{q['search_time_s']:.2f} |")
+                continue
             lines.append(f"| {q['id']} | {q['case_plan_step_time_s']:.3f} | {q['case_plan_rank']} of "
                          f"{q['same_features_feasible']} | {q['same_features_best_step_time_s']:.3f} | "
                          f"{q['best_step_time_s']:.3f} | {plan_text(q['best_plan'])} | {q['search_time_s']:.2f} |")

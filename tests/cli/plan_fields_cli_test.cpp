@@ -102,4 +102,9 @@ TEST_CASE("plan keys: docs/plan_keys.md is the table hpsim keys prints (regenera
   for (const auto& f : plan_field_table()) CHECK(keys.out.find("| " + std::string(f.key) + " | ") != std::string::npos);
   const std::string doc = slurp(std::string(HPSIM_SOURCE_DIR) + "/docs/plan_keys.md");
   CHECK_MESSAGE(doc.find(keys.out) != std::string::npos, "docs/plan_keys.md is stale: run scripts/gen_docs.sh");
+  const Outcome model_keys = hpsim_test::hpsim("keys --model --format md");
+  REQUIRE(model_keys.code == 0);
+  CHECK(model_keys.out.find("| num_key_value_heads | ") != std::string::npos);
+  const std::string model_doc = slurp(std::string(HPSIM_SOURCE_DIR) + "/docs/model_keys.md");
+  CHECK_MESSAGE(model_doc.find(model_keys.out) != std::string::npos, "docs/model_keys.md is stale: run scripts/gen_docs.sh");
 }

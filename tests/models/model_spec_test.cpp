@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/fields.hpp"
+#include "models/model_fields.hpp"
 #include "models/model_spec.hpp"
 
 using namespace hpsim::models;
@@ -138,4 +139,29 @@ TEST_CASE("bad model input names the file and the field") {
                        InputError);
   std::filesystem::remove(broken);
   std::filesystem::remove(missing);
+}
+
+TEST_CASE("model fields: every preset round-trips through the writer, and every key written is one the table reads") {
+  for (const auto& m : hpsim::models::model_presets()) {
+    const YAML::Node n = YAML::Load(YAML::Dump(hpsim::models::model_to_node(m)));
+    const auto back = hpsim::models::model_from_fields(hpsim::core::Fields(n, m.name));
+    CHECK(YAML::Dump(hpsim::models::model_to_node(back)) == YAML::Dump(hpsim::models::model_to_node(m)));
+    std::size_t keys = 0;
+    for (const auto& kv : n) {
+      bool known = false;
+      for (const auto& f : hpsim::models::model_field_table()) known = known || f.key == kv.first.as<std::string>();
+      CHECK_MESSAGE(known, kv.first.as<std::string>());
+      ++keys;
+    }
+    CHECK(keys == hpsim::models::model_field_table().size());
+  }
+  // GPT-2's spellings are read as their Hugging Face keys.
+  const auto gpt2 = hpsim::models::model_from_fields(hpsim::core::Fields(
+      YAML::Load("{n_layer: 12, n_embd: 768, n_head: 12, vocab_size: 50257, n_positions: 1024, "
+                 "activation_function: gelu_new}"),
+      "gpt2.json"));
+  CHECK(gpt2.num_layers == 12);
+  CHECK(gpt2.ffn_hidden_size == 4 * 768);
+  CHECK(gpt2.seq_length == 1024);
+  CHECK(gpt2.tie_embeddings);
 }

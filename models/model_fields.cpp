@@ -1,0 +1,131 @@
+#include "models/model_fields.hpp"
+
+#include <string_view>
+
+namespace hpsim::models {
+
+namespace {
+
+bool is_gelu_like(std::string_view act) {
+  return act == "gelu" || act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "relu";
+}
+
+/// An integer field with a default that may depend on the fields read before it.
+ModelField integer(std::string_view key, std::vector<std::string_view> aliases, std::string_view default_text,
+                   std::string_view help, std::int64_t ModelSpec::*member,
+                   std::function<std::int64_t(const ModelSpec&)> default_of = {}, bool positive = true) {
+  ModelField f;
+  f.key = key;
+  f.aliases = std::move(aliases);
+  f.values = positive ? "a positive integer" : "a non-negative integer";
+  f.default_text = default_text;
+  f.help = help;
+  f.read = [member, default_of, positive](ModelSpec& m, const core::Fields& fields, const std::string& k) {
+    if (!default_of) m.*member = fields.positive_integer(k);
+    else if (positive) m.*member = fields.positive_integer_or(k, default_of(m));
+    else m.*member = fields.non_negative_integer_or(k, default_of(m));
+  };
+  f.write = [member, key](const ModelSpec& m, YAML::Node& n) { n[std::string(key)] = m.*member; };
+  return f;
+}
+
+/// A boolean whose default follows the model family (GPT style: true).
+ModelField family_boolean(std::string_view key, std::string_view help, bool ModelSpec::*member) {
+  ModelField f;
+  f.key = key;
+  f.values = "true or false";
+  f.default_text = "GPT style: true; LLaMA style: false";
+  f.help = help;
+  f.read = [member](ModelSpec& m, const core::Fields& fields, const std::string& k) {
+    m.*member = fields.boolean_or(k, m.mlp == MlpKind::gelu);
+  };
+  f.write = [member, key](const ModelSpec& m, YAML::Node& n) { n[std::string(key)] = m.*member; };
+  return f;
+}
+
+/// A choice of two whose default follows the model family: `gpt` for GPT style, `llama` otherwise.
+template <typename Enum>
+ModelField family_choice(std::string_view key, std::string_view values, std::string_view help, Enum ModelSpec::*member,
+                         std::string_view gpt, Enum gpt_value, std::string_view llama, Enum llama_value) {
+  ModelField f;
+  f.key = key;
+  f.values = values;
+  f.default_text = "follows hidden_act";
+  f.help = help;
+  f.read = [=](ModelSpec& m, const core::Fields& fields, const std::string& k) {
+    const bool gpt_style = m.mlp == MlpKind::gelu;
+    m.*member = fields.choice_or(k, {std::string(gpt), std::string(llama)}, std::string(gpt_style ? gpt : llama)) ==
+                        gpt
+                    ? gpt_value
+                    : llama_value;
+  };
+  f.write = [=](const ModelSpec& m, YAML::Node& n) { n[std::string(key)] = std::string(m.*member == gpt_value ? gpt : llama); };
+  return f;
+}
+
+ModelField text(std::string_view key, std::string_view help, std::string ModelSpec::*member) {
+  ModelField f;
+  f.key = key;
+  f.values = "text";
+  f.default_text = "empty";
+  f.help = help;
+  f.sweepable = false;
+  f.read = [member](ModelSpec& m, const core::Fields& fields, const std::string& k) { m.*member = fields.string_or(k, ""); };
+  f.write = [member, key](const ModelSpec& m, YAML::Node& n) { n[std::string(key)] = m.*member; };
+  return f;
+}
+
+ModelField hidden_act() {
+  ModelField f;
+  f.key = "hidden_act";
+  f.aliases = {"activation_function"};
+  f.values = "gelu, gelu_new, gelu_pytorch_tanh, relu (GPT style: 2-matrix MLP) or silu, swiglu (LLaMA style: SwiGLU)";
+  f.default_text = "gelu";
+  f.help = "the MLP's activation; also sets the family defaults of the keys after it";
+  f.read = [](ModelSpec& m, const core::Fields& fields, const std::string& k) {
+    const auto act = fields.choice_or(k, {"gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swiglu"}, "gelu");
+    m.mlp = is_gelu_like(act) ? MlpKind::gelu : MlpKind::swiglu;
+  };
+  f.write = [](const ModelSpec& m, YAML::Node& n) { n["hidden_act"] = m.mlp == MlpKind::swiglu ? "silu" : "gelu"; };
+  return f;
+}
+
+std::vector<ModelField> make_table() {
+  const auto heads = [](const ModelSpec& m) { return m.num_heads; };
+  const auto four_hidden = [](const ModelSpec& m) { return 4 * m.hidden_size; };
+  const auto zero = [](const ModelSpec&) -> std::int64_t { return 0; };
+  return {
+      text("name", "the model's name (default: the file name)", &ModelSpec::name),
+      text("source", "where the figures come from (paper, model card)", &ModelSpec::source),
+      integer("num_hidden_layers", {"n_layer"}, "required", "transformer layers", &ModelSpec::num_layers),
+      integer("hidden_size", {"n_embd"}, "required", "hidden size (a multiple of the heads)", &ModelSpec::hidden_size),
+      integer("num_attention_heads", {"n_head"}, "required", "attention heads", &ModelSpec::num_heads),
+      integer("num_key_value_heads", {}, "num_attention_heads", "key/value heads (grouped-query attention)",
+              &ModelSpec::num_kv_heads, heads),
+      integer("intermediate_size", {"n_inner"}, "4 hidden_size", "MLP inner size (per expert for MoE)",
+              &ModelSpec::ffn_hidden_size, four_hidden),
+      integer("vocab_size", {}, "required", "vocabulary", &ModelSpec::vocab_size),
+      integer("seq_length", {"max_position_embeddings", "n_positions"}, "required",
+              "training sequence length", &ModelSpec::seq_length),
+      hidden_act(),
+      family_choice("norm", "layernorm or rmsnorm", "normalization (LayerNorm has a bias)", &ModelSpec::norm,
+                    "layernorm", NormKind::layernorm, "rmsnorm", NormKind::rmsnorm),
+      family_choice("position_embedding", "learned or rope", "positions (learned ones are parameters)",
+                    &ModelSpec::position, "learned", PositionKind::learned, "rope", PositionKind::rope),
+      family_boolean("linear_bias", "biases on the linear layers", &ModelSpec::linear_bias),
+      family_boolean("dropout", "dropout layers (their masks are stored for backward)", &ModelSpec::dropout),
+      family_boolean("tie_word_embeddings", "the LM head shares the input embedding", &ModelSpec::tie_embeddings),
+      integer("num_local_experts", {}, "0 (dense)", "experts per MoE layer", &ModelSpec::num_experts, zero, false),
+      integer("num_experts_per_tok", {}, "0", "experts each token is routed to (top-k)", &ModelSpec::experts_per_token,
+              zero, false),
+  };
+}
+
+}  // namespace
+
+const std::vector<ModelField>& model_field_table() {
+  static const std::vector<ModelField> table = make_table();
+  return table;
+}
+
+}  // namespace hpsim::models
