@@ -113,8 +113,8 @@ class StepLowering {
     const double estimated_tasks = static_cast<double>(lanes_ * p_) * static_cast<double>(2 * m_ * v_) * 6.0;
     const std::string millions = std::to_string(static_cast<long long>(estimated_tasks / 1e6));
     if (estimated_tasks > kMaxTasks && mode_ == RankMode::full)
-      throw core::InputError("simulate", "--full-ranks",
-                             "simulating every one of " + std::to_string(lanes_ * p_) + " ranks would take about " +
+      throw core::InputError("simulate", "rank mode",
+                             "full (every GPU): simulating every one of " + std::to_string(lanes_ * p_) + " ranks would take about " +
                                  millions + " M tasks; use the default representative mode (same step time) or a "
                                  "smaller cluster");
     if (estimated_tasks > kMaxTasks)

@@ -177,5 +177,5 @@ TEST_CASE("cli: --full-ranks on a cluster too large to simulate rank by rank is 
   // 16,384 ranks x 2 x 512 micro-batches: about 100 M tasks.
   expect_input_error("simulate --model gpt3-175b --cluster dgx-a100-80gb:2048 --tp 8 --pp 8 --global-batch-size 131072 "
                      "--full-ranks",
-                     "--full-ranks");
+                     "rank mode: full (every GPU)");
 }
