@@ -88,21 +88,6 @@ json html_timeline(const std::string& title, const planner::StepGraph& step_grap
   return j;
 }
 
-json html_accuracy_set(const std::string& name, const planner::ValidationReport& report) {
-  json cases = json::array();
-  for (const auto& c : report.cases)
-    cases.push_back({{"id", c.id},
-                     {"predicted_step_time_s", c.predicted_step_time_s},
-                     {"measured_step_time_s", c.measured_step_time_s},
-                     {"error", c.error}});
-  json refused = json::array();
-  for (const auto& r : report.refused) refused.push_back({{"id", r.id}, {"reason", r.reason}});
-  json j{{"name", name},          {"mape", report.mape},           {"max_abs_error", report.max_abs_error},
-         {"cases", std::move(cases)}, {"refused", std::move(refused)}};
-  j["mean_kendall_tau"] = report.rankings.empty() ? json(nullptr) : json(report.mean_kendall_tau);
-  return j;
-}
-
 std::string render_html_page(const json& page) {
   // ASCII-only JSON; "</" cannot end the script element early.
   std::string data = page.dump(-1, ' ', true, json::error_handler_t::replace);

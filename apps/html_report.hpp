@@ -10,14 +10,13 @@
 ///   timeline               {title, step_time_us, streams[], categories[], labels[], ranks[{name, tasks[[stream,
 ///                          category, start_us, duration_us, label]]}], shown_ranks, total_ranks}
 ///   accuracy               [{name, mape, max_abs_error, mean_kendall_tau|null, cases[{id, predicted_step_time_s,
-///                          measured_step_time_s, error}], baseline?{...}}]
-///   speed                  the report's speed section (apps/report_command.cpp)
+///                          measured_step_time_s, error}], baseline?{...}}] (bench::accuracy_set_json)
+///   speed                  the report's speed section (bench::report_page, bench/regression/report.hpp)
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "planner/step_simulation.hpp"
-#include "planner/validation.hpp"
 
 namespace hpsim::apps {
 
@@ -27,9 +26,6 @@ nlohmann::json html_plan_entry(const std::string& label, const planner::StepResu
 /// The simulated step per rank and stream. Shows at most `max_ranks` simulated ranks (the first ones).
 nlohmann::json html_timeline(const std::string& title, const planner::StepGraph& graph, const sim::SimResult& timings,
                              int max_ranks = 16);
-
-/// One validation data set.
-nlohmann::json html_accuracy_set(const std::string& name, const planner::ValidationReport& report);
 
 /// The page: HTML with the data embedded and the drawing script inline.
 std::string render_html_page(const nlohmann::json& page);

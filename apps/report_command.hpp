@@ -2,7 +2,8 @@
 /// `hpsim report`: speed and accuracy tracked on every change. Compares a Google Benchmark run (JSON with
 /// repetitions, bench/ci_bench.sh) and `validate` over the measured data sets with a committed baseline
 /// (bench/baseline.json); prints Markdown, writes JSON and an HTML page, and exits 4 when a tracked figure regresses
-/// past its threshold. `--update-baseline` rewrites the baseline from this run instead. See bench/README.md.
+/// past its threshold. `--update-baseline` rewrites the baseline from this run instead. See bench/README.md. The
+/// comparison, the verdict and the renderings are bench/regression/ (hpsim_regression); this is their command line.
 #include <string>
 #include <vector>
 

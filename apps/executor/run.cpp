@@ -88,6 +88,14 @@ class Watchdog {
 struct Prediction {
   std::optional<planner::StepResult> step;
   std::string cluster_label, cluster_file;
+  std::vector<std::string> notes;  ///< why there is no prediction
+};
+
+/// The cluster hpsim predicts the run on (rank 0 only), and notes on why there is none.
+struct PredictionCluster {
+  std::optional<topologies::ClusterSpec> spec;
+  std::string label, file;
+  std::vector<std::string> notes;
 };
 
 std::string render_table(const exec::RunResult& r, const Prediction& pred, const std::string& plan_file,
@@ -122,6 +130,148 @@ std::string render_table(const exec::RunResult& r, const Prediction& pred, const
   return s;
 }
 
+/// Checks every rank makes identically (same file, same world); an InputError when the run cannot start.
+exec::RunFile load_checked_run(const RunArgs& a, int ranks) {
+  exec::RunFile file = exec::load_run_file(a.plan_file, a.plan_flags.values);
+  (void)exec::executed_run(file.model, file.plan, ranks, a.backend);
+#ifndef HPSIM_HAVE_CUDA
+  if (a.backend != "cpu")
+    throw core::InputError("command line", "--backend",
+                           "'" + a.backend + "' is not available in this build (built without CUDA and NCCL)");
+#else
+  if (a.backend == "cuda") {  // every rank needs a GPU (collective: all ranks fail alike), before calibrating
+    try {
+      (void)exec::select_cuda_device(MPI_COMM_WORLD);
+    } catch (const std::runtime_error& e) {
+      throw core::InputError("run", "--backend", e.what());
+    }
+  }
+#endif
+  return file;
+}
+
+/// localhost: the backend's calibration of this many ranks busy at once, made now if missing (collective: every
+/// rank calls it).
+PredictionCluster localhost_prediction_cluster(const RunArgs& a, int rank, int ranks) {
+  const std::string path = localhost_cache_file(ranks, a.backend);
+  int exists = rank == 0 && core::is_file(path) ? 1 : 0;
+  MPI_Bcast(&exists, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (exists == 0) {
+    if (rank == 0)
+      std::cerr << "hpsim run: no " << a.backend << " calibration of this machine for " << ranks << " rank"
+                << (ranks == 1 ? "" : "s") << " in " << cache_dir() << "; calibrating first (about 15 s)\n";
+    CalibrateArgs ca;
+    ca.backend = a.backend;
+    calibrate_and_write(ca, path, true);
+    if (rank == 0 && !core::is_file(localhost_cache_file()))
+      std::filesystem::copy_file(path, localhost_cache_file());
+  }
+  PredictionCluster c;
+  if (rank == 0) {
+    c.spec = topologies::load_cluster(path);
+    c.label = "localhost";
+    c.file = path;
+  }
+  return c;
+}
+
+/// The plan file's cluster; none (with a note) when it names none or cannot be read.
+PredictionCluster plan_file_prediction_cluster(const RunArgs& a) {
+  PredictionCluster c;
+  try {
+    const auto pf = planner::load_plan_file(a.plan_file, resolve_cluster_name);
+    if (pf.has_cluster) {
+      c.spec = pf.cluster;
+      c.label = cluster_label(*c.spec);
+    } else {
+      c.notes.push_back("no cluster in the plan file: no prediction");
+    }
+  } catch (const std::exception& e) {
+    c.notes.push_back(std::string("no prediction: ") + e.what());
+  }
+  return c;
+}
+
+PredictionCluster load_prediction_cluster(const exec::RunFile& file, const RunArgs& a, int rank, int ranks) {
+  if (file.cluster == "localhost") return localhost_prediction_cluster(a, rank, ranks);
+  return rank == 0 ? plan_file_prediction_cluster(a) : PredictionCluster{};
+}
+
+/// The run, under a watchdog that aborts the job when a step outlives --step-timeout-s.
+exec::RunResult run_watched(const exec::RunFile& file, const RunArgs& a, int rank) {
+  exec::RunOptions opt;
+  opt.steps = a.steps;
+  opt.warmup = a.warmup;
+  opt.backend = a.backend;
+  const std::int64_t total = a.warmup + a.steps;
+  Watchdog watchdog(a.step_timeout_s, rank);
+  opt.on_step = [&](std::int64_t i) { watchdog.beat(i < total ? i : -1); };
+  return exec::run_plan(file.model, file.plan, opt, MPI_COMM_WORLD);
+}
+
+/// hpsim's prediction of what ran: the executed model and plan, on the prediction cluster; none (with a note) when
+/// it cannot be simulated.
+Prediction predict(const exec::RunResult& r, const PredictionCluster& cluster, const std::string& plan_file) {
+  Prediction pred;
+  pred.cluster_label = cluster.label;
+  pred.cluster_file = cluster.file;
+  pred.notes = cluster.notes;
+  if (!cluster.spec) return pred;
+  try {
+    const auto& ran = r.executed;
+    const planner::Plan plan = planner::resolve_plan(ran.prediction_plan(), ran.model, *cluster.spec, plan_file);
+    pred.step = planner::simulate_step(planner::Scenario(ran.model, *cluster.spec), plan, {}).result;
+  } catch (const std::exception& e) {
+    pred.notes.push_back(std::string("no prediction: ") + e.what());
+  }
+  return pred;
+}
+
+nlohmann::json render_json(const exec::RunResult& r, const Prediction& pred, const std::string& plan_file) {
+  nlohmann::json j;
+  j["plan"] = plan_to_json(r.executed.plan);
+  j["plan_file"] = plan_file;
+  j["backend"] = r.backend;
+  j["ranks"] = r.ranks;
+  j["measured_step_time_s"] = r.measured_step_time_s;
+  j["step_times_s"] = r.step_times_s;
+  j["loss"] = r.loss;
+  j["warmup_loss"] = r.warmup_loss;
+  if (r.loss_scaling) {
+    j["loss_scale"] = r.loss_scale;
+    j["skipped_steps"] = r.skipped_steps;
+  }
+  j["cluster"] = pred.cluster_label;
+  if (!pred.cluster_file.empty()) j["cluster_file"] = pred.cluster_file;
+  if (pred.step) {
+    const double p = pred.step->step_time.value();
+    j["predicted_step_time_s"] = p;
+    j["error"] = (p - r.measured_step_time_s) / r.measured_step_time_s;
+    j["prediction"] = step_to_json(*pred.step);
+  } else {
+    j["predicted_step_time_s"] = nullptr;
+    j["error"] = nullptr;
+  }
+  j["notes"] = r.executed.notes;
+  return j;
+}
+
+/// What every rank runs once the run has been checked: the prediction cluster, the run, and on rank 0 the
+/// prediction and the output.
+int run_and_report(const exec::RunFile& file, const RunArgs& a, Format format, int rank, int ranks) {
+  const PredictionCluster cluster = load_prediction_cluster(file, a, rank, ranks);
+  exec::RunResult r = run_watched(file, a, rank);
+  if (rank != 0) return 0;
+  const Prediction pred = predict(r, cluster, a.plan_file);
+  r.executed.notes.insert(r.executed.notes.end(), pred.notes.begin(), pred.notes.end());
+  if (format == Format::json)
+    std::cout << render_json(r, pred, a.plan_file).dump(2) << "\n";
+  else
+    std::cout << render_table(r, pred, a.plan_file, format);
+  std::cout.flush();
+  return 0;
+}
+
 }  // namespace
 
 int run_command(const RunArgs& a, Format format) {
@@ -131,124 +281,16 @@ int run_command(const RunArgs& a, Format format) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
 
-  // Checks every rank makes identically (same file, same world): report once, end cleanly with status 2.
+  // Report a run that cannot start once, and end cleanly with status 2.
   exec::RunFile file;
   try {
-    file = exec::load_run_file(a.plan_file, a.plan_flags.values);
-    (void)exec::executed_run(file.model, file.plan, ranks, a.backend);
-#ifndef HPSIM_HAVE_CUDA
-    if (a.backend != "cpu")
-      throw core::InputError("command line", "--backend",
-                             "'" + a.backend + "' is not available in this build (built without CUDA and NCCL)");
-#else
-    if (a.backend == "cuda") {  // every rank needs a GPU (collective: all ranks fail alike), before calibrating
-      try {
-        (void)exec::select_cuda_device(MPI_COMM_WORLD);
-      } catch (const std::runtime_error& e) {
-        throw core::InputError("run", "--backend", e.what());
-      }
-    }
-#endif
+    file = load_checked_run(a, ranks);
   } catch (const core::InputError& e) {
     if (rank == 0) std::cerr << "hpsim: error: " << e.what() << "\n";
     MPI_Finalize();
     return 2;
   }
-
-  const int status = exec::run_or_abort(MPI_COMM_WORLD, [&] {
-    Prediction pred;
-    std::optional<topologies::ClusterSpec> cluster;
-    std::vector<std::string> extra_notes;
-    // The cluster to predict on. localhost: the backend's calibration of this many ranks busy at once (made now if
-    // missing).
-    if (file.cluster == "localhost") {
-      const std::string path = localhost_cache_file(ranks, a.backend);
-      int exists = rank == 0 && core::is_file(path) ? 1 : 0;
-      MPI_Bcast(&exists, 1, MPI_INT, 0, MPI_COMM_WORLD);
-      if (exists == 0) {
-        if (rank == 0)
-          std::cerr << "hpsim run: no " << a.backend << " calibration of this machine for " << ranks << " rank"
-                    << (ranks == 1 ? "" : "s") << " in " << cache_dir() << "; calibrating first (about 15 s)\n";
-        CalibrateArgs ca;
-        ca.backend = a.backend;
-        calibrate_and_write(ca, path, true);
-        if (rank == 0 && !core::is_file(localhost_cache_file()))
-          std::filesystem::copy_file(path, localhost_cache_file());
-      }
-      if (rank == 0) {
-        cluster = topologies::load_cluster(path);
-        pred.cluster_label = "localhost";
-        pred.cluster_file = path;
-      }
-    } else if (rank == 0) {
-      try {
-        const auto pf = planner::load_plan_file(a.plan_file, resolve_cluster_name);
-        if (pf.has_cluster) {
-          cluster = pf.cluster;
-          pred.cluster_label = cluster_label(*cluster);
-        } else {
-          extra_notes.push_back("no cluster in the plan file: no prediction");
-        }
-      } catch (const std::exception& e) {
-        extra_notes.push_back(std::string("no prediction: ") + e.what());
-      }
-    }
-
-    exec::RunOptions opt;
-    opt.steps = a.steps;
-    opt.warmup = a.warmup;
-    opt.backend = a.backend;
-    const std::int64_t total = a.warmup + a.steps;
-    Watchdog watchdog(a.step_timeout_s, rank);
-    opt.on_step = [&](std::int64_t i) { watchdog.beat(i < total ? i : -1); };
-    exec::RunResult r = exec::run_plan(file.model, file.plan, opt, MPI_COMM_WORLD);
-    if (rank != 0) return 0;
-
-    // hpsim's prediction of what ran: the executed model and plan, on the plan file's cluster.
-    if (cluster) {
-      try {
-        const auto& ran = r.executed;
-        const planner::Plan plan = planner::resolve_plan(ran.prediction_plan(), ran.model, *cluster, a.plan_file);
-        pred.step = planner::simulate_step(planner::Scenario(ran.model, *cluster), plan, {}).result;
-      } catch (const std::exception& e) {
-        extra_notes.push_back(std::string("no prediction: ") + e.what());
-      }
-    }
-    r.executed.notes.insert(r.executed.notes.end(), extra_notes.begin(), extra_notes.end());
-
-    if (format == Format::json) {
-      nlohmann::json j;
-      j["plan"] = plan_to_json(r.executed.plan);
-      j["plan_file"] = a.plan_file;
-      j["backend"] = r.backend;
-      j["ranks"] = r.ranks;
-      j["measured_step_time_s"] = r.measured_step_time_s;
-      j["step_times_s"] = r.step_times_s;
-      j["loss"] = r.loss;
-      j["warmup_loss"] = r.warmup_loss;
-      if (r.loss_scaling) {
-        j["loss_scale"] = r.loss_scale;
-        j["skipped_steps"] = r.skipped_steps;
-      }
-      j["cluster"] = pred.cluster_label;
-      if (!pred.cluster_file.empty()) j["cluster_file"] = pred.cluster_file;
-      if (pred.step) {
-        const double p = pred.step->step_time.value();
-        j["predicted_step_time_s"] = p;
-        j["error"] = (p - r.measured_step_time_s) / r.measured_step_time_s;
-        j["prediction"] = step_to_json(*pred.step);
-      } else {
-        j["predicted_step_time_s"] = nullptr;
-        j["error"] = nullptr;
-      }
-      j["notes"] = r.executed.notes;
-      std::cout << j.dump(2) << "\n";
-    } else {
-      std::cout << render_table(r, pred, a.plan_file, format);
-    }
-    std::cout.flush();
-    return 0;
-  });
+  const int status = exec::run_or_abort(MPI_COMM_WORLD, [&] { return run_and_report(file, a, format, rank, ranks); });
   MPI_Finalize();
   return status;
 }
