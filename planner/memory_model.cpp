@@ -44,9 +44,10 @@ MemoryUse memory_use(CostCache& cache, const Plan& plan) {
   best.capacity = cache.cluster().gpu.hbm_capacity;
   best.usable = cache.cluster().usable_memory();
   bool first = true;
+  const ChunkParameters chunk_parameters(model, plan);
   for (std::int64_t s = 0; s < p; ++s) {
     double params = 0;
-    for (std::int64_t c = 0; c < v; ++c) params += chunk_parameters(model, plan, c * p + s);
+    for (std::int64_t c = 0; c < v; ++c) params += chunk_parameters(c * p + s);
     MemoryUse u;
     u.capacity = best.capacity;
     u.usable = best.usable;

@@ -17,7 +17,7 @@ ParameterBytes parameter_bytes(topologies::Precision precision) {
   return b;
 }
 
-double chunk_parameters(const models::ModelSpec& m, const Plan& plan, std::int64_t vs) {
+ChunkParameters::ChunkParameters(const models::ModelSpec& m, const Plan& plan) {
   const double tp = static_cast<double>(plan.tp);
   const double all = static_cast<double>(models::layer_parameters(m));
   double layer = all / tp;
@@ -28,14 +28,16 @@ double chunk_parameters(const models::ModelSpec& m, const Plan& plan, std::int64
     layer = (all - experts) / tp + experts / (tp * static_cast<double>(plan.ep));
   }
   const std::int64_t stages = plan.pp * plan.vpp;
-  double params = layer * static_cast<double>(m.num_layers / stages);
-  if (vs == 0) params += static_cast<double>(models::embedding_parameters(m)) / tp;
-  if (vs == stages - 1) {
-    const bool tied_copy = m.tie_embeddings && plan.pp > 1;
-    params += (static_cast<double>(models::lm_head_parameters(m)) +
-               (tied_copy ? static_cast<double>(m.vocab_size * m.hidden_size) : 0.0)) / tp;
-  }
-  return params;
+  last_stage_ = stages - 1;
+  layers_ = layer * static_cast<double>(m.num_layers / stages);
+  first_ = static_cast<double>(models::embedding_parameters(m)) / tp;
+  const bool tied_copy = m.tie_embeddings && plan.pp > 1;
+  last_ = (static_cast<double>(models::lm_head_parameters(m)) +
+           (tied_copy ? static_cast<double>(m.vocab_size * m.hidden_size) : 0.0)) / tp;
+}
+
+double chunk_parameters(const models::ModelSpec& m, const Plan& plan, std::int64_t vs) {
+  return ChunkParameters(m, plan)(vs);
 }
 
 }  // namespace hpsim::planner

@@ -22,4 +22,18 @@ ParameterBytes parameter_bytes(topologies::Precision precision);
 /// keeps its own copy of the embedding when pp > 1). `model` has the vocabulary padded for tp.
 double chunk_parameters(const models::ModelSpec& model, const Plan& plan, std::int64_t vs);
 
+/// chunk_parameters for every virtual stage of one plan, computed once (the search asks for every stage of every
+/// candidate): the same layers in each chunk, the embedding added to the first, the LM head to the last.
+class ChunkParameters {
+ public:
+  ChunkParameters(const models::ModelSpec& model, const Plan& plan);
+  [[nodiscard]] double operator()(std::int64_t vs) const {
+    return layers_ + (vs == 0 ? first_ : 0.0) + (vs == last_stage_ ? last_ : 0.0);
+  }
+
+ private:
+  double layers_ = 0, first_ = 0, last_ = 0;
+  std::int64_t last_stage_ = 0;
+};
+
 }  // namespace hpsim::planner

@@ -90,7 +90,8 @@ LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::
 
 /// One virtual stage: its layers, plus the embedding on the first and the LM head on the last.
 ChunkCost chunk_cost(std::int64_t vs, const Plan& plan, const models::ModelSpec& model, const OpsCost& layer,
-                     const LayerComm& comm, const OpsCost& embedding, const OpsCost& head) {
+                     const LayerComm& comm, const OpsCost& embedding, const OpsCost& head,
+                     const ChunkParameters& parameters) {
   const std::int64_t stages = plan.pp * plan.vpp;
   const double n = static_cast<double>(model.num_layers / stages);
   const bool full = plan.recompute == models::Recompute::full;
@@ -105,7 +106,7 @@ ChunkCost chunk_cost(std::int64_t vs, const Plan& plan, const models::ModelSpec&
   c.backward_cp = comm.cp_backward * n + (full ? comm.cp_forward * n : Seconds(0));
   c.forward_ep = comm.ep * n;
   c.backward_ep = comm.ep * n + (full ? comm.ep * n : Seconds(0));
-  c.parameters = chunk_parameters(model, plan, vs);
+  c.parameters = parameters(vs);
   c.model_flops = (layer.forward_flops + layer.backward_flops) * n;
   c.hardware_flops = c.model_flops + layer.recompute_flops * n;
   if (vs == 0) {
@@ -170,8 +171,9 @@ StepCosts compute_step_costs(CostCache& cache, const Plan& plan) {
   StepCosts costs;
   const std::int64_t stages = plan.pp * plan.vpp;
   costs.chunks.reserve(static_cast<std::size_t>(stages));
+  const ChunkParameters parameters(model, plan);
   for (std::int64_t vs = 0; vs < stages; ++vs)
-    costs.chunks.push_back(chunk_cost(vs, plan, model, layer, comm, embedding, head));
+    costs.chunks.push_back(chunk_cost(vs, plan, model, layer, comm, embedding, head, parameters));
   add_step_collectives(costs, cache, plan, model, comm);
   return costs;
 }
