@@ -197,3 +197,21 @@ TEST_CASE("run_timeout: a step over --step-timeout-s aborts every rank, naming o
   CHECK(r.err.find("did not finish within --step-timeout-s") != std::string::npos);
   CHECK(r.err.find("hpsim run: rank ") != std::string::npos);
 }
+
+TEST_CASE("run_spelled: a preset spelled out in full without preset: predicts exactly what the preset does") {
+  // GPT-3 175B on 1,024 GPUs (Narayanan et al. 2021's plan); both clusters start from presets/base.yaml.
+  const std::string plan = "simulate --model gpt3-175b --tp 8 --pp 8 --global-batch-size 1536 --recompute full "
+                           "--precision fp16 --format json --cluster ";
+  for (const auto& [preset, file] : {std::pair{"dgx-a100-80gb:128", "dgx_a100_80gb_spelled.yaml"},
+                                     std::pair{"dgx-h100:128", "dgx_h100_spelled.yaml"}}) {
+    CAPTURE(preset);
+    const auto a = hpsim("HPSIM_TEST=1", 0, plan + preset);
+    const auto b = hpsim("HPSIM_TEST=1", 0, plan + std::string(HPSIM_SOURCE_DIR) + "/tests/run/" + file);
+    INFO(a.err << b.err);
+    REQUIRE(a.code == 0);
+    REQUIRE(b.code == 0);
+    const double ta = nlohmann::json::parse(a.out)["step_time_s"].get<double>();
+    CHECK(ta > 0);
+    CHECK(ta == nlohmann::json::parse(b.out)["step_time_s"].get<double>());
+  }
+}
