@@ -2,11 +2,13 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 #include <yaml-cpp/yaml.h>
 
 #include "core/error.hpp"
 #include "core/fields.hpp"
+#include "topologies/calibration.hpp"
 
 namespace hpsim::apps {
 
@@ -20,30 +22,31 @@ std::string cache_dir() {
 
 std::string localhost_cache_file() { return (std::filesystem::path(cache_dir()) / "localhost.yaml").string(); }
 
-int calibrated_ranks(const std::string& file) {
-  if (!core::is_file(file)) return 0;
+namespace {
+
+/// The `calibration:` block of `file`; nothing when the file is unreadable, is no calibration, or was written by an
+/// older hpsim calibrate (no block): what it measured is unknown.
+std::optional<topologies::Calibration> calibration_of(const std::string& file) {
+  if (!core::is_file(file)) return std::nullopt;
   try {
-    const YAML::Node n = YAML::LoadFile(file);
-    return n["gpus_per_node"] ? n["gpus_per_node"].as<int>() : 0;
+    const YAML::Node n = core::load_yaml_file(file);
+    if (!n.IsMap() || !n["calibration"]) return std::nullopt;
+    return topologies::calibration_from_fields(core::Fields(n["calibration"], file + ": calibration"));
   } catch (const std::exception&) {
-    return 0;
+    return std::nullopt;
   }
 }
 
+}  // namespace
+
+int calibrated_ranks(const std::string& file) {
+  const auto c = calibration_of(file);
+  return c ? static_cast<int>(c->ranks) : 0;
+}
+
 std::string calibrated_backend(const std::string& file) {
-  if (!core::is_file(file)) return "";
-  try {
-    // The source line hpsim calibrate writes: "hpsim calibrate --backend NAME on ...".
-    const YAML::Node n = YAML::LoadFile(file);
-    const std::string source = n["source"] ? n["source"].as<std::string>() : "";
-    const std::string tag = "hpsim calibrate --backend ";
-    const auto at = source.find(tag);
-    if (at == std::string::npos) return "";
-    const auto from = at + tag.size();
-    return source.substr(from, source.find(' ', from) - from);
-  } catch (const std::exception&) {
-    return "";
-  }
+  const auto c = calibration_of(file);
+  return c ? c->backend : "";
 }
 
 std::string localhost_cache_file(int ranks, const std::string& backend) {

@@ -14,10 +14,10 @@ std::string localhost_cache_file();
 /// that one is such a calibration, else cache_dir()/localhost-<ranks>ranks.yaml for cpu,
 /// localhost-cuda-<ranks>ranks.yaml for cuda (which may not exist yet).
 std::string localhost_cache_file(int ranks, const std::string& backend = "cpu");
-/// The number of ranks a calibration file was made with (its gpus_per_node); 0 when unreadable.
+/// The number of ranks a calibration file was made with (its `calibration:` block's `ranks`); 0 when unknown:
+/// unreadable, not a calibration, or written by an older hpsim calibrate without the block.
 int calibrated_ranks(const std::string& file);
-/// The backend a calibration file measured (cpu or cuda, from its `source`); empty when unreadable or not made by
-/// hpsim calibrate.
+/// The backend a calibration file measured (its block's `backend`: cpu or cuda); empty when unknown (as above).
 std::string calibrated_backend(const std::string& file);
 /// `localhost` -> localhost_cache_file(), or an InputError saying how to create it; any other name unchanged.
 std::string resolve_cluster_name(const std::string& name);

@@ -18,6 +18,7 @@
 #include "exec/mpi_comm.hpp"
 #include "exec/seeded_random.hpp"
 #include "models/operators.hpp"
+#include "topologies/calibration.hpp"
 
 namespace hpsim::exec {
 
@@ -318,25 +319,21 @@ Calibration calibrate(const CalibrationOptions& options, MPI_Comm world) {
   return c;
 }
 
-std::string calibration_to_yaml(const Calibration& c) {
+namespace {
+
+/// `v` to 6 significant digits.
+double round6(double v) { return v == 0 ? 0 : std::stod(fmt::format("{:.6g}", v)); }
+
+topologies::LinkFit fit_data(const LinkFit& f) {
+  return {round6(f.latency_s * 1e6), round6(f.bandwidth_bytes_per_s / 1e9)};
+}
+
+/// The comment header: what was measured, for people (the numbers the loader uses are in the block).
+void write_header(std::ostringstream& y, const Calibration& c) {
   const bool gpu = c.backend == "cuda";
-  // Best rate and shape count per precision (in topologies::Precision's order: fp32, fp16, bf16).
-  std::map<topologies::Precision, std::pair<double, int>> best;
-  for (const auto& g : c.gemm) {
-    auto& [rate, shapes] = best[g.precision];
-    rate = std::max(rate, g.flop_per_s);
-    ++shapes;
-  }
-  const std::string comm = gpu ? "NCCL" : "MPI";
-  // One rank alone has no communication; describe the device's memory by its streaming rate instead.
-  const LinkFit link = c.measured_links ? c.all_reduce : LinkFit{1e-6, c.stream_bytes_per_s};
-  std::ostringstream y;
-  if (gpu)
-    y << "# hpsim calibrate: this machine as the executor runs it (backend cuda, one GPU per rank, " << c.ranks
-      << " rank" << (c.ranks == 1 ? "" : "s") << " busy at once)\n";
-  else
-    y << "# hpsim calibrate: this machine as the executor runs it (backend " << c.backend << ", fp32, " << c.ranks
-      << " rank" << (c.ranks == 1 ? "" : "s") << " busy at once)\n";
+  const std::string ranks = fmt::format("{} rank{} busy at once", c.ranks, c.ranks == 1 ? "" : "s");
+  y << "# hpsim calibrate: this machine as the executor runs it (backend " << c.backend
+    << (gpu ? ", one GPU per rank, " : ", fp32, ") << ranks << ")\n";
   y << "# date: " << c.date << "\n# host: " << c.hostname << "\n# cpu: " << c.cpu_model << "\n";
   if (gpu) {
     y << fmt::format("# gpu: {}, {:.2f} GiB, {} SMs (rank 0's; cudaGetDeviceProperties)\n", c.device,
@@ -345,36 +342,31 @@ std::string calibration_to_yaml(const Calibration& c) {
   }
   y << "# ranks: " << c.ranks << "\n";
   if (gpu) {
-    y << "# GEMM (cuBLAS cublasGemmEx on device buffers, row-major NN, CUDA events, median of 3 windows), best rate "
-         "per rank = peak_tflop_per_s below:";
-    const char* sep = " ";
-    for (const auto& [p, rs] : best) {
-      y << fmt::format("{}{}{} {:.1f} TFLOP/s ({} shapes)", sep, topologies::to_string(p),
-                       p == topologies::Precision::fp32 ? " (TF32)" : "", rs.first / 1e12, rs.second);
-      sep = "; ";
-    }
-    y << "\n# fp32 means TF32 tensor cores (fp32 operands and output, CUBLAS_COMPUTE_32F_FAST_TF32), as in hpsim's GPU "
-         "presets; bf16/fp16: 16-bit operands, fp32 accumulation and output (the executor's 16-bit GEMM)\n";
+    y << "# GEMM: cuBLAS cublasGemmEx on device buffers, row-major NN, CUDA events, median of 3 windows; fp32 means "
+         "TF32 tensor cores (fp32 operands and output, CUBLAS_COMPUTE_32F_FAST_TF32), as in hpsim's GPU presets; "
+         "bf16/fp16: 16-bit operands, fp32 accumulation and output (the executor's 16-bit GEMM)\n";
     if (c.strict_fp32_dim > 0)
       y << fmt::format("# strict FP32 (CUBLAS_COMPUTE_32F, what the executor's fp32 plans run): {:.1f} TFLOP/s at "
                        "{}^3; not in this file\n",
                        c.strict_fp32_flop_per_s / 1e12, c.strict_fp32_dim);
-    y << fmt::format("# HBM: device-to-device copy of {:.0f} MiB: {:.1f} GB/s (bytes read + written / time); kernel "
-                     "launch {:.3f} us (one tiny kernel among many queued)\n",
-                     c.copy_bytes / (1024.0 * 1024), c.stream_bytes_per_s / 1e9, c.call_overhead_s * 1e6);
+    y << fmt::format("# HBM: device-to-device copy of {:.0f} MiB (bytes read + written / time); kernel launch: one "
+                     "tiny kernel among many queued\n",
+                     c.copy_bytes / (1024.0 * 1024));
+    y << "# memory_reserve_gib: GPU memory in use with every calibration buffer freed (CUDA context, cuBLAS, NCCL), "
+         "largest over ranks; no allowance for allocator fragmentation\n";
   } else {
-    double fp32 = 0;
-    for (const auto& [p, rs] : best) fp32 = std::max(fp32, rs.first);
-    y << fmt::format("# GEMM (fp32, one BLAS thread per rank): {} shapes, best {:.1f} GFLOP/s per rank\n",
-                     c.gemm.size(), fp32 / 1e9);
-    y << fmt::format("# streaming kernels (axpy, copy): {:.2f} GB/s per rank; call overhead {:.3f} us\n",
-                     c.stream_bytes_per_s / 1e9, c.call_overhead_s * 1e6);
+    y << "# GEMM: fp32, one BLAS thread per rank; hbm_gbyte_per_s: the streaming kernels (axpy, copy); hbm_gib: RAM "
+         "/ ranks\n";
   }
-  y << "# element-wise arithmetic (FP32 vector flops as hpsim counts them / time, forward + backward):";
-  for (const auto& [kernel, rate] : c.vector_kernels)
-    y << fmt::format(" {} {:.2f},", core::to_string(kernel), rate.flop_per_s / 1e9);
-  y << fmt::format(" LayerNorm, GELU and softmax together {:.2f} GFLOP/s per rank\n", c.vector_flop_per_s / 1e9);
+  // A summary for people (calibrate prints this header); the loader reads the block only.
+  std::map<topologies::Precision, double> best;
+  for (const auto& g : c.gemm) best[g.precision] = std::max(best[g.precision], g.flop_per_s);
+  y << "# best GEMM rate per rank:";
+  for (const auto& [p, rate] : best) y << fmt::format(" {} {:.4g} TFLOP/s;", topologies::to_string(p), rate / 1e12);
+  y << fmt::format(" streaming {:.2f} GB/s; element-wise {:.2f} GFLOP/s\n", c.stream_bytes_per_s / 1e9,
+                   c.vector_flop_per_s / 1e9);
   if (c.measured_links) {
+    const std::string comm = gpu ? "NCCL" : "MPI";
     auto line = [&](const char* name, const LinkFit& f) {
       y << fmt::format("# {} {}: {:.2f} us per step + bytes / {:.3f} GB/s\n", comm, name, f.latency_s * 1e6,
                        f.bandwidth_bytes_per_s / 1e9);
@@ -382,27 +374,52 @@ std::string calibration_to_yaml(const Calibration& c) {
     line("all-reduce (ring model)", c.all_reduce);
     line("all-gather (ring model)", c.all_gather);
     line("send/recv", c.send_recv);
-    y << "# intra-node link below: the all-reduce fit (the executor's TP and DP collectives)\n";
-  } else {
-    y << "# one rank: no " << comm << " measurement; the intra-node link below is nominal (unused by one-rank plans)\n";
   }
-  if (gpu)
-    y << fmt::format("# memory_reserve_gib {:.2f}: GPU memory in use with every calibration buffer freed (CUDA "
-                     "context, cuBLAS, NCCL), largest over ranks; no allowance for allocator fragmentation\n",
-                     c.reserved_bytes / kGiB);
+  y << "# calibration: element-wise rates are FP32 vector flops as hpsim counts them / time, forward + backward; "
+       "fits are per algorithm step (ring all-reduce 2(n-1) steps of S/n, all-gather n-1, send/recv one of S)\n";
+  if (c.measured_links)
+    y << "# the intra-node link is the all-reduce ring fit (" << (gpu ? "NCCL" : "MPI")
+      << ": the executor's TP and DP collectives)\n";
+  else
+    y << "# one rank: no " << (gpu ? "NCCL" : "MPI")
+      << " measurement; the intra-node link is nominal (the device's streaming rate, 1 us; unused by one-rank plans)\n";
   y << fmt::format("# calibration took {:.1f} s. Written by hpsim calibrate; regenerate rather than edit.\n", c.seconds);
+}
+
+}  // namespace
+
+topologies::Calibration calibration_data(const Calibration& c) {
+  topologies::Calibration d;
+  d.backend = c.backend;
+  d.ranks = c.ranks;
+  d.date = c.date;
+  d.device = c.backend == "cuda" ? c.device : c.cpu_model;
+  d.host = c.hostname;
+  for (const auto& g : c.gemm) d.gemm[g.precision].push_back({g.m, g.n, g.k, round6(g.flop_per_s / 1e12)});
+  if (c.vector_flop_per_s > 0) d.vector_tflop_per_s = round6(c.vector_flop_per_s / 1e12);
+  for (const auto& [kernel, rate] : c.vector_kernels) d.vector_table_tflop_per_s[kernel] = round6(rate.flop_per_s / 1e12);
+  if (c.measured_links) {
+    // A fit without a bandwidth was not measured (a calibration made by hand may hold only some).
+    if (c.all_reduce.bandwidth_bytes_per_s > 0) d.collectives["all_reduce"]["ring"] = fit_data(c.all_reduce);
+    if (c.all_gather.bandwidth_bytes_per_s > 0) d.collectives["all_gather"]["ring"] = fit_data(c.all_gather);
+    if (c.send_recv.bandwidth_bytes_per_s > 0) d.send_recv = fit_data(c.send_recv);
+  }
+  return d;
+}
+
+std::string calibration_to_yaml(const Calibration& c) {
+  const bool gpu = c.backend == "cuda";
+  std::ostringstream y;
+  write_header(y, c);
   y << fmt::format("name: localhost-{}{}ranks\n", gpu ? "cuda-" : "", c.ranks);
   y << "source: "
     << quoted(fmt::format("hpsim calibrate --backend {} on {} ({}), {} ranks, {}", c.backend, c.hostname,
                           gpu ? c.device : c.cpu_model, c.ranks, c.date))
     << "\n";
   y << "nodes: 1\n" << "gpus_per_node: " << c.ranks << "\n";
-  y << fmt::format("intra_node_bandwidth_gbyte_per_s: {:.6g}\n", link.bandwidth_bytes_per_s / 1e9);
-  y << fmt::format("intra_node_latency_us: {:.6g}\n", link.latency_s * 1e6);
-  y << "intra_node_efficiency: 1\n";
   y << "nics_per_node: 1\n";
-  y << fmt::format("nic_bandwidth_gbit_per_s: {:.6g}\n", link.bandwidth_bytes_per_s * 8 / 1e9);
-  y << "inter_node_efficiency: 1\n";
+  // The fits are achieved rates: no further efficiency on the links.
+  y << "intra_node_efficiency: 1\ninter_node_efficiency: 1\n";
   y << fmt::format("memory_reserve_gib: {:.6g}\n", gpu ? c.reserved_bytes / kGiB : 0.0);
   y << "gpu:\n";
   if (gpu) {
@@ -411,40 +428,24 @@ std::string calibration_to_yaml(const Calibration& c) {
       << quoted(fmt::format("{}, {} SMs, CUDA driver {}, runtime {}, NCCL {}; measured by hpsim calibrate", c.device,
                             c.sm_count, c.cuda_driver, c.cuda_runtime, c.nccl))
       << "\n";
+    y << fmt::format("  hbm_gib: {:.6g}\n", c.device_memory_bytes / kGiB);
   } else {
     y << "  name: cpu-" << c.hostname << "\n";
     y << "  source: " << quoted(fmt::format("{} ({}), measured by hpsim calibrate", c.cpu_model, c.backend)) << "\n";
+    y << fmt::format("  hbm_gib: {:.6g}\n", c.ram_bytes / c.ranks / kGiB);
   }
-  y << "  peak_tflop_per_s: {";
-  const char* sep = "";
-  for (const auto& [p, rs] : best) {
-    y << fmt::format("{}{}: {:.6g}", sep, topologies::to_string(p), rs.first / 1e12);
-    sep = ", ";
-  }
-  y << "}  # best measured GEMM rate per rank" << (gpu ? ", per precision (fp32: TF32)" : "") << "\n";
-  if (gpu)
-    y << fmt::format("  hbm_gib: {:.6g}  # the GPU's memory\n", c.device_memory_bytes / kGiB);
-  else
-    y << fmt::format("  hbm_gib: {:.6g}  # RAM / ranks\n", c.ram_bytes / c.ranks / kGiB);
-  y << fmt::format("  hbm_gbyte_per_s: {:.6g}  # {}\n", c.stream_bytes_per_s / 1e9,
-                   gpu ? "device-to-device copy" : "streaming kernels");
-  y << fmt::format("  vector_tflop_per_s: {:.6g}  # element-wise kernels' arithmetic\n", c.vector_flop_per_s / 1e12);
-  if (!c.vector_kernels.empty()) {
-    y << "  vector_table: {";
-    const char* comma = "";
-    for (const auto& [kernel, rate] : c.vector_kernels) {
-      y << fmt::format("{}{}: {:.6g}", comma, core::to_string(kernel), rate.flop_per_s / 1e12);
-      comma = ", ";
-    }
-    y << "}  # the same, kernel by kernel (TFLOP/s)\n";
-  }
+  y << fmt::format("  hbm_gbyte_per_s: {:.6g}\n", c.stream_bytes_per_s / 1e9);
   y << "  sm_count: " << (gpu ? std::max(c.sm_count, 1) : 1) << "\n";
-  y << fmt::format("  efficiency: {{gemm_peak_fraction: 1, memory_peak_fraction: 1, kernel_overhead_us: {:.4g}}}\n",
+  // Measured rates are what the kernels achieve (fractions 1); the executor issues its kernels directly (no
+  // framework host time).
+  y << fmt::format("  efficiency: {{gemm_peak_fraction: 1, memory_peak_fraction: 1, kernel_overhead_us: {:.4g}, "
+                   "host_overhead_us: 0}}\n",
                    c.call_overhead_s * 1e6);
-  y << "  gemm_table:\n";
-  for (const auto& g : c.gemm)
-    y << fmt::format("    - {{m: {}, n: {}, k: {}, precision: {}, tflop_per_s: {:.6g}}}\n", g.m, g.n, g.k,
-                     topologies::to_string(g.precision), g.flop_per_s / 1e12);
+  YAML::Node block;
+  block["calibration"] = topologies::calibration_to_node(calibration_data(c));
+  YAML::Emitter out;
+  out << block;
+  y << out.c_str() << "\n";
   return y.str();
 }
 

@@ -81,9 +81,14 @@ void check_calibration(const CalibrationOptions& options, MPI_Comm world);
 /// Collective over `world` (check_calibration first); every rank returns the same result.
 Calibration calibrate(const CalibrationOptions& options, MPI_Comm world);
 
+/// The measurements a cluster file keeps as data (its `calibration:` block), rounded to 6 significant digits (far
+/// below the measurement's noise, and readable).
+topologies::Calibration calibration_data(const Calibration& c);
+
 /// The cluster description (YAML with a comment header) of a calibration: nodes 1, gpus_per_node = ranks, an
-/// inline GPU (cpu: named cpu-HOST; cuda: the GPU's name) whose peak per precision is the best measured GEMM rate
-/// of that precision, with the whole GEMM table. Needs no device: a Calibration made by hand renders the same.
+/// inline GPU (cpu: named cpu-HOST; cuda: the GPU's name), and the `calibration:` block from which the loader takes
+/// the GEMM table and peaks, the element-wise rates and the intra-node link. Needs no device: a Calibration made by
+/// hand renders the same.
 std::string calibration_to_yaml(const Calibration& c);
 
 }  // namespace hpsim::exec

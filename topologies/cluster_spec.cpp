@@ -16,12 +16,16 @@ const std::vector<std::string> kClusterKeys = {
     "preset",        "gpu",            "nodes",        "gpus_per_node",
     "intra_node_bandwidth_gbyte_per_s", "nics_per_node", "nic_bandwidth_gbit_per_s", "nodes_per_leaf",
     "fabric_oversubscription", "intra_node_efficiency", "inter_node_efficiency", "intra_node_latency_us",
-    "inter_node_latency_us", "memory_reserve_gib", "fabric"};
+    "inter_node_latency_us", "memory_reserve_gib", "fabric", "calibration"};
 const std::vector<std::string> kFabricKeys = {"rail_optimized", "nodes_per_pod", "pod_oversubscription", "spines",
                                               "cores"};
 
-double efficiency(const core::Fields& f, const std::string& key, double fallback) {
-  if (!f.has(key)) return fallback;
+/// An efficiency in (0, 1]; a description without a preset must give it (a measured figure of its hardware).
+double efficiency(const core::Fields& f, const std::string& key, double fallback, bool full) {
+  if (!f.has(key)) {
+    if (full) f.fail(key, "missing (required without a preset: best collective bus bandwidth / link rate, in (0, 1])");
+    return fallback;
+  }
   const double v = f.number(key);
   if (!(v > 0 && v <= 1)) f.fail(key, "expected an efficiency in (0, 1], got " + f.node()[key].Scalar());
   return v;
@@ -35,15 +39,16 @@ double oversubscription(const core::Fields& f, const std::string& key, double fa
   return v;
 }
 
-GpuSpec gpu_of(const core::Fields& f) {
+GpuSpec gpu_of(const core::Fields& f, const Calibration* calibration) {
   const YAML::Node node = f.node()["gpu"];
-  if (node.IsMap()) return gpu_from_fields(f.child("gpu"));
+  if (node.IsMap()) return gpu_from_fields(f.child("gpu"), calibration);
   const std::string name = f.string("gpu");
-  if (core::is_file(name)) return load_gpu(name);
   const auto known = gpu_preset_names();
-  if (std::find(known.begin(), known.end(), name) == known.end())
+  if (!core::is_file(name) && std::find(known.begin(), known.end(), name) == known.end())
     f.fail("gpu", "unknown GPU '" + name + "' (known: " + detail::join_names(known) + "; or a GPU file or mapping)");
-  return load_gpu(name);
+  GpuSpec gpu = load_gpu(name);
+  if (calibration != nullptr) apply_calibration(gpu, *calibration);
+  return gpu;
 }
 
 /// Overlays the `fabric` mapping's keys onto `fabric`; a pod holds whole leaf groups.
@@ -60,20 +65,35 @@ void apply_fabric_fields(FabricSpec& fabric, std::int64_t nodes_per_leaf, const 
       oversubscription(f, "pod_oversubscription", fabric.pod_oversubscription, "full bisection");
 }
 
+/// The intra-node link and NIC: given, else (a calibration file) the measured link, else required when `full`.
+void apply_link_fields(ClusterSpec& c, const core::Fields& f, bool full) {
+  std::optional<LinkFit> measured;
+  if (c.calibration) measured = calibrated_intra_node_link(*c.calibration, c.gpu);
+  if (f.has("intra_node_bandwidth_gbyte_per_s") || (full && !measured))
+    c.intra_node_bandwidth = core::gbyte_per_s(f.positive_number("intra_node_bandwidth_gbyte_per_s"));
+  else if (measured) c.intra_node_bandwidth = core::gbyte_per_s(measured->bandwidth_gbyte_per_s);
+  if (f.has("intra_node_latency_us"))
+    c.intra_node_latency = core::microseconds(f.non_negative_number("intra_node_latency_us"));
+  else if (measured) c.intra_node_latency = core::microseconds(measured->latency_us);
+  if (f.has("nic_bandwidth_gbit_per_s") || (full && !measured))
+    c.nic_bandwidth = core::gbit_per_s(f.positive_number("nic_bandwidth_gbit_per_s"));
+  else if (measured) c.nic_bandwidth = c.intra_node_bandwidth;  // one node: the NIC carries nothing
+  if (f.has("inter_node_latency_us"))
+    c.inter_node_latency = core::microseconds(f.non_negative_number("inter_node_latency_us"));
+}
+
 /// Overlays the keys present in `f` onto `c`; `full` requires what a description without a preset must give.
 void apply_cluster_fields(ClusterSpec& c, const core::Fields& f, bool full) {
   detail::reject_unknown_keys(f, kClusterKeys);
   c.name = f.string_or("name", c.name);
   c.source = f.string_or("source", c.source);
-  if (full || f.has("gpu")) c.gpu = gpu_of(f);
+  if (f.has("calibration")) c.calibration = calibration_from_fields(f.child("calibration"));
+  if (full || f.has("gpu")) c.gpu = gpu_of(f, c.calibration ? &*c.calibration : nullptr);
   c.nodes = f.positive_integer_or("nodes", c.nodes);
   c.gpus_per_node = f.positive_integer_or("gpus_per_node", c.gpus_per_node);
-  if (full || f.has("intra_node_bandwidth_gbyte_per_s"))
-    c.intra_node_bandwidth = core::gbyte_per_s(f.positive_number("intra_node_bandwidth_gbyte_per_s"));
   // Without a preset, one NIC per GPU is the common layout (DGX, HGX).
   c.nics_per_node = f.positive_integer_or("nics_per_node", full ? c.gpus_per_node : c.nics_per_node);
-  if (full || f.has("nic_bandwidth_gbit_per_s"))
-    c.nic_bandwidth = core::gbit_per_s(f.positive_number("nic_bandwidth_gbit_per_s"));
+  apply_link_fields(c, f, full);
   c.nodes_per_leaf = f.positive_integer_or("nodes_per_leaf", c.nodes_per_leaf);
   c.fabric_oversubscription =
       oversubscription(f, "fabric_oversubscription", c.fabric_oversubscription, "non-blocking");
@@ -81,17 +101,20 @@ void apply_cluster_fields(ClusterSpec& c, const core::Fields& f, bool full) {
   else if (c.fabric.nodes_per_pod > 0 && c.fabric.nodes_per_pod % c.nodes_per_leaf != 0)
     f.fail("nodes_per_leaf", "expected a divisor of the preset's fabric.nodes_per_pod (" +
                                  std::to_string(c.fabric.nodes_per_pod) + ")");
-  c.intra_node_efficiency = efficiency(f, "intra_node_efficiency", c.intra_node_efficiency);
-  c.inter_node_efficiency = efficiency(f, "inter_node_efficiency", c.inter_node_efficiency);
-  if (f.has("intra_node_latency_us"))
-    c.intra_node_latency = core::microseconds(f.non_negative_number("intra_node_latency_us"));
-  if (f.has("inter_node_latency_us"))
-    c.inter_node_latency = core::microseconds(f.non_negative_number("inter_node_latency_us"));
+  c.intra_node_efficiency = efficiency(f, "intra_node_efficiency", c.intra_node_efficiency, full);
+  c.inter_node_efficiency = efficiency(f, "inter_node_efficiency", c.inter_node_efficiency, full);
   if (f.has("memory_reserve_gib")) c.memory_reserve = core::gib(f.non_negative_number("memory_reserve_gib"));
-  else if (full) c.memory_reserve = core::gib(3);  // context + NCCL + fragmentation, as in the presets
-  if (!(c.memory_reserve < c.gpu.hbm_capacity))
+  // The base has no GPU yet: the check waits for a description that has one.
+  if (c.gpu.hbm_capacity.value() > 0 && !(c.memory_reserve < c.gpu.hbm_capacity))
     f.fail("memory_reserve_gib", "expected less than the GPU's memory (" +
                                      std::to_string(c.gpu.hbm_capacity.value() / core::gib(1).value()) + " GiB)");
+}
+
+/// presets/base.yaml's `cluster` mapping (no GPU): where every cluster, preset or not, starts.
+ClusterSpec base_cluster() {
+  ClusterSpec c;
+  apply_cluster_fields(c, detail::base_fields("cluster"), false);
+  return c;
 }
 
 /// "name" or "name:nodes" of a cluster preset; errors point at `where`/`field`.
@@ -107,7 +130,7 @@ ClusterSpec cluster_preset(const std::string& spec, const std::string& where, co
     throw core::InputError(where, field, "unknown cluster preset '" + name + "' (known: " +
                                              detail::join_names(cluster_preset_names()) +
                                              "; write NAME or NAME:NODES, or give a cluster file)");
-  ClusterSpec c;
+  ClusterSpec c = base_cluster();
   apply_cluster_fields(c, core::Fields(*node, detail::preset_where(name)), true);
   if (c.name.empty()) c.name = name;
   if (spec.find(':') != std::string::npos) {
@@ -129,12 +152,13 @@ ClusterSpec cluster_preset(const std::string& spec, const std::string& where, co
 }  // namespace
 
 ClusterSpec cluster_from_fields(const core::Fields& fields) {
+  reject_old_calibration(fields);
   if (fields.has("preset")) {
     ClusterSpec c = cluster_preset(fields.string("preset"), fields.where(), "preset");
     apply_cluster_fields(c, fields, false);
     return c;
   }
-  ClusterSpec c;
+  ClusterSpec c = base_cluster();
   apply_cluster_fields(c, fields, true);
   if (c.name.empty()) c.name = "custom-cluster";
   return c;

@@ -2,6 +2,7 @@
 /// GPUs and clusters as data: presets (topologies/presets/*.yaml, compiled in), files, and preset-plus-overrides.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "core/fields.hpp"
 #include "core/units.hpp"
 #include "core/vector_kernel.hpp"
+#include "topologies/calibration.hpp"
 
 namespace hpsim::topologies {
 
@@ -18,14 +20,15 @@ enum class Precision { fp32, fp16, bf16, fp8 };
 Precision parse_precision(const std::string& text, const std::string& where, const std::string& field);
 std::string to_string(Precision p);
 
-/// How close real kernels come to the GPU's peaks (used by sim's compute cost). Physical fractions, per GPU type.
+/// How close real kernels come to the GPU's peaks (used by sim's compute cost). Physical fractions, per GPU type;
+/// their values are data: presets/base.yaml, overridden by a GPU file or preset.
 struct ComputeEfficiency {
-  double gemm_peak_fraction = 0.8;     ///< achieved / peak FLOP/s of the largest, best-shaped GEMMs (cuBLAS)
-  double memory_peak_fraction = 0.85;  ///< achieved / peak HBM bandwidth of streaming kernels
-  std::int64_t gemm_tile_m = 128;      ///< output tile of a typical GEMM kernel, for wave quantization
-  std::int64_t gemm_tile_n = 256;
-  double gemm_k_half_efficiency = 64;  ///< reduction depth k at which a GEMM reaches half its peak fraction
-  core::Seconds kernel_overhead = core::microseconds(4);  ///< launch + ramp per kernel
+  double gemm_peak_fraction = 0;     ///< achieved / peak FLOP/s of the largest, best-shaped GEMMs (cuBLAS)
+  double memory_peak_fraction = 0;   ///< achieved / peak HBM bandwidth of streaming kernels
+  std::int64_t gemm_tile_m = 0;      ///< output tile of a typical GEMM kernel, for wave quantization
+  std::int64_t gemm_tile_n = 0;
+  double gemm_k_half_efficiency = 0; ///< reduction depth k at which a GEMM reaches half its peak fraction
+  core::Seconds kernel_overhead{0};  ///< launch + ramp per kernel
   /// The framework's host time to issue one operator of hpsim's layer model (its backward issues
   /// kBackwardIssueFactor times as much): a pass cannot run faster on the device than the host issues it. 0: the
   /// device alone decides (a C++ executor, or a captured graph).
@@ -73,24 +76,28 @@ struct FabricSpec {
   bool operator==(const FabricSpec&) const = default;
 };
 
-/// A cluster: nodes of GPUs joined by NVSwitch, NICs on a leaf/spine/core fabric (rail-optimized by default).
+/// A cluster: nodes of GPUs joined by NVSwitch, NICs on a leaf/spine/core fabric (rail-optimized by default). The
+/// loaders start every cluster from presets/base.yaml: the zeros below are never seen by the simulator.
 struct ClusterSpec {
   std::string name;
   std::string source;
   GpuSpec gpu;
-  std::int64_t nodes = 1;
-  std::int64_t gpus_per_node = 8;
+  std::int64_t nodes = 0;
+  std::int64_t gpus_per_node = 0;
   core::BytesPerSecond intra_node_bandwidth;   ///< NVLink/NVSwitch, per GPU, per direction
-  std::int64_t nics_per_node = 8;
+  std::int64_t nics_per_node = 0;
   core::BytesPerSecond nic_bandwidth;          ///< per NIC, per direction
-  std::int64_t nodes_per_leaf = 32;            ///< nodes whose rail-k NICs share one leaf switch
-  double fabric_oversubscription = 1.0;        ///< leaf down/up ratio (1 = non-blocking; 7 means 1:7)
+  std::int64_t nodes_per_leaf = 0;             ///< nodes whose rail-k NICs share one leaf switch
+  double fabric_oversubscription = 0;          ///< leaf down/up ratio (1 = non-blocking; 7 means 1:7)
   FabricSpec fabric;                           ///< rails, pods and the tier above them
-  double intra_node_efficiency = 0.77;         ///< best collective bus bandwidth / NVLink rate (nccl-tests)
-  double inter_node_efficiency = 0.96;         ///< best collective bus bandwidth / NIC rate (nccl-tests)
-  core::Seconds intra_node_latency = core::microseconds(8);  ///< per algorithm step over NVLink
-  core::Seconds inter_node_latency = core::microseconds(14); ///< per algorithm step over the network
+  double intra_node_efficiency = 0;            ///< best collective bus bandwidth / NVLink rate (nccl-tests)
+  double inter_node_efficiency = 0;            ///< best collective bus bandwidth / NIC rate (nccl-tests)
+  core::Seconds intra_node_latency;            ///< per algorithm step over NVLink
+  core::Seconds inter_node_latency;            ///< per algorithm step over the network
   core::Bytes memory_reserve;                  ///< HBM not available to training (context, NCCL, fragmentation)
+  /// What `hpsim calibrate` measured, when the cluster file has a `calibration:` block (the GPU and intra-node link
+  /// above are derived from it).
+  std::optional<Calibration> calibration;
 
   [[nodiscard]] std::int64_t total_gpus() const { return nodes * gpus_per_node; }
   [[nodiscard]] core::Bytes usable_memory() const { return gpu.hbm_capacity - memory_reserve; }
@@ -104,8 +111,9 @@ ClusterSpec cluster_from_fields(const core::Fields& fields);
 const std::vector<std::string>& cluster_file_keys();
 /// A GPU preset by name (a100-40gb, a100-80gb, h100-sxm, h200-sxm, ...) or a GPU YAML/JSON file.
 GpuSpec load_gpu(const std::string& name);
-/// A GPU mapping: `preset` + overrides, or a full description (format in topologies/README.md).
-GpuSpec gpu_from_fields(const core::Fields& fields);
+/// A GPU mapping: `preset` + overrides, or a full description (format in topologies/README.md); a cluster file's
+/// calibration, when given, supplies the measured figures (apply_calibration) and the mapping's own keys win.
+GpuSpec gpu_from_fields(const core::Fields& fields, const Calibration* calibration = nullptr);
 std::vector<std::string> cluster_preset_names();  ///< sorted
 std::vector<std::string> gpu_preset_names();      ///< sorted
 std::vector<ClusterSpec> cluster_presets();  ///< one node each, in name order

@@ -73,7 +73,7 @@ void apply_gpu_fields(GpuSpec& gpu, const core::Fields& f, bool full) {
   detail::reject_unknown_keys(f, kGpuKeys);
   gpu.name = f.string_or("name", gpu.name);
   gpu.source = f.string_or("source", gpu.source);
-  if (full && !f.has("peak_tflop_per_s")) f.fail("peak_tflop_per_s", "missing (required without a preset)");
+  if (full && !f.has("peak_tflop_per_s") && gpu.peak.empty()) f.fail("peak_tflop_per_s", "missing (required without a preset)");
   if (f.has("peak_tflop_per_s")) {
     const core::Fields peaks = f.child("peak_tflop_per_s");
     for (const auto& entry : peaks.node()) {
@@ -95,12 +95,22 @@ void apply_gpu_fields(GpuSpec& gpu, const core::Fields& f, bool full) {
   if (f.has("gemm_table")) gpu.gemm_table = parse_gemm_table(f);
 }
 
+/// presets/base.yaml's `gpu` mapping: where every GPU, preset or not, starts.
+const GpuSpec& base_gpu() {
+  static const GpuSpec base = [] {
+    GpuSpec gpu;
+    apply_gpu_fields(gpu, detail::base_fields("gpu"), false);
+    return gpu;
+  }();
+  return base;
+}
+
 GpuSpec gpu_preset(const std::string& name, const std::string& where, const std::string& field) {
   const auto node = detail::find_preset("gpu", name);
   if (!node)
     throw core::InputError(where, field,
                            "unknown GPU '" + name + "' (known: " + detail::join_names(gpu_preset_names()) + ")");
-  GpuSpec gpu;
+  GpuSpec gpu = base_gpu();
   apply_gpu_fields(gpu, core::Fields(*node, detail::preset_where(name)), true);
   if (gpu.name.empty()) gpu.name = name;
   return gpu;
@@ -115,14 +125,11 @@ core::FlopsPerSecond GpuSpec::peak_for(Precision p) const {
   return it->second;
 }
 
-GpuSpec gpu_from_fields(const core::Fields& fields) {
-  if (fields.has("preset")) {
-    GpuSpec gpu = gpu_preset(fields.string("preset"), fields.where(), "preset");
-    apply_gpu_fields(gpu, fields, false);
-    return gpu;
-  }
-  GpuSpec gpu;
-  apply_gpu_fields(gpu, fields, true);
+GpuSpec gpu_from_fields(const core::Fields& fields, const Calibration* calibration) {
+  const bool preset = fields.has("preset");
+  GpuSpec gpu = preset ? gpu_preset(fields.string("preset"), fields.where(), "preset") : base_gpu();
+  if (calibration != nullptr) apply_calibration(gpu, *calibration);
+  apply_gpu_fields(gpu, fields, !preset);
   if (gpu.name.empty()) gpu.name = "custom-gpu";
   return gpu;
 }

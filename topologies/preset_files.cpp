@@ -30,6 +30,12 @@ std::optional<YAML::Node> find_preset(const std::string& kind, const std::string
   return std::nullopt;
 }
 
+core::Fields base_fields(const std::string& key) {
+  const auto node = find_preset("base", "base");
+  if (!node || !(*node)[key]) throw core::InputError(preset_where("base"), key, "missing from this build");
+  return core::Fields((*node)[key], preset_where("base") + ": " + key);
+}
+
 std::vector<std::string> preset_names(const std::string& kind) {
   std::vector<std::string> names;
   for (const auto& file : topology_preset_files()) {

@@ -12,6 +12,8 @@ namespace hpsim::topologies::detail {
 
 /// The parsed preset `name` of `kind` ("gpu" or "cluster"), or nothing.
 std::optional<YAML::Node> find_preset(const std::string& kind, const std::string& name);
+/// The `key` mapping ("cluster" or "gpu") of presets/base.yaml, what every description starts from.
+core::Fields base_fields(const std::string& key);
 /// Names of the presets of `kind`, sorted.
 std::vector<std::string> preset_names(const std::string& kind);
 /// "a, b, c" for error messages.

@@ -51,7 +51,10 @@ TEST_CASE("run_calibrate: hpsim calibrate writes a cluster file that simulate ac
   REQUIRE(c.code == 0);
   const std::string text = slurp(file);
   CHECK(text.find("# ranks: 2") != std::string::npos);
-  CHECK(text.find("precision: fp32") != std::string::npos);
+  // The measurements are a block of data, not comments.
+  for (const char* s : {"calibration:\n  backend: cpu\n  ranks: 2\n", "  gemm:\n    fp32:\n", "  collectives:\n",
+                        "    all_reduce:\n      ring: {latency_us: ", "    all_gather:\n", "  send_recv: {latency_us: "})
+    CHECK_MESSAGE(text.find(s) != std::string::npos, s);
   CHECK(text.find("gpus_per_node: 2") != std::string::npos);
   const auto s = hpsim("XDG_CACHE_HOME=" + dir, 0, "simulate --plan " + kTiny + " --cluster " + file + " --format json");
   INFO(s.err);
@@ -109,12 +112,12 @@ TEST_CASE("run_cuda_cache: a cuda calibration in the localhost cache is not used
   const std::string dir = temp_dir("cuda_cache");
   const std::string env = "XDG_CACHE_HOME=" + dir;
   const std::string shared = dir + "/hpsim/localhost.yaml";
-  // A 2-rank calibration whose source says cuda (what `calibrate --backend cuda` writes, without needing a GPU).
+  // A 2-rank calibration whose block says cuda (what `calibrate --backend cuda` writes, without needing a GPU).
   REQUIRE(hpsim(env, 2, "calibrate " + kQuick).code == 0);
   std::string text = slurp(shared);
-  const auto at = text.find("--backend cpu on");
+  const auto at = text.find("\n  backend: cpu\n");
   REQUIRE(at != std::string::npos);
-  text.replace(at, std::string("--backend cpu").size(), "--backend cuda");
+  text.replace(at, std::string("\n  backend: cpu\n").size(), "\n  backend: cuda\n");
   std::ofstream(shared) << text;
   // run takes the CPU calibration of its rank count from its own file (made here quickly: run would make it too).
   REQUIRE(hpsim(env, 2, "calibrate --out " + dir + "/hpsim/localhost-2ranks.yaml " + kQuick).code == 0);
@@ -193,4 +196,22 @@ TEST_CASE("run_timeout: a step over --step-timeout-s aborts every rank, naming o
   CHECK(r.code != 0);
   CHECK(r.err.find("did not finish within --step-timeout-s") != std::string::npos);
   CHECK(r.err.find("hpsim run: rank ") != std::string::npos);
+}
+
+TEST_CASE("run_spelled: a preset spelled out in full without preset: predicts exactly what the preset does") {
+  // GPT-3 175B on 1,024 GPUs (Narayanan et al. 2021's plan); both clusters start from presets/base.yaml.
+  const std::string plan = "simulate --model gpt3-175b --tp 8 --pp 8 --global-batch-size 1536 --recompute full "
+                           "--precision fp16 --format json --cluster ";
+  for (const auto& [preset, file] : {std::pair{"dgx-a100-80gb:128", "dgx_a100_80gb_spelled.yaml"},
+                                     std::pair{"dgx-h100:128", "dgx_h100_spelled.yaml"}}) {
+    CAPTURE(preset);
+    const auto a = hpsim("HPSIM_TEST=1", 0, plan + preset);
+    const auto b = hpsim("HPSIM_TEST=1", 0, plan + std::string(HPSIM_SOURCE_DIR) + "/tests/run/" + file);
+    INFO(a.err << b.err);
+    REQUIRE(a.code == 0);
+    REQUIRE(b.code == 0);
+    const double ta = nlohmann::json::parse(a.out)["step_time_s"].get<double>();
+    CHECK(ta > 0);
+    CHECK(ta == nlohmann::json::parse(b.out)["step_time_s"].get<double>());
+  }
 }

@@ -5,19 +5,13 @@
 
 #include "core/error.hpp"
 #include "topologies/cluster_spec.hpp"
+#include "topologies_test_util.hpp"
 
 using namespace hpsim;
 using namespace hpsim::topologies;
 
 namespace {
-/// Writes `text` to a fresh temporary file and returns its path.
-std::string write_temp(const std::string& name, const std::string& text) {
-  const auto dir = std::filesystem::temp_directory_path() / "hpsim-topologies-test";
-  std::filesystem::create_directories(dir);
-  const auto path = (dir / name).string();
-  std::ofstream(path) << text;
-  return path;
-}
+using testing::write_temp;
 
 /// The InputError `f` throws (fails the test when it throws none).
 template <class F>
@@ -114,7 +108,7 @@ fabric:
 TEST_CASE("a full description in JSON with an inline GPU built on a preset and a GEMM table") {
   const std::string path = write_temp("full.json", R"({
   "name": "lab", "nodes": 2, "gpus_per_node": 4, "intra_node_bandwidth_gbyte_per_s": 100,
-  "nic_bandwidth_gbit_per_s": 100, "nics_per_node": 2,
+  "nic_bandwidth_gbit_per_s": 100, "nics_per_node": 2, "intra_node_efficiency": 0.8, "inter_node_efficiency": 0.9,
   "gpu": {"preset": "a100-40gb", "efficiency": {"gemm_peak_fraction": 0.7},
           "gemm_table": [{"m": 4096, "n": 4096, "k": 4096, "precision": "bf16", "tflop_per_s": 250}]}
 })");
@@ -207,6 +201,10 @@ TEST_CASE("bad cluster inputs are InputErrors naming the file and field") {
   SUBCASE("full description missing a required key") {
     const std::string path = write_temp("missing.yaml", "gpu: a100-80gb\nnic_bandwidth_gbit_per_s: 200\n");
     CHECK(input_error([&] { (void)load_cluster(path); }).field() == "intra_node_bandwidth_gbyte_per_s");
+    // Link efficiencies are measured figures of the hardware: no default without a preset.
+    const std::string no_eff = write_temp(
+        "noeff.yaml", "gpu: a100-80gb\nnic_bandwidth_gbit_per_s: 200\nintra_node_bandwidth_gbyte_per_s: 300\n");
+    CHECK(input_error([&] { (void)load_cluster(no_eff); }).field() == "intra_node_efficiency");
   }
   SUBCASE("bad precision in a GEMM table") {
     const std::string path = write_temp(
