@@ -29,7 +29,9 @@ std::vector<std::string> space_keys() {
 std::vector<std::string> cluster_keys() {
   std::vector<std::string> keys = {"hbm_gib"};  // the GPU's, applied to the point's GPU
   for (const auto& k : topologies::cluster_file_keys())
-    if (k != "kind" && k != "name" && k != "source" && k != "description" && k != "preset") keys.push_back(k);
+    if (k != "kind" && k != "name" && k != "source" && k != "description" && k != "preset" && k != "fabric" &&
+        k != "calibration")  // mappings: not one value
+      keys.push_back(k);
   return keys;
 }
 

@@ -154,17 +154,18 @@ exec::RunFile load_checked_run(const RunArgs& a, int ranks) {
 /// rank calls it).
 PredictionCluster localhost_prediction_cluster(const RunArgs& a, int rank, int ranks) {
   const std::string path = localhost_cache_file(ranks, a.backend);
-  int exists = rank == 0 && core::is_file(path) ? 1 : 0;
-  MPI_Bcast(&exists, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  if (exists == 0) {
+  // A cached file without a current calibration block (an older hpsim's) is made anew like a missing one.
+  int usable = rank == 0 && calibrated_ranks(path) == ranks ? 1 : 0;
+  MPI_Bcast(&usable, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (usable == 0) {
     if (rank == 0)
-      std::cerr << "hpsim run: no " << a.backend << " calibration of this machine for " << ranks << " rank"
+      std::cerr << "hpsim run: no current " << a.backend << " calibration of this machine for " << ranks << " rank"
                 << (ranks == 1 ? "" : "s") << " in " << cache_dir() << "; calibrating first (about 15 s)\n";
     CalibrateArgs ca;
     ca.backend = a.backend;
     calibrate_and_write(ca, path, true);
-    if (rank == 0 && !core::is_file(localhost_cache_file()))
-      std::filesystem::copy_file(path, localhost_cache_file());
+    if (rank == 0 && calibrated_ranks(localhost_cache_file()) == 0)  // none, or an older hpsim's
+      std::filesystem::copy_file(path, localhost_cache_file(), std::filesystem::copy_options::overwrite_existing);
   }
   PredictionCluster c;
   if (rank == 0) {
