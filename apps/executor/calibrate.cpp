@@ -53,11 +53,7 @@ std::string calibrate_and_write(const CalibrateArgs& a, const std::string& path,
 }
 
 int calibrate_command(const CalibrateArgs& a, Format format) {
-  int provided = 0;
-  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
-  int rank = 0, ranks = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  const auto [rank, ranks] = start_mpi();
   // Checks every rank makes alike (backend built in, a CUDA device per rank): report once, end cleanly with status 2.
   try {
     exec::check_calibration(options_of(a), MPI_COMM_WORLD);

@@ -10,6 +10,14 @@
 
 namespace hpsim::apps {
 
+/// Rank and size of MPI_COMM_WORLD, once MPI is initialized (funneled threads: the step watchdog never calls MPI
+/// but to abort).
+struct MpiWorld {
+  int rank = 0;
+  int ranks = 1;
+};
+MpiWorld start_mpi();
+
 /// Initializes MPI, runs, finalizes. Only rank 0 prints. Exit status: 0; 2 bad input (every rank agrees: printed
 /// once); 1 a failure (MPI_Abort ends every rank).
 int run_command(const RunArgs& a, Format format);

@@ -275,12 +275,17 @@ int run_and_report(const exec::RunFile& file, const RunArgs& a, Format format, i
 
 }  // namespace
 
-int run_command(const RunArgs& a, Format format) {
+MpiWorld start_mpi() {
   int provided = 0;
   MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
-  int rank = 0, ranks = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  MpiWorld w;
+  MPI_Comm_rank(MPI_COMM_WORLD, &w.rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &w.ranks);
+  return w;
+}
+
+int run_command(const RunArgs& a, Format format) {
+  const auto [rank, ranks] = start_mpi();
 
   // Report a run that cannot start once, and end cleanly with status 2.
   exec::RunFile file;
