@@ -6,7 +6,7 @@
 
 #include "apps/html_report.hpp"
 #include "apps/output.hpp"
-#include "topologies/collectives.hpp"
+#include "costs/collectives.hpp"
 
 namespace hpsim::apps {
 

@@ -1,12 +1,12 @@
 /// CollectiveCoster::models on the data-parallel (and tensor-parallel) groups a planner asks about.
 #include <benchmark/benchmark.h>
 
-#include "topologies/collectives.hpp"
+#include "costs/collectives.hpp"
 
 namespace {
 
-using hpsim::topologies::Collective;
-using hpsim::topologies::CollectiveCoster;
+using hpsim::costs::Collective;
+using hpsim::costs::CollectiveCoster;
 using Groups = std::vector<std::vector<std::int64_t>>;
 
 /// Megatron's rank order: rank = tp_rank + tp·(dp_rank + dp·pp_rank). One DP group per (tp_rank, pp_rank).

@@ -13,7 +13,7 @@
 #include "planner/step_simulation.hpp"
 #include "topologies/cluster_spec.hpp"
 #include "sim/engine.hpp"
-#include "topologies/collectives.hpp"
+#include "costs/collectives.hpp"
 
 namespace {
 

@@ -10,7 +10,7 @@ namespace hpsim::planner {
 
 using core::Bytes;
 using core::Seconds;
-using topologies::Collective;
+using costs::Collective;
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include "planner/scenario.hpp"
 #include "planner/rank_layout.hpp"
 #include "topologies/cluster_spec.hpp"
-#include "topologies/collectives.hpp"
+#include "costs/collectives.hpp"
 
 namespace hpsim::planner {
 
@@ -30,7 +30,7 @@ struct OpsCost {
 
 /// Fastest of several algorithms' linear models, per message size.
 struct CollectiveChoice {
-  std::vector<topologies::CollectiveModel> models;
+  std::vector<costs::CollectiveModel> models;
   [[nodiscard]] core::Seconds time(core::Bytes bytes) const;
 };
 
@@ -45,7 +45,7 @@ class CostCache {
 
   [[nodiscard]] OpsCost ops(OpsPart part, const Plan& plan);
   /// `stage`: the sending stage for pp_boundary, ignored otherwise.
-  [[nodiscard]] CollectiveChoice collective(topologies::Collective op, Communicator comm, const Plan& plan,
+  [[nodiscard]] CollectiveChoice collective(costs::Collective op, Communicator comm, const Plan& plan,
                                             std::int64_t stage = 0);
   /// Gradient aggregation through the plan's parameter servers (a what-if beside all-reduce).
   [[nodiscard]] CollectiveChoice parameter_server(const Plan& plan);

@@ -5,7 +5,7 @@
 
 #include "models/model_spec.hpp"
 #include "topologies/cluster_spec.hpp"
-#include "topologies/collectives.hpp"
+#include "costs/collectives.hpp"
 
 namespace hpsim::planner {
 
@@ -13,15 +13,15 @@ class Scenario {
  public:
   Scenario(models::ModelSpec model, topologies::ClusterSpec cluster)
       : model_(std::move(model)),
-        coster_(std::make_shared<const topologies::CollectiveCoster>(std::move(cluster))) {}
+        coster_(std::make_shared<const costs::CollectiveCoster>(std::move(cluster))) {}
 
   [[nodiscard]] const models::ModelSpec& model() const { return model_; }
   [[nodiscard]] const topologies::ClusterSpec& cluster() const { return coster_->cluster(); }
-  [[nodiscard]] const topologies::CollectiveCoster& coster() const { return *coster_; }
+  [[nodiscard]] const costs::CollectiveCoster& coster() const { return *coster_; }
 
  private:
   models::ModelSpec model_;
-  std::shared_ptr<const topologies::CollectiveCoster> coster_;  ///< holds the cluster it costs
+  std::shared_ptr<const costs::CollectiveCoster> coster_;  ///< holds the cluster it costs
 };
 
 }  // namespace hpsim::planner

@@ -10,7 +10,7 @@
 #include "topologies/cluster_spec.hpp"
 #include "planner/cost_cache.hpp"
 #include "planner/parameters.hpp"
-#include "topologies/collectives.hpp"
+#include "costs/collectives.hpp"
 
 namespace hpsim::planner {
 

@@ -12,7 +12,7 @@
 #include "planner/step_graph.hpp"
 #include "sim/engine.hpp"
 #include "topologies/cluster_spec.hpp"
-#include "topologies/collectives.hpp"
+#include "costs/collectives.hpp"
 
 namespace hpsim::planner {
 

@@ -23,7 +23,7 @@
 #include "exec/run.hpp"
 #include "planner/plan_file.hpp"
 #include "planner/step_simulation.hpp"
-#include "topologies/collectives.hpp"
+#include "costs/collectives.hpp"
 
 namespace hpsim::apps {
 

@@ -4,10 +4,11 @@
 
 #include <map>
 
-#include "topologies/collectives.hpp"
+#include "costs/collectives.hpp"
 
 using namespace hpsim;
 using namespace hpsim::topologies;
+using namespace hpsim::costs;
 
 namespace {
 using Groups = std::vector<std::vector<std::int64_t>>;

@@ -1,5 +1,6 @@
 #pragma once
-/// Collective communication cost over groups of ranks placed on the cluster's link graph.
+/// Collective communication cost over groups of ranks placed on the cluster's link graph (its routes): priced here,
+/// beside the compute cost, from the topology that topologies/ describes.
 #include <cstdint>
 #include <span>
 #include <string>
@@ -9,7 +10,7 @@
 #include "topologies/cluster_spec.hpp"
 #include "topologies/link_graph.hpp"
 
-namespace hpsim::topologies {
+namespace hpsim::costs {
 
 enum class Collective { all_reduce, all_gather, reduce_scatter, all_to_all, broadcast, send_recv };
 enum class Algorithm { automatic, ring, tree, hierarchical };
@@ -27,7 +28,7 @@ struct CollectiveModel {
 /// A route the coster used: the pair, the NIC it asked for (-1: the source's nearest) and the route's links.
 struct UsedRoute {
   std::int64_t src = 0, dst = 0, nic = -1;
-  std::vector<RouteHop> hops;
+  std::vector<topologies::RouteHop> hops;
 };
 using RouteTrace = std::vector<UsedRoute>;
 
@@ -37,7 +38,7 @@ using RouteTrace = std::vector<UsedRoute>;
 /// reduce-scatter, the whole send buffer per rank for all-to-all.
 class CollectiveCoster {
  public:
-  explicit CollectiveCoster(const ClusterSpec& cluster);
+  explicit CollectiveCoster(const topologies::ClusterSpec& cluster);
 
   /// Models of every algorithm that applies, when all `groups` run `op` at the same time and share links.
   /// Groups of size 1 cost nothing (when all are, one ring model of zero latency and infinite bandwidth).
@@ -62,15 +63,15 @@ class CollectiveCoster {
   [[nodiscard]] CollectiveModel parameter_server_model(const std::vector<std::vector<std::int64_t>>& groups,
                                                        std::int64_t servers) const;
 
-  [[nodiscard]] const LinkGraph& graph() const { return graph_; }
-  [[nodiscard]] const ClusterSpec& cluster() const { return cluster_; }
+  [[nodiscard]] const topologies::LinkGraph& graph() const { return graph_; }
+  [[nodiscard]] const topologies::ClusterSpec& cluster() const { return cluster_; }
 
  private:
-  ClusterSpec cluster_;
-  LinkGraph graph_;
+  topologies::ClusterSpec cluster_;
+  topologies::LinkGraph graph_;
   std::vector<double> seconds_per_byte_;  ///< per link: 1 / (rate · efficiency of its class)
   [[nodiscard]] std::vector<CollectiveModel> models(Collective op, const std::vector<std::vector<std::int64_t>>& groups,
                                                     RouteTrace* trace) const;
 };
 
-}  // namespace hpsim::topologies
+}  // namespace hpsim::costs

@@ -1,6 +1,6 @@
 /// Collective cost from the link graph: each algorithm's point-to-point transfers are routed, the bytes they put
 /// on every directed link are summed over all concurrent groups, and the busiest link sets the bandwidth term.
-#include "topologies/collectives.hpp"
+#include "costs/collectives.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,9 @@
 
 #include "core/error.hpp"
 
-namespace hpsim::topologies {
+namespace hpsim::costs {
+
+using namespace topologies;  // the cluster, its link graph and routes
 
 std::string to_string(Collective c) {
   switch (c) {
@@ -557,4 +559,4 @@ core::Seconds CollectiveCoster::time(Collective op, core::Bytes bytes, std::span
   return time(op, bytes, groups, algorithm);
 }
 
-}  // namespace hpsim::topologies
+}  // namespace hpsim::costs

@@ -3,10 +3,11 @@
 #include <numeric>
 
 #include "core/error.hpp"
-#include "topologies/collectives.hpp"
+#include "costs/collectives.hpp"
 
 using namespace hpsim;
 using namespace hpsim::topologies;
+using namespace hpsim::costs;
 
 namespace {
 using Groups = std::vector<std::vector<std::int64_t>>;

@@ -1,9 +1,10 @@
 #include <doctest/doctest.h>
 
-#include "topologies/collectives.hpp"
+#include "costs/collectives.hpp"
 
 using namespace hpsim;
 using namespace hpsim::topologies;
+using namespace hpsim::costs;
 
 TEST_CASE("parameter server: one server on its own node is bound by its NIC, push plus pull") {
   // 4 GPUs, one per node (local index 0, one rail): the server (first member) receives 3 shares of S over its HDR
