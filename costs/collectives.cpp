@@ -164,6 +164,19 @@ class LinkLoads {
   RouteTrace* trace_;
 };
 
+/// Visits the members of a node block in chain order start, start+1, ..., start-1 (mod cnt), calling hop(a, b) for
+/// each consecutive pair (no division in the loop); returns the last member.
+template <typename Hop>
+std::int64_t chain(std::int64_t cnt, std::int64_t start, Hop&& hop) {
+  std::int64_t at = start;
+  for (std::int64_t t = 0; t + 1 < cnt; ++t) {
+    const std::int64_t next = at + 1 == cnt ? 0 : at + 1;
+    hop(at, next);
+    at = next;
+  }
+  return at;
+}
+
 /// Ring over the group's blocks (NCCL rings): inside a node consecutive ranks over NVSwitch; across nodes, c
 /// channels (c = fewest members on a node), channel j entering each node at its member j and leaving through
 /// that member's NIC, so a full node's 8 members use its 8 NICs. Each rank sends `factor`·S per channel's share.
@@ -179,13 +192,7 @@ void ring_transfers(const GroupSet& set, const GroupSet::Group& g, const LinkLay
       const std::int64_t* r = set.block(block);
       const std::int64_t cnt = set.size(block);
       const std::int64_t start = j % cnt;
-      // members start, start+1, ..., start-1 (mod cnt); no division in the loop
-      std::int64_t at = start;
-      for (std::int64_t t = 0; t + 1 < cnt; ++t) {
-        const std::int64_t next = at + 1 == cnt ? 0 : at + 1;
-        loads.send(r[at], r[next], share);
-        at = next;
-      }
+      const std::int64_t at = chain(cnt, start, [&](std::int64_t a, std::int64_t b) { loads.send(r[a], r[b], share); });
       if (!closed && b == nodes - 1) continue;
       const std::int64_t next_block = b + 1 == nodes ? g.first_block : block + 1;
       const std::int64_t entry = set.block(next_block)[j % set.size(next_block)];
@@ -235,12 +242,9 @@ void tree_transfers(const GroupSet& set, const GroupSet::Group& g, LinkLoads& lo
       const std::int64_t* r = set.block(block);
       const std::int64_t cnt = set.size(block);
       const std::int64_t start = j % cnt;
-      std::int64_t at = start;
-      for (std::int64_t t = 0; t + 1 < cnt; ++t) {
-        const std::int64_t away = at + 1 == cnt ? 0 : at + 1;
-        loads.exchange(r[at], r[away], share);  // reduce towards the head, broadcast back
-        at = away;
-      }
+      // Reduce towards the head, broadcast back.
+      const std::int64_t at =
+          chain(cnt, start, [&](std::int64_t a, std::int64_t b) { loads.exchange(r[a], r[b], share); });
       for (int tree = 0; tree < 2; ++tree) {
         const std::int64_t parent = parents[static_cast<std::size_t>(2 * b + tree)];
         if (parent < 0) continue;
