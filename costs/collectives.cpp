@@ -192,7 +192,7 @@ void ring_transfers(const GroupSet& set, const GroupSet::Group& g, const LinkLay
       const std::int64_t* r = set.block(block);
       const std::int64_t cnt = set.size(block);
       const std::int64_t start = j % cnt;
-      const std::int64_t at = chain(cnt, start, [&](std::int64_t a, std::int64_t b) { loads.send(r[a], r[b], share); });
+      const std::int64_t at = chain(cnt, start, [&](std::int64_t x, std::int64_t y) { loads.send(r[x], r[y], share); });
       if (!closed && b == nodes - 1) continue;
       const std::int64_t next_block = b + 1 == nodes ? g.first_block : block + 1;
       const std::int64_t entry = set.block(next_block)[j % set.size(next_block)];
@@ -244,7 +244,7 @@ void tree_transfers(const GroupSet& set, const GroupSet::Group& g, LinkLoads& lo
       const std::int64_t start = j % cnt;
       // Reduce towards the head, broadcast back.
       const std::int64_t at =
-          chain(cnt, start, [&](std::int64_t a, std::int64_t b) { loads.exchange(r[a], r[b], share); });
+          chain(cnt, start, [&](std::int64_t x, std::int64_t y) { loads.exchange(r[x], r[y], share); });
       for (int tree = 0; tree < 2; ++tree) {
         const std::int64_t parent = parents[static_cast<std::size_t>(2 * b + tree)];
         if (parent < 0) continue;
