@@ -136,7 +136,10 @@ class CandidateEnumerator {
  public:
   CandidateEnumerator(const models::ModelSpec& model, const topologies::ClusterSpec& cluster, const SearchSpace& space,
                       std::int64_t gpus, CostCache& cache, SearchResult& result)
-      : model_(model), cluster_(cluster), space_(space), gpus_(gpus), cache_(cache), result_(result) {}
+      : model_(model), cluster_(cluster), space_(space), gpus_(gpus), cache_(cache), result_(result),
+        recompute_(values(PlanKey::recompute, {0, 1, 2})), sp_(values(PlanKey::sp, {0, 1})),
+        zero_(values(PlanKey::zero, {0, 1, 2, 3})), schedule_(values(PlanKey::schedule, {0, 1})),
+        flash_(values(PlanKey::flash_attention, {0, 1})), servers_(values(PlanKey::parameter_servers, {0})) {}
 
   std::vector<Candidate> run(const std::function<void(double)>& progress) {
     std::vector<std::int64_t> tp_natural;
@@ -184,14 +187,14 @@ class CandidateEnumerator {
     for (const auto ep : values(PlanKey::ep, ep_natural))
       for (const auto vpp : values(PlanKey::vpp, vpp_natural))
         for (const auto mbs : values(PlanKey::micro_batch_size, mbs_natural))
-          for (const auto recompute : values(PlanKey::recompute, {0, 1, 2}))
-            for (const auto sp : values(PlanKey::sp, {0, 1})) {
+          for (const auto recompute : recompute_)
+            for (const auto sp : sp_) {
               if (sp && p.tp == 1) continue;  // the same plan as sp off
-              for (const auto zero : values(PlanKey::zero, {0, 1, 2, 3})) {
+              for (const auto zero : zero_) {
                 if (zero > 0 && dp * p.cp == 1 && !zero_pinned) continue;  // nothing to shard over
-                for (const auto schedule : values(PlanKey::schedule, {0, 1}))
-                  for (const auto flash : values(PlanKey::flash_attention, {0, 1}))
-                    for (const auto servers : values(PlanKey::parameter_servers, {0})) {
+                for (const auto schedule : schedule_)
+                  for (const auto flash : flash_)
+                    for (const auto servers : servers_) {
                       p.ep = ep, p.vpp = vpp, p.micro_batch_size = mbs, p.zero = zero;
                       p.recompute = static_cast<models::Recompute>(recompute);
                       p.sp = sp != 0;
@@ -234,6 +237,8 @@ class CandidateEnumerator {
   SearchResult& result_;
   std::vector<Candidate> feasible_;
   double closest_peak_ = -1;
+  // The domains that do not depend on the fields enumerated before them, computed once, not per candidate.
+  const std::vector<std::int64_t> recompute_, sp_, zero_, schedule_, flash_, servers_;
 };
 
 /// Why nothing was returned: the closest miss when valid plans exist but none fits, else the rule most candidates
