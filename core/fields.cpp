@@ -1,5 +1,6 @@
 #include "core/fields.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -11,7 +12,12 @@ namespace hpsim::core {
 
 YAML::Node parse_yaml_text(const std::string& text, const std::string& where) {
   try {
-    return YAML::Load(text);
+    // Every document: text after the first one (trailing junk after a JSON object) is an error, not ignored.
+    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    if (documents.size() > 1)
+      throw InputError(where, "", "expected one YAML or JSON document, found " + std::to_string(documents.size()) +
+                                      " (text after the first one?)");
+    return documents.empty() ? YAML::Node() : documents.front();
   } catch (const YAML::Exception& e) {
     throw InputError(where, "", "expected valid YAML or JSON (" + e.msg + " at line " +
                                     std::to_string(e.mark.line + 1) + ")");
@@ -38,6 +44,41 @@ Fields::Fields(YAML::Node node, std::string where) : node_(std::move(node)), whe
 bool Fields::has(const std::string& key) const {
   const YAML::Node v = node_[key];
   return v.IsDefined() && !v.IsNull();
+}
+
+namespace {
+
+/// Levenshtein distance, for "did you mean" (keys are short).
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+void Fields::reject_unknown_keys(const std::vector<std::string>& allowed) const {
+  for (const auto& entry : node_) {
+    const std::string key = entry.first.as<std::string>();
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    std::string closest, names;
+    std::size_t best = key.size() / 3 + 2;  // a typo, not another word
+    for (const auto& a : allowed) {
+      names += (names.empty() ? "" : ", ") + a;
+      if (const std::size_t d = edit_distance(key, a); d < best) best = d, closest = a;
+    }
+    fail(key, closest.empty() ? "unknown key (expected one of " + names + ")"
+                              : "unknown key; did you mean " + closest + "? (expected one of " + names + ")");
+  }
 }
 
 void Fields::fail(const std::string& key, const std::string& expected) const {

@@ -42,6 +42,9 @@ class Fields {
   [[nodiscard]] bool boolean_or(const std::string& key, bool fallback) const;
   /// A nested mapping (required).
   [[nodiscard]] Fields child(const std::string& key) const;
+  /// Throws InputError naming the first key not in `allowed`, with the allowed one it most resembles when one is
+  /// close (a typo would otherwise be silently ignored and change the answer).
+  void reject_unknown_keys(const std::vector<std::string>& allowed) const;
   /// Throws InputError(where, key, expected).
   [[noreturn]] void fail(const std::string& key, const std::string& expected) const;
 

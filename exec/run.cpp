@@ -123,6 +123,7 @@ RunResult run_plan(const models::ModelSpec& model, const planner::Plan& plan_in,
 
 RunFile load_run_file(const std::string& path, const std::map<std::string, std::string>& plan_overrides) {
   const core::Fields f(core::load_yaml_file(path), path);
+  f.reject_unknown_keys({"model", "cluster", "plan"});
   RunFile out;
   if (!f.has("model")) f.fail("model", "missing (required)");
   const std::string base = std::filesystem::path(path).parent_path().string();

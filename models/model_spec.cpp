@@ -28,6 +28,16 @@ std::string key_of(const core::Fields& f, std::string_view canonical) {
 }  // namespace
 
 ModelSpec model_from_fields(const core::Fields& f) {
+  // hpsim's own model files and mappings hold only the table's keys (a typo would silently change the model); a
+  // Hugging Face config.json (it names its model_type) holds many more, which do not shape the computation.
+  if (!f.has("model_type") && !f.has("architectures")) {
+    std::vector<std::string> known;
+    for (const auto& field : model_field_table()) {
+      known.emplace_back(field.key);
+      for (const auto alias : field.aliases) known.emplace_back(alias);
+    }
+    f.reject_unknown_keys(known);
+  }
   ModelSpec m;
   for (const auto& field : model_field_table()) field.read(m, f, present_key(f, field));
   const std::string hidden_key = key_of(f, "hidden_size"), heads_key = key_of(f, "num_attention_heads");

@@ -40,6 +40,7 @@ topologies::ClusterSpec cluster_from_ref(const YAML::Node& node, const std::stri
 
 PlanFile load_plan_file(const std::string& path, const ClusterNameResolver& resolve) {
   const core::Fields f(core::load_yaml_file(path), path);
+  f.reject_unknown_keys({"model", "cluster", "plan"});
   const std::string base = directory_of(path);
   PlanFile out;
   if (f.has("model")) {
@@ -56,6 +57,7 @@ PlanFile load_plan_file(const std::string& path, const ClusterNameResolver& reso
 
 std::vector<ValidationCase> load_validation_file(const std::string& path) {
   const core::Fields f(core::load_yaml_file(path), path);
+  f.reject_unknown_keys({"cases"});
   const YAML::Node cases = f.node()["cases"];
   if (!cases.IsDefined() || !cases.IsSequence() || cases.size() == 0)
     f.fail("cases", "expected a non-empty list of cases");
@@ -65,6 +67,7 @@ std::vector<ValidationCase> load_validation_file(const std::string& path) {
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const std::string where = path + ": cases[" + std::to_string(i) + "]";
     const core::Fields c(cases[i], where);
+    c.reject_unknown_keys({"id", "source", "model", "cluster", "plan", "measured_step_time_s"});
     ValidationCase v;
     v.id = c.string("id");
     if (!ids.insert(v.id).second) c.fail("id", "expected unique ids, '" + v.id + "' appears twice");

@@ -40,6 +40,7 @@ double oversubscription(const core::Fields& f, const std::string& key, double fa
 }
 
 GpuSpec gpu_of(const core::Fields& f, const Calibration* calibration) {
+  if (!f.has("gpu")) f.fail("gpu", "missing (required without a preset: a GPU preset name, a GPU file or a mapping)");
   const YAML::Node node = f.node()["gpu"];
   if (node.IsMap()) return gpu_from_fields(f.child("gpu"), calibration);
   const std::string name = f.string("gpu");

@@ -53,11 +53,7 @@ std::string join_names(const std::vector<std::string>& names) {
 }
 
 void reject_unknown_keys(const core::Fields& fields, const std::vector<std::string>& allowed) {
-  for (const auto& entry : fields.node()) {
-    const std::string key = entry.first.as<std::string>();
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
-      fields.fail(key, "unknown key (expected one of " + join_names(allowed) + ")");
-  }
+  fields.reject_unknown_keys(allowed);
 }
 
 }  // namespace hpsim::topologies::detail

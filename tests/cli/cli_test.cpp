@@ -179,3 +179,15 @@ TEST_CASE("cli: --full-ranks on a cluster too large to simulate rank by rank is 
                      "--full-ranks",
                      "rank mode: full (every GPU)");
 }
+
+TEST_CASE("cli: the reliability reproducers of typos and half-described clusters end in exit 2, naming the field") {
+  const std::string no_gpu = write_temp("no_gpu.yaml", "name: mine\nnodes: 2\nintra_node_bandwidth_gbyte_per_s: 300\n"
+                                                       "nic_bandwidth_gbit_per_s: 200\n");
+  expect_input_error("simulate --model llama3-8b --cluster " + no_gpu + " --global-batch-size 16", "gpu: missing");
+  const std::string typo = write_temp("plan_typo.yaml", "model: llama3-8b\ncluster: dgx-h100:1\n"
+                                                        "plan: {tp: 8, global_batch_size: 8}\nplna: {tp: 4}\n");
+  expect_input_error("simulate --plan " + typo, "plna: unknown key; did you mean plan?");
+  const std::string junk = write_temp("junk.json", "{\"model\": \"llama3-8b\", \"cluster\": \"dgx-h100:1\", "
+                                                   "\"plan\": {\"global_batch_size\": 8}}\nx: [[[[\n");
+  expect_input_error("simulate --plan " + junk, junk);
+}

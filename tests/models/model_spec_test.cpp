@@ -95,7 +95,13 @@ TEST_CASE("explicit keys override the family defaults") {
   CHECK((m.norm == NormKind::rmsnorm && m.position == PositionKind::rope && !m.linear_bias && !m.dropout &&
          !m.tie_embeddings && m.mlp == MlpKind::gelu));
   CHECK(from_text(kBase + "hidden_act: swiglu\n").mlp == MlpKind::swiglu);
-  CHECK(from_text(kBase + "unknown_key: [1, 2]\n").hidden_size == 64);
+  // A Hugging Face config (it names its model_type) carries keys that do not shape the computation: ignored.
+  CHECK(from_text(kBase + "model_type: llama\nunknown_key: [1, 2]\n").hidden_size == 64);
+  // In hpsim's own model files an unknown key is a typo that would change the model silently: an error, with the
+  // key it resembles.
+  CHECK_THROWS_WITH_AS(from_text(kBase + "num_key_value_head: 2\n"),
+                       doctest::Contains("num_key_value_head: unknown key; did you mean num_key_value_heads?"),
+                       hpsim::core::InputError);
 }
 
 TEST_CASE("bad model input names the file and the field") {
