@@ -7,6 +7,7 @@
 #include "models/model_fields.hpp"
 #include "models/model_spec.hpp"
 #include "planner/plan_fields.hpp"
+#include "topologies/cluster_fields.hpp"
 #include "topologies/cluster_spec.hpp"
 
 namespace hpsim::apps {
@@ -82,6 +83,19 @@ std::string model_keys_text(Format format) {
                       std::string(f.default_text), std::string(f.help)});
     j.push_back({{"key", f.key}, {"aliases", aliases}, {"values", f.values}, {"default", f.default_text},
                  {"help", f.help}});
+  }
+  return format == Format::json ? j.dump(2) + "\n" : t.render(format);
+}
+
+std::string cluster_keys_text(Format format) {
+  TextTable t;
+  t.header = {"key", "values", "unit", "default", "meaning"};
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& f : topologies::cluster_field_table()) {
+    const std::string path = topologies::cluster_field_path(f), values = topologies::cluster_field_values(f),
+                      def = topologies::cluster_field_default(f);
+    t.rows.push_back({path, values, f.unit.empty() ? "-" : std::string(f.unit), def, std::string(f.help)});
+    j.push_back({{"key", path}, {"values", values}, {"unit", f.unit}, {"default", def}, {"help", f.help}});
   }
   return format == Format::json ? j.dump(2) + "\n" : t.render(format);
 }

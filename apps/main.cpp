@@ -38,8 +38,10 @@ int main(int argc, char** argv) {
   auto* clusters_cmd = app.add_subcommand("clusters", "list the built-in cluster presets");
   add_format(clusters_cmd);
   auto* keys_cmd = app.add_subcommand("keys", "list the plan keys: flag, values, default, whether plan searches them");
-  bool model_keys = false;
-  keys_cmd->add_flag("--model", model_keys, "list the model-file keys instead");
+  bool model_keys = false, cluster_keys = false;
+  auto* model_flag = keys_cmd->add_flag("--model", model_keys, "list the model-file keys instead");
+  keys_cmd->add_flag("--cluster", cluster_keys, "list the cluster-file keys (fabric, GPU, calibration) instead")
+      ->excludes(model_flag);
   add_format(keys_cmd);
 
   apps::SimulateArgs sim_args;
@@ -77,7 +79,11 @@ int main(int argc, char** argv) {
     const Format format = kFormats.at(format_text);
     if (*models_cmd) return std::cout << apps::models_text(format), 0;
     if (*clusters_cmd) return std::cout << apps::clusters_text(format), 0;
-    if (*keys_cmd) return std::cout << (model_keys ? apps::model_keys_text(format) : apps::plan_keys_text(format)), 0;
+    if (*keys_cmd)
+      return std::cout << (model_keys     ? apps::model_keys_text(format)
+                           : cluster_keys ? apps::cluster_keys_text(format)
+                                          : apps::plan_keys_text(format)),
+             0;
     if (*simulate_cmd) return apps::run_simulate_command(sim_args, format);
     if (*plan_cmd) return apps::run_plan_command(plan_args, format);
     if (*validate_cmd) return apps::run_validate_command(validate_args, format);

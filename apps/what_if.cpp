@@ -12,6 +12,7 @@
 #include "core/fields.hpp"
 #include "models/model_fields.hpp"
 #include "planner/plan_fields.hpp"
+#include "topologies/cluster_fields.hpp"
 
 namespace hpsim::apps {
 
@@ -28,10 +29,8 @@ std::vector<std::string> space_keys() {
 
 std::vector<std::string> cluster_keys() {
   std::vector<std::string> keys = {"hbm_gib"};  // the GPU's, applied to the point's GPU
-  for (const auto& k : topologies::cluster_file_keys())
-    if (k != "kind" && k != "name" && k != "source" && k != "description" && k != "preset" && k != "fabric" &&
-        k != "calibration")  // mappings: not one value
-      keys.push_back(k);
+  for (const auto& f : topologies::cluster_field_table())
+    if (f.section == topologies::ClusterSection::cluster && f.sweepable) keys.emplace_back(f.key);
   return keys;
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "topologies/cluster_fields.hpp"
 #include "topologies/cluster_spec.hpp"
 #include "topologies/preset_files.hpp"
 
@@ -13,9 +14,6 @@ namespace hpsim::topologies {
 
 namespace {
 
-const std::vector<std::string> kCalibrationKeys = {"backend", "ranks",  "date", "device", "host", "gemm",
-                                                   "vector_tflop_per_s", "vector_table", "collectives",
-                                                   "send_recv"};
 const std::vector<std::string> kCollectiveNames = {"all_reduce", "all_gather", "reduce_scatter", "all_to_all"};
 const std::vector<std::string> kAlgorithmNames = {"ring", "tree", "hierarchical"};
 const std::vector<std::string> kFitKeys = {"latency_us", "bandwidth_gbyte_per_s"};
@@ -109,14 +107,14 @@ YAML::Node calibration_to_node(const Calibration& c) {
 }
 
 Calibration calibration_from_fields(const core::Fields& f) {
-  detail::reject_unknown_keys(f, kCalibrationKeys);
+  const ClusterFieldReader r(f, ClusterSection::calibration);
   Calibration c;
   c.backend = f.choice_or("backend", {"cpu", "cuda"}, "");
   if (c.backend.empty()) f.fail("backend", "missing (cpu or cuda)");
-  c.ranks = f.positive_integer("ranks");
+  c.ranks = r.integer("ranks");
   c.date = f.string("date");
   c.device = f.string("device");
-  c.host = f.string_or("host", "");
+  c.host = r.text_or("host", "");
   if (f.has("gemm")) {
     const core::Fields gemm = f.child("gemm");
     for (const auto& entry : gemm.node()) {
@@ -124,7 +122,7 @@ Calibration calibration_from_fields(const core::Fields& f) {
       c.gemm[parse_precision(key, gemm.where(), key)] = gemm_rows(gemm, key);
     }
   }
-  if (f.has("vector_tflop_per_s")) c.vector_tflop_per_s = f.positive_number("vector_tflop_per_s");
+  if (r.has("vector_tflop_per_s")) c.vector_tflop_per_s = r.number("vector_tflop_per_s");
   if (f.has("vector_table")) {
     const core::Fields table = f.child("vector_table");
     for (const auto& entry : table.node()) {

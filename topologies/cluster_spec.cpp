@@ -5,38 +5,19 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "topologies/cluster_fields.hpp"
 #include "topologies/preset_files.hpp"
 
 namespace hpsim::topologies {
 
 namespace {
 
-const std::vector<std::string> kClusterKeys = {
-    "kind",          "name",           "source",       "description",
-    "preset",        "gpu",            "nodes",        "gpus_per_node",
-    "intra_node_bandwidth_gbyte_per_s", "nics_per_node", "nic_bandwidth_gbit_per_s", "nodes_per_leaf",
-    "fabric_oversubscription", "intra_node_efficiency", "inter_node_efficiency", "intra_node_latency_us",
-    "inter_node_latency_us", "memory_reserve_gib", "fabric", "calibration"};
-const std::vector<std::string> kFabricKeys = {"rail_optimized", "nodes_per_pod", "pod_oversubscription", "spines",
-                                              "cores"};
+using S = ClusterSection;
 
-/// An efficiency in (0, 1]; a description without a preset must give it (a measured figure of its hardware).
-double efficiency(const core::Fields& f, const std::string& key, double fallback, bool full) {
-  if (!f.has(key)) {
-    if (full) f.fail(key, "missing (required without a preset: best collective bus bandwidth / link rate, in (0, 1])");
-    return fallback;
-  }
-  const double v = f.number(key);
-  if (!(v > 0 && v <= 1)) f.fail(key, "expected an efficiency in (0, 1], got " + f.node()[key].Scalar());
-  return v;
-}
-
-/// A down/up capacity ratio >= 1; `one` says what 1 means for that tier.
-double oversubscription(const core::Fields& f, const std::string& key, double fallback, const std::string& one) {
-  if (!f.has(key)) return fallback;
-  const double v = f.number(key);
-  if (!(v >= 1)) f.fail(key, "expected a ratio >= 1 (1 = " + one + ", 7 means 1:7), got " + f.node()[key].Scalar());
-  return v;
+/// An efficiency a description without a preset must give (a measured figure of its hardware).
+double efficiency(const ClusterFieldReader& r, std::string_view key, double fallback, bool full) {
+  if (full) r.require(key);
+  return r.number_or(key, fallback);
 }
 
 GpuSpec gpu_of(const core::Fields& f, const Calibration* calibration) {
@@ -53,61 +34,57 @@ GpuSpec gpu_of(const core::Fields& f, const Calibration* calibration) {
 }
 
 /// Overlays the `fabric` mapping's keys onto `fabric`; a pod holds whole leaf groups.
-void apply_fabric_fields(FabricSpec& fabric, std::int64_t nodes_per_leaf, const core::Fields& f) {
-  detail::reject_unknown_keys(f, kFabricKeys);
+void apply_fabric_fields(FabricSpec& fabric, std::int64_t nodes_per_leaf, const core::Fields& fields) {
+  const ClusterFieldReader f(fields, S::fabric);
   fabric.rail_optimized = f.boolean_or("rail_optimized", fabric.rail_optimized);
-  fabric.nodes_per_pod = f.positive_integer_or("nodes_per_pod", fabric.nodes_per_pod);
+  fabric.nodes_per_pod = f.integer_or("nodes_per_pod", fabric.nodes_per_pod);
   if (fabric.nodes_per_pod > 0 && fabric.nodes_per_pod % nodes_per_leaf != 0)
-    f.fail("nodes_per_pod", "expected a multiple of nodes_per_leaf (" + std::to_string(nodes_per_leaf) +
-                                "): a pod holds whole leaf groups, got " + std::to_string(fabric.nodes_per_pod));
-  fabric.spines = f.positive_integer_or("spines", fabric.spines);
-  fabric.cores = f.positive_integer_or("cores", fabric.cores);
-  fabric.pod_oversubscription =
-      oversubscription(f, "pod_oversubscription", fabric.pod_oversubscription, "full bisection");
+    fields.fail("nodes_per_pod", "expected a multiple of nodes_per_leaf (" + std::to_string(nodes_per_leaf) +
+                                     "): a pod holds whole leaf groups, got " + std::to_string(fabric.nodes_per_pod));
+  fabric.spines = f.integer_or("spines", fabric.spines);
+  fabric.cores = f.integer_or("cores", fabric.cores);
+  fabric.pod_oversubscription = f.number_or("pod_oversubscription", fabric.pod_oversubscription);
 }
 
 /// The intra-node link and NIC: given, else (a calibration file) the measured link, else required when `full`.
-void apply_link_fields(ClusterSpec& c, const core::Fields& f, bool full) {
+void apply_link_fields(ClusterSpec& c, const ClusterFieldReader& f, bool full) {
   std::optional<LinkFit> measured;
   if (c.calibration) measured = calibrated_intra_node_link(*c.calibration, c.gpu);
   if (f.has("intra_node_bandwidth_gbyte_per_s") || (full && !measured))
-    c.intra_node_bandwidth = core::gbyte_per_s(f.positive_number("intra_node_bandwidth_gbyte_per_s"));
+    c.intra_node_bandwidth = core::gbyte_per_s(f.number("intra_node_bandwidth_gbyte_per_s"));
   else if (measured) c.intra_node_bandwidth = core::gbyte_per_s(measured->bandwidth_gbyte_per_s);
-  if (f.has("intra_node_latency_us"))
-    c.intra_node_latency = core::microseconds(f.non_negative_number("intra_node_latency_us"));
+  if (f.has("intra_node_latency_us")) c.intra_node_latency = core::microseconds(f.number("intra_node_latency_us"));
   else if (measured) c.intra_node_latency = core::microseconds(measured->latency_us);
   if (f.has("nic_bandwidth_gbit_per_s") || (full && !measured))
-    c.nic_bandwidth = core::gbit_per_s(f.positive_number("nic_bandwidth_gbit_per_s"));
+    c.nic_bandwidth = core::gbit_per_s(f.number("nic_bandwidth_gbit_per_s"));
   else if (measured) c.nic_bandwidth = c.intra_node_bandwidth;  // one node: the NIC carries nothing
-  if (f.has("inter_node_latency_us"))
-    c.inter_node_latency = core::microseconds(f.non_negative_number("inter_node_latency_us"));
+  if (f.has("inter_node_latency_us")) c.inter_node_latency = core::microseconds(f.number("inter_node_latency_us"));
 }
 
 /// Overlays the keys present in `f` onto `c`; `full` requires what a description without a preset must give.
-void apply_cluster_fields(ClusterSpec& c, const core::Fields& f, bool full) {
-  detail::reject_unknown_keys(f, kClusterKeys);
-  c.name = f.string_or("name", c.name);
-  c.source = f.string_or("source", c.source);
-  if (f.has("calibration")) c.calibration = calibration_from_fields(f.child("calibration"));
-  if (full || f.has("gpu")) c.gpu = gpu_of(f, c.calibration ? &*c.calibration : nullptr);
-  c.nodes = f.positive_integer_or("nodes", c.nodes);
-  c.gpus_per_node = f.positive_integer_or("gpus_per_node", c.gpus_per_node);
+void apply_cluster_fields(ClusterSpec& c, const core::Fields& fields, bool full) {
+  const ClusterFieldReader f(fields, S::cluster);
+  c.name = f.text_or("name", c.name);
+  c.source = f.text_or("source", c.source);
+  if (f.has("calibration")) c.calibration = calibration_from_fields(fields.child("calibration"));
+  if (full || f.has("gpu")) c.gpu = gpu_of(fields, c.calibration ? &*c.calibration : nullptr);
+  c.nodes = f.integer_or("nodes", c.nodes);
+  c.gpus_per_node = f.integer_or("gpus_per_node", c.gpus_per_node);
   // Without a preset, one NIC per GPU is the common layout (DGX, HGX).
-  c.nics_per_node = f.positive_integer_or("nics_per_node", full ? c.gpus_per_node : c.nics_per_node);
+  c.nics_per_node = f.integer_or("nics_per_node", full ? c.gpus_per_node : c.nics_per_node);
   apply_link_fields(c, f, full);
-  c.nodes_per_leaf = f.positive_integer_or("nodes_per_leaf", c.nodes_per_leaf);
-  c.fabric_oversubscription =
-      oversubscription(f, "fabric_oversubscription", c.fabric_oversubscription, "non-blocking");
-  if (f.has("fabric")) apply_fabric_fields(c.fabric, c.nodes_per_leaf, f.child("fabric"));
+  c.nodes_per_leaf = f.integer_or("nodes_per_leaf", c.nodes_per_leaf);
+  c.fabric_oversubscription = f.number_or("fabric_oversubscription", c.fabric_oversubscription);
+  if (f.has("fabric")) apply_fabric_fields(c.fabric, c.nodes_per_leaf, fields.child("fabric"));
   else if (c.fabric.nodes_per_pod > 0 && c.fabric.nodes_per_pod % c.nodes_per_leaf != 0)
-    f.fail("nodes_per_leaf", "expected a divisor of the preset's fabric.nodes_per_pod (" +
-                                 std::to_string(c.fabric.nodes_per_pod) + ")");
+    fields.fail("nodes_per_leaf", "expected a divisor of the preset's fabric.nodes_per_pod (" +
+                                      std::to_string(c.fabric.nodes_per_pod) + ")");
   c.intra_node_efficiency = efficiency(f, "intra_node_efficiency", c.intra_node_efficiency, full);
   c.inter_node_efficiency = efficiency(f, "inter_node_efficiency", c.inter_node_efficiency, full);
-  if (f.has("memory_reserve_gib")) c.memory_reserve = core::gib(f.non_negative_number("memory_reserve_gib"));
+  if (f.has("memory_reserve_gib")) c.memory_reserve = core::gib(f.number("memory_reserve_gib"));
   // The base has no GPU yet: the check waits for a description that has one.
   if (c.gpu.hbm_capacity.value() > 0 && !(c.memory_reserve < c.gpu.hbm_capacity))
-    f.fail("memory_reserve_gib", "expected less than the GPU's memory (" +
+    fields.fail("memory_reserve_gib", "expected less than the GPU's memory (" +
                                      std::to_string(c.gpu.hbm_capacity.value() / core::gib(1).value()) + " GiB)");
 }
 
@@ -184,7 +161,5 @@ std::vector<ClusterSpec> cluster_presets() {
   for (const auto& name : cluster_preset_names()) out.push_back(load_cluster(name));
   return out;
 }
-
-const std::vector<std::string>& cluster_file_keys() { return kClusterKeys; }
 
 }  // namespace hpsim::topologies

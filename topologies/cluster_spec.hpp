@@ -107,11 +107,9 @@ struct ClusterSpec {
 ClusterSpec load_cluster(const std::string& spec);
 /// A mapping (file or inline in a validation case): `preset` + overrides, or a full description.
 ClusterSpec cluster_from_fields(const core::Fields& fields);
-/// The keys a cluster file may hold (top level; the GPU mapping has its own).
-const std::vector<std::string>& cluster_file_keys();
 /// A GPU preset by name (a100-40gb, a100-80gb, h100-sxm, h200-sxm, ...) or a GPU YAML/JSON file.
 GpuSpec load_gpu(const std::string& name);
-/// A GPU mapping: `preset` + overrides, or a full description (format in topologies/README.md); a cluster file's
+/// A GPU mapping: `preset` + overrides, or a full description (keys in topologies/cluster_fields); a cluster file's
 /// calibration, when given, supplies the measured figures (apply_calibration) and the mapping's own keys win.
 GpuSpec gpu_from_fields(const core::Fields& fields, const Calibration* calibration = nullptr);
 std::vector<std::string> cluster_preset_names();  ///< sorted

@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "topologies/cluster_fields.hpp"
 #include "topologies/cluster_spec.hpp"
 #include "topologies/preset_files.hpp"
 
@@ -9,30 +10,17 @@ namespace hpsim::topologies {
 
 namespace {
 
-const std::vector<std::string> kGpuKeys = {"kind",           "name",      "source",  "description", "preset",
-                                           "peak_tflop_per_s", "hbm_gib", "hbm_gbyte", "hbm_gbyte_per_s",
-                                           "vector_tflop_per_s", "vector_table",   "sm_count",   "efficiency",
-                                           "gemm_table"};
-const std::vector<std::string> kEfficiencyKeys = {"gemm_peak_fraction", "memory_peak_fraction", "gemm_tile_m",
-                                                  "gemm_tile_n",        "gemm_k_half_efficiency", "kernel_overhead_us",
-                                                  "host_overhead_us"};
+using S = ClusterSection;
 
-double fraction(const core::Fields& f, const std::string& key, double fallback) {
-  if (!f.has(key)) return fallback;
-  const double v = f.number(key);
-  if (!(v > 0 && v <= 1)) f.fail(key, "expected a fraction in (0, 1], got " + f.node()[key].Scalar());
-  return v;
-}
-
-void apply_efficiency(ComputeEfficiency& e, const core::Fields& f) {
-  detail::reject_unknown_keys(f, kEfficiencyKeys);
-  e.gemm_peak_fraction = fraction(f, "gemm_peak_fraction", e.gemm_peak_fraction);
-  e.memory_peak_fraction = fraction(f, "memory_peak_fraction", e.memory_peak_fraction);
-  e.gemm_tile_m = f.positive_integer_or("gemm_tile_m", e.gemm_tile_m);
-  e.gemm_tile_n = f.positive_integer_or("gemm_tile_n", e.gemm_tile_n);
-  e.gemm_k_half_efficiency = f.positive_number_or("gemm_k_half_efficiency", e.gemm_k_half_efficiency);
-  if (f.has("kernel_overhead_us")) e.kernel_overhead = core::microseconds(f.non_negative_number("kernel_overhead_us"));
-  if (f.has("host_overhead_us")) e.host_overhead = core::microseconds(f.non_negative_number("host_overhead_us"));
+void apply_efficiency(ComputeEfficiency& e, const core::Fields& fields) {
+  const ClusterFieldReader f(fields, S::gpu_efficiency);
+  e.gemm_peak_fraction = f.number_or("gemm_peak_fraction", e.gemm_peak_fraction);
+  e.memory_peak_fraction = f.number_or("memory_peak_fraction", e.memory_peak_fraction);
+  e.gemm_tile_m = f.integer_or("gemm_tile_m", e.gemm_tile_m);
+  e.gemm_tile_n = f.integer_or("gemm_tile_n", e.gemm_tile_n);
+  e.gemm_k_half_efficiency = f.number_or("gemm_k_half_efficiency", e.gemm_k_half_efficiency);
+  if (f.has("kernel_overhead_us")) e.kernel_overhead = core::microseconds(f.number("kernel_overhead_us"));
+  if (f.has("host_overhead_us")) e.host_overhead = core::microseconds(f.number("host_overhead_us"));
 }
 
 std::map<core::VectorKernel, core::FlopsPerSecond> parse_vector_table(const core::Fields& f) {
@@ -69,30 +57,30 @@ std::vector<GemmMeasurement> parse_gemm_table(const core::Fields& f) {
 }
 
 /// Overlays the keys present in `f` onto `gpu`; `full` requires what a description without a preset must give.
-void apply_gpu_fields(GpuSpec& gpu, const core::Fields& f, bool full) {
-  detail::reject_unknown_keys(f, kGpuKeys);
-  gpu.name = f.string_or("name", gpu.name);
-  gpu.source = f.string_or("source", gpu.source);
-  if (full && !f.has("peak_tflop_per_s") && gpu.peak.empty()) f.fail("peak_tflop_per_s", "missing (required without a preset)");
+void apply_gpu_fields(GpuSpec& gpu, const core::Fields& fields, bool full) {
+  const ClusterFieldReader f(fields, S::gpu);
+  gpu.name = f.text_or("name", gpu.name);
+  gpu.source = f.text_or("source", gpu.source);
+  if (full && !f.has("peak_tflop_per_s") && gpu.peak.empty()) f.require("peak_tflop_per_s");
   if (f.has("peak_tflop_per_s")) {
-    const core::Fields peaks = f.child("peak_tflop_per_s");
+    const core::Fields peaks = fields.child("peak_tflop_per_s");
     for (const auto& entry : peaks.node()) {
       const std::string key = entry.first.as<std::string>();
       const Precision p = parse_precision(key, peaks.where(), key);
       gpu.peak[p] = core::tflop_per_s(peaks.positive_number(key));
     }
-    if (gpu.peak.empty()) f.fail("peak_tflop_per_s", "expected at least one precision");
+    if (gpu.peak.empty()) fields.fail("peak_tflop_per_s", "expected at least one precision");
   }
-  if (f.has("hbm_gib") && f.has("hbm_gbyte")) f.fail("hbm_gbyte", "give hbm_gib or hbm_gbyte, not both");
-  if (f.has("hbm_gib")) gpu.hbm_capacity = core::gib(f.positive_number("hbm_gib"));
-  else if (f.has("hbm_gbyte")) gpu.hbm_capacity = core::gigabytes(f.positive_number("hbm_gbyte"));
-  else if (full) f.fail("hbm_gib", "missing (required without a preset; or give hbm_gbyte)");
-  if (full || f.has("hbm_gbyte_per_s")) gpu.hbm_bandwidth = core::gbyte_per_s(f.positive_number("hbm_gbyte_per_s"));
-  if (f.has("vector_tflop_per_s")) gpu.vector_peak = core::tflop_per_s(f.positive_number("vector_tflop_per_s"));
-  if (f.has("vector_table")) gpu.vector_table = parse_vector_table(f.child("vector_table"));
-  if (full || f.has("sm_count")) gpu.sm_count = f.positive_integer("sm_count");
-  if (f.has("efficiency")) apply_efficiency(gpu.efficiency, f.child("efficiency"));
-  if (f.has("gemm_table")) gpu.gemm_table = parse_gemm_table(f);
+  if (f.has("hbm_gib") && f.has("hbm_gbyte")) fields.fail("hbm_gbyte", "give hbm_gib or hbm_gbyte, not both");
+  if (f.has("hbm_gib")) gpu.hbm_capacity = core::gib(f.number("hbm_gib"));
+  else if (f.has("hbm_gbyte")) gpu.hbm_capacity = core::gigabytes(f.number("hbm_gbyte"));
+  else if (full) f.require("hbm_gib");
+  if (full || f.has("hbm_gbyte_per_s")) gpu.hbm_bandwidth = core::gbyte_per_s(f.number("hbm_gbyte_per_s"));
+  if (f.has("vector_tflop_per_s")) gpu.vector_peak = core::tflop_per_s(f.number("vector_tflop_per_s"));
+  if (f.has("vector_table")) gpu.vector_table = parse_vector_table(fields.child("vector_table"));
+  if (full || f.has("sm_count")) gpu.sm_count = f.integer("sm_count");
+  if (f.has("efficiency")) apply_efficiency(gpu.efficiency, fields.child("efficiency"));
+  if (f.has("gemm_table")) gpu.gemm_table = parse_gemm_table(fields);
 }
 
 /// presets/base.yaml's `gpu` mapping: where every GPU, preset or not, starts.

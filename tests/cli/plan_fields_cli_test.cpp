@@ -9,6 +9,7 @@
 
 #include "planner/plan_fields.hpp"
 #include "run_hpsim.hpp"
+#include "topologies/cluster_fields.hpp"
 
 namespace {
 
@@ -96,7 +97,7 @@ TEST_CASE("plan keys: a bad value gets the same one-line error from a file, simu
   }
 }
 
-TEST_CASE("plan keys: docs/plan_keys.md is the table hpsim keys prints (regenerate with scripts/gen_docs.sh)") {
+TEST_CASE("plan, model and cluster keys: docs/*_keys.md are the tables hpsim keys prints (regenerate with scripts/gen_docs.sh)") {
   const Outcome keys = hpsim_test::hpsim("keys --format md");
   REQUIRE(keys.code == 0);
   for (const auto& f : plan_field_table()) CHECK(keys.out.find("| " + std::string(f.key) + " | ") != std::string::npos);
@@ -107,4 +108,11 @@ TEST_CASE("plan keys: docs/plan_keys.md is the table hpsim keys prints (regenera
   CHECK(model_keys.out.find("| num_key_value_heads | ") != std::string::npos);
   const std::string model_doc = slurp(std::string(HPSIM_SOURCE_DIR) + "/docs/model_keys.md");
   CHECK_MESSAGE(model_doc.find(model_keys.out) != std::string::npos, "docs/model_keys.md is stale: run scripts/gen_docs.sh");
+  const Outcome cluster_keys = hpsim_test::hpsim("keys --cluster --format md");
+  REQUIRE(cluster_keys.code == 0);
+  for (const auto& f : hpsim::topologies::cluster_field_table())
+    CHECK(cluster_keys.out.find("| " + hpsim::topologies::cluster_field_path(f) + " | ") != std::string::npos);
+  const std::string cluster_doc = slurp(std::string(HPSIM_SOURCE_DIR) + "/docs/cluster_keys.md");
+  CHECK_MESSAGE(cluster_doc.find(cluster_keys.out) != std::string::npos,
+                "docs/cluster_keys.md is stale: run scripts/gen_docs.sh");
 }
