@@ -338,16 +338,30 @@ std::int64_t ceil_log2(std::int64_t n) {
   return bits;
 }
 
+/// The calibration's fit for `op`, if it has one: a collective's ring fit (all-reduce's is the intra-node link
+/// already), send/recv's own.
+std::optional<LinkFit> calibrated_fit(const Calibration& c, Collective op) {
+  if (op == Collective::send_recv) return c.send_recv;
+  if (op != Collective::all_gather && op != Collective::reduce_scatter && op != Collective::all_to_all) return {};
+  const auto fits = c.collectives.find(to_string(op));
+  if (fits == c.collectives.end()) return {};
+  const auto ring = fits->second.find("ring");
+  return ring == fits->second.end() ? std::nullopt : std::optional<LinkFit>(ring->second);
+}
+
 }  // namespace
 
-CollectiveCoster::CollectiveCoster(const ClusterSpec& cluster) : cluster_(cluster), graph_(cluster) {
-  const auto& links = graph_.links();
-  seconds_per_byte_.resize(links.size());
-  for (std::size_t i = 0; i < links.size(); ++i) {
-    const double eff = links[i].link_class == LinkClass::nvlink ? cluster_.intra_node_efficiency
-                                                                : cluster_.inter_node_efficiency;
-    seconds_per_byte_[i] = 1.0 / (links[i].bandwidth.value() * eff);
-  }
+CollectiveCoster::CollectiveCoster(const ClusterSpec& cluster)
+    : cluster_(cluster), graph_(cluster), nominal_(nominal_link_prices(graph_, cluster_)) {
+  if (!cluster_.calibration) return;
+  for (std::size_t i = 0; i < kCollectiveCount; ++i)
+    if (const auto fit = calibrated_fit(*cluster_.calibration, static_cast<Collective>(i)))
+      fitted_[i] = fitted_link_prices(nominal_, graph_, cluster_, *fit);
+}
+
+const LinkPrices& CollectiveCoster::prices(Collective op) const {
+  const auto& fitted = fitted_[static_cast<std::size_t>(op)];
+  return fitted ? *fitted : nominal_;
 }
 
 std::vector<CollectiveModel> CollectiveCoster::models(Collective op,
@@ -480,8 +494,9 @@ std::vector<CollectiveModel> CollectiveCoster::models(Collective op,
   const GroupSet set = flatten(groups, layout, op);
   if (set.groups.empty())
     return {CollectiveModel{Algorithm::ring, core::Seconds(0), core::BytesPerSecond(kInfinity)}};
-  LinkLoads loads(layout, seconds_per_byte_, trace);
-  AlgorithmPricing price(set, layout, loads, cluster_.intra_node_latency.value(), cluster_.inter_node_latency.value());
+  const LinkPrices& priced = prices(op);
+  LinkLoads loads(layout, priced.seconds_per_byte, trace);
+  AlgorithmPricing price(set, layout, loads, priced.intra_node_step_s, priced.inter_node_step_s);
   switch (op) {
     case Collective::all_to_all: return {price.all_to_all()};
     case Collective::send_recv: return {price.send_recv()};
@@ -504,7 +519,7 @@ CollectiveModel CollectiveCoster::parameter_server_model(const std::vector<std::
   const LinkLayout& layout = graph_.layout();
   const GroupSet set = flatten(groups, layout, Collective::all_to_all);
   if (set.groups.empty() || servers <= 0) return CollectiveModel{Algorithm::ring, core::Seconds(0), core::BytesPerSecond(kInfinity)};
-  LinkLoads loads(layout, seconds_per_byte_, nullptr);
+  LinkLoads loads(layout, nominal_.seconds_per_byte, nullptr);
   const std::vector<char> keep = representatives(set, layout);
   double latency = 0;
   auto shards = [&](bool push) {
@@ -526,8 +541,8 @@ CollectiveModel CollectiveCoster::parameter_server_model(const std::vector<std::
   for (const auto& g : set.groups) {
     const std::int64_t first = set.ranks[static_cast<std::size_t>(set.begin(g.first_block))];
     const std::int64_t last = set.ranks[static_cast<std::size_t>(set.begin(g.last_block) - 1)];
-    const double alpha = layout.node_of(first) != layout.node_of(last) ? cluster_.inter_node_latency.value()
-                                                                        : cluster_.intra_node_latency.value();
+    const double alpha = layout.node_of(first) != layout.node_of(last) ? nominal_.inter_node_step_s
+                                                                        : nominal_.intra_node_step_s;
     latency = std::max(latency, 2 * alpha);
   }
   const double seconds_per_byte = shards(true) + shards(false);

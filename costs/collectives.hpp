@@ -1,18 +1,22 @@
 #pragma once
 /// Collective communication cost over groups of ranks placed on the cluster's link graph (its routes): priced here,
 /// beside the compute cost, from the topology that topologies/ describes.
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "core/units.hpp"
+#include "costs/link_prices.hpp"
 #include "topologies/cluster_spec.hpp"
 #include "topologies/link_graph.hpp"
 
 namespace hpsim::costs {
 
 enum class Collective { all_reduce, all_gather, reduce_scatter, all_to_all, broadcast, send_recv };
+inline constexpr std::size_t kCollectiveCount = 6;
 enum class Algorithm { automatic, ring, tree, hierarchical };
 std::string to_string(Collective c);
 std::string to_string(Algorithm a);
@@ -33,6 +37,9 @@ struct UsedRoute {
 using RouteTrace = std::vector<UsedRoute>;
 
 /// Costs collectives by routing the point-to-point transfers each algorithm makes and loading the links they cross.
+/// A cluster with a calibration block prices all-gather, reduce-scatter and all-to-all by their ring fits and
+/// send/recv by its fit where the block has them (inside a node: the fit's bandwidth and per-step latency); the
+/// all-reduce fit is the cluster's intra-node link itself, which every other collective uses.
 /// Ranks are global GPU indices: node * gpus_per_node + local index. `bytes` follows nccl-tests: the whole buffer
 /// for all-reduce / broadcast / send-recv, the whole gathered output for all-gather, the whole input for
 /// reduce-scatter, the whole send buffer per rank for all-to-all.
@@ -69,7 +76,9 @@ class CollectiveCoster {
  private:
   topologies::ClusterSpec cluster_;
   topologies::LinkGraph graph_;
-  std::vector<double> seconds_per_byte_;  ///< per link: 1 / (rate · efficiency of its class)
+  LinkPrices nominal_;
+  std::array<std::optional<LinkPrices>, kCollectiveCount> fitted_;  ///< per Collective, where a calibration fits it
+  [[nodiscard]] const LinkPrices& prices(Collective op) const;
   [[nodiscard]] std::vector<CollectiveModel> models(Collective op, const std::vector<std::vector<std::int64_t>>& groups,
                                                     RouteTrace* trace) const;
 };

@@ -70,8 +70,8 @@ constexpr std::array kClusterRows = {
     ClusterField{S::cluster, "fabric", V::structured, "", "rail-optimized, one pod",
                  "the switch tiers above the leaves", "a mapping of fabric.* keys"},
     ClusterField{S::cluster, "calibration", V::structured, "", "absent",
-                 "what hpsim calibrate measured: the GPU's rates and the intra-node link (the all-reduce ring fit) "
-                 "come from it",
+                 "what hpsim calibrate measured: the GPU's rates, the intra-node link (the all-reduce ring fit) and "
+                 "the intra-node price of each other collective it has a fit for come from it",
                  "a mapping of calibration.* keys"},
 };
 
