@@ -9,10 +9,15 @@
 #include <stdexcept>
 
 #include "core/error.hpp"
+#include "costs/group_set.hpp"
+#include "costs/link_loads.hpp"
+#include "costs/transfers.hpp"
 
 namespace hpsim::costs {
 
 using namespace topologies;  // the cluster, its link graph and routes
+using detail::GroupSet;
+using detail::LinkLoads;
 
 std::string to_string(Collective c) {
   switch (c) {
@@ -39,298 +44,6 @@ std::string to_string(Algorithm a) {
 namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
-
-/// The non-trivial groups, flattened: ranks sorted, split into per-node blocks (contiguous after sorting).
-struct GroupSet {
-  struct Group {
-    std::int64_t first_block = 0, last_block = 0;  ///< [first, last) into block_start
-    std::int64_t min_per_node = 0, max_per_node = 0;
-    [[nodiscard]] std::int64_t node_count() const { return last_block - first_block; }
-  };
-  std::vector<std::int64_t> ranks;
-  std::vector<std::int64_t> block_start;  ///< one per block, plus a sentinel after each group's last block
-  std::vector<Group> groups;
-
-  [[nodiscard]] std::int64_t begin(std::int64_t block) const { return block_start[static_cast<std::size_t>(block)]; }
-  [[nodiscard]] std::int64_t size(std::int64_t block) const { return begin(block + 1) - begin(block); }
-  [[nodiscard]] const std::int64_t* block(std::int64_t b) const {
-    return ranks.data() + begin(b);
-  }
-  [[nodiscard]] std::int64_t rank(std::int64_t block, std::int64_t i) const {
-    return ranks[static_cast<std::size_t>(begin(block) + i)];
-  }
-};
-
-GroupSet flatten(const std::vector<std::vector<std::int64_t>>& groups, const LinkLayout& layout, Collective op) {
-  const std::int64_t total = layout.nodes * layout.gpus_per_node;
-  GroupSet set;
-  std::size_t count = 0;
-  for (const auto& g : groups) count += g.size();
-  set.ranks.reserve(count);
-  set.block_start.reserve(count + groups.size());
-  for (const auto& g : groups) {
-    if (g.size() <= 1) continue;
-    if (op == Collective::send_recv && g.size() != 2)
-      throw std::invalid_argument("send_recv takes groups of 2 ranks (sender, receiver), got " +
-                                  std::to_string(g.size()));
-    const std::size_t first = set.ranks.size();
-    for (const std::int64_t r : g) {
-      if (r < 0 || r >= total)
-        throw std::out_of_range("collective group: rank " + std::to_string(r) + " outside the cluster of " +
-                                std::to_string(total) + " GPUs");
-      set.ranks.push_back(r);
-    }
-    // send_recv keeps (sender, receiver); the other collectives order ranks by node, as NCCL's rings do.
-    if (op != Collective::send_recv &&
-        !std::is_sorted(set.ranks.begin() + static_cast<std::ptrdiff_t>(first), set.ranks.end()))
-      std::sort(set.ranks.begin() + static_cast<std::ptrdiff_t>(first), set.ranks.end());
-    GroupSet::Group info;
-    info.first_block = static_cast<std::int64_t>(set.block_start.size());
-    info.min_per_node = std::numeric_limits<std::int64_t>::max();
-    std::int64_t previous_node = -1;
-    for (std::size_t i = first; i < set.ranks.size(); ++i) {
-      const std::int64_t node = layout.node_of(set.ranks[i]);
-      if (node != previous_node || op == Collective::send_recv) set.block_start.push_back(static_cast<std::int64_t>(i));
-      previous_node = node;
-    }
-    info.last_block = static_cast<std::int64_t>(set.block_start.size());
-    set.block_start.push_back(static_cast<std::int64_t>(set.ranks.size()));  // sentinel
-    for (std::int64_t b = info.first_block; b < info.last_block; ++b) {
-      info.min_per_node = std::min(info.min_per_node, set.size(b));
-      info.max_per_node = std::max(info.max_per_node, set.size(b));
-    }
-    set.groups.push_back(info);
-  }
-  return set;
-}
-
-/// Bytes per directed link for one phase, summed over the concurrent groups. Scratch for one models() call.
-class LinkLoads {
- public:
-  LinkLoads(const LinkLayout& layout, const std::vector<double>& seconds_per_byte, RouteTrace* trace)
-      : layout_(layout),
-        seconds_per_byte_(seconds_per_byte),
-        bytes_(seconds_per_byte.size(), 0.0),
-        path_(static_cast<std::size_t>(layout.max_route_hops())),
-        trace_(trace) {}
-
-  /// `bytes` from `src` to `dst`, leaving the node through NIC `nic` (-1: the source's nearest), spread over the
-  /// route's links as ECMP spreads them.
-  void send(std::int64_t src, std::int64_t dst, double bytes, std::int64_t nic = -1) {
-    const int n = route(src, dst, nic);
-    for (int i = 0; i < n; ++i) add(path_[static_cast<std::size_t>(i)].link, bytes * path_[static_cast<std::size_t>(i)].fraction);
-  }
-
-  /// `bytes` each way between `a` and `b` over the same links (the way back is the way there reversed: link pairs
-  /// are numbered (2i, 2i+1), so one route serves both directions).
-  void exchange(std::int64_t a, std::int64_t b, double bytes, std::int64_t nic = -1) {
-    const int n = route(a, b, nic);
-    for (int i = 0; i < n; ++i) {
-      const RouteHop& h = path_[static_cast<std::size_t>(i)];
-      add(h.link, bytes * h.fraction);
-      add(h.link ^ 1, bytes * h.fraction);
-    }
-  }
-
-  /// Seconds the busiest link needs for what was sent; clears the loads.
-  double drain() {
-    double worst = 0.0;
-    for (const std::int64_t l : touched_) {
-      const auto i = static_cast<std::size_t>(l);
-      worst = std::max(worst, bytes_[i] * seconds_per_byte_[i]);
-      bytes_[i] = 0.0;
-    }
-    touched_.clear();
-    return worst;
-  }
-
- private:
-  int route(std::int64_t src, std::int64_t dst, std::int64_t nic) {
-    const int n = layout_.route(src, dst, nic, path_.data());
-    if (trace_ != nullptr) trace_->push_back({src, dst, nic, {path_.begin(), path_.begin() + n}});
-    return n;
-  }
-  void add(std::int64_t link, double bytes) {
-    double& b = bytes_[static_cast<std::size_t>(link)];
-    if (b == 0.0) touched_.push_back(link);
-    b += bytes;
-  }
-
-  const LinkLayout& layout_;
-  const std::vector<double>& seconds_per_byte_;
-  std::vector<double> bytes_;
-  std::vector<std::int64_t> touched_;
-  std::vector<RouteHop> path_;
-  RouteTrace* trace_;
-};
-
-/// Visits the members of a node block in chain order start, start+1, ..., start-1 (mod cnt), calling hop(a, b) for
-/// each consecutive pair (no division in the loop); returns the last member.
-template <typename Hop>
-std::int64_t chain(std::int64_t cnt, std::int64_t start, Hop&& hop) {
-  std::int64_t at = start;
-  for (std::int64_t t = 0; t + 1 < cnt; ++t) {
-    const std::int64_t next = at + 1 == cnt ? 0 : at + 1;
-    hop(at, next);
-    at = next;
-  }
-  return at;
-}
-
-/// Ring over the group's blocks (NCCL rings): inside a node consecutive ranks over NVSwitch; across nodes, c
-/// channels (c = fewest members on a node), channel j entering each node at its member j and leaving through
-/// that member's NIC, so a full node's 8 members use its 8 NICs. Each rank sends `factor`·S per channel's share.
-/// `closed` = false leaves out the hop back to the start (pipelined chain, broadcast).
-void ring_transfers(const GroupSet& set, const GroupSet::Group& g, const LinkLayout& layout, double factor,
-                    bool closed, LinkLoads& loads) {
-  const std::int64_t nodes = g.node_count();
-  const std::int64_t channels = nodes == 1 ? 1 : g.min_per_node;
-  const double share = factor / static_cast<double>(channels);
-  for (std::int64_t j = 0; j < channels; ++j) {
-    for (std::int64_t b = 0; b < nodes; ++b) {
-      const std::int64_t block = g.first_block + b;
-      const std::int64_t* r = set.block(block);
-      const std::int64_t cnt = set.size(block);
-      const std::int64_t start = j % cnt;
-      const std::int64_t at = chain(cnt, start, [&](std::int64_t x, std::int64_t y) { loads.send(r[x], r[y], share); });
-      if (!closed && b == nodes - 1) continue;
-      const std::int64_t next_block = b + 1 == nodes ? g.first_block : block + 1;
-      const std::int64_t entry = set.block(next_block)[j % set.size(next_block)];
-      // On rails the channel stays on its entry member's rail (PXN); without rails the sender's own NIC is as near.
-      loads.send(r[at], entry, share, layout.rail_optimized() ? layout.nic_of(layout.local_of(r[start])) : -1);
-    }
-  }
-}
-
-/// Parent of `rank` in NCCL's binary tree over n ranks (ncclGetBtree), -1 for the root.
-std::int64_t btree_parent(std::int64_t rank, std::int64_t n) {
-  if (rank == 0) return -1;
-  std::int64_t bit = 1;
-  while (bit < n && !(bit & rank)) bit <<= 1;
-  std::int64_t up = (rank ^ bit) | (bit << 1);
-  if (up >= n) up = rank ^ bit;
-  return up;
-}
-
-/// Parent in NCCL's second tree (ncclGetDtree): shifted by one for odd n, mirrored for even n.
-std::int64_t dtree_parent(std::int64_t rank, std::int64_t n) {
-  if (n % 2 == 1) {
-    const std::int64_t p = btree_parent((rank - 1 + n) % n, n);
-    return p < 0 ? -1 : (p + 1) % n;
-  }
-  const std::int64_t p = btree_parent(n - 1 - rank, n);
-  return p < 0 ? -1 : n - 1 - p;
-}
-
-/// Double binary tree across nodes, chain inside (NCCL tree all-reduce). One channel per member of the smallest
-/// node block, each through its head's NIC, carrying S/c: inside the node the chain reduces towards the head
-/// and broadcasts back; across nodes half the channel's data goes up and down each of the two trees.
-void tree_transfers(const GroupSet& set, const GroupSet::Group& g, LinkLoads& loads) {
-  const std::int64_t nodes = g.node_count();
-  const std::int64_t channels = g.min_per_node;
-  const double share = 1.0 / static_cast<double>(channels);
-  // Parents depend only on the node position: compute them once per group, not once per channel.
-  std::vector<std::int64_t> parents;
-  parents.reserve(static_cast<std::size_t>(2 * nodes));
-  for (std::int64_t b = 0; b < nodes; ++b) {
-    parents.push_back(btree_parent(b, nodes));
-    parents.push_back(dtree_parent(b, nodes));
-  }
-  for (std::int64_t j = 0; j < channels; ++j) {
-    for (std::int64_t b = 0; b < nodes; ++b) {
-      const std::int64_t block = g.first_block + b;
-      const std::int64_t* r = set.block(block);
-      const std::int64_t cnt = set.size(block);
-      const std::int64_t start = j % cnt;
-      // Reduce towards the head, broadcast back.
-      const std::int64_t at =
-          chain(cnt, start, [&](std::int64_t x, std::int64_t y) { loads.exchange(r[x], r[y], share); });
-      for (int tree = 0; tree < 2; ++tree) {
-        const std::int64_t parent = parents[static_cast<std::size_t>(2 * b + tree)];
-        if (parent < 0) continue;
-        const std::int64_t pblock = g.first_block + parent;
-        const std::int64_t phead = set.block(pblock)[j % set.size(pblock)];
-        loads.exchange(r[start], phead, share / 2);  // through the child's NIC both ways
-      }
-    }
-  }
-}
-
-/// Ring among the members of one node (reduce-scatter or all-gather phase of the hierarchical all-reduce).
-void intra_ring_transfers(const GroupSet& set, const GroupSet::Group& g, double factor, LinkLoads& loads) {
-  for (std::int64_t block = g.first_block; block < g.last_block; ++block) {
-    const std::int64_t cnt = set.size(block);
-    const std::int64_t* r = set.block(block);
-    for (std::int64_t i = 0; i < cnt; ++i) loads.send(r[i], r[i + 1 == cnt ? 0 : i + 1], factor);
-  }
-}
-
-/// Ring across nodes among the members at the same position in their node, each on its own NIC, over S/c.
-void inter_ring_transfers(const GroupSet& set, const GroupSet::Group& g, LinkLoads& loads) {
-  const std::int64_t nodes = g.node_count();
-  const double c = static_cast<double>(g.min_per_node);
-  const double share = 2.0 * static_cast<double>(nodes - 1) / static_cast<double>(nodes) / c;
-  for (std::int64_t p = 0; p < g.min_per_node; ++p)
-    for (std::int64_t b = 0; b < nodes; ++b)
-      loads.send(set.rank(g.first_block + b, p), set.rank(g.first_block + (b + 1 == nodes ? 0 : b + 1), p), share);
-}
-
-/// Which groups need their transfers enumerated. With one NIC per GPU on a rail-optimized fabric (every rail its
-/// own plane of leaves, spines and cores), a group whose every node holds the same local indices L only loads the
-/// links of those GPUs, their NICs and rails L: groups with disjoint L never share a link, and a class of groups whose L is a shift of another class's (same nodes, same pattern) loads
-/// an isomorphic set of links with the same rates. So one class per distinct (pattern, nodes) suffices, e.g.
-/// 1 of the 8 rail-aligned copies of the DP groups when tp = 8. Anything less regular enumerates every group.
-std::vector<char> representatives(const GroupSet& set, const LinkLayout& layout) {
-  std::vector<char> all(set.groups.size(), 1);
-  // Without rails, groups on different local indices meet in the leaves' uplinks: every group counts.
-  if (layout.nics_per_node != layout.gpus_per_node || !layout.rail_optimized()) return all;
-  std::vector<std::int64_t> owner(static_cast<std::size_t>(layout.gpus_per_node), -1);  // local -> class
-  std::vector<std::vector<std::int64_t>> signatures;  // per class: pattern, then each group's nodes
-  std::vector<std::int64_t> class_of(set.groups.size());
-  for (std::size_t gi = 0; gi < set.groups.size(); ++gi) {
-    const auto& g = set.groups[gi];
-    const std::int64_t cnt = set.size(g.first_block);
-    const std::int64_t* first = set.block(g.first_block);
-    for (std::int64_t b = g.first_block; b < g.last_block; ++b) {
-      if (set.size(b) != cnt) return all;
-      const std::int64_t* r = set.block(b);
-      for (std::int64_t i = 0; i < cnt; ++i)
-        if (layout.local_of(r[i]) != layout.local_of(first[i])) return all;
-    }
-    // The class is named by its lowest local index; its members must all belong to it alone.
-    const std::int64_t base = layout.local_of(first[0]);
-    std::int64_t cls = owner[static_cast<std::size_t>(base)];
-    if (cls < 0) {
-      cls = static_cast<std::int64_t>(signatures.size());
-      std::vector<std::int64_t> pattern;
-      for (std::int64_t i = 0; i < cnt; ++i) {
-        auto& o = owner[static_cast<std::size_t>(layout.local_of(first[i]))];
-        if (o >= 0) return all;  // overlaps another class
-        o = cls;
-        pattern.push_back(layout.local_of(first[i]) - base);
-      }
-      pattern.push_back(-1);
-      signatures.push_back(std::move(pattern));
-    } else {
-      // Same class: exactly the same local indices.
-      const auto& sig = signatures[static_cast<std::size_t>(cls)];
-      if (static_cast<std::int64_t>(sig.size()) < cnt + 1 || sig[static_cast<std::size_t>(cnt)] != -1) return all;
-      for (std::int64_t i = 0; i < cnt; ++i)
-        if (layout.local_of(first[i]) - base != sig[static_cast<std::size_t>(i)]) return all;
-    }
-    auto& sig = signatures[static_cast<std::size_t>(cls)];
-    sig.push_back(g.node_count());
-    for (std::int64_t b = g.first_block; b < g.last_block; ++b) sig.push_back(layout.node_of(*set.block(b)));
-    class_of[gi] = cls;
-  }
-  // Keep the first class of each distinct signature.
-  std::vector<char> keep_class(signatures.size(), 1);
-  for (std::size_t a = 0; a < signatures.size(); ++a)
-    for (std::size_t b = 0; b < a && keep_class[a]; ++b)
-      if (keep_class[b] && signatures[a] == signatures[b]) keep_class[a] = 0;
-  for (std::size_t gi = 0; gi < set.groups.size(); ++gi) all[gi] = keep_class[static_cast<std::size_t>(class_of[gi])];
-  return all;
-}
 
 std::int64_t ceil_log2(std::int64_t n) {
   std::int64_t bits = 0;
@@ -383,7 +96,11 @@ class AlgorithmPricing {
  public:
   AlgorithmPricing(const GroupSet& set, const LinkLayout& layout, LinkLoads& loads, double alpha_intra_s,
                    double alpha_inter_s)
-      : set_(set), layout_(layout), loads_(loads), keep_(representatives(set, layout)), alpha_intra_(alpha_intra_s),
+      : set_(set),
+        layout_(layout),
+        loads_(loads),
+        keep_(detail::representatives(set, layout)),
+        alpha_intra_(alpha_intra_s),
         alpha_inter_(alpha_inter_s) {}
 
   /// Ring all-reduce (2(n-1) steps), all-gather or reduce-scatter (n-1 steps), or a chained broadcast.
@@ -394,7 +111,7 @@ class AlgorithmPricing {
     for (const auto& g : set_.groups) latency = std::max(latency, steps_of(g) * alpha(g));
     each([&](const GroupSet::Group& g) {
       const double factor = chain ? 1.0 : steps_of(g) / ranks_of(g);  // 2(n-1)/n, (n-1)/n, or S per hop
-      ring_transfers(set_, g, layout_, factor, !chain, loads_);
+      detail::ring_transfers(set_, g, layout_, factor, !chain, loads_);
     });
     return model(Algorithm::ring, latency, loads_.drain());
   }
@@ -402,7 +119,7 @@ class AlgorithmPricing {
   /// Double binary tree across nodes (NCCL's tree), for groups that all span nodes.
   CollectiveModel tree() {
     double latency = 0;
-    each([&](const GroupSet::Group& g) { tree_transfers(set_, g, loads_); });
+    each([&](const GroupSet::Group& g) { detail::tree_transfers(set_, g, loads_); });
     for (const auto& g : set_.groups)
       latency = std::max(latency, 2.0 * static_cast<double>(ceil_log2(g.node_count())) * alpha_inter_ +
                                       2.0 * static_cast<double>(g.max_per_node - 1) * alpha_intra_);
@@ -418,10 +135,10 @@ class AlgorithmPricing {
     }
     each([&](const GroupSet::Group& g) {
       const double c = static_cast<double>(g.min_per_node);
-      intra_ring_transfers(set_, g, (c - 1) / c, loads_);
+      detail::intra_ring_transfers(set_, g, (c - 1) / c, loads_);
     });
     double seconds = 2 * loads_.drain();  // reduce-scatter, and the same again for the all-gather
-    each([&](const GroupSet::Group& g) { inter_ring_transfers(set_, g, loads_); });
+    each([&](const GroupSet::Group& g) { detail::inter_ring_transfers(set_, g, loads_); });
     seconds += loads_.drain();
     return model(Algorithm::hierarchical, latency, seconds);
   }
@@ -491,7 +208,7 @@ std::vector<CollectiveModel> CollectiveCoster::models(Collective op,
                                                       const std::vector<std::vector<std::int64_t>>& groups,
                                                       RouteTrace* trace) const {
   const LinkLayout& layout = graph_.layout();
-  const GroupSet set = flatten(groups, layout, op);
+  const GroupSet set = detail::flatten(groups, layout, op);
   if (set.groups.empty())
     return {CollectiveModel{Algorithm::ring, core::Seconds(0), core::BytesPerSecond(kInfinity)}};
   const LinkPrices& priced = prices(op);
@@ -517,10 +234,10 @@ std::vector<CollectiveModel> CollectiveCoster::models(Collective op,
 CollectiveModel CollectiveCoster::parameter_server_model(const std::vector<std::vector<std::int64_t>>& groups,
                                                         std::int64_t servers) const {
   const LinkLayout& layout = graph_.layout();
-  const GroupSet set = flatten(groups, layout, Collective::all_to_all);
+  const GroupSet set = detail::flatten(groups, layout, Collective::all_to_all);
   if (set.groups.empty() || servers <= 0) return CollectiveModel{Algorithm::ring, core::Seconds(0), core::BytesPerSecond(kInfinity)};
   LinkLoads loads(layout, nominal_.seconds_per_byte, nullptr);
-  const std::vector<char> keep = representatives(set, layout);
+  const std::vector<char> keep = detail::representatives(set, layout);
   double latency = 0;
   auto shards = [&](bool push) {
     for (std::size_t gi = 0; gi < set.groups.size(); ++gi) {

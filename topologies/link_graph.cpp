@@ -1,55 +1,101 @@
-/// The link graph: a Boost.Graph adjacency list whose vertex and edge numbering follows LinkLayout. Its shortest
-/// paths (Dijkstra) are the routes; LinkLayout caches them per class of GPU pairs.
+/// The link graph: a Boost.Graph (compressed sparse rows, built once from the link list) whose vertex and edge
+/// numbering follows LinkLayout. Its shortest paths (Dijkstra) are the routes; LinkLayout caches them per class of
+/// GPU pairs.
 #include "topologies/link_graph.hpp"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <stdexcept>
 
-#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/compressed_sparse_row_graph.hpp>
 #include <boost/graph/dijkstra_shortest_paths.hpp>
 
 namespace hpsim::topologies {
 
 namespace {
-struct VertexProps {
-  DeviceKind kind = DeviceKind::gpu;
-};
 struct EdgeProps {
   std::int64_t id = 0;      ///< index into links()
   std::int64_t weight = 1;  ///< routing cost (LinkGraph::link_weight)
 };
-using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, VertexProps, EdgeProps>;
+/// Compressed sparse rows rather than an adjacency list: the graph never changes once built, and one allocation
+/// per array instead of one per edge and per vertex made the adjacency list's construction (and destruction) a
+/// large part of the coster's on 16,384 GPUs.
+using Graph = boost::compressed_sparse_row_graph<boost::bidirectionalS, boost::no_property, EdgeProps>;
 using Vertex = Graph::vertex_descriptor;
 
-constexpr std::int64_t kNvlinkHopWeight = 1, kNetworkHopWeight = 2;
+constexpr std::int64_t kNvlinkHopWeight = 1, kNetworkHopWeight = 2, kMaxHopWeight = 2;
+static_assert(kNvlinkHopWeight >= 1 && kNetworkHopWeight <= kMaxHopWeight, "the bucket queue holds weights 1..max");
+constexpr std::int64_t kUnreached = std::numeric_limits<std::int64_t>::max() / 4;  ///< plus a weight stays finite
 std::int64_t weight_of(const Link& l) { return l.link_class == LinkClass::nvlink ? kNvlinkHopWeight : kNetworkHopWeight; }
 
-/// Stops Dijkstra once every target has left the queue: then every vertex on a shortest path to them is final.
-struct StopAtTargets : boost::default_dijkstra_visitor {
-  struct Done {};
-  std::vector<char>* is_target;
-  std::int64_t* left;
-  void examine_vertex(Vertex v, const Graph&) const {
-    if ((*is_target)[v] && --*left == 0) throw Done{};
-  }
+/// Weighted distances from `source` to every vertex (Boost's Dijkstra): what LinkGraph::distances() answers, and the
+/// independent reference the routing tests compare the cached routes with.
+std::vector<std::int64_t> distances_from(const Graph& g, std::int64_t source) {
+  std::vector<std::int64_t> dist(boost::num_vertices(g));
+  boost::dijkstra_shortest_paths(g, static_cast<Vertex>(source),
+                                 boost::weight_map(boost::get(&EdgeProps::weight, g))
+                                     .distance_map(boost::make_iterator_property_map(
+                                         dist.begin(), boost::get(boost::vertex_index, g)))
+                                     .distance_inf(kUnreached));
+  return dist;
+}
+
+/// Every vertex's out-links as flat arrays (its links in [first[v], first[v + 1])), for the route cache's searches.
+struct OutLinks {
+  std::vector<std::int32_t> first, head;
+  std::vector<std::int8_t> weight;
 };
 
-/// Weighted distances from `source`: exact for `targets` and every vertex nearer than the farthest of them (all
-/// vertices when `targets` is empty).
-std::vector<std::int64_t> distances_from(const Graph& g, std::int64_t source, const std::vector<std::int64_t>& targets = {}) {
-  const std::size_t n = boost::num_vertices(g);
-  std::vector<std::int64_t> dist(n);
-  std::vector<char> is_target(targets.empty() ? 0 : n, 0);
+OutLinks out_links_of(const std::vector<Link>& links, std::size_t vertices) {
+  OutLinks out;
+  out.first.assign(vertices + 1, 0);
+  for (const Link& l : links) ++out.first[static_cast<std::size_t>(l.from) + 1];
+  for (std::size_t v = 0; v < vertices; ++v) out.first[v + 1] += out.first[v];
+  std::vector<std::int32_t> fill(out.first.begin(), out.first.end() - 1);
+  out.head.resize(links.size());
+  out.weight.resize(links.size());
+  for (const Link& l : links) {
+    const auto i = static_cast<std::size_t>(fill[static_cast<std::size_t>(l.from)]++);
+    out.head[i] = static_cast<std::int32_t>(l.to);
+    out.weight[i] = static_cast<std::int8_t>(weight_of(l));
+  }
+  return out;
+}
+
+/// Dijkstra from `source` with a bucket queue (Dial's algorithm: link weights are 1 or 2, so the vertices waiting
+/// are at most 2 apart and three buckets hold them), stopping once every target is settled. Then the targets and
+/// every vertex nearer than the farthest of them have their exact distance and the others a larger one (or
+/// kUnreached), which is all ecmp_hops reads. A heap's O(log V) per vertex made these searches most of the
+/// coster's construction on large clusters.
+std::vector<std::int64_t> distances_to(const OutLinks& out, std::int64_t source,
+                                       const std::vector<std::int64_t>& targets) {
+  const std::size_t n = out.first.size() - 1;
+  std::vector<std::int64_t> dist(n, kUnreached);
+  std::vector<char> is_target(n, 0);
   for (const std::int64_t t : targets) is_target[static_cast<std::size_t>(t)] = 1;
   auto left = static_cast<std::int64_t>(std::count(is_target.begin(), is_target.end(), 1));
-  const auto params = boost::weight_map(boost::get(&EdgeProps::weight, g))
-                          .distance_map(boost::make_iterator_property_map(dist.begin(), boost::get(boost::vertex_index, g)))
-                          .distance_inf(std::numeric_limits<std::int64_t>::max() / 4);
-  try {
-    if (targets.empty()) boost::dijkstra_shortest_paths(g, static_cast<Vertex>(source), params);
-    else boost::dijkstra_shortest_paths(g, static_cast<Vertex>(source), params.visitor(StopAtTargets{{}, &is_target, &left}));
-  } catch (const StopAtTargets::Done&) {
+  std::array<std::vector<std::int32_t>, kMaxHopWeight + 1> buckets;
+  dist[static_cast<std::size_t>(source)] = 0;
+  buckets[0].push_back(static_cast<std::int32_t>(source));
+  std::size_t waiting = 1;
+  for (std::int64_t d = 0; waiting > 0 && left > 0; ++d) {
+    auto& bucket = buckets[static_cast<std::size_t>(d % (kMaxHopWeight + 1))];
+    for (std::size_t i = 0; i < bucket.size() && left > 0; ++i) {
+      const auto v = static_cast<std::size_t>(bucket[i]);
+      if (dist[v] != d) continue;  // settled earlier at a shorter distance
+      if (is_target[v] && --left == 0) break;
+      for (std::int32_t e = out.first[v]; e < out.first[v + 1]; ++e) {
+        const auto u = static_cast<std::size_t>(out.head[static_cast<std::size_t>(e)]);
+        const std::int64_t nd = d + out.weight[static_cast<std::size_t>(e)];
+        if (nd >= dist[u]) continue;
+        dist[u] = nd;
+        buckets[static_cast<std::size_t>(nd % (kMaxHopWeight + 1))].push_back(static_cast<std::int32_t>(u));
+        ++waiting;
+      }
+    }
+    waiting -= bucket.size();
+    bucket.clear();
   }
   return dist;
 }
@@ -100,20 +146,33 @@ std::vector<RouteHop> ecmp_hops(const Graph& g, const std::vector<std::int64_t>&
   }
   return hops;
 }
+
+/// The graph of `links` over `vertices` vertices, edge i being link i.
+Graph graph_of(const std::vector<Link>& links, std::size_t vertices) {
+  std::vector<std::pair<std::size_t, std::size_t>> ends;
+  std::vector<EdgeProps> props;
+  ends.reserve(links.size());
+  props.reserve(links.size());
+  for (std::size_t id = 0; id < links.size(); ++id) {
+    ends.emplace_back(static_cast<std::size_t>(links[id].from), static_cast<std::size_t>(links[id].to));
+    props.push_back(EdgeProps{static_cast<std::int64_t>(id), weight_of(links[id])});
+  }
+  return Graph(boost::edges_are_unsorted_multi_pass, ends.begin(), ends.end(), props.begin(), vertices);
+}
 }  // namespace
 
 struct LinkGraph::Impl {
-  explicit Impl(const ClusterSpec& c) : layout(c), graph(static_cast<std::size_t>(layout.vertex_count)) {
-    links.resize(static_cast<std::size_t>(layout.link_count));
+  explicit Impl(const ClusterSpec& c)
+      : layout(c),
+        links(static_cast<std::size_t>(layout.link_count)),
+        kinds(static_cast<std::size_t>(layout.vertex_count), DeviceKind::gpu) {
     add_nodes(c);
     add_fabric(c);
-    for (std::size_t id = 0; id < links.size(); ++id)
-      boost::add_edge(static_cast<Vertex>(links[id].from), static_cast<Vertex>(links[id].to),
-                      EdgeProps{static_cast<std::int64_t>(id), weight_of(links[id])}, graph);
+    graph = graph_of(links, kinds.size());
     cache_routes();
   }
 
-  void set_kind(std::int64_t v, DeviceKind k) { graph[static_cast<Vertex>(v)].kind = k; }
+  void set_kind(std::int64_t v, DeviceKind k) { kinds[static_cast<std::size_t>(v)] = k; }
   /// A link pair: `up` goes a→b, `up + 1` goes b→a.
   void pair(std::int64_t up, std::int64_t a, std::int64_t b, core::BytesPerSecond bw, LinkClass cls) {
     links[static_cast<std::size_t>(up)] = Link{a, b, bw, cls};
@@ -182,13 +241,14 @@ struct LinkGraph::Impl {
   /// another pod).
   void cache_routes() {
     LinkLayout& L = layout;
+    const OutLinks out = out_links_of(links, static_cast<std::size_t>(L.vertex_count));
     const std::int64_t G = L.gpus_per_node;
     std::vector<std::int64_t> targets;
     for (std::int64_t gs = 0; gs < G; ++gs) {
       targets.clear();
       for (std::int64_t g = 0; g < G; ++g) targets.push_back(g);
       for (std::int64_t k = 0; k < L.nics_per_node; ++k) targets.push_back(L.nic_vertex(0, k));
-      const auto dist = distances_from(graph, gs, targets);
+      const auto dist = distances_to(out, gs, targets);
       for (std::int64_t gd = 0; gd < G; ++gd)
         if (gd != gs) L.cache_route(L.local_class(gs, gd), 0, 0, ecmp_hops(graph, dist, gs, gd));
       for (std::int64_t k = 0; k < L.nics_per_node; ++k)
@@ -199,7 +259,7 @@ struct LinkGraph::Impl {
       for (std::int64_t gd = 0; L.representative_node(relation) >= 0 && gd < G; ++gd)
         targets.push_back(L.representative_node(relation) * G + gd);
     for (std::int64_t k = 0; k < L.nics_per_node && !targets.empty(); ++k) {
-      const auto dist = distances_from(graph, L.nic_vertex(0, k), targets);
+      const auto dist = distances_to(out, L.nic_vertex(0, k), targets);
       for (const std::int64_t t : targets) {
         const std::int64_t dn = t / G, relation = dn == L.representative_node(1) ? 1 : dn == L.representative_node(2) ? 2 : 3;
         L.cache_route(L.from_nic_class(relation, k, t % G), 0, dn, ecmp_hops(graph, dist, L.nic_vertex(0, k), t));
@@ -209,8 +269,9 @@ struct LinkGraph::Impl {
   }
 
   LinkLayout layout;
-  Graph graph;
   std::vector<Link> links;
+  std::vector<DeviceKind> kinds;  ///< per vertex
+  Graph graph;
 };
 
 LinkGraph::LinkGraph(const ClusterSpec& cluster) : impl_(std::make_shared<const Impl>(cluster)) {}
@@ -228,7 +289,7 @@ const LinkLayout& LinkGraph::layout() const { return impl_->layout; }
 DeviceKind LinkGraph::kind(std::int64_t vertex) const {
   if (vertex < 0 || vertex >= vertex_count())
     throw std::out_of_range("LinkGraph: vertex " + std::to_string(vertex) + " does not exist");
-  return impl_->graph[static_cast<Vertex>(vertex)].kind;
+  return impl_->kinds[static_cast<std::size_t>(vertex)];
 }
 
 std::string LinkGraph::vertex_name(std::int64_t v) const {

@@ -80,22 +80,31 @@ class LinkLayout {
     return spine_core_base + 2 * (((pod * planes + plane) * spines + s) * cores + c);
   }
 
-  /// Writes the route from GPU `src` to GPU `dst` into `out` (room for max_route_hops()) and returns its length:
-  /// the links of the graph's shortest paths, each with the share of the flow ECMP puts on it. Across nodes the
-  /// traffic leaves through NIC `nic` of the source's node (-1: the source's nearest), as an NCCL channel does:
-  /// the route is the shortest way to that NIC followed by the shortest way from it.
-  int route(std::int64_t src, std::int64_t dst, std::int64_t nic, RouteHop* out) const {
-    if (src == dst) return 0;
+  /// Calls `hop(link, fraction)` for each link of the route from GPU `src` to GPU `dst`: the links of the graph's
+  /// shortest paths, each with the share of the flow ECMP puts on it. Across nodes the traffic leaves through NIC
+  /// `nic` of the source's node (-1: the source's nearest), as an NCCL channel does: the route is the shortest way
+  /// to that NIC followed by the shortest way from it. The coster's inner loops load links straight from here
+  /// (no buffer between the cache and the loads).
+  template <typename Hop>
+  void for_each_hop(std::int64_t src, std::int64_t dst, std::int64_t nic, Hop&& hop) const {
+    if (src == dst) return;
     const std::int64_t sn = node_of(src), dn = node_of(dst), gs = local_of(src), gd = local_of(dst);
     if (sn == dn) {  // routes inside a node hang on the node alone
       const std::int64_t node_units[3] = {0, sn, dn};
-      return emit(local_class(gs, gd), node_units, out);
+      emit(local_class(gs, gd), node_units, hop);
+      return;
     }
     const std::int64_t units[kUnits] = {0, sn, dn, group_of(sn), group_of(dn), pod_of(sn), pod_of(dn)};
     const std::int64_t relation = units[3] == units[4] ? 1 : units[5] == units[6] ? 2 : 3;
     const std::int64_t k = nic >= 0 ? nic : nic_of(gs);
-    const int n = emit(to_nic_class(gs, k), units, out);
-    return n + emit(from_nic_class(relation, k, gd), units, out + n);
+    emit(to_nic_class(gs, k), units, hop);
+    emit(from_nic_class(relation, k, gd), units, hop);
+  }
+  /// The same route written into `out` (room for max_route_hops()); returns its length.
+  int route(std::int64_t src, std::int64_t dst, std::int64_t nic, RouteHop* out) const {
+    int n = 0;
+    for_each_hop(src, dst, nic, [&](std::int64_t link, double fraction) { out[n++] = RouteHop{link, fraction}; });
+    return n;
   }
   /// The longest route, in hops: the buffer size route() needs.
   [[nodiscard]] int max_route_hops() const { return max_route_hops_; }
@@ -134,13 +143,11 @@ class LinkLayout {
     std::int32_t step = 0, unit = 0;
     double fraction = 1.0;
   };
-  int emit(std::size_t cls, const std::int64_t* units, RouteHop* out) const {
-    int n = 0;
-    for (std::int32_t i = route_start_[cls]; i < route_start_[cls + 1]; ++i) {
-      const HopTemplate& t = hops_[static_cast<std::size_t>(i)];
-      out[n++] = RouteHop{t.constant + t.step * units[t.unit], t.fraction};
-    }
-    return n;
+  template <typename Hop>
+  void emit(std::size_t cls, const std::int64_t* units, Hop& hop) const {
+    const HopTemplate* t = hops_.data() + route_start_[cls];
+    const HopTemplate* const end = hops_.data() + route_start_[cls + 1];
+    for (; t != end; ++t) hop(t->constant + t->step * units[t->unit], t->fraction);
   }
   [[nodiscard]] HopTemplate hop_template(std::int64_t link, std::int64_t sn, std::int64_t dn) const;
 

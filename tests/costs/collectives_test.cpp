@@ -206,3 +206,36 @@ TEST_CASE("rail copies of DP groups (costed once) change nothing; a group sharin
   CHECK(coster.time(Collective::all_reduce, kS, crowded, Algorithm::ring).value() >
         coster.time(Collective::all_reduce, kS, dp, Algorithm::ring).value());
 }
+
+TEST_CASE("groups inside nodes: copies on other nodes change nothing; each node's own arrangement counts") {
+  const CollectiveCoster coster(cluster("dgx-h100", 16));
+  const auto on_node = [](std::int64_t node, std::vector<std::int64_t> locals) {
+    for (auto& l : locals) l += node * 8;
+    return locals;
+  };
+  const auto same = [](const std::vector<CollectiveModel>& a, const std::vector<CollectiveModel>& b) {
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      CHECK(a[i].bandwidth.value() == b[i].bandwidth.value());  // the same sums on the same links: bit for bit
+      CHECK(a[i].latency.value() == b[i].latency.value());
+    }
+  };
+  for (const Collective op : {Collective::all_reduce, Collective::all_gather, Collective::all_to_all}) {
+    CAPTURE(to_string(op));
+    // tp 8 on every node, and a ring of overlapping pairs on every node: as on one node alone.
+    Groups tp, pairs;
+    for (std::int64_t n = 0; n < 16; ++n) {
+      tp.push_back(on_node(n, {0, 1, 2, 3, 4, 5, 6, 7}));
+      for (std::int64_t i = 0; i < 4; ++i) pairs.push_back(on_node(n, {i, (i + 1) % 4}));
+    }
+    same(coster.models(op, tp), coster.models(op, Groups{tp[5]}));
+    same(coster.models(op, pairs), coster.models(op, Groups(pairs.begin() + 8, pairs.begin() + 12)));
+    // Nodes arranged differently: the slowest arrangement sets the bandwidth, whichever node holds it.
+    // Node 2's second group shares GPU 1's links with its first.
+    const Groups mixed = {on_node(0, {0, 1}), on_node(1, {0, 1}), on_node(2, {0, 1}), on_node(2, {1, 2}),
+                          on_node(3, {6, 7})};
+    const double crowded = coster.models(op, Groups{mixed[2], mixed[3]})[0].bandwidth.value();
+    CHECK(coster.models(op, mixed)[0].bandwidth.value() == crowded);
+    CHECK(crowded < coster.models(op, Groups{mixed[0]})[0].bandwidth.value());
+  }
+}
