@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
 
 #include "models/operators.hpp"
 #include "costs/compute_cost.hpp"
@@ -53,10 +54,15 @@ OpsCost cost_ops(const std::vector<models::Operator>& ops, const costs::ComputeC
 
 }  // namespace
 
+CollectiveChoice::CollectiveChoice(const std::vector<costs::CollectiveModel>& models) : count_(models.size()) {
+  if (models.size() > kMaxModels) throw std::logic_error("a collective choice holds one model per algorithm");
+  std::copy(models.begin(), models.end(), models_.begin());
+}
+
 Seconds CollectiveChoice::time(Bytes bytes) const {
-  if (models.empty() || bytes.value() <= 0) return Seconds(0);
+  if (count_ == 0 || bytes.value() <= 0) return Seconds(0);
   Seconds best(std::numeric_limits<double>::max());
-  for (const auto& m : models) best = std::min(best, m.time(bytes));
+  for (std::size_t i = 0; i < count_; ++i) best = std::min(best, models_[i].time(bytes));
   return best;
 }
 
@@ -131,9 +137,24 @@ CollectiveChoice CostCache::collective(Collective op, Communicator comm, const P
       for (const auto& pair : layout.pp_pairs(plan.pp - 1)) groups.push_back({pair[1], pair[0]});
       break;
   }
-  const CollectiveChoice choice{scenario_.coster().models(op, groups)};
+  const CollectiveChoice choice = choice_for(op, groups);
   std::lock_guard lock(mutex_);
   return comms_.emplace(key, choice).first->second;
+}
+
+CollectiveChoice CostCache::choice_for(Collective op, const Groups& groups) {
+  std::vector<std::int32_t> key{static_cast<std::int32_t>(op)};
+  for (const auto& g : groups) {
+    key.push_back(-static_cast<std::int32_t>(g.size()));
+    for (const std::int64_t r : g) key.push_back(static_cast<std::int32_t>(r));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = by_groups_.find(key); it != by_groups_.end()) return it->second;
+  }
+  const CollectiveChoice choice(scenario_.coster().models(op, groups));
+  std::lock_guard lock(mutex_);
+  return by_groups_.emplace(std::move(key), choice).first->second;
 }
 
 CollectiveChoice CostCache::parameter_server(const Plan& plan) {
@@ -143,7 +164,8 @@ CollectiveChoice CostCache::parameter_server(const Plan& plan) {
     std::lock_guard lock(mutex_);
     if (auto it = comms_.find(key); it != comms_.end()) return it->second;
   }
-  const CollectiveChoice choice{{scenario_.coster().parameter_server_model(RankLayout(plan).dp_groups(), plan.parameter_servers)}};
+  const CollectiveChoice choice(std::vector<costs::CollectiveModel>{
+      scenario_.coster().parameter_server_model(RankLayout(plan).dp_groups(), plan.parameter_servers)});
   std::lock_guard lock(mutex_);
   return comms_.emplace(key, choice).first->second;
 }

@@ -1,10 +1,12 @@
 #pragma once
 /// Shared sub-results of costing many plans of one model on one cluster: per-layer operator costs by shard shape,
 /// and collective models by communicator and layout. Thread-safe; values are returned by copy.
+#include <array>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "models/formulas.hpp"
@@ -28,10 +30,34 @@ struct OpsCost {
   core::Bytes all_activations;     ///< kept without recomputation
 };
 
-/// Fastest of several algorithms' linear models, per message size.
-struct CollectiveChoice {
-  std::vector<costs::CollectiveModel> models;
+/// Fastest of several algorithms' linear models, per message size. The models are held inline (one per algorithm at
+/// most): the planner copies a choice out of the cache for every candidate, which a vector made an allocation each.
+class CollectiveChoice {
+ public:
+  CollectiveChoice() = default;
+  explicit CollectiveChoice(const std::vector<costs::CollectiveModel>& models);
   [[nodiscard]] core::Seconds time(core::Bytes bytes) const;
+
+ private:
+  static constexpr std::size_t kMaxModels = 3;  ///< ring, tree, hierarchical
+  std::array<costs::CollectiveModel, kMaxModels> models_{};
+  std::size_t count_ = 0;
+};
+
+/// Hash of the caches' integer keys: tuples and sequences, each element mixed in turn.
+struct KeyHash {
+  template <typename... T>
+  std::size_t operator()(const std::tuple<T...>& key) const {
+    std::size_t h = 0;
+    std::apply([&h](const auto&... v) { (mix(h, static_cast<std::size_t>(v)), ...); }, key);
+    return h;
+  }
+  std::size_t operator()(const std::vector<std::int32_t>& key) const {
+    std::size_t h = 0;
+    for (const std::int32_t v : key) mix(h, static_cast<std::size_t>(v));
+    return h;
+  }
+  static void mix(std::size_t& h, std::size_t v) { h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); }
 };
 
 enum class OpsPart { layer, embedding, lm_head };
@@ -57,10 +83,18 @@ class CostCache {
                             int, int>;
   using CommKey = std::tuple<int, int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                              std::int64_t>;
+  /// The choice for `op` over exactly `groups`, computed once per distinct set of groups.
+  [[nodiscard]] CollectiveChoice choice_for(costs::Collective op, const Groups& groups);
+
   Scenario scenario_;
   std::mutex mutex_;
-  std::map<OpsKey, OpsCost> ops_;
-  std::map<CommKey, CollectiveChoice> comms_;
+  // Hashed: a search looks these up hundreds of thousands of times, where a tree's comparisons of long tuples cost.
+  std::unordered_map<OpsKey, OpsCost, KeyHash> ops_;
+  std::unordered_map<CommKey, CollectiveChoice, KeyHash> comms_;
+  /// By the groups themselves (the collective, then each group's size, negated, and ranks): plans of different
+  /// layouts often have the same groups (the stage pairs of every plan with the same pp, whatever its tp and dp;
+  /// the tp groups of every plan with the same tp), and pricing them is what costs.
+  std::unordered_map<std::vector<std::int32_t>, CollectiveChoice, KeyHash> by_groups_;
   std::map<std::int64_t, models::ModelSpec> padded_;
 };
 

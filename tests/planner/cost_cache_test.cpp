@@ -4,6 +4,10 @@
 #include "models/operators.hpp"
 #include "planner/cost_cache.hpp"
 #include "planner/plan.hpp"
+#include "planner/rank_layout.hpp"
+
+#include <limits>
+#include <tuple>
 
 using namespace hpsim;
 using namespace hpsim::planner;
@@ -66,4 +70,34 @@ TEST_CASE("a large layer is device-bound: the host's issue time changes nothing"
   CHECK(host.forward.value() == device.forward.value());
   CHECK(host.backward.value() == device.backward.value());
   CHECK(host.recompute.value() == device.recompute.value());
+}
+
+TEST_CASE("collective choices shared by layouts with the same groups are those the coster gives each layout") {
+  const auto m = models::load_model("gpt3-175b");
+  const Scenario scenario(m, topologies::load_cluster("dgx-a100-80gb:16"));
+  CostCache cache(scenario);
+  const core::Bytes size = core::gigabytes(0.064);
+  // pp 4 with tp 8 / dp 4 and with tp 4 / dp 8: the same stage pairs; tp 8 twice: the same tensor-parallel groups.
+  const auto layouts = {std::tuple{8, 4, 4}, std::tuple{4, 8, 4}, std::tuple{8, 2, 8}, std::tuple{2, 16, 4}};
+  for (const auto [tp, dp, pp] : layouts) {
+    Plan p;
+    p.tp = tp, p.dp = dp, p.pp = pp, p.micro_batch_size = 1, p.global_batch_size = 64;
+    p = resolve_plan(p, m, scenario.cluster(), "test");
+    const RankLayout layout(p);
+    CAPTURE(tp);
+    CAPTURE(pp);
+    const auto direct = [&](costs::Collective op, const Groups& groups) {
+      core::Seconds best(std::numeric_limits<double>::max());
+      for (const auto& model : scenario.coster().models(op, groups)) best = std::min(best, model.time(size));
+      return best.value();
+    };
+    CHECK(cache.collective(costs::Collective::send_recv, Communicator::pp_boundary, p, 1).time(size).value() ==
+          direct(costs::Collective::send_recv, layout.pp_pairs(1)));
+    CHECK(cache.collective(costs::Collective::all_reduce, Communicator::tp, p).time(size).value() ==
+          direct(costs::Collective::all_reduce, layout.tp_groups()));
+    CHECK(cache.collective(costs::Collective::all_gather, Communicator::tp, p).time(size).value() ==
+          direct(costs::Collective::all_gather, layout.tp_groups()));
+    CHECK(cache.collective(costs::Collective::all_reduce, Communicator::dp, p).time(size).value() ==
+          direct(costs::Collective::all_reduce, layout.dp_groups()));
+  }
 }
