@@ -16,10 +16,18 @@ RankCoord RankLayout::coord(std::int64_t r) const {
 }
 
 Groups RankLayout::collect(std::int64_t count, const std::function<std::int64_t(const RankCoord&)>& group_of) const {
-  // Walking ranks in order keeps every group's members sorted by rank (ring order).
+  // Walking ranks in order keeps every group's members sorted by rank (ring order). The coordinates are stepped
+  // rather than divided out of each rank, and every group (all of one size) is allocated once: the planner lists
+  // the groups of every layout it meets.
   Groups groups(static_cast<std::size_t>(count));
   const std::int64_t world = tp_ * cp_ * dp_ * pp_;
-  for (std::int64_t r = 0; r < world; ++r) groups[static_cast<std::size_t>(group_of(coord(r)))].push_back(r);
+  for (auto& g : groups) g.reserve(static_cast<std::size_t>(world / count));
+  RankCoord c;
+  std::int64_t r = 0;
+  for (c.pp = 0; c.pp < pp_; ++c.pp)
+    for (c.dp = 0; c.dp < dp_; ++c.dp)
+      for (c.cp = 0; c.cp < cp_; ++c.cp)
+        for (c.tp = 0; c.tp < tp_; ++c.tp) groups[static_cast<std::size_t>(group_of(c))].push_back(r++);
   return groups;
 }
 
@@ -45,6 +53,7 @@ Groups RankLayout::ep_groups() const {
 
 Groups RankLayout::pp_pairs(std::int64_t stage) const {
   Groups g;
+  g.reserve(static_cast<std::size_t>(dp_ * cp_ * tp_));
   const std::int64_t next = (stage + 1) % pp_;
   for (std::int64_t d = 0; d < dp_; ++d)
     for (std::int64_t c = 0; c < cp_; ++c)
