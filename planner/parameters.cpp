@@ -17,7 +17,7 @@ ParameterBytes parameter_bytes(topologies::Precision precision) {
   return b;
 }
 
-ChunkParameters::ChunkParameters(const models::ModelSpec& m, const Plan& plan) {
+ChunkParameters::ChunkParameters(const models::ModelSpec& m, const Plan& plan) : split_(plan, m.num_layers) {
   const double tp = static_cast<double>(plan.tp);
   const double all = static_cast<double>(models::layer_parameters(m));
   double layer = all / tp;
@@ -29,7 +29,7 @@ ChunkParameters::ChunkParameters(const models::ModelSpec& m, const Plan& plan) {
   }
   const std::int64_t stages = plan.pp * plan.vpp;
   last_stage_ = stages - 1;
-  layers_ = layer * static_cast<double>(m.num_layers / stages);
+  layer_ = layer;
   first_ = static_cast<double>(models::embedding_parameters(m)) / tp;
   const bool tied_copy = m.tie_embeddings && plan.pp > 1;
   last_ = (static_cast<double>(models::lm_head_parameters(m)) +

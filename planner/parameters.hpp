@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "models/model_spec.hpp"
+#include "planner/pipeline_split.hpp"
 #include "planner/plan.hpp"
 #include "topologies/cluster_spec.hpp"
 
@@ -23,16 +24,19 @@ ParameterBytes parameter_bytes(topologies::Precision precision);
 double chunk_parameters(const models::ModelSpec& model, const Plan& plan, std::int64_t vs);
 
 /// chunk_parameters for every virtual stage of one plan, computed once (the search asks for every stage of every
-/// candidate): the same layers in each chunk, the embedding added to the first, the LM head to the last.
+/// candidate): each chunk's layers as the pipeline split gives them, the embedding added to the first, the LM head to
+/// the last.
 class ChunkParameters {
  public:
   ChunkParameters(const models::ModelSpec& model, const Plan& plan);
   [[nodiscard]] double operator()(std::int64_t vs) const {
-    return layers_ + (vs == 0 ? first_ : 0.0) + (vs == last_stage_ ? last_ : 0.0);
+    return layer_ * static_cast<double>(split_.layers(vs)) + (vs == 0 ? first_ : 0.0) +
+           (vs == last_stage_ ? last_ : 0.0);
   }
 
  private:
-  double layers_ = 0, first_ = 0, last_ = 0;
+  PipelineSplit split_;
+  double layer_ = 0, first_ = 0, last_ = 0;
   std::int64_t last_stage_ = 0;
 };
 

@@ -95,6 +95,21 @@ std::array<PlanField, kPlanKeyCount> make_table() {
               "what-if: gradients pushed to and pulled from this many servers per data-parallel group instead of "
               "an all-reduce (0: all-reduce)",
               &get<&Plan::parameter_servers>, &set<&Plan::parameter_servers>),
+      // Uneven pipeline splits, as Megatron-LM names them (megatron/training/arguments.py).
+      integer(K::decoder_first_pipeline_num_layers, "decoder_first_pipeline_num_layers", 0, 0, "0 (not given)", false,
+              "layers on the first pipeline stage (a multiple of vpp), the rest even over the other stages; with no "
+              "split key and pp*vpp not dividing the layers, hpsim picks the balanced split Megatron allows",
+              &get<&Plan::decoder_first_pipeline_num_layers>, &set<&Plan::decoder_first_pipeline_num_layers>),
+      integer(K::decoder_last_pipeline_num_layers, "decoder_last_pipeline_num_layers", 0, 0, "0 (not given)", false,
+              "layers on the last pipeline stage (a multiple of vpp), the rest even over the other stages",
+              &get<&Plan::decoder_last_pipeline_num_layers>, &set<&Plan::decoder_last_pipeline_num_layers>),
+      boolean(K::account_for_embedding_in_pipeline_split, "account_for_embedding_in_pipeline_split", false, false,
+              "the embedding counts as one layer slot of the first virtual stage when splitting the layers",
+              &get<&Plan::account_for_embedding_in_pipeline_split>,
+              &set<&Plan::account_for_embedding_in_pipeline_split>),
+      boolean(K::account_for_loss_in_pipeline_split, "account_for_loss_in_pipeline_split", false, false,
+              "the loss counts as one layer slot of the last virtual stage when splitting the layers",
+              &get<&Plan::account_for_loss_in_pipeline_split>, &set<&Plan::account_for_loss_in_pipeline_split>),
   };
   // Every flag is its key with dashes: micro_batch_size -> --micro-batch-size.
   static std::array<std::string, kPlanKeyCount> flags;
@@ -117,7 +132,9 @@ std::array<PlanField, kPlanKeyCount> make_table() {
       {K::cp, "--context-parallel-size"},      {K::sp, "--sequence-parallel"},
       {K::micro_batch_size, "--micro-batch-size"}, {K::global_batch_size, "--global-batch-size"},
       {K::seq_length, "--seq-length"},          {K::tp_comm_overlap, "--tp-comm-overlap"},
-      {K::flash_attention, "--use-flash-attn"}};
+      {K::flash_attention, "--use-flash-attn"},
+      {K::account_for_embedding_in_pipeline_split, "--account-for-embedding-in-pipeline-split"},
+      {K::account_for_loss_in_pipeline_split, "--account-for-loss-in-pipeline-split"}};
   for (const auto& [k, flag] : megatron) at(k).megatron_flag = flag;
   for (std::size_t i = 0; i < t.size(); ++i)
     if (static_cast<std::size_t>(t[i].id) != i) throw std::logic_error("plan field table out of PlanKey order");
@@ -205,8 +222,15 @@ YAML::Node plan_to_node(const Plan& plan) {
 }
 
 std::string plan_summary_text(const Plan& p) {
-  return fmt::format("tp {} pp {} dp {} cp {} ep {} vpp {} mbs {} recompute {} sp {} zero {}", p.tp, p.pp, p.dp,
-                     p.cp, p.ep, p.vpp, p.micro_batch_size, to_string(p.recompute), p.sp ? "on" : "off", p.zero);
+  std::string s = fmt::format("tp {} pp {} dp {} cp {} ep {} vpp {} mbs {} recompute {} sp {} zero {}", p.tp, p.pp,
+                              p.dp, p.cp, p.ep, p.vpp, p.micro_batch_size, to_string(p.recompute), p.sp ? "on" : "off",
+                              p.zero);
+  // An uneven split, when the plan has one: its keys say which.
+  if (p.decoder_first_pipeline_num_layers > 0) s += fmt::format(" first-stage layers {}", p.decoder_first_pipeline_num_layers);
+  if (p.decoder_last_pipeline_num_layers > 0) s += fmt::format(" last-stage layers {}", p.decoder_last_pipeline_num_layers);
+  if (p.account_for_embedding_in_pipeline_split) s += " embedding in split";
+  if (p.account_for_loss_in_pipeline_split) s += " loss in split";
+  return s;
 }
 
 }  // namespace hpsim::planner

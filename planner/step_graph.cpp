@@ -135,15 +135,24 @@ class StepLowering {
         const std::int64_t global = lane + lanes_ * s;  // = layout.rank() in full mode (tp fastest, pp slowest)
         const auto rank = static_cast<std::int32_t>(mode_ == RankMode::full ? global : s);
         builders_.emplace_back(g_, named_, rank, s);
-        g_.set_rank_name(rank, mode_ == RankMode::full
-                                   ? "rank " + std::to_string(global) + " (stage " + std::to_string(s) + ")"
-                                   : "stage " + std::to_string(s));
+        g_.set_rank_name(rank, mode_ == RankMode::full ? "rank " + std::to_string(global) + " (" + stage_name(s) + ")"
+                                                       : stage_name(s));
         out_.stage_of_rank.push_back(s);
       }
     const auto chunks = builders_.size() * static_cast<std::size_t>(v_);
     backwards_left_.assign(chunks, m_);
     chunk_gather_.assign(chunks, kNone);
     last_grad_task_.assign(builders_.size(), kNone);
+  }
+
+  /// "stage 3", and its layer count when the pipeline split is uneven ("stage 0, 15 layers").
+  [[nodiscard]] std::string stage_name(std::int64_t s) const {
+    std::string name = "stage " + std::to_string(s);
+    std::int64_t layers = 0;
+    bool uneven = false;
+    for (const auto& c : costs_.chunks) uneven = uneven || c.layers != costs_.chunks.front().layers;
+    for (std::int64_t c = 0; c < v_; ++c) layers += chunk(c * p_ + s).layers;
+    return uneven ? name + ", " + std::to_string(layers) + " layers" : name;
   }
 
   /// fwd_done / bwd_done[lane][vs][mb]: the task the next virtual stage waits for (the send, or the pass's tail).

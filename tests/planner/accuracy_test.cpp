@@ -73,11 +73,21 @@ TEST_CASE("accuracy: the 49 H100/H200 runs are all answered and do not get worse
   CHECK(r.mean_kendall_tau >= 0.857 - 0.01);
 }
 
-TEST_CASE("accuracy: the 405B uneven-pipeline runs are each refused with a reason, none predicted") {
+TEST_CASE("accuracy: the 405B uneven-pipeline runs are all answered with the split each source states") {
   const auto r = validate_file(data_set("h100_405b_uneven_pipeline.yaml"));
-  CHECK(r.cases.empty());  // a prediction here would be of another (even) split
-  REQUIRE(r.refused.size() == 11);
-  for (const auto& c : r.refused) CHECK_MESSAGE(!c.reason.empty(), c.id);
+  CHECK(r.cases.size() == 11);
+  CHECK(r.refused.empty());
+  MESSAGE("405B uneven MAPE " << r.mape << ", worst " << r.max_abs_error);
+  for (const auto& c : r.cases) {
+    CHECK_MESSAGE(c.result.memory.fits(), c.id);  // every published run ran
+    std::int64_t layers = 0;
+    for (const auto n : c.result.layers_per_virtual_stage) layers += n;
+    CHECK_MESSAGE(layers == 126, c.id);
+  }
+  // A guard at today's figures (MAPE 39.1 %, worst 61.7 %: the settings h100_dev names as not modelled, and long
+  // sequences under-predicted), 1 point of margin, so that a change cannot quietly make them worse.
+  CHECK(r.mape <= 0.391 + 0.01);
+  CHECK(r.max_abs_error <= 0.617 + 0.01);
 }
 
 TEST_CASE("planner quality: on every published case the planner's best is at least as fast as the published plan") {

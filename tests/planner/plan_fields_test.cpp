@@ -22,6 +22,8 @@ Plan non_default_plan() {
   p.precision = topologies::Precision::fp16, p.schedule = Schedule::gpipe, p.tp_comm_overlap = true;
   p.cp_comm_overlap = false, p.overlap_grad_reduce = false, p.overlap_param_gather = false;
   p.flash_attention = true, p.parameter_servers = 3;
+  p.decoder_first_pipeline_num_layers = 4, p.decoder_last_pipeline_num_layers = 6;  // not a valid split: not checked
+  p.account_for_embedding_in_pipeline_split = true, p.account_for_loss_in_pipeline_split = true;
   return p;
 }
 
