@@ -97,11 +97,6 @@ std::vector<std::int64_t> layers_per_stage(const planner::StepResult& r) {
   return out;
 }
 
-bool split_is_even(const planner::StepResult& r) {
-  const auto& l = r.layers_per_virtual_stage;
-  return std::adjacent_find(l.begin(), l.end(), std::not_equal_to<>()) == l.end();
-}
-
 json split_to_json(const planner::StepResult& r) {
   return json{{"even", split_is_even(r)},
               {"layers_per_stage", layers_per_stage(r)},
@@ -121,6 +116,23 @@ std::string split_to_text(const planner::StepResult& r) {
 }
 
 }  // namespace
+
+bool split_is_even(const planner::StepResult& r) {
+  const auto& l = r.layers_per_virtual_stage;
+  return std::adjacent_find(l.begin(), l.end(), std::not_equal_to<>()) == l.end();
+}
+
+std::string stage_layers_text(const planner::StepResult& r) {
+  const auto stages = layers_per_stage(r);
+  std::string out;
+  for (std::size_t i = 0; i < stages.size();) {
+    std::size_t j = i;
+    while (j < stages.size() && stages[j] == stages[i]) ++j;
+    out += (i ? "," : "") + std::to_string(stages[i]) + (j - i > 1 ? "x" + std::to_string(j - i) : "");
+    i = j;
+  }
+  return out;
+}
 
 json step_to_json(const planner::StepResult& r) {
   const auto& b = r.breakdown;
