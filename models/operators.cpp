@@ -111,7 +111,10 @@ void append_attention(std::vector<Operator>& ops, const ModelSpec& m, const Shar
     fa.n = d.s;
     fa.k = d.head_dim;
     fa.batch = batch;
-    fa.forward_flops = scores.forward_flops + context.forward_flops;
+    // A causal kernel skips the blocks above the diagonal: half the work (with context parallelism the
+    // load-balanced chunks keep each rank's share at half as well).
+    fa.causal = sh.causal;
+    fa.forward_flops = (scores.forward_flops + context.forward_flops) * (sh.causal ? 0.5 : 1.0);
     // The backward kernel recomputes QK^T: 5 matmuls of the forward's 2.
     fa.backward_flops = fa.forward_flops * 2.5;
     const double q = d.e * double(d.tokens) * double(d.heads * d.head_dim);     // Q, O, dQ, dO
@@ -164,6 +167,7 @@ void append_mlp(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d, s
     op.backward_bytes += core::Bytes(2.0 * extra);
   };
   Operator up = gemm("mlp_up", OpKind::gemm, tokens, swiglu ? 2 * f : f, d.h, 1, d.e);
+  up.quantizable = true;
   weights_extra(up);
   up.activation_bytes = core::Bytes(input_bytes);
   ops.push_back(up);
@@ -178,6 +182,7 @@ void append_mlp(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d, s
                                      core::VectorKernel::gelu));
 
   Operator down = gemm("mlp_down", OpKind::gemm, tokens, d.h, f, 1, d.e);
+  down.quantizable = true;
   weights_extra(down);
   down.activation_bytes = core::Bytes(y);  // its input
   ops.push_back(down);
@@ -195,6 +200,7 @@ std::vector<Operator> lower_layer(const ModelSpec& m, const ShardShape& sh) {
   // Q for this GPU's heads, K and V for its kv heads. Keeps its input and its outputs Q, K, V.
   Operator qkv = gemm("qkv", OpKind::gemm, d.tokens, (d.heads + 2 * d.kv_heads) * d.head_dim, d.h, 1, d.e);
   qkv.activation_bytes = core::Bytes(sp_input + d.e * double(qkv.m) * double(qkv.n));
+  qkv.quantizable = true;
   ops.push_back(qkv);
   if (m.position == PositionKind::rope) {
     // Rotary positions turn Q and K in place: read and write them; backward the same on their gradients.
@@ -206,6 +212,7 @@ std::vector<Operator> lower_layer(const ModelSpec& m, const ShardShape& sh) {
 
   Operator proj = gemm("attn_proj", OpKind::gemm, d.tokens, d.h, d.heads * d.head_dim, 1, d.e);
   proj.activation_bytes = core::Bytes(d.e * double(proj.m) * double(proj.k));  // its input
+  proj.quantizable = true;
   ops.push_back(proj);
   ops.push_back(residual("attn_residual", m, d));
 
@@ -226,6 +233,35 @@ std::vector<Operator> lower_layer(const ModelSpec& m, const ShardShape& sh) {
   }
   ops.push_back(residual("mlp_residual", m, d));
   return ops;
+}
+
+double recomputed_share(const Operator& op, Recompute recompute) {
+  switch (recompute) {
+    case Recompute::none: return 0;
+    case Recompute::full: return 1;
+    case Recompute::selective: return op.attention_core ? 1 : 0;
+    case Recompute::op_selective:
+      // Element-wise kernels are redone; the attention output is saved; every second matmul is redone.
+      if (op.kind == OpKind::elementwise) return 1;
+      if (op.kind == OpKind::gemm && op.quantizable) return 0.5;
+      return 0;
+  }
+  return 0;
+}
+
+core::Bytes op_selective_saved_bytes(const ModelSpec& m, const ShardShape& sh) {
+  const Dims d = dims_of(m, sh);
+  const double t = double(d.t);
+  const double tokens = double(d.tokens);
+  const double input = double(d.sp_tokens) * double(d.h);                 // the checkpointed layer input
+  const double q = tokens * double(d.heads * d.head_dim);                  // wq output (this rank's heads)
+  const double v = tokens * double(d.kv_heads * d.head_dim);               // wv output
+  const double attention = tokens * double(d.heads * d.head_dim);          // attention output
+  const double lse = 2.0 * double(d.b * d.heads) * double(d.s_local);      // fp32 logsumexp, in 2-byte units
+  const double w1 = tokens * double(ceil_div(m.ffn_hidden_size, d.t));     // gate projection output
+  const double w2 = tokens * double(d.h) / (sh.sp ? t : 1.0);              // MLP output (reduce-scattered with SP)
+  const double routed = m.is_moe() ? double(m.experts_per_token) : 1.0;    // MoE: every routed copy of a token
+  return core::Bytes(d.e * (input + q + v + attention + lse + routed * (w1 + w2)));
 }
 
 std::vector<Operator> lower_embedding(const ModelSpec& m, const ShardShape& sh) {

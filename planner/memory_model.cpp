@@ -53,6 +53,8 @@ MemoryUse memory_use(CostCache& cache, const Plan& plan) {
     u.usable = best.usable;
     u.stage = s;
     u.weights = Bytes(params * bytes.weight / (plan.zero >= 3 ? dp_shard : 1.0));
+    // FP8 copies of the layers' weights persist unless ZeRO-3/FSDP gathers (and casts) them per use.
+    if (plan.zero < 3) u.weights += Bytes(static_cast<double>(v) * chunk_parameters.layer_parameters() * bytes.fp8_weight_copies);
     u.gradients = Bytes(params * bytes.gradient / (plan.zero >= 2 ? dp_shard : 1.0));
     u.optimizer = Bytes(params * bytes.optimizer / (plan.zero >= 1 ? dp_shard : 1.0));
     const auto chunks = static_cast<double>(peak_in_flight_chunks(plan.schedule, p, v, m, s));
@@ -60,9 +62,11 @@ MemoryUse memory_use(CostCache& cache, const Plan& plan) {
     // The embedding's and LM head's activations live for as long as the first/last chunk's micro-batches.
     if (s == 0) u.activations += embedding * std::min(chunks, static_cast<double>(m));
     if (s == p - 1) u.activations += head;
-    // Pipeline send/receive buffers (both directions) and, under ZeRO-3, the gathered weights of two chunks.
+    // Pipeline send/receive buffers (both directions) and, under ZeRO-3/FSDP, the gathered weights of the unit
+    // running and the one prefetched, and the unit's full gradients before they are reduce-scattered.
     u.buffers = p > 1 ? hidden * 2.0 : Bytes(0);
-    if (plan.zero >= 3) u.buffers += Bytes(2.0 * params / static_cast<double>(v) * bytes.weight);
+    if (plan.zero >= 3)
+      u.buffers += Bytes(chunk_parameters.largest_unit() * (2.0 * bytes.weight + bytes.gradient));
     u.peak = u.weights + u.gradients + u.optimizer + u.activations + u.buffers;
     if (first || u.peak > best.peak) best = u;
     first = false;

@@ -14,6 +14,10 @@ ParameterBytes parameter_bytes(topologies::Precision precision) {
   // the 16-bit copy; fp16 also unscales the gradients and checks them for overflow (a read and a write).
   b.optimizer_traffic = 2 * b.gradient + 2 * b.optimizer + (precision == Precision::fp32 ? 0.0 : b.weight) +
                         (precision == Precision::fp16 ? 2 * b.gradient : 0.0);
+  if (precision == Precision::fp8) {
+    b.fp8_weight_copies = 2;
+    b.optimizer_traffic += b.weight + b.fp8_weight_copies;  // read the updated weight, write its FP8 copies
+  }
   return b;
 }
 
@@ -29,6 +33,7 @@ ChunkParameters::ChunkParameters(const models::ModelSpec& m, const Plan& plan) {
   }
   const std::int64_t stages = plan.pp * plan.vpp;
   last_stage_ = stages - 1;
+  layer_ = layer;
   layers_ = layer * static_cast<double>(m.num_layers / stages);
   first_ = static_cast<double>(models::embedding_parameters(m)) / tp;
   const bool tied_copy = m.tie_embeddings && plan.pp > 1;

@@ -107,6 +107,7 @@ ChunkCost chunk_cost(std::int64_t vs, const Plan& plan, const models::ModelSpec&
   c.forward_ep = comm.ep * n;
   c.backward_ep = comm.ep * n + (full ? comm.ep * n : Seconds(0));
   c.parameters = parameters(vs);
+  c.units = model.num_layers / stages + (vs == 0 ? 1 : 0) + (vs == stages - 1 ? 1 : 0);
   c.model_flops = (layer.forward_flops + layer.backward_flops) * n;
   c.hardware_flops = c.model_flops + layer.recompute_flops * n;
   if (vs == 0) {
