@@ -33,13 +33,17 @@ ComputeCost::ComputeCost(const topologies::GpuSpec& gpu, const KernelChoice& ker
     : gpu_(gpu), kernels_(kernels), rate_(gemm_rate(kernels.precision)),
       bf16_rate_(kernels.precision == topologies::Precision::fp8 ? gemm_rate(topologies::Precision::bf16) : rate_) {}
 
+double ComputeCost::clock_ratio() const {
+  return gpu_.peak_clock_mhz > 0 ? gpu_.sustained_clock_mhz / gpu_.peak_clock_mhz : 1.0;
+}
+
 ComputeCost::GemmRate ComputeCost::gemm_rate(topologies::Precision precision) const {
   const auto& e = gpu_.efficiency;
   const bool fp8 = precision == topologies::Precision::fp8;
   const double fraction = fp8 && e.fp8_gemm_peak_fraction > 0 ? e.fp8_gemm_peak_fraction : e.gemm_peak_fraction;
   const bool table = std::any_of(gpu_.gemm_table.begin(), gpu_.gemm_table.end(),
                                  [&](const auto& g) { return g.precision == precision; });
-  return {precision, gpu_.sustained_peak_for(precision), fraction, table};
+  return {precision, gpu_.sustained_peak_for(precision), fraction * e.in_training_fraction, table};
 }
 
 double ComputeCost::gemm_efficiency(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t batch) const {
@@ -120,6 +124,9 @@ OperatorTime ComputeCost::gemm_op_time(const models::Operator& op) const {
   const core::Bytes half = op.backward_bytes * 0.5;
   OperatorTime t{gemm_time(rate, op.m, op.n, op.k, op.batch, op.forward_bytes),
                  gemm_time(rate, op.m, op.k, op.n, op.batch, half) + gemm_time(rate, op.k, op.n, op.m, op.batch, half)};
+  if (op.row_parallel && kernels_.tp_overlap_sms > 0 && kernels_.tp_overlap_sms < gpu_.sm_count)
+    t.forward = t.forward * (static_cast<double>(gpu_.sm_count) /
+                             static_cast<double>(gpu_.sm_count - kernels_.tp_overlap_sms));
   if (fp8) {
     // Cast kernels: the input activation before the forward GEMM, the output gradient before the backward ones
     // (weights are cast once per step, with the optimizer's update).
@@ -159,8 +166,11 @@ OperatorTime ComputeCost::attention_time(const models::Operator& op) const {
   const bool causal = op.causal && op.m == op.n;
   const auto forward = attention_rate(op.k, op.m, causal, false);
   const auto backward = attention_rate(op.k, op.m, causal, true);
-  if (forward && backward)
-    return {op.forward_flops / *forward + e.kernel_overhead, op.backward_flops / *backward + e.kernel_overhead};
+  if (forward && backward) {
+    const double kept = e.in_training_fraction * clock_ratio();
+    return {op.forward_flops / (*forward * kept) + e.kernel_overhead,
+            op.backward_flops / (*backward * kept) + e.kernel_overhead};
+  }
   // No measured kernel: both matmuls in one kernel at the efficiency of the score GEMM's shape.
   const double eff = gemm_efficiency(bf16_rate_, op.m, op.n, op.k, op.batch);
   const auto hbm = gpu_.hbm_bandwidth * e.memory_peak_fraction;
@@ -170,9 +180,11 @@ OperatorTime ComputeCost::attention_time(const models::Operator& op) const {
 
 OperatorTime ComputeCost::time(const models::Operator& op) const {
   switch (op.kind) {
-    case models::OpKind::elementwise:
-      return {elementwise_time(op.forward_bytes, op.forward_vector_flops, op.vector_kernel),
-              elementwise_time(op.backward_bytes, op.backward_vector_flops, op.vector_kernel)};
+    case models::OpKind::elementwise: {
+      const double traffic = kernels_.execution == Execution::eager ? op.eager_traffic : 1.0;
+      return {elementwise_time(op.forward_bytes * traffic, op.forward_vector_flops, op.vector_kernel),
+              elementwise_time(op.backward_bytes * traffic, op.backward_vector_flops, op.vector_kernel)};
+    }
     case models::OpKind::gemm:
     case models::OpKind::batched_gemm: return gemm_op_time(op);
     case models::OpKind::attention: return attention_time(op);

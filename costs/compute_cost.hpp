@@ -18,11 +18,26 @@ inline constexpr std::string_view kFp8RecipeNames[] = {"delayed", "tensorwise", 
 enum class AttentionKernel { cudnn, flash2, flash3 };
 inline constexpr std::string_view kAttentionKernelNames[] = {"cudnn", "flash2", "flash3"};
 
-/// What the software runs, beside the GPU: the training precision, the FP8 scaling recipe and the attention kernel.
+/// How the framework runs a layer's operators: fused element-wise kernels issued by the host (Megatron-LM with
+/// Transformer Engine, or torch.compile), eager PyTorch op by op (element-wise chains unfused), or fused kernels
+/// replayed from CUDA graphs (no host issue time).
+enum class Execution { fused, eager, cuda_graphs };
+inline constexpr std::string_view kExecutionNames[] = {"fused", "eager", "cuda_graphs"};
+
+/// SMs a tensor-parallel reduce-scatter overlapped with its GEMM takes from it: Transformer Engine's userbuffers
+/// run the attention projection's and MLP down projection's forward GEMMs beside a chunked reduce-scatter on 24 and
+/// 16 SMs with set_sm_margin (the GEMM leaves them free); their all-gathers are ring exchanges on copy engines (NeMo
+/// tp_overlap_configs/userbuffers.py, userbuffers_bf16_h100_h8192_tp4_mbs1_seqlen8192 and the 405B configs).
+inline constexpr std::int64_t kTpOverlapReduceScatterSms = 20;
+
+/// What the software runs, beside the GPU: the training precision, the FP8 scaling recipe, the attention kernel,
+/// and the SMs row-parallel GEMMs leave to an overlapped TP reduce-scatter (0: none).
 struct KernelChoice {
   topologies::Precision precision = topologies::Precision::bf16;
   Fp8Recipe fp8_recipe = Fp8Recipe::delayed;
   AttentionKernel attention = AttentionKernel::cudnn;
+  std::int64_t tp_overlap_sms = 0;
+  Execution execution = Execution::fused;
 };
 
 /// HBM bytes the cast kernels move per element of a BF16 operand quantized to FP8 under `recipe`.
@@ -47,7 +62,7 @@ class ComputeCost {
   /// The host's (framework's) time to issue `operators` operators of the layer model: the least time a pass of
   /// them can take on the device.
   [[nodiscard]] core::Seconds host_issue_time(double operators) const {
-    return gpu_.efficiency.host_overhead * operators;
+    return kernels_.execution == Execution::cuda_graphs ? core::Seconds(0) : gpu_.efficiency.host_overhead * operators;
   }
   /// A memory-bound kernel moving `bytes`.
   [[nodiscard]] core::Seconds memory_time(core::Bytes bytes) const;
@@ -72,6 +87,8 @@ class ComputeCost {
     bool use_table;
   };
   [[nodiscard]] GemmRate gemm_rate(topologies::Precision precision) const;
+  /// Tensor-core work runs at the sustained clock: published rates (measured at the peak clock) scale with it.
+  [[nodiscard]] double clock_ratio() const;
   [[nodiscard]] double gemm_efficiency(const GemmRate& rate, std::int64_t m, std::int64_t n, std::int64_t k,
                                        std::int64_t batch) const;
   [[nodiscard]] core::Seconds gemm_time(const GemmRate& rate, std::int64_t m, std::int64_t n, std::int64_t k,

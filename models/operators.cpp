@@ -79,10 +79,12 @@ Operator norm(std::string_view name, const ModelSpec& m, const Dims& d, std::int
   const bool ln = m.norm == NormKind::layernorm;
   const double params = d.e * double(d.h) * (ln ? 2.0 : 1.0);
   const double n = double(tokens) * double(d.h);
-  return elementwise(name, 2.0 * x + params, 3.0 * x + 2.0 * params, x,
-                     n * (ln ? vf::kLayerNormForward : vf::kRmsNormForward),
-                     n * (ln ? vf::kLayerNormBackward : vf::kRmsNormBackward),
-                     ln ? core::VectorKernel::layernorm : core::VectorKernel::rmsnorm);
+  Operator op = elementwise(name, 2.0 * x + params, 3.0 * x + 2.0 * params, x,
+                            n * (ln ? vf::kLayerNormForward : vf::kRmsNormForward),
+                            n * (ln ? vf::kLayerNormBackward : vf::kRmsNormBackward),
+                            ln ? core::VectorKernel::layernorm : core::VectorKernel::rmsnorm);
+  op.eager_traffic = ln ? 1.0 : eager_traffic::kRmsNorm;  // PyTorch's layer_norm is one kernel even in eager
+  return op;
 }
 
 /// Dropout + residual add on the sequence-parallel shard: forward reads the branch output and the residual,
@@ -180,9 +182,11 @@ void append_mlp(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d, s
                                      ny * vf::kSwigluBackward, core::VectorKernel::swiglu)
                        : elementwise("mlp_act", 2.0 * y, 3.0 * y, y, ny * vf::kGeluForward, ny * vf::kGeluBackward,
                                      core::VectorKernel::gelu));
+  if (swiglu) ops.back().eager_traffic = eager_traffic::kSwiglu;
 
   Operator down = gemm("mlp_down", OpKind::gemm, tokens, d.h, f, 1, d.e);
   down.quantizable = true;
+  down.row_parallel = true;
   weights_extra(down);
   down.activation_bytes = core::Bytes(y);  // its input
   ops.push_back(down);
@@ -206,6 +210,7 @@ std::vector<Operator> lower_layer(const ModelSpec& m, const ShardShape& sh) {
     // Rotary positions turn Q and K in place: read and write them; backward the same on their gradients.
     const double n = double(d.tokens) * double((d.heads + d.kv_heads) * d.head_dim);
     ops.push_back(elementwise("rope", 2.0 * d.e * n, 2.0 * d.e * n, 0.0, n * vf::kRope, n * vf::kRope));
+    ops.back().eager_traffic = eager_traffic::kRope;
   }
 
   append_attention(ops, m, sh, d);
@@ -213,6 +218,7 @@ std::vector<Operator> lower_layer(const ModelSpec& m, const ShardShape& sh) {
   Operator proj = gemm("attn_proj", OpKind::gemm, d.tokens, d.h, d.heads * d.head_dim, 1, d.e);
   proj.activation_bytes = core::Bytes(d.e * double(proj.m) * double(proj.k));  // its input
   proj.quantizable = true;
+  proj.row_parallel = true;
   ops.push_back(proj);
   ops.push_back(residual("attn_residual", m, d));
 

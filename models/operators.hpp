@@ -78,7 +78,23 @@ struct Operator {
   bool attention_core = false;  ///< part of QK^T-softmax-dropout-AV: recomputed (and not stored) under selective recompute
   bool quantizable = false;     ///< a linear layer's GEMM: runs in FP8 when the plan trains in FP8
   bool causal = false;          ///< fused attention under a causal mask: the kernel skips the masked half
+  bool row_parallel = false;    ///< its output is reduced over the TP group (attention projection, MLP down)
+  /// An element-wise operator run op by op in eager PyTorch (no fused kernel, no compiler) moves this many times
+  /// the bytes of its fused kernel (see `eager_traffic`).
+  double eager_traffic = 1;
 };
+
+/// HBM traffic of element-wise operators written as chains of PyTorch ops (torchtitan's modules) run eagerly,
+/// each op reading and writing whole tensors, against one fused kernel (bytes per element read + written).
+namespace eager_traffic {
+/// RMSNorm in fp32: x.float() (2 + 4), pow (4 + 4), mean (4), x * rsqrt (4 + 4), type_as (4 + 2), * weight (2 + 2):
+/// 36 B per element against 4 fused.
+inline constexpr double kRmsNorm = 36.0 / 4.0;
+/// Rotary embedding as a complex product: float() (2 + 4), complex multiply (4 + 4), type_as (4 + 2): 20 against 4.
+inline constexpr double kRope = 20.0 / 4.0;
+/// silu(gate) * up: silu (2 + 2), multiply (2 + 2 + 2): 10 per output element against 6 fused.
+inline constexpr double kSwiglu = 10.0 / 6.0;
+}  // namespace eager_traffic
 
 /// How one GPU's share of a layer is cut.
 struct ShardShape {

@@ -80,7 +80,8 @@ models::ShardShape shard_of(const Plan& plan) {
 }
 
 costs::KernelChoice kernel_choice(const Plan& plan) {
-  return {plan.precision, plan.fp8_recipe, plan.attention_backend};
+  const std::int64_t sms = plan.tp > 1 && plan.tp_comm_overlap ? costs::kTpOverlapReduceScatterSms : 0;
+  return {plan.precision, plan.fp8_recipe, plan.attention_backend, sms, plan.execution};
 }
 
 CostCache::CostCache(Scenario scenario) : scenario_(std::move(scenario)) {}
@@ -96,6 +97,7 @@ OpsCost CostCache::ops(OpsPart part, const Plan& plan) {
   const OpsKey key{static_cast<int>(part), plan.tp, plan.cp, plan.ep, plan.sp, plan.micro_batch_size,
                    plan.seq_length, plan.flash_attention, static_cast<int>(plan.precision),
                    static_cast<int>(plan.fp8_recipe), static_cast<int>(plan.attention_backend),
+                   plan.tp_comm_overlap, static_cast<int>(plan.execution),
                    part == OpsPart::layer ? static_cast<int>(plan.recompute) : 0};
   {
     std::lock_guard lock(mutex_);

@@ -55,7 +55,7 @@ class CostCache {
 
  private:
   using OpsKey = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, bool, std::int64_t, std::int64_t, bool, int, int,
-                            int, int>;
+                            int, bool, int, int>;
   using CommKey = std::tuple<int, int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                              std::int64_t>;
   Scenario scenario_;

@@ -36,6 +36,7 @@ struct Plan {
   std::int64_t parameter_servers = 0;
   costs::Fp8Recipe fp8_recipe = costs::Fp8Recipe::delayed;           ///< how FP8 operands are scaled
   costs::AttentionKernel attention_backend = costs::AttentionKernel::cudnn;  ///< which fused attention kernel runs
+  costs::Execution execution = costs::Execution::fused;  ///< how the framework runs the operators
 
   [[nodiscard]] std::int64_t gpus() const { return tp * pp * dp * cp; }
   [[nodiscard]] std::int64_t micro_batches() const { return global_batch_size / (micro_batch_size * dp); }

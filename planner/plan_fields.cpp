@@ -103,6 +103,10 @@ std::array<PlanField, kPlanKeyCount> make_table() {
              "fused attention kernel: cudnn (Transformer Engine's default on Hopper), flash2 (PyTorch SDPA's flash "
              "backend), flash3",
              &get<&Plan::attention_backend>, &set<&Plan::attention_backend>),
+      choice(K::execution, "execution", costs::kExecutionNames, 0, false,
+             "how operators run: fused (Transformer Engine / Megatron fusions, or torch.compile), eager (PyTorch op "
+             "by op: element-wise chains unfused), cuda_graphs (fused, replayed without host issue time)",
+             &get<&Plan::execution>, &set<&Plan::execution>),
   };
   // Every flag is its key with dashes: micro_batch_size -> --micro-batch-size.
   static std::array<std::string, kPlanKeyCount> flags;

@@ -23,10 +23,12 @@ std::string to_string(Precision p);
 /// How close real kernels come to the GPU's peaks (used by sim's compute cost). Physical fractions, per GPU type;
 /// their values are data: presets/base.yaml, overridden by a GPU file or preset.
 struct ComputeEfficiency {
-  double gemm_peak_fraction = 0;     ///< achieved / peak FLOP/s of the largest, best-shaped GEMMs (cuBLAS)
+  double gemm_peak_fraction = 0;     ///< achieved / peak FLOP/s of the best-shaped GEMM run alone (cuBLAS)
   /// The same for FP8 GEMMs (per-tensor scaled cuBLASLt), which reach a smaller fraction of their doubled peak;
   /// 0: as gemm_peak_fraction.
   double fp8_gemm_peak_fraction = 0;
+  /// What a kernel keeps of its isolated benchmark rate inside a training step (GEMM fractions, attention tables).
+  double in_training_fraction = 1;
   double memory_peak_fraction = 0;   ///< achieved / peak HBM bandwidth of streaming kernels
   std::int64_t gemm_tile_m = 0;      ///< output tile of a typical GEMM kernel, for wave quantization
   std::int64_t gemm_tile_n = 0;

@@ -14,7 +14,7 @@ const std::vector<std::string> kGpuKeys = {"kind",           "name",      "sourc
                                            "vector_tflop_per_s", "vector_table",   "sm_count",   "efficiency",
                                            "gemm_table", "attention_table", "peak_clock_mhz",
                                            "sustained_clock_mhz"};
-const std::vector<std::string> kEfficiencyKeys = {"gemm_peak_fraction", "fp8_gemm_peak_fraction",
+const std::vector<std::string> kEfficiencyKeys = {"gemm_peak_fraction", "fp8_gemm_peak_fraction", "in_training_fraction",
                                                   "memory_peak_fraction", "gemm_tile_m",
                                                   "gemm_tile_n",        "gemm_k_half_efficiency", "kernel_overhead_us",
                                                   "host_overhead_us"};
@@ -30,6 +30,7 @@ void apply_efficiency(ComputeEfficiency& e, const core::Fields& f) {
   detail::reject_unknown_keys(f, kEfficiencyKeys);
   e.gemm_peak_fraction = fraction(f, "gemm_peak_fraction", e.gemm_peak_fraction);
   e.fp8_gemm_peak_fraction = fraction(f, "fp8_gemm_peak_fraction", e.fp8_gemm_peak_fraction);
+  e.in_training_fraction = fraction(f, "in_training_fraction", e.in_training_fraction);
   e.memory_peak_fraction = fraction(f, "memory_peak_fraction", e.memory_peak_fraction);
   e.gemm_tile_m = f.positive_integer_or("gemm_tile_m", e.gemm_tile_m);
   e.gemm_tile_n = f.positive_integer_or("gemm_tile_n", e.gemm_tile_n);
