@@ -24,7 +24,8 @@ const std::vector<std::pair<std::string, std::string>> kPlan = {
     {"micro_batch_size", "2"}, {"global_batch_size", "64"}, {"seq_length", "2048"}, {"recompute", "selective"},
     {"zero", "1"}, {"precision", "fp16"}, {"schedule", "1f1b"}, {"tp_comm_overlap", "true"},
     {"cp_comm_overlap", "false"}, {"overlap_grad_reduce", "false"}, {"overlap_param_gather", "false"},
-    {"flash_attention", "true"}, {"parameter_servers", "0"}};
+    {"flash_attention", "true"}, {"parameter_servers", "0"}, {"fp8_recipe", "tensorwise"},
+    {"attention_backend", "flash2"}, {"execution", "eager"}};
 
 std::string flags() {
   std::string s;
