@@ -17,6 +17,7 @@ struct Dims {
   std::int64_t heads = 0;        // attention heads on this GPU
   std::int64_t kv_heads = 0;     // kv heads on this GPU (replicated when t > kv heads, as in Megatron)
   std::int64_t head_dim = 0;
+  double saved_input = 1;        // share of a 16-bit element a linear layer keeps of its input (0.5: an FP8 copy)
 };
 
 Dims dims_of(const ModelSpec& m, const ShardShape& sh) {
@@ -32,6 +33,7 @@ Dims dims_of(const ModelSpec& m, const ShardShape& sh) {
   d.heads = ceil_div(m.num_heads, d.t);
   d.kv_heads = ceil_div(m.num_kv_heads, d.t);
   d.head_dim = m.head_dim();
+  d.saved_input = sh.fp8_saved_inputs ? 0.5 : 1.0;
   return d;
 }
 
@@ -125,8 +127,9 @@ void append_attention(std::vector<Operator>& ops, const ModelSpec& m, const Shar
     // Forward reads Q, K, V and writes O (+ lse); backward reads Q, K, V, O, dO, lse and writes dQ, dK, dV.
     fa.forward_bytes = core::Bytes(2.0 * q + 2.0 * kv + lse);
     fa.backward_bytes = core::Bytes(4.0 * q + 4.0 * kv + lse);
-    // Keeps only the logsumexp: O is the same tensor attn_proj keeps as its input, and Q, K, V are the qkv op's.
-    fa.activation_bytes = core::Bytes(lse);
+    // Keeps the logsumexp; O is the same tensor attn_proj keeps as its input (unless attn_proj keeps an FP8 copy:
+    // then O itself is kept here), and Q, K, V are the qkv op's.
+    fa.activation_bytes = core::Bytes(lse + (sh.fp8_saved_inputs ? q : 0.0));
     fa.attention_core = true;
     ops.push_back(fa);
     return;
@@ -171,7 +174,7 @@ void append_mlp(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d, s
   Operator up = gemm("mlp_up", OpKind::gemm, tokens, swiglu ? 2 * f : f, d.h, 1, d.e);
   up.quantizable = true;
   weights_extra(up);
-  up.activation_bytes = core::Bytes(input_bytes);
+  up.activation_bytes = core::Bytes(input_bytes * d.saved_input);
   ops.push_back(up);
 
   // GELU reads x, writes y; backward reads dy, x, writes dx. SwiGLU silu(gate)*up reads 2, writes 1;
@@ -188,7 +191,7 @@ void append_mlp(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d, s
   down.quantizable = true;
   down.row_parallel = true;
   weights_extra(down);
-  down.activation_bytes = core::Bytes(y);  // its input
+  down.activation_bytes = core::Bytes(y * d.saved_input);  // its input
   ops.push_back(down);
 }
 
@@ -203,7 +206,7 @@ std::vector<Operator> lower_layer(const ModelSpec& m, const ShardShape& sh) {
 
   // Q for this GPU's heads, K and V for its kv heads. Keeps its input and its outputs Q, K, V.
   Operator qkv = gemm("qkv", OpKind::gemm, d.tokens, (d.heads + 2 * d.kv_heads) * d.head_dim, d.h, 1, d.e);
-  qkv.activation_bytes = core::Bytes(sp_input + d.e * double(qkv.m) * double(qkv.n));
+  qkv.activation_bytes = core::Bytes(sp_input * d.saved_input + d.e * double(qkv.m) * double(qkv.n));
   qkv.quantizable = true;
   ops.push_back(qkv);
   if (m.position == PositionKind::rope) {
@@ -216,7 +219,7 @@ std::vector<Operator> lower_layer(const ModelSpec& m, const ShardShape& sh) {
   append_attention(ops, m, sh, d);
 
   Operator proj = gemm("attn_proj", OpKind::gemm, d.tokens, d.h, d.heads * d.head_dim, 1, d.e);
-  proj.activation_bytes = core::Bytes(d.e * double(proj.m) * double(proj.k));  // its input
+  proj.activation_bytes = core::Bytes(d.e * double(proj.m) * double(proj.k) * d.saved_input);  // its input
   proj.quantizable = true;
   proj.row_parallel = true;
   ops.push_back(proj);

@@ -107,6 +107,9 @@ struct ShardShape {
   double bytes_per_element = 2;   ///< activation element size (2 for fp16/bf16, 4 for fp32)
   bool flash_attention = false;   ///< fused attention (no s*s scores in memory) vs Megatron's unfused core
   bool causal = true;             ///< decoder attention (each token sees the ones before it)
+  /// FP8 training: a linear layer keeps the FP8 copy of its input for the weight gradient (1 byte per element;
+  /// Transformer Engine's Linear and torchao's Float8Linear both save the cast input), not the 16-bit one.
+  bool fp8_saved_inputs = false;
 };
 
 /// One transformer layer (norm, attention, norm, MLP or MoE) in execution order.

@@ -75,6 +75,7 @@ models::ShardShape shard_of(const Plan& plan) {
   shard.micro_batch = plan.micro_batch_size;
   shard.seq_length = plan.seq_length;
   shard.bytes_per_element = plan.precision == topologies::Precision::fp32 ? 4.0 : 2.0;
+  shard.fp8_saved_inputs = plan.precision == topologies::Precision::fp8;
   shard.flash_attention = plan.flash_attention;
   return shard;
 }
