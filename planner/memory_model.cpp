@@ -54,10 +54,11 @@ struct MemoryInputs {
 MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   const std::int64_t p = plan.pp, v = plan.vpp, m = plan.micro_batches();
   const double dp_shard = static_cast<double>(plan.dp * plan.cp);
-  double params = 0;
+  double params = 0, layer_params = 0;
   std::int64_t layers_in_flight = 0;  // layer activations of the micro-batch chunks held at the peak
   for (std::int64_t c = 0; c < v; ++c) {
     params += in.parameters(c * p + s);
+    layer_params += in.parameters.layer_parameters(c * p + s);
     layers_in_flight += peak_in_flight_of_chunk(plan.schedule, p, v, m, s, c) * in.split.layers(c * p + s);
   }
   MemoryUse u;
@@ -65,6 +66,8 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   u.usable = in.usable;
   u.stage = s;
   u.weights = Bytes(params * in.bytes.weight / (plan.zero >= 3 ? dp_shard : 1.0));
+  // FP8 copies of the layers' weights persist unless ZeRO-3/FSDP gathers (and casts) them per use.
+  if (plan.zero < 3) u.weights += Bytes(layer_params * in.bytes.fp8_weight_copies);
   u.gradients = Bytes(params * in.bytes.gradient / (plan.zero >= 2 ? dp_shard : 1.0));
   u.optimizer = Bytes(params * in.bytes.optimizer / (plan.zero >= 1 ? dp_shard : 1.0));
   const auto chunks = static_cast<double>(peak_in_flight_chunks(plan.schedule, p, v, m, s));
@@ -72,9 +75,10 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   // The embedding's and LM head's activations live for as long as the first/last chunk's micro-batches.
   if (s == 0) u.activations += in.embedding * std::min(chunks, static_cast<double>(m));
   if (s == p - 1) u.activations += in.head;
-  // Pipeline send/receive buffers (both directions) and, under ZeRO-3, the gathered weights of two chunks.
+  // Pipeline send/receive buffers (both directions) and, under ZeRO-3/FSDP, the gathered weights of the unit
+  // running and the one prefetched, and the unit's full gradients before they are reduce-scattered.
   u.buffers = p > 1 ? in.hidden * 2.0 : Bytes(0);
-  if (plan.zero >= 3) u.buffers += Bytes(2.0 * params / static_cast<double>(v) * in.bytes.weight);
+  if (plan.zero >= 3) u.buffers += Bytes(in.parameters.largest_unit() * (2.0 * in.bytes.weight + in.bytes.gradient));
   u.peak = u.weights + u.gradients + u.optimizer + u.activations + u.buffers;
   return u;
 }

@@ -1,5 +1,6 @@
 #pragma once
 /// Which parameters a rank holds and how many bytes each costs it (Megatron-LM's mixed-precision accounting).
+#include <algorithm>
 #include <cstdint>
 
 #include "models/model_spec.hpp"
@@ -15,6 +16,9 @@ struct ParameterBytes {
   double gradient = 4;            ///< fp16 training keeps fp16 gradients; bf16/fp8 accumulate in fp32
   double optimizer = 12;          ///< fp32 master weight + two Adam moments (no master copy in fp32 training)
   double optimizer_traffic = 34;  ///< bytes the optimizer step reads and writes
+  /// FP8 training keeps an FP8 copy of each linear layer's weight and its transpose (Transformer Engine caches them
+  /// across micro-batches and refreshes them after the optimizer step): 2 bytes per layer parameter, 0 otherwise.
+  double fp8_weight_copies = 0;
 };
 ParameterBytes parameter_bytes(topologies::Precision precision);
 
@@ -33,6 +37,13 @@ class ChunkParameters {
     return layer_ * static_cast<double>(split_.layers(vs)) + (vs == 0 ? first_ : 0.0) +
            (vs == last_stage_ ? last_ : 0.0);
   }
+  /// The parameters of the transformer layers of virtual stage `vs` (their linear layers are what FP8 casts).
+  [[nodiscard]] double layer_parameters(std::int64_t vs) const {
+    return layer_ * static_cast<double>(split_.layers(vs));
+  }
+  /// The most parameters sharded data parallelism (ZeRO-3/FSDP) gathers at once: one layer, or the embedding or
+  /// LM head it wraps as a unit of its own.
+  [[nodiscard]] double largest_unit() const { return std::max({layer_, first_, last_}); }
 
  private:
   PipelineSplit split_;

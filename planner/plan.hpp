@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/fields.hpp"
+#include "costs/compute_cost.hpp"
 #include "models/formulas.hpp"
 #include "topologies/cluster_spec.hpp"
 
@@ -29,7 +30,7 @@ struct Plan {
   bool cp_comm_overlap = true;
   bool overlap_grad_reduce = true;
   bool overlap_param_gather = true;
-  bool flash_attention = false;  ///< Megatron's --use-flash-attn (off by default, as in Megatron-LM)
+  bool flash_attention = true;  ///< fused attention (Megatron --use-flash-attn, TE's fused attention, PyTorch SDPA)
   /// What-if: > 0 aggregates gradients through this many parameter servers per data-parallel group (push, then
   /// pull) instead of an all-reduce; 0 = all-reduce (Megatron).
   std::int64_t parameter_servers = 0;
@@ -38,6 +39,9 @@ struct Plan {
   /// layers: the planner chooses the balanced split (pipeline_balance.hpp).
   std::int64_t decoder_first_pipeline_num_layers = 0, decoder_last_pipeline_num_layers = 0;
   bool account_for_embedding_in_pipeline_split = false, account_for_loss_in_pipeline_split = false;
+  costs::Fp8Recipe fp8_recipe = costs::Fp8Recipe::delayed;           ///< how FP8 operands are scaled
+  costs::AttentionKernel attention_backend = costs::AttentionKernel::cudnn;  ///< which fused attention kernel runs
+  costs::Execution execution = costs::Execution::fused;  ///< how the framework runs the operators
 
   [[nodiscard]] std::int64_t gpus() const { return tp * pp * dp * cp; }
   [[nodiscard]] std::int64_t micro_batches() const { return global_batch_size / (micro_batch_size * dp); }

@@ -119,6 +119,7 @@ ChunkCost chunk_cost(std::int64_t layers, bool first, bool last, const Plan& pla
   c.backward_cp = comm.cp_backward * n + (full ? comm.cp_forward * n : Seconds(0));
   c.forward_ep = comm.ep * n;
   c.backward_ep = comm.ep * n + (full ? comm.ep * n : Seconds(0));
+  c.units = layers + (first ? 1 : 0) + (last ? 1 : 0);
   c.model_flops = (layer.forward_flops + layer.backward_flops) * n;
   c.hardware_flops = c.model_flops + layer.recompute_flops * n;
   if (first) {

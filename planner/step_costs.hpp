@@ -23,6 +23,9 @@ struct ChunkCost {
   core::Seconds forward_cp, backward_cp;                ///< exposed context-parallel (ring attention) traffic
   core::Seconds forward_ep, backward_ep;                ///< expert-parallel all-to-all
   double parameters = 0;            ///< weights of this chunk held by one rank (before ZeRO sharding)
+  /// Units ZeRO-3/FSDP gathers and reduce-scatters one at a time: the layers, and the embedding and the LM head as
+  /// units of their own (each its own collective, paying its latency).
+  std::int64_t units = 1;
   double model_flops = 0;           ///< forward+backward matmul FLOPs on one rank (no recomputation)
   double hardware_flops = 0;        ///< the same with recomputation
   std::int64_t layers = 0;          ///< decoder layers of this virtual stage (pipeline_split.hpp)
