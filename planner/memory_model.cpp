@@ -54,11 +54,10 @@ struct MemoryInputs {
 MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   const std::int64_t p = plan.pp, v = plan.vpp, m = plan.micro_batches();
   const double dp_shard = static_cast<double>(plan.dp * plan.cp);
-  double params = 0, layer_params = 0;
+  double params = 0;
   std::int64_t layers_in_flight = 0;  // layer activations of the micro-batch chunks held at the peak
   for (std::int64_t c = 0; c < v; ++c) {
     params += in.parameters(c * p + s);
-    layer_params += in.parameters.layer_parameters(c * p + s);
     layers_in_flight += peak_in_flight_of_chunk(plan.schedule, p, v, m, s, c) * in.split.layers(c * p + s);
   }
   MemoryUse u;
@@ -66,8 +65,6 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   u.usable = in.usable;
   u.stage = s;
   u.weights = Bytes(params * in.bytes.weight / (plan.zero >= 3 ? dp_shard : 1.0));
-  // FP8 copies of the layers' weights persist unless ZeRO-3/FSDP gathers (and casts) them per use.
-  if (plan.zero < 3) u.weights += Bytes(layer_params * in.bytes.fp8_weight_copies);
   u.gradients = Bytes(params * in.bytes.gradient / (plan.zero >= 2 ? dp_shard : 1.0));
   u.optimizer = Bytes(params * in.bytes.optimizer / (plan.zero >= 1 ? dp_shard : 1.0));
   const auto chunks = static_cast<double>(peak_in_flight_chunks(plan.schedule, p, v, m, s));

@@ -14,10 +14,7 @@ ParameterBytes parameter_bytes(topologies::Precision precision) {
   // the 16-bit copy; fp16 also unscales the gradients and checks them for overflow (a read and a write).
   b.optimizer_traffic = 2 * b.gradient + 2 * b.optimizer + (precision == Precision::fp32 ? 0.0 : b.weight) +
                         (precision == Precision::fp16 ? 2 * b.gradient : 0.0);
-  if (precision == Precision::fp8) {
-    b.fp8_weight_copies = 2;
-    b.optimizer_traffic += b.weight + b.fp8_weight_copies;  // read the updated weight, write its FP8 copies
-  }
+  if (precision == Precision::fp8) b.optimizer_traffic += 2 * b.weight;  // read the weight, write FP8 + transpose
   return b;
 }
 

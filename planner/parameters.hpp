@@ -15,10 +15,10 @@ struct ParameterBytes {
   double weight = 2;              ///< 16-bit copy (fp32 when training in fp32)
   double gradient = 4;            ///< fp16 training keeps fp16 gradients; bf16/fp8 accumulate in fp32
   double optimizer = 12;          ///< fp32 master weight + two Adam moments (no master copy in fp32 training)
-  double optimizer_traffic = 34;  ///< bytes the optimizer step reads and writes
-  /// FP8 training keeps an FP8 copy of each linear layer's weight and its transpose (Transformer Engine caches them
-  /// across micro-batches and refreshes them after the optimizer step): 2 bytes per layer parameter, 0 otherwise.
-  double fp8_weight_copies = 0;
+  /// Bytes the optimizer step reads and writes. FP8 training keeps FP8 primary weights (Megatron's
+  /// --fp8-param-gather, torchao's FP8 all-gather): an FP8 weight and its transpose in the place of the 16-bit copy
+  /// (the same 2 bytes), rewritten after every update.
+  double optimizer_traffic = 34;
 };
 ParameterBytes parameter_bytes(topologies::Precision precision);
 
@@ -36,10 +36,6 @@ class ChunkParameters {
   [[nodiscard]] double operator()(std::int64_t vs) const {
     return layer_ * static_cast<double>(split_.layers(vs)) + (vs == 0 ? first_ : 0.0) +
            (vs == last_stage_ ? last_ : 0.0);
-  }
-  /// The parameters of the transformer layers of virtual stage `vs` (their linear layers are what FP8 casts).
-  [[nodiscard]] double layer_parameters(std::int64_t vs) const {
-    return layer_ * static_cast<double>(split_.layers(vs));
   }
   /// The most parameters sharded data parallelism (ZeRO-3/FSDP) gathers at once: one layer, or the embedding or
   /// LM head it wraps as a unit of its own.
