@@ -40,6 +40,14 @@ std::string html_plan_label(const planner::Plan& p) {
   s += fmt::format(" mbs {} {}", p.micro_batch_size, planner::to_string(p.recompute));
   if (p.sp) s += " sp";
   if (p.zero > 0) s += fmt::format(" zero {}", p.zero);
+  // An uneven pipeline split, by its keys (the plans table lists each stage's layers).
+  if (p.decoder_first_pipeline_num_layers > 0 || p.decoder_last_pipeline_num_layers > 0)
+    s += fmt::format(" first/last stage {}/{}", p.decoder_first_pipeline_num_layers, p.decoder_last_pipeline_num_layers);
+  if (p.account_for_embedding_in_pipeline_split || p.account_for_loss_in_pipeline_split)
+    s += fmt::format(" {}{} in split", p.account_for_embedding_in_pipeline_split ? "embedding" : "",
+                     p.account_for_embedding_in_pipeline_split && p.account_for_loss_in_pipeline_split ? "+loss"
+                     : p.account_for_loss_in_pipeline_split                                         ? "loss"
+                                                                                                    : "");
   return s;
 }
 

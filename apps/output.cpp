@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -86,6 +87,53 @@ json plan_to_json(const planner::Plan& p) {
   return j;
 }
 
+namespace {
+
+/// Decoder layers per pipeline stage (all its virtual stages), from the per-virtual-stage counts.
+std::vector<std::int64_t> layers_per_stage(const planner::StepResult& r) {
+  std::vector<std::int64_t> out(static_cast<std::size_t>(r.plan.pp), 0);
+  for (std::size_t vs = 0; vs < r.layers_per_virtual_stage.size(); ++vs)
+    out[vs % out.size()] += r.layers_per_virtual_stage[vs];
+  return out;
+}
+
+json split_to_json(const planner::StepResult& r) {
+  return json{{"even", split_is_even(r)},
+              {"layers_per_stage", layers_per_stage(r)},
+              {"layers_per_virtual_stage", r.layers_per_virtual_stage}};
+}
+
+/// One line naming the layers of each stage, for an uneven split only (an even one says nothing new).
+std::string split_to_text(const planner::StepResult& r) {
+  if (split_is_even(r)) return "";
+  std::string stages, virtual_stages;
+  for (const auto n : layers_per_stage(r)) stages += fmt::format(" {}", n);
+  for (const auto n : r.layers_per_virtual_stage) virtual_stages += fmt::format(" {}", n);
+  std::string out = fmt::format("pipeline split  layers per stage{}  (embedding on stage 0, LM head and loss on stage "
+                                "{})\n", stages, r.plan.pp - 1);
+  if (r.plan.vpp > 1) out += fmt::format("                layers per virtual stage{}\n", virtual_stages);
+  return out;
+}
+
+}  // namespace
+
+bool split_is_even(const planner::StepResult& r) {
+  const auto& l = r.layers_per_virtual_stage;
+  return std::adjacent_find(l.begin(), l.end(), std::not_equal_to<>()) == l.end();
+}
+
+std::string stage_layers_text(const planner::StepResult& r) {
+  const auto stages = layers_per_stage(r);
+  std::string out;
+  for (std::size_t i = 0; i < stages.size();) {
+    std::size_t j = i;
+    while (j < stages.size() && stages[j] == stages[i]) ++j;
+    out += (i ? "," : "") + std::to_string(stages[i]) + (j - i > 1 ? "x" + std::to_string(j - i) : "");
+    i = j;
+  }
+  return out;
+}
+
 json step_to_json(const planner::StepResult& r) {
   const auto& b = r.breakdown;
   const auto& m = r.memory;
@@ -116,6 +164,7 @@ json step_to_json(const planner::StepResult& r) {
                 {"pp_comm_exposed", b.pp_comm_exposed.value()},
                 {"dp_comm_exposed", b.dp_comm_exposed.value()},
                 {"other", b.other.value()}}},
+              {"pipeline_split", split_to_json(r)},
               {"simulated_tasks", r.tasks},
               {"simulated_events", r.events}};
 }
@@ -134,6 +183,8 @@ std::string step_to_text(const planner::StepResult& r, const models::ModelSpec& 
                      p.tp, p.pp, p.dp, p.cp, p.ep, p.vpp, p.micro_batch_size, p.global_batch_size, p.seq_length,
                      planner::to_string(p.recompute), p.sp ? "on" : "off", p.zero, topologies::to_string(p.precision),
                      planner::to_string(p.schedule));
+  out += split_to_text(r);
+  if (!split_is_even(r)) out += "\n";
   out += fmt::format("step time   {:.3f} s    {:.0f} tokens/s    MFU {:.1f} %  ({:.1f} model / {:.1f} hardware "
                      "TFLOP/s per GPU)\n\n",
                      step, r.tokens_per_s, r.mfu * 100, r.model_tflops_per_gpu, r.hardware_tflops_per_gpu);

@@ -23,6 +23,10 @@ struct TextTable {
 
 nlohmann::json plan_to_json(const planner::Plan& plan);
 nlohmann::json step_to_json(const planner::StepResult& r);
+/// Whether every virtual stage holds the same number of layers.
+bool split_is_even(const planner::StepResult& r);
+/// The layers of each pipeline stage, repeats folded: "15,16x6,15".
+std::string stage_layers_text(const planner::StepResult& r);
 nlohmann::json validation_to_json(const planner::ValidationReport& report);
 
 std::string step_to_text(const planner::StepResult& r, const models::ModelSpec& model,

@@ -9,6 +9,7 @@
 #include "apps/output.hpp"
 #include "core/error.hpp"
 #include "core/fields.hpp"
+#include "planner/pipeline_split.hpp"
 #include "planner/plan_fields.hpp"
 
 namespace hpsim::apps {
@@ -26,7 +27,16 @@ std::string megatron_arguments(const planner::Plan& p, const models::ModelSpec& 
     }
   }
   // The fields whose Megatron form depends on more than their own value.
-  if (p.vpp > 1) a += fmt::format(" --num-layers-per-virtual-pipeline-stage {}", model.num_layers / (p.pp * p.vpp));
+  // An uneven split: Megatron takes the first/last stage counts as they are (the accounted embedding/loss are table
+  // flags) and its interleaving depth as stages per rank, since layers per virtual stage are no longer one number
+  // (megatron/training/arguments.py asks for --num-virtual-stages-per-pipeline-rank with uneven stages).
+  if (p.decoder_first_pipeline_num_layers > 0)
+    a += fmt::format(" --decoder-first-pipeline-num-layers {}", p.decoder_first_pipeline_num_layers);
+  if (p.decoder_last_pipeline_num_layers > 0)
+    a += fmt::format(" --decoder-last-pipeline-num-layers {}", p.decoder_last_pipeline_num_layers);
+  if (p.vpp > 1 && planner::split_keys_given(p)) a += fmt::format(" --num-virtual-stages-per-pipeline-rank {}", p.vpp);
+  else if (p.vpp > 1)
+    a += fmt::format(" --num-layers-per-virtual-pipeline-stage {}", model.num_layers / (p.pp * p.vpp));
   if (model.is_moe()) a += fmt::format(" --expert-model-parallel-size {}", p.ep);
   // Megatron has no ZeRO-2; its distributed optimizer shards optimizer states (and main gradients). ZeRO-3 is FSDP.
   if (p.zero == 3) a += " --use-torch-fsdp2";

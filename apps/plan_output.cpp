@@ -39,10 +39,15 @@ TextTable plans_table(const planner::SearchResult& result) {
   t.header = {"rank"};
   append(t.header, kPlanHeader);
   append(t.header, {"step s", "tokens/s", "MFU %", "mem GiB", "bubble %", "exp. comm %"});
+  // Each stage's layers, when some plan splits them unevenly (pp*vpp not dividing the layers).
+  const bool uneven = std::any_of(result.plans.begin(), result.plans.end(),
+                                  [](const planner::StepResult& r) { return !split_is_even(r); });
+  if (uneven) t.header.insert(t.header.begin() + 1 + static_cast<std::ptrdiff_t>(kPlanHeader.size()), "layers/stage");
   for (std::size_t i = 0; i < result.plans.size(); ++i) {
     const auto& r = result.plans[i];
     std::vector<std::string> row = {std::to_string(i + 1)};
     append(row, plan_cells(r.plan));
+    if (uneven) row.push_back(split_is_even(r) ? "even" : stage_layers_text(r));
     append(row, {fmt::format("{:.3f}", r.step_time.value()), fmt::format("{:.0f}", r.tokens_per_s),
                  fmt::format("{:.1f}", r.mfu * 100), gib(r.memory.peak),
                  percent_of_step(r.breakdown.pp_bubble.value(), r), percent_of_step(exposed_comm_s(r.breakdown), r)});

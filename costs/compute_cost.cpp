@@ -10,14 +10,49 @@ namespace {
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 }  // namespace
 
+double fp8_cast_bytes_per_element(Fp8Recipe recipe) {
+  // Per BF16 element quantized (torchao's roofline model, torchao/testing/training/roofline_utils.py): dynamic
+  // tensorwise scaling reads the tensor for its amax (2 B), reads it again to cast (2 B) and writes FP8 copies in
+  // row- and column-major order (Hopper's FP8 MMA wants K-major operands for every GEMM of the backward): 6 B.
+  // Delayed scaling takes the scale from the amax history, so one fused cast-transpose kernel reads once and
+  // writes both copies (Transformer Engine's cast_transpose): 4 B. Row-wise scaling adds a BF16 transpose pass
+  // (read and write, 4 B). Block-wise (1x128 / 128x128) scales per block: one pass per layout, 2 x (2 + 1) B.
+  switch (recipe) {
+    case Fp8Recipe::delayed: return 4;
+    case Fp8Recipe::tensorwise: return 6;
+    case Fp8Recipe::rowwise: return 10;
+    case Fp8Recipe::blockwise: return 6;
+  }
+  return 6;
+}
+
 ComputeCost::ComputeCost(const topologies::GpuSpec& gpu, topologies::Precision precision)
-    : gpu_(gpu), precision_(precision), peak_(gpu.peak_for(precision)) {
-  use_table_ = std::any_of(gpu_.gemm_table.begin(), gpu_.gemm_table.end(),
-                           [&](const auto& g) { return g.precision == precision_; });
+    : ComputeCost(gpu, KernelChoice{precision}) {}
+
+ComputeCost::ComputeCost(const topologies::GpuSpec& gpu, const KernelChoice& kernels)
+    : gpu_(gpu), kernels_(kernels), rate_(gemm_rate(kernels.precision)),
+      bf16_rate_(kernels.precision == topologies::Precision::fp8 ? gemm_rate(topologies::Precision::bf16) : rate_) {}
+
+double ComputeCost::clock_ratio() const {
+  return gpu_.peak_clock_mhz > 0 ? gpu_.sustained_clock_mhz / gpu_.peak_clock_mhz : 1.0;
+}
+
+ComputeCost::GemmRate ComputeCost::gemm_rate(topologies::Precision precision) const {
+  const auto& e = gpu_.efficiency;
+  const bool fp8 = precision == topologies::Precision::fp8;
+  const double fraction = fp8 && e.fp8_gemm_peak_fraction > 0 ? e.fp8_gemm_peak_fraction : e.gemm_peak_fraction;
+  const bool table = std::any_of(gpu_.gemm_table.begin(), gpu_.gemm_table.end(),
+                                 [&](const auto& g) { return g.precision == precision; });
+  return {precision, gpu_.sustained_peak_for(precision), fraction * e.in_training_fraction, table};
 }
 
 double ComputeCost::gemm_efficiency(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t batch) const {
-  if (use_table_) return table_efficiency(m, n, k);
+  return gemm_efficiency(rate_, m, n, k, batch);
+}
+
+double ComputeCost::gemm_efficiency(const GemmRate& rate, std::int64_t m, std::int64_t n, std::int64_t k,
+                                    std::int64_t batch) const {
+  if (rate.use_table) return table_efficiency(rate, m, n, k);
   const auto& e = gpu_.efficiency;
   // The output is cut into tiles that the SMs process in waves: padding of the last tile and an idle part of the
   // last wave both cost as if the work were there.
@@ -30,29 +65,34 @@ double ComputeCost::gemm_efficiency(std::int64_t m, std::int64_t n, std::int64_t
   const double quantization = useful / paid;
   // A short reduction (small k) amortizes loading and storing each tile over few multiply-adds.
   const double depth = static_cast<double>(k) / (static_cast<double>(k) + e.gemm_k_half_efficiency);
-  return e.gemm_peak_fraction * quantization * depth;
+  return rate.peak_fraction * quantization * depth;
 }
 
-double ComputeCost::table_efficiency(std::int64_t m, std::int64_t n, std::int64_t k) const {
+double ComputeCost::table_efficiency(const GemmRate& rate, std::int64_t m, std::int64_t n, std::int64_t k) const {
   // Nearest measured shape in log space: calibration grids are coarse, shapes far apart in size behave apart.
   double best = std::numeric_limits<double>::max();
-  double rate = 0;
+  double achieved = 0;
   for (const auto& g : gpu_.gemm_table) {
-    if (g.precision != precision_) continue;
+    if (g.precision != rate.precision) continue;
     const double d = std::pow(std::log(static_cast<double>(m) / g.m), 2) +
                      std::pow(std::log(static_cast<double>(n) / g.n), 2) +
                      std::pow(std::log(static_cast<double>(k) / g.k), 2);
-    if (d < best) best = d, rate = g.achieved.value();
+    if (d < best) best = d, achieved = g.achieved.value();
   }
-  return std::clamp(rate / peak_.value(), 1e-3, 1.0);
+  return std::clamp(achieved / rate.peak.value(), 1e-3, 1.0);
 }
 
 core::Seconds ComputeCost::gemm_time(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t batch,
                                      core::Bytes bytes) const {
+  return gemm_time(rate_, m, n, k, batch, bytes);
+}
+
+core::Seconds ComputeCost::gemm_time(const GemmRate& rate, std::int64_t m, std::int64_t n, std::int64_t k,
+                                     std::int64_t batch, core::Bytes bytes) const {
   if (m <= 0 || n <= 0 || k <= 0 || batch <= 0) return core::Seconds(0);
   const core::Flops flops(2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) *
                           static_cast<double>(batch));
-  const core::Seconds compute = flops / (peak_ * gemm_efficiency(m, n, k, batch));
+  const core::Seconds compute = flops / (rate.peak * gemm_efficiency(rate, m, n, k, batch));
   const core::Seconds memory = bytes / (gpu_.hbm_bandwidth * gpu_.efficiency.memory_peak_fraction);
   return std::max(compute, memory) + gpu_.efficiency.kernel_overhead;
 }
@@ -74,29 +114,80 @@ core::Seconds ComputeCost::memory_time(core::Bytes bytes) const {
   return bytes / (gpu_.hbm_bandwidth * gpu_.efficiency.memory_peak_fraction) + gpu_.efficiency.kernel_overhead;
 }
 
+OperatorTime ComputeCost::gemm_op_time(const models::Operator& op) const {
+  // Linear layers run in FP8 when the plan trains in FP8; the rest (attention's batched GEMMs, the LM head, the
+  // router) stay in BF16, as Transformer Engine and torchao leave them.
+  const bool fp8 = op.quantizable && rate_.precision == topologies::Precision::fp8;
+  const GemmRate& rate = op.quantizable ? rate_ : bf16_rate_;
+  // Backward = data gradient (m x k, reduce over n) + weight gradient (k x n, reduce over m); each moves about
+  // the bytes of the forward.
+  const core::Bytes half = op.backward_bytes * 0.5;
+  OperatorTime t{gemm_time(rate, op.m, op.n, op.k, op.batch, op.forward_bytes),
+                 gemm_time(rate, op.m, op.k, op.n, op.batch, half) + gemm_time(rate, op.k, op.n, op.m, op.batch, half)};
+  if (op.row_parallel && kernels_.tp_overlap_sms > 0 && kernels_.tp_overlap_sms < gpu_.sm_count)
+    t.forward = t.forward * (static_cast<double>(gpu_.sm_count) /
+                             static_cast<double>(gpu_.sm_count - kernels_.tp_overlap_sms));
+  if (fp8) {
+    // Cast kernels: the input activation before the forward GEMM, the output gradient before the backward ones
+    // (weights are cast once per step, with the optimizer's update).
+    const double per_element = fp8_cast_bytes_per_element(kernels_.fp8_recipe);
+    const double rows = static_cast<double>(op.m * op.batch);
+    t.forward += memory_time(core::Bytes(per_element * rows * static_cast<double>(op.k)));
+    t.backward += memory_time(core::Bytes(per_element * rows * static_cast<double>(op.n)));
+  }
+  return t;
+}
+
+std::optional<core::FlopsPerSecond> ComputeCost::attention_rate(std::int64_t head_dim, std::int64_t seq, bool causal,
+                                                                bool backward) const {
+  const std::string_view kernel = kAttentionKernelNames[static_cast<std::size_t>(kernels_.attention)];
+  const topologies::AttentionRates* best = nullptr;
+  double best_distance = std::numeric_limits<double>::max();
+  for (const auto& r : gpu_.attention_table) {
+    if (r.kernel != kernel || r.causal != causal || r.backward != backward) continue;
+    const double d = std::abs(std::log(static_cast<double>(head_dim) / static_cast<double>(r.head_dim)));
+    if (d < best_distance) best_distance = d, best = &r;
+  }
+  if (best == nullptr) return std::nullopt;
+  const auto& points = best->by_seq;
+  if (seq <= points.front().first) return points.front().second;
+  if (seq >= points.back().first) return points.back().second;
+  const auto hi = std::find_if(points.begin(), points.end(), [&](const auto& p) { return p.first >= seq; });
+  const auto lo = hi - 1;
+  const double x = std::log(static_cast<double>(seq) / static_cast<double>(lo->first)) /
+                   std::log(static_cast<double>(hi->first) / static_cast<double>(lo->first));
+  return lo->second * (1 - x) + hi->second * x;
+}
+
+OperatorTime ComputeCost::attention_time(const models::Operator& op) const {
+  const auto& e = gpu_.efficiency;
+  // A fused kernel at its published rate: the kernel's sequence is the queries one call sees (with context
+  // parallelism, one rank's chunk against the chunks arriving over the ring, mostly unmasked).
+  const bool causal = op.causal && op.m == op.n;
+  const auto forward = attention_rate(op.k, op.m, causal, false);
+  const auto backward = attention_rate(op.k, op.m, causal, true);
+  if (forward && backward) {
+    const double kept = e.in_training_fraction * clock_ratio();
+    return {op.forward_flops / (*forward * kept) + e.kernel_overhead,
+            op.backward_flops / (*backward * kept) + e.kernel_overhead};
+  }
+  // No measured kernel: both matmuls in one kernel at the efficiency of the score GEMM's shape.
+  const double eff = gemm_efficiency(bf16_rate_, op.m, op.n, op.k, op.batch);
+  const auto hbm = gpu_.hbm_bandwidth * e.memory_peak_fraction;
+  return {std::max(op.forward_flops / (bf16_rate_.peak * eff), op.forward_bytes / hbm) + e.kernel_overhead,
+          std::max(op.backward_flops / (bf16_rate_.peak * eff), op.backward_bytes / hbm) + e.kernel_overhead};
+}
+
 OperatorTime ComputeCost::time(const models::Operator& op) const {
   switch (op.kind) {
-    case models::OpKind::elementwise:
-      return {elementwise_time(op.forward_bytes, op.forward_vector_flops, op.vector_kernel),
-              elementwise_time(op.backward_bytes, op.backward_vector_flops, op.vector_kernel)};
+    case models::OpKind::elementwise: {
+      const double traffic = kernels_.execution == Execution::eager ? op.eager_traffic : 1.0;
+      return {elementwise_time(op.forward_bytes * traffic, op.forward_vector_flops, op.vector_kernel),
+              elementwise_time(op.backward_bytes * traffic, op.backward_vector_flops, op.vector_kernel)};
+    }
     case models::OpKind::gemm:
-    case models::OpKind::batched_gemm: {
-      // Backward = data gradient (m x k, reduce over n) + weight gradient (k x n, reduce over m); each moves about
-      // the bytes of the forward.
-      const core::Bytes half = op.backward_bytes * 0.5;
-      const core::Seconds fwd = gemm_time(op.m, op.n, op.k, op.batch, op.forward_bytes);
-      const core::Seconds bwd = gemm_time(op.m, op.k, op.n, op.batch, half) + gemm_time(op.k, op.n, op.m, op.batch, half);
-      return {fwd, bwd};
-    }
-    case models::OpKind::attention: {
-      // Fused (flash) attention: both matmuls in one kernel, at the efficiency of the score GEMM's shape.
-      const double eff = gemm_efficiency(op.m, op.n, op.k, op.batch);
-      const auto& e = gpu_.efficiency;
-      const auto hbm = gpu_.hbm_bandwidth * e.memory_peak_fraction;
-      const core::Seconds fwd = std::max(op.forward_flops / (peak_ * eff), op.forward_bytes / hbm) + e.kernel_overhead;
-      const core::Seconds bwd = std::max(op.backward_flops / (peak_ * eff), op.backward_bytes / hbm) + e.kernel_overhead;
-      return {fwd, bwd};
-    }
+    case models::OpKind::batched_gemm: return gemm_op_time(op);
+    case models::OpKind::attention: return attention_time(op);
   }
   return {};
 }

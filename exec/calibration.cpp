@@ -438,7 +438,7 @@ std::string calibration_to_yaml(const Calibration& c) {
   y << "  sm_count: " << (gpu ? std::max(c.sm_count, 1) : 1) << "\n";
   // Measured rates are what the kernels achieve (fractions 1); the executor issues its kernels directly (no
   // framework host time).
-  y << fmt::format("  efficiency: {{gemm_peak_fraction: 1, memory_peak_fraction: 1, kernel_overhead_us: {:.4g}, "
+  y << fmt::format("  efficiency: {{gemm_peak_fraction: 1, in_training_fraction: 1, memory_peak_fraction: 1, kernel_overhead_us: {:.4g}, "
                    "host_overhead_us: 0}}\n",
                    c.call_overhead_s * 1e6);
   YAML::Node block;

@@ -1,6 +1,7 @@
 #include "exec/executed_run.hpp"
 
 #include "core/error.hpp"
+#include "planner/pipeline_split.hpp"
 #include "planner/plan_fields.hpp"
 #include "topologies/cluster_spec.hpp"
 
@@ -34,6 +35,9 @@ void check_executor_limits(const models::ModelSpec& model, const planner::Plan& 
   require(plan.ep == 1, "ep", "expert parallelism is not implemented in the executor");
   require(plan.zero <= 1, "zero", "the executor implements ZeRO 0 and 1 only");
   require(plan.parameter_servers == 0, "parameter_servers", "parameter servers are not implemented in the executor");
+  require(model.num_layers % (plan.pp * plan.vpp) == 0 && planner::PipelineSplit(plan, model.num_layers).even(), "pp",
+          "the executor splits the layers evenly: pp*vpp (" + n(plan.pp * plan.vpp) + ") must divide the " +
+              n(model.num_layers) + " layers, with no uneven split key");
 }
 
 }  // namespace

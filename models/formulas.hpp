@@ -7,7 +7,10 @@
 
 namespace hpsim::models {
 
-enum class Recompute { none, selective, full };  ///< activation recomputation (Megatron's granularity)
+/// Activation recomputation: Megatron's granularities (selective: the attention core; full: whole layers) and
+/// PyTorch's per-operator selective checkpointing as torchtitan applies it (op_selective: keeps the outputs of
+/// attention and of every second matmul, recomputes the rest).
+enum class Recompute { none, selective, full, op_selective };
 
 /// Parameters of one transformer layer (all experts of an MoE layer, router included).
 std::int64_t layer_parameters(const ModelSpec& model);

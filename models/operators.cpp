@@ -17,6 +17,7 @@ struct Dims {
   std::int64_t heads = 0;        // attention heads on this GPU
   std::int64_t kv_heads = 0;     // kv heads on this GPU (replicated when t > kv heads, as in Megatron)
   std::int64_t head_dim = 0;
+  double saved_input = 1;        // share of a 16-bit element a linear layer keeps of its input (0.5: an FP8 copy)
 };
 
 Dims dims_of(const ModelSpec& m, const ShardShape& sh) {
@@ -32,6 +33,7 @@ Dims dims_of(const ModelSpec& m, const ShardShape& sh) {
   d.heads = ceil_div(m.num_heads, d.t);
   d.kv_heads = ceil_div(m.num_kv_heads, d.t);
   d.head_dim = m.head_dim();
+  d.saved_input = sh.fp8_saved_inputs ? 0.5 : 1.0;
   return d;
 }
 
@@ -79,10 +81,12 @@ Operator norm(std::string_view name, const ModelSpec& m, const Dims& d, std::int
   const bool ln = m.norm == NormKind::layernorm;
   const double params = d.e * double(d.h) * (ln ? 2.0 : 1.0);
   const double n = double(tokens) * double(d.h);
-  return elementwise(name, 2.0 * x + params, 3.0 * x + 2.0 * params, x,
-                     n * (ln ? vf::kLayerNormForward : vf::kRmsNormForward),
-                     n * (ln ? vf::kLayerNormBackward : vf::kRmsNormBackward),
-                     ln ? core::VectorKernel::layernorm : core::VectorKernel::rmsnorm);
+  Operator op = elementwise(name, 2.0 * x + params, 3.0 * x + 2.0 * params, x,
+                            n * (ln ? vf::kLayerNormForward : vf::kRmsNormForward),
+                            n * (ln ? vf::kLayerNormBackward : vf::kRmsNormBackward),
+                            ln ? core::VectorKernel::layernorm : core::VectorKernel::rmsnorm);
+  op.eager_traffic = ln ? 1.0 : eager_traffic::kRmsNorm;  // PyTorch's layer_norm is one kernel even in eager
+  return op;
 }
 
 /// Dropout + residual add on the sequence-parallel shard: forward reads the branch output and the residual,
@@ -111,7 +115,10 @@ void append_attention(std::vector<Operator>& ops, const ModelSpec& m, const Shar
     fa.n = d.s;
     fa.k = d.head_dim;
     fa.batch = batch;
-    fa.forward_flops = scores.forward_flops + context.forward_flops;
+    // A causal kernel skips the blocks above the diagonal: half the work (with context parallelism the
+    // load-balanced chunks keep each rank's share at half as well).
+    fa.causal = sh.causal;
+    fa.forward_flops = (scores.forward_flops + context.forward_flops) * (sh.causal ? 0.5 : 1.0);
     // The backward kernel recomputes QK^T: 5 matmuls of the forward's 2.
     fa.backward_flops = fa.forward_flops * 2.5;
     const double q = d.e * double(d.tokens) * double(d.heads * d.head_dim);     // Q, O, dQ, dO
@@ -120,8 +127,9 @@ void append_attention(std::vector<Operator>& ops, const ModelSpec& m, const Shar
     // Forward reads Q, K, V and writes O (+ lse); backward reads Q, K, V, O, dO, lse and writes dQ, dK, dV.
     fa.forward_bytes = core::Bytes(2.0 * q + 2.0 * kv + lse);
     fa.backward_bytes = core::Bytes(4.0 * q + 4.0 * kv + lse);
-    // Keeps only the logsumexp: O is the same tensor attn_proj keeps as its input, and Q, K, V are the qkv op's.
-    fa.activation_bytes = core::Bytes(lse);
+    // Keeps the logsumexp; O is the same tensor attn_proj keeps as its input (unless attn_proj keeps an FP8 copy:
+    // then O itself is kept here), and Q, K, V are the qkv op's.
+    fa.activation_bytes = core::Bytes(lse + (sh.fp8_saved_inputs ? q : 0.0));
     fa.attention_core = true;
     ops.push_back(fa);
     return;
@@ -164,8 +172,9 @@ void append_mlp(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d, s
     op.backward_bytes += core::Bytes(2.0 * extra);
   };
   Operator up = gemm("mlp_up", OpKind::gemm, tokens, swiglu ? 2 * f : f, d.h, 1, d.e);
+  up.quantizable = true;
   weights_extra(up);
-  up.activation_bytes = core::Bytes(input_bytes);
+  up.activation_bytes = core::Bytes(input_bytes * d.saved_input);
   ops.push_back(up);
 
   // GELU reads x, writes y; backward reads dy, x, writes dx. SwiGLU silu(gate)*up reads 2, writes 1;
@@ -176,10 +185,13 @@ void append_mlp(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d, s
                                      ny * vf::kSwigluBackward, core::VectorKernel::swiglu)
                        : elementwise("mlp_act", 2.0 * y, 3.0 * y, y, ny * vf::kGeluForward, ny * vf::kGeluBackward,
                                      core::VectorKernel::gelu));
+  if (swiglu) ops.back().eager_traffic = eager_traffic::kSwiglu;
 
   Operator down = gemm("mlp_down", OpKind::gemm, tokens, d.h, f, 1, d.e);
+  down.quantizable = true;
+  down.row_parallel = true;
   weights_extra(down);
-  down.activation_bytes = core::Bytes(y);  // its input
+  down.activation_bytes = core::Bytes(y * d.saved_input);  // its input
   ops.push_back(down);
 }
 
@@ -194,18 +206,22 @@ std::vector<Operator> lower_layer(const ModelSpec& m, const ShardShape& sh) {
 
   // Q for this GPU's heads, K and V for its kv heads. Keeps its input and its outputs Q, K, V.
   Operator qkv = gemm("qkv", OpKind::gemm, d.tokens, (d.heads + 2 * d.kv_heads) * d.head_dim, d.h, 1, d.e);
-  qkv.activation_bytes = core::Bytes(sp_input + d.e * double(qkv.m) * double(qkv.n));
+  qkv.activation_bytes = core::Bytes(sp_input * d.saved_input + d.e * double(qkv.m) * double(qkv.n));
+  qkv.quantizable = true;
   ops.push_back(qkv);
   if (m.position == PositionKind::rope) {
     // Rotary positions turn Q and K in place: read and write them; backward the same on their gradients.
     const double n = double(d.tokens) * double((d.heads + d.kv_heads) * d.head_dim);
     ops.push_back(elementwise("rope", 2.0 * d.e * n, 2.0 * d.e * n, 0.0, n * vf::kRope, n * vf::kRope));
+    ops.back().eager_traffic = eager_traffic::kRope;
   }
 
   append_attention(ops, m, sh, d);
 
   Operator proj = gemm("attn_proj", OpKind::gemm, d.tokens, d.h, d.heads * d.head_dim, 1, d.e);
-  proj.activation_bytes = core::Bytes(d.e * double(proj.m) * double(proj.k));  // its input
+  proj.activation_bytes = core::Bytes(d.e * double(proj.m) * double(proj.k) * d.saved_input);  // its input
+  proj.quantizable = true;
+  proj.row_parallel = true;
   ops.push_back(proj);
   ops.push_back(residual("attn_residual", m, d));
 
@@ -226,6 +242,35 @@ std::vector<Operator> lower_layer(const ModelSpec& m, const ShardShape& sh) {
   }
   ops.push_back(residual("mlp_residual", m, d));
   return ops;
+}
+
+double recomputed_share(const Operator& op, Recompute recompute) {
+  switch (recompute) {
+    case Recompute::none: return 0;
+    case Recompute::full: return 1;
+    case Recompute::selective: return op.attention_core ? 1 : 0;
+    case Recompute::op_selective:
+      // Element-wise kernels are redone; the attention output is saved; every second matmul is redone.
+      if (op.kind == OpKind::elementwise) return 1;
+      if (op.kind == OpKind::gemm && op.quantizable) return 0.5;
+      return 0;
+  }
+  return 0;
+}
+
+core::Bytes op_selective_saved_bytes(const ModelSpec& m, const ShardShape& sh) {
+  const Dims d = dims_of(m, sh);
+  const double t = double(d.t);
+  const double tokens = double(d.tokens);
+  const double input = double(d.sp_tokens) * double(d.h);                 // the checkpointed layer input
+  const double q = tokens * double(d.heads * d.head_dim);                  // wq output (this rank's heads)
+  const double v = tokens * double(d.kv_heads * d.head_dim);               // wv output
+  const double attention = tokens * double(d.heads * d.head_dim);          // attention output
+  const double lse = 2.0 * double(d.b * d.heads) * double(d.s_local);      // fp32 logsumexp, in 2-byte units
+  const double w1 = tokens * double(ceil_div(m.ffn_hidden_size, d.t));     // gate projection output
+  const double w2 = tokens * double(d.h) / (sh.sp ? t : 1.0);              // MLP output (reduce-scattered with SP)
+  const double routed = m.is_moe() ? double(m.experts_per_token) : 1.0;    // MoE: every routed copy of a token
+  return core::Bytes(d.e * (input + q + v + attention + lse + routed * (w1 + w2)));
 }
 
 std::vector<Operator> lower_embedding(const ModelSpec& m, const ShardShape& sh) {

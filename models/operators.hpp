@@ -7,6 +7,7 @@
 
 #include "core/units.hpp"
 #include "core/vector_kernel.hpp"
+#include "models/formulas.hpp"
 #include "models/model_spec.hpp"
 
 namespace hpsim::models {
@@ -75,7 +76,25 @@ struct Operator {
   core::Bytes backward_bytes;   ///< HBM bytes read + written by the backward kernel(s)
   core::Bytes activation_bytes; ///< bytes kept from forward to backward (no recomputation)
   bool attention_core = false;  ///< part of QK^T-softmax-dropout-AV: recomputed (and not stored) under selective recompute
+  bool quantizable = false;     ///< a linear layer's GEMM: runs in FP8 when the plan trains in FP8
+  bool causal = false;          ///< fused attention under a causal mask: the kernel skips the masked half
+  bool row_parallel = false;    ///< its output is reduced over the TP group (attention projection, MLP down)
+  /// An element-wise operator run op by op in eager PyTorch (no fused kernel, no compiler) moves this many times
+  /// the bytes of its fused kernel (see `eager_traffic`).
+  double eager_traffic = 1;
 };
+
+/// HBM traffic of element-wise operators written as chains of PyTorch ops (torchtitan's modules) run eagerly,
+/// each op reading and writing whole tensors, against one fused kernel (bytes per element read + written).
+namespace eager_traffic {
+/// RMSNorm in fp32: x.float() (2 + 4), pow (4 + 4), mean (4), x * rsqrt (4 + 4), type_as (4 + 2), * weight (2 + 2):
+/// 36 B per element against 4 fused.
+inline constexpr double kRmsNorm = 36.0 / 4.0;
+/// Rotary embedding as a complex product: float() (2 + 4), complex multiply (4 + 4), type_as (4 + 2): 20 against 4.
+inline constexpr double kRope = 20.0 / 4.0;
+/// silu(gate) * up: silu (2 + 2), multiply (2 + 2 + 2): 10 per output element against 6 fused.
+inline constexpr double kSwiglu = 10.0 / 6.0;
+}  // namespace eager_traffic
 
 /// How one GPU's share of a layer is cut.
 struct ShardShape {
@@ -87,12 +106,24 @@ struct ShardShape {
   std::int64_t seq_length = 0;    ///< full sequence length (before cp)
   double bytes_per_element = 2;   ///< activation element size (2 for fp16/bf16, 4 for fp32)
   bool flash_attention = false;   ///< fused attention (no s*s scores in memory) vs Megatron's unfused core
+  bool causal = true;             ///< decoder attention (each token sees the ones before it)
+  /// FP8 training: a linear layer keeps the FP8 copy of its input for the weight gradient (1 byte per element;
+  /// Transformer Engine's Linear and torchao's Float8Linear both save the cast input), not the 16-bit one.
+  bool fp8_saved_inputs = false;
 };
 
 /// One transformer layer (norm, attention, norm, MLP or MoE) in execution order.
 /// For a GPT layer with dropout, unfused attention, tp = 1: the activation bytes add up to
 /// s*b*h*(34 + 5*a*s/h) (Korthikanti'22 Eq. 1); with tp, sp and selective recompute to its variants.
 std::vector<Operator> lower_layer(const ModelSpec& model, const ShardShape& shard);
+
+/// The share of an operator's forward that `recompute` runs again in the backward pass (0 to 1).
+double recomputed_share(const Operator& op, Recompute recompute);
+
+/// Activation bytes one layer keeps under per-operator selective checkpointing (Recompute::op_selective):
+/// torchtitan's policy saves the layer input, the attention output (and its logsumexp) and the outputs of every
+/// second matmul in forward order (wq, wv, w1, w2 of wq, wk, wv, wo, w1, w3, w2).
+core::Bytes op_selective_saved_bytes(const ModelSpec& model, const ShardShape& shard);
 
 /// Vocab-parallel input embedding (token + learned position lookup, dropout) on the first pipeline stage.
 std::vector<Operator> lower_embedding(const ModelSpec& model, const ShardShape& shard);

@@ -34,12 +34,11 @@ OpsCost cost_ops(const std::vector<models::Operator>& ops, const costs::ComputeC
       c.gemm_forward += t.forward;
       c.gemm_backward += t.backward;
     }
-    const bool redo = recompute == models::Recompute::full ||
-                      (recompute == models::Recompute::selective && op.attention_core);
-    if (redo) {
+    const double redo = models::recomputed_share(op, recompute);
+    if (redo > 0) {
       redone += 1;
-      c.recompute += t.forward;
-      c.recompute_flops += op.forward_flops.value();
+      c.recompute += t.forward * redo;
+      c.recompute_flops += op.forward_flops.value() * redo;
     }
     if (!(recompute == models::Recompute::selective && op.attention_core)) c.stored_activations += op.activation_bytes;
   }
@@ -82,8 +81,14 @@ models::ShardShape shard_of(const Plan& plan) {
   shard.micro_batch = plan.micro_batch_size;
   shard.seq_length = plan.seq_length;
   shard.bytes_per_element = plan.precision == topologies::Precision::fp32 ? 4.0 : 2.0;
+  shard.fp8_saved_inputs = plan.precision == topologies::Precision::fp8;
   shard.flash_attention = plan.flash_attention;
   return shard;
+}
+
+costs::KernelChoice kernel_choice(const Plan& plan) {
+  const std::int64_t sms = plan.tp > 1 && plan.tp_comm_overlap ? costs::kTpOverlapReduceScatterSms : 0;
+  return {plan.precision, plan.fp8_recipe, plan.attention_backend, sms, plan.execution};
 }
 
 CostCache::CostCache(Scenario scenario) : scenario_(std::move(scenario)) {}
@@ -98,19 +103,22 @@ const models::ModelSpec& CostCache::model(std::int64_t tp) {
 OpsCost CostCache::ops(OpsPart part, const Plan& plan) {
   const OpsKey key{static_cast<int>(part), plan.tp, plan.cp, plan.ep, plan.sp, plan.micro_batch_size,
                    plan.seq_length, plan.flash_attention, static_cast<int>(plan.precision),
+                   static_cast<int>(plan.fp8_recipe), static_cast<int>(plan.attention_backend),
+                   plan.tp_comm_overlap, static_cast<int>(plan.execution),
                    part == OpsPart::layer ? static_cast<int>(plan.recompute) : 0};
   {
     std::lock_guard lock(mutex_);
     if (auto it = ops_.find(key); it != ops_.end()) return it->second;
   }
   const models::ModelSpec& m = model(plan.tp);
-  const costs::ComputeCost compute(scenario_.cluster().gpu, plan.precision);
+  const costs::ComputeCost compute(scenario_.cluster().gpu, kernel_choice(plan));
   const auto shard = shard_of(plan);
   const auto recompute = part == OpsPart::layer ? plan.recompute : models::Recompute::none;
-  const OpsCost cost = cost_ops(part == OpsPart::layer       ? models::lower_layer(m, shard)
+  OpsCost cost = cost_ops(part == OpsPart::layer       ? models::lower_layer(m, shard)
                                 : part == OpsPart::embedding ? models::lower_embedding(m, shard)
                                                              : models::lower_lm_head(m, shard),
                                 compute, recompute);
+  if (recompute == models::Recompute::op_selective) cost.stored_activations = models::op_selective_saved_bytes(m, shard);
   std::lock_guard lock(mutex_);
   return ops_.emplace(key, cost).first->second;
 }

@@ -17,6 +17,7 @@
 #include "planner/rank_layout.hpp"
 #include "topologies/cluster_spec.hpp"
 #include "costs/collectives.hpp"
+#include "costs/compute_cost.hpp"
 
 namespace hpsim::planner {
 
@@ -79,8 +80,8 @@ class CostCache {
   [[nodiscard]] const topologies::ClusterSpec& cluster() const { return scenario_.cluster(); }
 
  private:
-  using OpsKey = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, bool, std::int64_t, std::int64_t, bool,
-                            int, int>;
+  using OpsKey = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, bool, std::int64_t, std::int64_t, bool, int, int,
+                            int, bool, int, int>;
   using CommKey = std::tuple<int, int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                              std::int64_t>;
   /// The choice for `op` over exactly `groups`, computed once per distinct set of groups.
@@ -100,6 +101,9 @@ class CostCache {
 
 /// Vocabulary padded as Megatron-LM pads it (a multiple of 128 * tp), so the LM head splits evenly.
 models::ModelSpec padded_model(const models::ModelSpec& model, std::int64_t tp);
+
+/// The kernels a plan runs: its precision, FP8 recipe and attention kernel.
+costs::KernelChoice kernel_choice(const Plan& plan);
 
 /// The activation shard shape of a plan.
 models::ShardShape shard_of(const Plan& plan);

@@ -23,7 +23,9 @@ struct MemoryUse {
 /// Activation bytes one micro-batch leaves in memory per transformer layer, on one GPU.
 core::Bytes layer_activation_bytes(const models::ModelSpec& model, const Plan& plan);
 
-/// Memory of the fullest stage (a resolved plan), from the cache's operator lists.
+/// Memory of the fullest stage (a resolved plan with a determined pipeline split), from the cache's operator lists.
 MemoryUse memory_use(CostCache& cache, const Plan& plan);
+/// Memory of one pipeline stage (0 .. pp-1): its layers as the pipeline split gives them.
+MemoryUse stage_memory_use(CostCache& cache, const Plan& plan, std::int64_t stage);
 
 }  // namespace hpsim::planner

@@ -14,10 +14,11 @@ ParameterBytes parameter_bytes(topologies::Precision precision) {
   // the 16-bit copy; fp16 also unscales the gradients and checks them for overflow (a read and a write).
   b.optimizer_traffic = 2 * b.gradient + 2 * b.optimizer + (precision == Precision::fp32 ? 0.0 : b.weight) +
                         (precision == Precision::fp16 ? 2 * b.gradient : 0.0);
+  if (precision == Precision::fp8) b.optimizer_traffic += 2 * b.weight;  // read the weight, write FP8 + transpose
   return b;
 }
 
-ChunkParameters::ChunkParameters(const models::ModelSpec& m, const Plan& plan) {
+ChunkParameters::ChunkParameters(const models::ModelSpec& m, const Plan& plan) : split_(plan, m.num_layers) {
   const double tp = static_cast<double>(plan.tp);
   const double all = static_cast<double>(models::layer_parameters(m));
   double layer = all / tp;
@@ -29,7 +30,7 @@ ChunkParameters::ChunkParameters(const models::ModelSpec& m, const Plan& plan) {
   }
   const std::int64_t stages = plan.pp * plan.vpp;
   last_stage_ = stages - 1;
-  layers_ = layer * static_cast<double>(m.num_layers / stages);
+  layer_ = layer;
   first_ = static_cast<double>(models::embedding_parameters(m)) / tp;
   const bool tied_copy = m.tie_embeddings && plan.pp > 1;
   last_ = (static_cast<double>(models::lm_head_parameters(m)) +

@@ -1,8 +1,10 @@
 #pragma once
 /// Which parameters a rank holds and how many bytes each costs it (Megatron-LM's mixed-precision accounting).
+#include <algorithm>
 #include <cstdint>
 
 #include "models/model_spec.hpp"
+#include "planner/pipeline_split.hpp"
 #include "planner/plan.hpp"
 #include "topologies/cluster_spec.hpp"
 
@@ -13,7 +15,10 @@ struct ParameterBytes {
   double weight = 2;              ///< 16-bit copy (fp32 when training in fp32)
   double gradient = 4;            ///< fp16 training keeps fp16 gradients; bf16/fp8 accumulate in fp32
   double optimizer = 12;          ///< fp32 master weight + two Adam moments (no master copy in fp32 training)
-  double optimizer_traffic = 34;  ///< bytes the optimizer step reads and writes
+  /// Bytes the optimizer step reads and writes. FP8 training keeps FP8 primary weights (Megatron's
+  /// --fp8-param-gather, torchao's FP8 all-gather): an FP8 weight and its transpose in the place of the 16-bit copy
+  /// (the same 2 bytes), rewritten after every update.
+  double optimizer_traffic = 34;
 };
 ParameterBytes parameter_bytes(topologies::Precision precision);
 
@@ -23,16 +28,22 @@ ParameterBytes parameter_bytes(topologies::Precision precision);
 double chunk_parameters(const models::ModelSpec& model, const Plan& plan, std::int64_t vs);
 
 /// chunk_parameters for every virtual stage of one plan, computed once (the search asks for every stage of every
-/// candidate): the same layers in each chunk, the embedding added to the first, the LM head to the last.
+/// candidate): each chunk's layers as the pipeline split gives them, the embedding added to the first, the LM head to
+/// the last.
 class ChunkParameters {
  public:
   ChunkParameters(const models::ModelSpec& model, const Plan& plan);
   [[nodiscard]] double operator()(std::int64_t vs) const {
-    return layers_ + (vs == 0 ? first_ : 0.0) + (vs == last_stage_ ? last_ : 0.0);
+    return layer_ * static_cast<double>(split_.layers(vs)) + (vs == 0 ? first_ : 0.0) +
+           (vs == last_stage_ ? last_ : 0.0);
   }
+  /// The most parameters sharded data parallelism (ZeRO-3/FSDP) gathers at once: one layer, or the embedding or
+  /// LM head it wraps as a unit of its own.
+  [[nodiscard]] double largest_unit() const { return std::max({layer_, first_, last_}); }
 
  private:
-  double layers_ = 0, first_ = 0, last_ = 0;
+  PipelineSplit split_;
+  double layer_ = 0, first_ = 0, last_ = 0;
   std::int64_t last_stage_ = 0;
 };
 

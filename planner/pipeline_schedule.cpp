@@ -56,4 +56,13 @@ std::int64_t peak_in_flight_chunks(Schedule schedule, std::int64_t pp, std::int6
   return std::min(warmup + 1, m * vpp);
 }
 
+std::int64_t peak_in_flight_of_chunk(Schedule schedule, std::int64_t pp, std::int64_t vpp, std::int64_t m,
+                                     std::int64_t rank, std::int64_t chunk) {
+  const std::int64_t passes = peak_in_flight_chunks(schedule, pp, vpp, m, rank);
+  if (vpp == 1) return passes;
+  // nth_pass: forward k runs chunk (k mod pp*vpp) / pp, so each full round of pp*vpp passes gives every chunk pp.
+  const std::int64_t group = pp * vpp, rest = passes % group;
+  return passes / group * pp + std::clamp(rest - chunk * pp, std::int64_t{0}, pp);
+}
+
 }  // namespace hpsim::planner

@@ -24,4 +24,10 @@ std::vector<PipelinePass> pipeline_order(Schedule schedule, std::int64_t pp, std
 std::int64_t peak_in_flight_chunks(Schedule schedule, std::int64_t pp, std::int64_t vpp, std::int64_t m,
                                    std::int64_t rank);
 
+/// How many of those micro-batch chunks are of model chunk `chunk` (the first peak_in_flight_chunks forward passes in
+/// schedule order); over the chunks they add up to peak_in_flight_chunks. With an uneven split the chunks of a rank
+/// hold different layer counts, so the activations depend on which chunks are in flight.
+std::int64_t peak_in_flight_of_chunk(Schedule schedule, std::int64_t pp, std::int64_t vpp, std::int64_t m,
+                                     std::int64_t rank, std::int64_t chunk);
+
 }  // namespace hpsim::planner

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/fields.hpp"
+#include "costs/compute_cost.hpp"
 #include "models/formulas.hpp"
 #include "topologies/cluster_spec.hpp"
 
@@ -29,10 +30,18 @@ struct Plan {
   bool cp_comm_overlap = true;
   bool overlap_grad_reduce = true;
   bool overlap_param_gather = true;
-  bool flash_attention = false;  ///< Megatron's --use-flash-attn (off by default, as in Megatron-LM)
+  bool flash_attention = true;  ///< fused attention (Megatron --use-flash-attn, TE's fused attention, PyTorch SDPA)
   /// What-if: > 0 aggregates gradients through this many parameter servers per data-parallel group (push, then
   /// pull) instead of an all-reduce; 0 = all-reduce (Megatron).
   std::int64_t parameter_servers = 0;
+  /// Uneven pipeline split, Megatron-LM's keys (pipeline_split.hpp): layers on the first / last pipeline stage
+  /// (0: not given), or the embedding / the loss counted as one layer slot. None given and pp*vpp not dividing the
+  /// layers: the planner chooses the balanced split (pipeline_balance.hpp).
+  std::int64_t decoder_first_pipeline_num_layers = 0, decoder_last_pipeline_num_layers = 0;
+  bool account_for_embedding_in_pipeline_split = false, account_for_loss_in_pipeline_split = false;
+  costs::Fp8Recipe fp8_recipe = costs::Fp8Recipe::delayed;           ///< how FP8 operands are scaled
+  costs::AttentionKernel attention_backend = costs::AttentionKernel::cudnn;  ///< which fused attention kernel runs
+  costs::Execution execution = costs::Execution::fused;  ///< how the framework runs the operators
 
   [[nodiscard]] std::int64_t gpus() const { return tp * pp * dp * cp; }
   [[nodiscard]] std::int64_t micro_batches() const { return global_batch_size / (micro_batch_size * dp); }
@@ -53,7 +62,8 @@ Plan plan_from_fields(const core::Fields& fields);
 enum class Rule {
   ok, missing_batch, gpus_by_model_parallel, too_many_gpus, heads_by_tp, kv_heads_by_tp, layers_by_pp_vpp,
   batch_by_mbs_dp, seq_by_cp, ep_needs_moe, experts_by_ep, ep_by_dp_cp, vpp_needs_pp, gpipe_interleaved,
-  micro_batches_by_pp, too_many_servers, servers_with_zero, sp_seq_by_tp
+  micro_batches_by_pp, too_many_servers, servers_with_zero, sp_seq_by_tp, split_keys_exclusive, split_needs_pp,
+  split_stage_by_vpp, split_middle_layers, split_slots_by_pp_vpp
 };
 
 /// Which field breaks a rule and how, in words.
@@ -65,7 +75,7 @@ struct RuleBreach {
 /// Fills the derived fields (dp, seq_length; sp off without tp) and returns the first rule broken. Allocates
 /// nothing: the planner calls it on every candidate.
 Rule check_plan(Plan& plan, const models::ModelSpec& model, const topologies::ClusterSpec& cluster);
-/// The rules of the model's shape alone (heads and KV heads by tp, layers by pp*vpp), checked first.
+/// The rules of the model's shape alone (heads and KV heads by tp, the pipeline split of the layers), checked first.
 Rule check_model_shape(const Plan& plan, const models::ModelSpec& model);
 /// A short name of the rule, for counting rejections ("layers not divisible by pp*vpp").
 std::string_view rule_name(Rule rule);

@@ -14,7 +14,7 @@ namespace hpsim::planner {
 namespace {
 
 constexpr std::string_view kBool[] = {"false", "true"};
-constexpr std::string_view kRecompute[] = {"none", "selective", "full"};  // models::Recompute order
+constexpr std::string_view kRecompute[] = {"none", "selective", "full", "op_selective"};  // models::Recompute order
 constexpr std::string_view kPrecision[] = {"fp32", "fp16", "bf16", "fp8"};  // topologies::Precision order
 constexpr std::string_view kSchedule[] = {"gpipe", "1f1b"};                 // Schedule order
 
@@ -88,13 +88,40 @@ std::array<PlanField, kPlanKeyCount> make_table() {
               "DP gradient reduction overlapped with backward", &get<&Plan::overlap_grad_reduce>, &set<&Plan::overlap_grad_reduce>),
       boolean(K::overlap_param_gather, "overlap_param_gather", true, false,
               "ZeRO parameter all-gather overlapped with forward", &get<&Plan::overlap_param_gather>, &set<&Plan::overlap_param_gather>),
-      boolean(K::flash_attention, "flash_attention", false, true,
-              "fused/flash attention (Megatron --use-flash-attn); data from 2021-22 states false",
+      boolean(K::flash_attention, "flash_attention", true, true,
+              "fused/flash attention (every current framework); false: Megatron's unfused core, as in 2021-22 runs",
               &get<&Plan::flash_attention>, &set<&Plan::flash_attention>),
       integer(K::parameter_servers, "parameter_servers", 0, 0, "0", true,
               "what-if: gradients pushed to and pulled from this many servers per data-parallel group instead of "
               "an all-reduce (0: all-reduce)",
               &get<&Plan::parameter_servers>, &set<&Plan::parameter_servers>),
+      // Uneven pipeline splits, as Megatron-LM names them (megatron/training/arguments.py).
+      integer(K::decoder_first_pipeline_num_layers, "decoder_first_pipeline_num_layers", 0, 0, "0 (not given)", false,
+              "layers on the first pipeline stage (a multiple of vpp), the rest even over the other stages; with no "
+              "split key and pp*vpp not dividing the layers, hpsim picks the balanced split Megatron allows",
+              &get<&Plan::decoder_first_pipeline_num_layers>, &set<&Plan::decoder_first_pipeline_num_layers>),
+      integer(K::decoder_last_pipeline_num_layers, "decoder_last_pipeline_num_layers", 0, 0, "0 (not given)", false,
+              "layers on the last pipeline stage (a multiple of vpp), the rest even over the other stages",
+              &get<&Plan::decoder_last_pipeline_num_layers>, &set<&Plan::decoder_last_pipeline_num_layers>),
+      boolean(K::account_for_embedding_in_pipeline_split, "account_for_embedding_in_pipeline_split", false, false,
+              "the embedding counts as one layer slot of the first virtual stage when splitting the layers",
+              &get<&Plan::account_for_embedding_in_pipeline_split>,
+              &set<&Plan::account_for_embedding_in_pipeline_split>),
+      boolean(K::account_for_loss_in_pipeline_split, "account_for_loss_in_pipeline_split", false, false,
+              "the loss counts as one layer slot of the last virtual stage when splitting the layers",
+              &get<&Plan::account_for_loss_in_pipeline_split>, &set<&Plan::account_for_loss_in_pipeline_split>),
+      choice(K::fp8_recipe, "fp8_recipe", costs::kFp8RecipeNames, 0, false,
+             "FP8 scaling (with precision fp8): delayed (Transformer Engine's default), tensorwise (dynamic, "
+             "torchao), rowwise, blockwise",
+             &get<&Plan::fp8_recipe>, &set<&Plan::fp8_recipe>),
+      choice(K::attention_backend, "attention_backend", costs::kAttentionKernelNames, 0, false,
+             "fused attention kernel: cudnn (Transformer Engine's default on Hopper), flash2 (PyTorch SDPA's flash "
+             "backend), flash3",
+             &get<&Plan::attention_backend>, &set<&Plan::attention_backend>),
+      choice(K::execution, "execution", costs::kExecutionNames, 0, false,
+             "how operators run: fused (Transformer Engine / Megatron fusions, or torch.compile), eager (PyTorch op "
+             "by op: element-wise chains unfused), cuda_graphs (fused, replayed without host issue time)",
+             &get<&Plan::execution>, &set<&Plan::execution>),
   };
   // Every flag is its key with dashes: micro_batch_size -> --micro-batch-size.
   static std::array<std::string, kPlanKeyCount> flags;
@@ -109,7 +136,8 @@ std::array<PlanField, kPlanKeyCount> make_table() {
   at(K::zero).max = 3;
   // The planner's domain when a searched field is not constrained: what Megatron-era runs use.
   const std::pair<K, std::string_view> search_defaults[] = {
-      {K::zero, "0..3"}, {K::schedule, "1f1b"}, {K::flash_attention, "false"}, {K::parameter_servers, "0"}};
+      {K::zero, "0..3"}, {K::schedule, "1f1b"}, {K::recompute, "none,selective,full"},
+      {K::flash_attention, "true"}, {K::parameter_servers, "0"}};
   for (const auto& [k, domain] : search_defaults) at(k).search_default = domain;
   // Megatron-LM's argument for the fields it takes one to one.
   const std::pair<K, std::string_view> megatron[] = {
@@ -117,7 +145,9 @@ std::array<PlanField, kPlanKeyCount> make_table() {
       {K::cp, "--context-parallel-size"},      {K::sp, "--sequence-parallel"},
       {K::micro_batch_size, "--micro-batch-size"}, {K::global_batch_size, "--global-batch-size"},
       {K::seq_length, "--seq-length"},          {K::tp_comm_overlap, "--tp-comm-overlap"},
-      {K::flash_attention, "--use-flash-attn"}};
+      {K::flash_attention, "--use-flash-attn"},
+      {K::account_for_embedding_in_pipeline_split, "--account-for-embedding-in-pipeline-split"},
+      {K::account_for_loss_in_pipeline_split, "--account-for-loss-in-pipeline-split"}};
   for (const auto& [k, flag] : megatron) at(k).megatron_flag = flag;
   for (std::size_t i = 0; i < t.size(); ++i)
     if (static_cast<std::size_t>(t[i].id) != i) throw std::logic_error("plan field table out of PlanKey order");
@@ -205,8 +235,15 @@ YAML::Node plan_to_node(const Plan& plan) {
 }
 
 std::string plan_summary_text(const Plan& p) {
-  return fmt::format("tp {} pp {} dp {} cp {} ep {} vpp {} mbs {} recompute {} sp {} zero {}", p.tp, p.pp, p.dp,
-                     p.cp, p.ep, p.vpp, p.micro_batch_size, to_string(p.recompute), p.sp ? "on" : "off", p.zero);
+  std::string s = fmt::format("tp {} pp {} dp {} cp {} ep {} vpp {} mbs {} recompute {} sp {} zero {}", p.tp, p.pp,
+                              p.dp, p.cp, p.ep, p.vpp, p.micro_batch_size, to_string(p.recompute), p.sp ? "on" : "off",
+                              p.zero);
+  // An uneven split, when the plan has one: its keys say which.
+  if (p.decoder_first_pipeline_num_layers > 0) s += fmt::format(" first-stage layers {}", p.decoder_first_pipeline_num_layers);
+  if (p.decoder_last_pipeline_num_layers > 0) s += fmt::format(" last-stage layers {}", p.decoder_last_pipeline_num_layers);
+  if (p.account_for_embedding_in_pipeline_split) s += " embedding in split";
+  if (p.account_for_loss_in_pipeline_split) s += " loss in split";
+  return s;
 }
 
 }  // namespace hpsim::planner

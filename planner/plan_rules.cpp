@@ -1,6 +1,7 @@
 #include "core/error.hpp"
 #include "planner/plan.hpp"
 #include "planner/plan_fields.hpp"
+#include "planner/pipeline_split.hpp"
 
 namespace hpsim::planner {
 
@@ -33,8 +34,7 @@ Plan plan_from_fields(const core::Fields& f) {
 Rule check_model_shape(const Plan& p, const models::ModelSpec& model) {
   if (model.num_heads % p.tp != 0) return Rule::heads_by_tp;
   if (model.num_kv_heads % p.tp != 0) return Rule::kv_heads_by_tp;
-  if (model.num_layers % (p.pp * p.vpp) != 0) return Rule::layers_by_pp_vpp;
-  return Rule::ok;
+  return check_pipeline_split(p, model.num_layers);
 }
 
 Rule check_plan(Plan& p, const models::ModelSpec& model, const topologies::ClusterSpec& cluster) {
@@ -74,7 +74,7 @@ std::string_view rule_name(Rule r) {
     case Rule::too_many_gpus: return "more GPUs than the cluster has";
     case Rule::heads_by_tp: return "attention heads not divisible by tp";
     case Rule::kv_heads_by_tp: return "KV heads not divisible by tp";
-    case Rule::layers_by_pp_vpp: return "layers not divisible by pp*vpp";
+    case Rule::layers_by_pp_vpp: return "no pipeline split of the layers over pp*vpp";
     case Rule::batch_by_mbs_dp: return "global batch not divisible by micro-batch*dp";
     case Rule::seq_by_cp: return "sequence not divisible by cp";
     case Rule::ep_needs_moe: return "expert parallelism without experts";
@@ -86,6 +86,11 @@ std::string_view rule_name(Rule r) {
     case Rule::too_many_servers: return "more parameter servers than data-parallel ranks";
     case Rule::servers_with_zero: return "parameter servers with ZeRO";
     case Rule::sp_seq_by_tp: return "sequence per CP rank not divisible by tp (SP)";
+    case Rule::split_keys_exclusive: return "first/last stage layers with embedding/loss accounted";
+    case Rule::split_needs_pp: return "uneven pipeline split without a pipeline";
+    case Rule::split_stage_by_vpp: return "first/last stage layers not divisible by vpp";
+    case Rule::split_middle_layers: return "middle stages' layers uneven";
+    case Rule::split_slots_by_pp_vpp: return "layer slots (embedding/loss accounted) not divisible by pp*vpp";
   }
   return "unknown";
 }
@@ -105,8 +110,11 @@ RuleBreach explain(Rule r, const Plan& p, const models::ModelSpec& model, const 
     case Rule::kv_heads_by_tp:
       return {"tp", "must divide num_key_value_heads (" + str(model.num_kv_heads) + "), got " + str(p.tp)};
     case Rule::layers_by_pp_vpp:
-      return {p.vpp > 1 ? "vpp" : "pp",
-              "pp*vpp = " + str(p.pp * p.vpp) + " must divide num_hidden_layers (" + str(model.num_layers) + ")"};
+    case Rule::split_keys_exclusive:
+    case Rule::split_needs_pp:
+    case Rule::split_stage_by_vpp:
+    case Rule::split_middle_layers:
+    case Rule::split_slots_by_pp_vpp: return explain_pipeline_split(r, p, model.num_layers);
     case Rule::batch_by_mbs_dp:
       return {"global_batch_size", "must be a multiple of micro_batch_size*dp = " + str(p.micro_batch_size * p.dp) +
                                        ", got " + str(p.global_batch_size)};

@@ -16,6 +16,8 @@
 #include "core/error.hpp"
 #include "planner/cost_cache.hpp"
 #include "planner/memory_model.hpp"
+#include "planner/pipeline_balance.hpp"
+#include "planner/pipeline_split.hpp"
 #include "planner/plan_fields.hpp"
 #include "planner/step_costs.hpp"
 
@@ -76,9 +78,7 @@ double step_time_lower_bound_s(const StepCosts& c, const Plan& plan) {
     for (std::int64_t k = 0; k < v; ++k) {
       const std::int64_t vs = k * p + s;
       const auto& ch = c.chunks[static_cast<std::size_t>(vs)];
-      work += (ch.forward + ch.forward_tp + ch.forward_cp + ch.forward_ep + ch.recompute + ch.recompute_tp +
-               ch.backward + ch.backward_tp + ch.backward_cp + ch.backward_ep)
-                  .value();
+      work += ch.work().value();
       if (vs + 1 < stages) work += c.pp_send[static_cast<std::size_t>(s)].value();
       if (vs > 0) work += c.pp_send[static_cast<std::size_t>((s + p - 1) % p)].value();
       params += ch.parameters;
@@ -179,8 +179,7 @@ class CandidateEnumerator {
   void inner_fields(Plan p) {
     const std::int64_t dp = p.dp;
     const auto ep_natural = model_.is_moe() && dp > 0 ? divisors(model_.num_experts) : std::vector<std::int64_t>{1};
-    const auto vpp_natural = p.pp > 1 && model_.num_layers % p.pp == 0 ? divisors(model_.num_layers / p.pp)
-                                                                       : std::vector<std::int64_t>{1};
+    const auto vpp_natural = vpp_values(p.pp);
     const auto mbs_natural = dp > 0 && p.global_batch_size % dp == 0 ? divisors(p.global_batch_size / dp)
                                                                      : std::vector<std::int64_t>{1};
     const bool zero_pinned = space_.axis(PlanKey::zero).pinned();
@@ -207,6 +206,21 @@ class CandidateEnumerator {
             }
   }
 
+  /// Interleaving depths to try: the divisors of the layers per stage when pp divides the layers (whole layers per
+  /// virtual stage); otherwise no interleaving (first/last stage counts split any layers over pp <= layers) and the
+  /// depths that give whole layer slots per virtual stage with the embedding and/or the loss accounted, as
+  /// Megatron-Bridge interleaves Llama 3.1 405B. The balanced split is chosen per candidate; a depth without any
+  /// split is left to the rules to explain.
+  [[nodiscard]] std::vector<std::int64_t> vpp_values(std::int64_t pp) const {
+    const std::int64_t layers = model_.num_layers;
+    if (pp <= 1) return {1};
+    if (layers % pp == 0) return divisors(layers / pp);
+    std::vector<std::int64_t> out = {1};
+    for (std::int64_t v = 2; pp * v <= layers + 2; ++v)
+      if ((layers + 1) % (pp * v) == 0 || (layers + 2) % (pp * v) == 0) out.push_back(v);
+    return out;
+  }
+
   void consider(Plan p) {
     ++result_.candidates;
     Rule rule = check_model_shape(p, model_);
@@ -217,6 +231,7 @@ class CandidateEnumerator {
       if (hit.first++ == 0) hit.second = p;
       return;
     }
+    p = with_pipeline_split(cache_, p);  // the balanced split when pp*vpp does not divide the layers
     const MemoryUse memory = memory_use(cache_, p);
     if (!memory.fits()) {
       ++result_.rejected["out of memory"];
@@ -226,7 +241,9 @@ class CandidateEnumerator {
       }
       return;
     }
-    feasible_.push_back({p, step_time_lower_bound_s(compute_step_costs(cache_, p), p)});
+    // Without sends (branch_and_bound adds them where it matters): the collectives of every stage boundary and
+    // data-parallel group of every layout are the costliest part of costing on large clusters.
+    feasible_.push_back({p, step_time_lower_bound_s(compute_step_costs(cache_, p, CostScope::chunks), p)});
   }
 
   const models::ModelSpec& model_;
@@ -262,28 +279,60 @@ class CandidateEnumerator {
   throw core::InputError(where, b.field, b.message + " (no plan in the constraints keeps this rule)");
 }
 
-/// Simulates `plans` (a slice of the sorted candidates) on `threads` threads; rethrows a worker's exception.
-std::vector<StepResult> simulate_batch(CostCache& cache, const std::vector<Candidate>& candidates, std::size_t begin,
-                                       std::size_t end, unsigned threads) {
-  std::vector<StepResult> results(end - begin);
-  std::atomic<std::size_t> cursor{begin};
+/// Simulates `plans` on `threads` threads; rethrows a worker's exception.
+std::vector<StepResult> simulate_batch(CostCache& cache, const std::vector<Plan>& plans, unsigned threads) {
+  std::vector<StepResult> results(plans.size());
+  std::atomic<std::size_t> cursor{0};
   std::exception_ptr failure;  // an exception must not escape a worker thread: rethrown here, after the join
   std::mutex failure_mutex;
   auto work = [&] {
     try {
-      for (std::size_t i; (i = cursor.fetch_add(1)) < end;) results[i - begin] = simulate_step(cache, candidates[i].plan).result;
+      for (std::size_t i; (i = cursor.fetch_add(1)) < plans.size();) results[i] = simulate_step(cache, plans[i]).result;
     } catch (...) {
       std::lock_guard lock(failure_mutex);
       if (!failure) failure = std::current_exception();
-      cursor = end;
+      cursor = plans.size();
     }
   };
   std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads && t < end - begin; ++t) pool.emplace_back(work);
+  for (unsigned t = 1; t < threads && t < plans.size(); ++t) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
   if (failure) std::rethrow_exception(failure);
   return results;
+}
+
+/// Branch and bound over the candidates sorted by their bound: simulate in that order, in parallel batches, until
+/// the bound exceeds the K-th best. A candidate's bound leaves out the pipeline sends (CostScope::chunks); the one
+/// about to be simulated gets them first (CostScope::pipeline) and is skipped if that bound already exceeds the K-th
+/// best, so stage boundaries are modelled only for the layouts that come close.
+std::vector<StepResult> branch_and_bound(CostCache& cache, const std::vector<Candidate>& feasible,
+                                         const SearchOptions& options, SearchResult& result) {
+  const unsigned threads = std::max(1u, options.threads ? options.threads : std::thread::hardware_concurrency());
+  const std::size_t k = std::max<std::size_t>(1, options.top_k);
+  std::vector<StepResult> top;
+  const std::size_t batch = 4 * threads;
+  for (std::size_t next = 0; next < feasible.size();) {
+    const double kth = std::max(top.size() >= k ? top[k - 1].step_time.value() : INFINITY,
+                                options.rank_time_s.value_or(0.0));
+    if (options.prune && feasible[next].bound_s > kth) break;  // every remaining bound exceeds the K-th best
+    std::vector<Plan> plans;
+    for (; next < feasible.size() && plans.size() < batch && !(options.prune && feasible[next].bound_s > kth); ++next) {
+      const Plan& p = feasible[next].plan;
+      if (options.prune && step_time_lower_bound_s(compute_step_costs(cache, p, CostScope::pipeline), p) > kth) continue;
+      plans.push_back(p);
+    }
+    auto results = simulate_batch(cache, plans, threads);
+    result.simulated += static_cast<std::int64_t>(results.size());
+    for (auto& r : results) {
+      if (options.rank_time_s && r.step_time.value() < *options.rank_time_s) ++result.faster_than_rank_time;
+      top.push_back(std::move(r));
+    }
+    std::sort(top.begin(), top.end(), rank_before);
+    if (top.size() > k) top.resize(k);
+    if (options.progress) options.progress(0.5 + 0.5 * static_cast<double>(next) / static_cast<double>(feasible.size()));
+  }
+  return top;
 }
 
 }  // namespace
@@ -321,27 +370,7 @@ SearchResult search_plans(const Scenario& scenario, const SearchSpace& space, co
     if (a.bound_s != b.bound_s) return a.bound_s < b.bound_s;
     return plan_before(a.plan, b.plan);
   });
-  const unsigned threads = std::max(1u, options.threads ? options.threads : std::thread::hardware_concurrency());
-  const std::size_t k = std::max<std::size_t>(1, options.top_k);
-  std::vector<StepResult> top;
-  const std::size_t batch = 4 * threads;
-  for (std::size_t next = 0; next < feasible.size();) {
-    const double kth = std::max(top.size() >= k ? top[k - 1].step_time.value() : INFINITY,
-                                options.rank_time_s.value_or(0.0));
-    std::size_t end = next;
-    while (end < feasible.size() && end - next < batch && !(options.prune && feasible[end].bound_s > kth)) ++end;
-    if (end == next) break;  // every remaining bound exceeds the K-th best
-    auto results = simulate_batch(cache, feasible, next, end, threads);
-    result.simulated += static_cast<std::int64_t>(results.size());
-    for (auto& r : results) {
-      if (options.rank_time_s && r.step_time.value() < *options.rank_time_s) ++result.faster_than_rank_time;
-      top.push_back(std::move(r));
-    }
-    std::sort(top.begin(), top.end(), rank_before);
-    if (top.size() > k) top.resize(k);
-    next = end;
-    if (options.progress) options.progress(0.5 + 0.5 * static_cast<double>(next) / static_cast<double>(feasible.size()));
-  }
+  std::vector<StepResult> top = branch_and_bound(cache, feasible, options, result);
   result.plans = std::move(top);
   if (result.plans.size() >= 2) result.why_best = explain_difference(result.plans[0], result.plans[1]);
   result.search_time_s = elapsed();

@@ -6,6 +6,7 @@
 #include "models/formulas.hpp"
 #include "models/operators.hpp"
 #include "planner/parameters.hpp"
+#include "planner/pipeline_split.hpp"
 #include "planner/rank_layout.hpp"
 
 namespace hpsim::planner {
@@ -88,14 +89,26 @@ LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::
   return c;
 }
 
-/// One virtual stage: its layers, plus the embedding on the first and the LM head on the last.
-ChunkCost chunk_cost(std::int64_t vs, const Plan& plan, const models::ModelSpec& model, const OpsCost& layer,
-                     const LayerComm& comm, const OpsCost& embedding, const OpsCost& head,
-                     const ChunkParameters& parameters) {
-  const std::int64_t stages = plan.pp * plan.vpp;
-  const double n = static_cast<double>(model.num_layers / stages);
+/// What every chunk of a plan is built from: one layer's operators and communication, the embedding's, the head's.
+struct ChunkParts {
+  ChunkParts(CostCache& cache, const Plan& plan)
+      : model(cache.model(plan.tp)), layer(cache.ops(OpsPart::layer, plan)),
+        embedding(cache.ops(OpsPart::embedding, plan)), head(cache.ops(OpsPart::lm_head, plan)),
+        comm(layer_communication(cache, plan, model, layer)) {}
+  const models::ModelSpec& model;
+  OpsCost layer, embedding, head;
+  LayerComm comm;
+};
+
+/// One virtual stage's passes: `layers` layers, plus the embedding when it is the first virtual stage and the LM head
+/// when it is the last.
+ChunkCost chunk_cost(std::int64_t layers, bool first, bool last, const Plan& plan, const ChunkParts& parts) {
+  const OpsCost& layer = parts.layer;
+  const LayerComm& comm = parts.comm;
+  const double n = static_cast<double>(layers);
   const bool full = plan.recompute == models::Recompute::full;
   ChunkCost c;
+  c.layers = layers;
   c.forward = layer.forward * n;
   c.backward = layer.backward * n;
   c.recompute = layer.recompute * n;
@@ -106,17 +119,18 @@ ChunkCost chunk_cost(std::int64_t vs, const Plan& plan, const models::ModelSpec&
   c.backward_cp = comm.cp_backward * n + (full ? comm.cp_forward * n : Seconds(0));
   c.forward_ep = comm.ep * n;
   c.backward_ep = comm.ep * n + (full ? comm.ep * n : Seconds(0));
-  c.parameters = parameters(vs);
+  c.units = layers + (first ? 1 : 0) + (last ? 1 : 0);
   c.model_flops = (layer.forward_flops + layer.backward_flops) * n;
   c.hardware_flops = c.model_flops + layer.recompute_flops * n;
-  if (vs == 0) {
+  if (first) {
     // Vocab-parallel embedding: its output is all-reduced (reduce-scattered with SP) over the TP group.
-    c.forward += embedding.forward;
-    c.backward += embedding.backward;
+    c.forward += parts.embedding.forward;
+    c.backward += parts.embedding.backward;
     c.forward_tp += comm.tp_end(plan.sp);
   }
-  if (vs == stages - 1) {
+  if (last) {
     // LM head: its input is all-gathered with SP; the input gradient is all-reduced (reduce-scattered with SP).
+    const OpsCost& head = parts.head;
     c.forward += head.forward;
     c.backward += head.backward;
     if (plan.sp) c.forward_tp += comm.tp_all_gather.time(comm.hidden_bytes);
@@ -127,13 +141,14 @@ ChunkCost chunk_cost(std::int64_t vs, const Plan& plan, const models::ModelSpec&
   return c;
 }
 
-/// Pipeline sends, data-parallel collectives, the tied embedding's synchronization and the optimizer's rates.
+/// Pipeline sends, data-parallel collectives, the tied embedding's synchronization and the optimizer's rates, as far
+/// as `scope` asks.
 void add_step_collectives(StepCosts& costs, CostCache& cache, const Plan& plan, const models::ModelSpec& model,
-                          const LayerComm& comm) {
+                          const LayerComm& comm, CostScope scope) {
   // Pipeline sends: each TP rank sends its 1/tp slice (Megatron's scatter-gather, or the SP shard); without SP the
   // receiver all-gathers the slices over NVLink.
   costs.pp_send.resize(static_cast<std::size_t>(plan.pp));
-  if (plan.pp > 1) {
+  if (plan.pp > 1 && scope != CostScope::chunks) {
     const Bytes slice = comm.hidden_bytes / static_cast<double>(plan.tp);
     const Seconds regather = (!plan.sp && plan.tp > 1) ? comm.tp_all_gather.time(comm.hidden_bytes) : Seconds(0);
     for (std::int64_t s = 0; s < plan.pp; ++s)
@@ -141,7 +156,7 @@ void add_step_collectives(StepCosts& costs, CostCache& cache, const Plan& plan, 
           cache.collective(Collective::send_recv, Communicator::pp_boundary, plan, s).time(slice) + regather;
   }
   // Data parallelism: gradients reduced over dp*cp ranks holding the same weights.
-  if (plan.dp * plan.cp > 1) {
+  if (plan.dp * plan.cp > 1 && scope == CostScope::step) {
     costs.grad_reduce = plan.parameter_servers > 0
                             ? cache.parameter_server(plan)
                             : cache.collective(plan.zero >= 1 ? Collective::reduce_scatter : Collective::all_reduce,
@@ -149,7 +164,7 @@ void add_step_collectives(StepCosts& costs, CostCache& cache, const Plan& plan, 
     if (plan.zero >= 1) costs.param_gather = cache.collective(Collective::all_gather, Communicator::dp, plan);
   }
   costs.bytes = parameter_bytes(plan.precision);
-  if (model.tie_embeddings && plan.pp > 1) {
+  if (model.tie_embeddings && plan.pp > 1 && scope == CostScope::step) {
     const double embedding = static_cast<double>(model.vocab_size * model.hidden_size) / static_cast<double>(plan.tp);
     costs.embedding_sync = cache.collective(Collective::all_reduce, Communicator::embedding_pair, plan)
                                .time(core::Bytes(embedding * costs.bytes.gradient));
@@ -162,20 +177,28 @@ void add_step_collectives(StepCosts& costs, CostCache& cache, const Plan& plan, 
 
 }  // namespace
 
-StepCosts compute_step_costs(CostCache& cache, const Plan& plan) {
-  const models::ModelSpec& model = cache.model(plan.tp);
-  const OpsCost layer = cache.ops(OpsPart::layer, plan);
-  const OpsCost embedding = cache.ops(OpsPart::embedding, plan);
-  const OpsCost head = cache.ops(OpsPart::lm_head, plan);
-  const LayerComm comm = layer_communication(cache, plan, model, layer);
+StepCosts compute_step_costs(CostCache& cache, const Plan& plan, CostScope scope) {
+  const ChunkParts parts(cache, plan);
   StepCosts costs;
   const std::int64_t stages = plan.pp * plan.vpp;
   costs.chunks.reserve(static_cast<std::size_t>(stages));
-  const ChunkParameters parameters(model, plan);
-  for (std::int64_t vs = 0; vs < stages; ++vs)
-    costs.chunks.push_back(chunk_cost(vs, plan, model, layer, comm, embedding, head, parameters));
-  add_step_collectives(costs, cache, plan, model, comm);
+  const PipelineSplit split(plan, parts.model.num_layers);
+  const ChunkParameters parameters(parts.model, plan);
+  for (std::int64_t vs = 0; vs < stages; ++vs) {
+    costs.chunks.push_back(chunk_cost(split.layers(vs), vs == 0, vs == stages - 1, plan, parts));
+    costs.chunks.back().parameters = parameters(vs);
+  }
+  add_step_collectives(costs, cache, plan, parts.model, parts.comm, scope);
   return costs;
+}
+
+PipelineUnitCosts pipeline_unit_costs(CostCache& cache, const Plan& plan) {
+  const ChunkParts parts(cache, plan);
+  PipelineUnitCosts u;
+  u.layer = chunk_cost(1, false, false, plan, parts).work();
+  u.embedding = chunk_cost(0, true, false, plan, parts).work();
+  u.head = chunk_cost(0, false, true, plan, parts).work();
+  return u;
 }
 
 }  // namespace hpsim::planner

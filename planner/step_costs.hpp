@@ -23,8 +23,18 @@ struct ChunkCost {
   core::Seconds forward_cp, backward_cp;                ///< exposed context-parallel (ring attention) traffic
   core::Seconds forward_ep, backward_ep;                ///< expert-parallel all-to-all
   double parameters = 0;            ///< weights of this chunk held by one rank (before ZeRO sharding)
+  /// Units ZeRO-3/FSDP gathers and reduce-scatters one at a time: the layers, and the embedding and the LM head as
+  /// units of their own (each its own collective, paying its latency).
+  std::int64_t units = 1;
   double model_flops = 0;           ///< forward+backward matmul FLOPs on one rank (no recomputation)
   double hardware_flops = 0;        ///< the same with recomputation
+  std::int64_t layers = 0;          ///< decoder layers of this virtual stage (pipeline_split.hpp)
+
+  /// Every pass of one micro-batch through the chunk with its blocking communication, back to back.
+  [[nodiscard]] core::Seconds work() const {
+    return forward + forward_tp + forward_cp + forward_ep + recompute + recompute_tp + backward + backward_tp +
+           backward_cp + backward_ep;
+  }
 };
 
 struct StepCosts {
@@ -43,8 +53,25 @@ struct StepCosts {
 /// The optimizer step of a rank holding `parameters` (before ZeRO sharding): memory-bound Adam.
 core::Seconds optimizer_step_time(const StepCosts& costs, const Plan& plan, double parameters);
 
-/// Builds every table for a resolved plan, reusing what `cache` already costed.
-StepCosts compute_step_costs(CostCache& cache, const Plan& plan);
+/// What a pipeline split moves between stages, per micro-batch (ChunkCost::work): one decoder layer, the first
+/// virtual stage's embedding and the last one's LM head and loss. A chunk's work is linear in its layers.
+struct PipelineUnitCosts {
+  core::Seconds layer, embedding, head;
+};
+PipelineUnitCosts pipeline_unit_costs(CostCache& cache, const Plan& plan);
+
+/// What to cost, for the search's lower bounds (step_time_lower_bound_s reads no data-parallel collective): modelling
+/// the collectives of every stage boundary and data-parallel group of every layout is the costliest part of costing
+/// on large clusters.
+enum class CostScope {
+  step,      ///< everything
+  pipeline,  ///< chunks, pipeline sends and optimizer rates; no data-parallel collective
+  chunks,    ///< chunks and optimizer rates; pipeline sends left at zero
+};
+
+/// Builds every table for a resolved plan whose pipeline split is determined (pipeline_balance.hpp chooses one
+/// otherwise), reusing what `cache` already costed.
+StepCosts compute_step_costs(CostCache& cache, const Plan& plan, CostScope scope = CostScope::step);
 
 /// The same with a cache of its own (one plan).
 StepCosts compute_step_costs(const Scenario& scenario, const Plan& plan);

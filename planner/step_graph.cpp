@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "core/error.hpp"
 #include "planner/pipeline_schedule.hpp"
@@ -62,6 +64,13 @@ class RankBuilder {
     return tail;
   }
 
+  /// The compute stream waits (no work) until every task of `after` has finished; the rank's next compute too.
+  TaskId wait(Category category, const Name& name, std::initializer_list<TaskId> after) {
+    const TaskId id = add(Stream::compute, category, name, Seconds(0), after);
+    blocking_ = id;
+    return id;
+  }
+
   void block_on(TaskId t) { blocking_ = t; }
   [[nodiscard]] TaskId blocking() const { return blocking_; }
   [[nodiscard]] std::int32_t rank() const { return rank_; }
@@ -94,7 +103,7 @@ class StepLowering {
       : costs_(costs), plan_(plan), mode_(mode), named_(named), out_(out), g_(out.graph), p_(plan.pp), v_(plan.vpp),
         m_(plan.micro_batches()), stages_(p_ * v_), layout_(plan),
         lanes_(mode == RankMode::full ? plan.tp * plan.cp * plan.dp : 1),  // representative mode: lane 0 only
-        sharded_params_(plan.zero >= 3), dp_comm_(plan.dp * plan.cp > 1) {}
+        sharded_params_(plan.zero >= 3), sharded_grads_(plan.zero >= 2), dp_comm_(plan.dp * plan.cp > 1) {}
 
   void run() {
     refuse_oversized();
@@ -135,15 +144,24 @@ class StepLowering {
         const std::int64_t global = lane + lanes_ * s;  // = layout.rank() in full mode (tp fastest, pp slowest)
         const auto rank = static_cast<std::int32_t>(mode_ == RankMode::full ? global : s);
         builders_.emplace_back(g_, named_, rank, s);
-        g_.set_rank_name(rank, mode_ == RankMode::full
-                                   ? "rank " + std::to_string(global) + " (stage " + std::to_string(s) + ")"
-                                   : "stage " + std::to_string(s));
+        g_.set_rank_name(rank, mode_ == RankMode::full ? "rank " + std::to_string(global) + " (" + stage_name(s) + ")"
+                                                       : stage_name(s));
         out_.stage_of_rank.push_back(s);
       }
     const auto chunks = builders_.size() * static_cast<std::size_t>(v_);
     backwards_left_.assign(chunks, m_);
     chunk_gather_.assign(chunks, kNone);
     last_grad_task_.assign(builders_.size(), kNone);
+  }
+
+  /// "stage 3", and its layer count when the pipeline split is uneven ("stage 0, 15 layers").
+  [[nodiscard]] std::string stage_name(std::int64_t s) const {
+    std::string name = "stage " + std::to_string(s);
+    std::int64_t layers = 0;
+    bool uneven = false;
+    for (const auto& c : costs_.chunks) uneven = uneven || c.layers != costs_.chunks.front().layers;
+    for (std::int64_t c = 0; c < v_; ++c) layers += chunk(c * p_ + s).layers;
+    return uneven ? name + ", " + std::to_string(layers) + " layers" : name;
   }
 
   /// fwd_done / bwd_done[lane][vs][mb]: the task the next virtual stage waits for (the send, or the pass's tail).
@@ -153,6 +171,23 @@ class StepLowering {
   [[nodiscard]] const ChunkCost& chunk(std::int64_t vs) const { return costs_.chunks[static_cast<std::size_t>(vs)]; }
   [[nodiscard]] Seconds param_gather_time(const ChunkCost& cc) const {
     return costs_.param_gather.time(core::Bytes(cc.parameters * costs_.bytes.weight));
+  }
+  /// ZeRO-3/FSDP gathers (ZeRO-2/3 reduce-scatters) a chunk unit by unit: one collective per unit.
+  [[nodiscard]] Seconds per_unit(const CollectiveChoice& op, const ChunkCost& cc, double bytes_per_parameter) const {
+    const double units = static_cast<double>(cc.units);
+    return op.time(core::Bytes(cc.parameters / units * bytes_per_parameter)) * units;
+  }
+
+  /// ZeRO-3's gathers around one pass: the first unit's gather must finish before the pass starts; the others
+  /// are prefetched one unit ahead on the data-parallel stream while the pass computes, and the pass cannot end
+  /// before the last of them (a unit computes only once gathered). Returns the task the pass waits for and the
+  /// one it must not end before.
+  std::pair<TaskId, TaskId> gather_units(RankBuilder& rb, const ChunkCost& cc, Name first, Name rest) {
+    const Seconds all = per_unit(costs_.param_gather, cc, costs_.bytes.weight);
+    const Seconds one = all / static_cast<double>(cc.units);
+    const TaskId head = rb.add(Stream::dp_comm, Category::dp_comm, first, one, {});
+    const TaskId tail = cc.units > 1 ? rb.add(Stream::dp_comm, Category::dp_comm, rest, all - one, {head}) : kNone;
+    return {head, tail};
   }
 
   /// ZeRO-1/2 with overlapped parameter gathering: this step's forward waits for the weights the previous
@@ -201,13 +236,15 @@ class StepLowering {
     const TaskId from = vs > 0 ? fwd_done_[slot(lane, vs - 1, pass.micro_batch)] : kNone;
     if (vs > 0 && from == kNone) return false;
     TaskId gather = pass.micro_batch == 0 ? chunk_gather_[b * static_cast<std::size_t>(v_) + pass.chunk] : kNone;
+    TaskId gathered = kNone;
     if (sharded_params_ && dp_comm_)  // ZeRO-3 gathers the chunk's weights before every use
-      gather = rb.add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather", pass.micro_batch, vs},
-                      param_gather_time(cc), {});
+      std::tie(gather, gathered) = gather_units(rb, cc, Name{"param all-gather", pass.micro_batch, vs},
+                                                Name{"param all-gather (prefetch)", pass.micro_batch, vs});
     TaskId tail = rb.pass(Category::compute, Name{"forward", pass.micro_batch, vs}, cc.forward,
                           {{Category::tp_comm, cc.forward_tp}, {Category::cp_comm, cc.forward_cp},
                            {Category::ep_comm, cc.forward_ep}},
                           {from, gather});
+    if (gathered != kNone) tail = rb.wait(Category::dp_comm, Name{"wait for gathered weights", pass.micro_batch, vs}, {tail, gathered});
     fwd_compute_[slot(lane, vs, pass.micro_batch)] = tail;
     if (vs + 1 < stages_) {
       tail = rb.add(Stream::pp_comm, Category::pp_comm, Name{"send activations", pass.micro_batch, vs},
@@ -226,17 +263,18 @@ class StepLowering {
     const TaskId from = vs + 1 < stages_ ? bwd_done_[slot(lane, vs + 1, pass.micro_batch)] : kNone;
     if (vs + 1 < stages_ && from == kNone) return false;
     const TaskId own_forward = fwd_compute_[slot(lane, vs, pass.micro_batch)];
-    TaskId gather = kNone;
-    if (sharded_params_ && dp_comm_)
-      gather = rb.add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather (bwd)", pass.micro_batch, vs},
-                      param_gather_time(cc), {});
+    TaskId gather = kNone, gathered = kNone;
+    if (sharded_params_ && dp_comm_)  // the backward (and its recomputation) gathers the weights again
+      std::tie(gather, gathered) = gather_units(rb, cc, Name{"param all-gather (bwd)", pass.micro_batch, vs},
+                                                Name{"param all-gather (bwd prefetch)", pass.micro_batch, vs});
     if (cc.recompute.value() > 0)
       rb.pass(Category::recompute, Name{"recompute", pass.micro_batch, vs}, cc.recompute,
               {{Category::tp_comm, cc.recompute_tp}}, {from, own_forward, gather});
     const bool last_of_chunk = --backwards_left_[b * static_cast<std::size_t>(v_) + pass.chunk] == 0;
-    TaskId tail = last_of_chunk && dp_comm_ && plan_.overlap_grad_reduce && !sharded_params_
+    TaskId tail = last_of_chunk && dp_comm_ && plan_.overlap_grad_reduce && !sharded_grads_
                       ? backward_in_buckets(b, pass, vs, {from, own_forward, gather})
                       : backward_whole(b, pass, vs, {from, own_forward, gather});
+    if (gathered != kNone) tail = rb.wait(Category::dp_comm, Name{"wait for gathered weights", pass.micro_batch, vs}, {tail, gathered});
     if (vs > 0) {
       tail = rb.add(Stream::pp_comm, Category::pp_comm, Name{"send gradients", pass.micro_batch, vs},
                     costs_.pp_send[static_cast<std::size_t>((s + p_ - 1) % p_)], {tail});
@@ -271,7 +309,9 @@ class StepLowering {
     return tail;
   }
 
-  /// A backward in one piece; ZeRO-3 reduce-scatters every micro-batch's gradients after it.
+  /// A backward in one piece. ZeRO-2/3 keep no full gradient buffer, so every micro-batch's gradients are
+  /// reduce-scattered unit by unit as the backward produces them: all but the last unit's while it runs (queued
+  /// behind its gathers on the data-parallel stream), the last unit's after it.
   TaskId backward_whole(std::size_t b, const PipelinePass& pass, std::int64_t vs, std::initializer_list<TaskId> after) {
     RankBuilder& rb = builders_[b];
     const auto& cc = chunk(vs);
@@ -279,10 +319,14 @@ class StepLowering {
                                 {{Category::tp_comm, cc.backward_tp}, {Category::cp_comm, cc.backward_cp},
                                  {Category::ep_comm, cc.backward_ep}},
                                 after);
-    if (sharded_params_ && dp_comm_)
-      last_grad_task_[b] =
-          rb.add(Stream::dp_comm, Category::dp_comm, Name{"gradient reduce-scatter", pass.micro_batch, vs},
-                 costs_.grad_reduce.time(core::Bytes(cc.parameters * costs_.bytes.gradient)), {tail});
+    if (!(sharded_grads_ && dp_comm_)) return tail;
+    const Seconds all = per_unit(costs_.grad_reduce, cc, costs_.bytes.gradient);
+    const Seconds one = all / static_cast<double>(cc.units);
+    if (cc.units > 1)
+      rb.add(Stream::dp_comm, Category::dp_comm, Name{"gradient reduce-scatter (overlapped)", pass.micro_batch, vs},
+             all - one, after);
+    last_grad_task_[b] = rb.add(Stream::dp_comm, Category::dp_comm,
+                                Name{"gradient reduce-scatter", pass.micro_batch, vs}, one, {tail});
     return tail;
   }
 
@@ -341,7 +385,7 @@ class StepLowering {
   std::int64_t p_, v_, m_, stages_;
   RankLayout layout_;
   std::int64_t lanes_;  ///< one (tp, cp, dp) coordinate each
-  bool sharded_params_, dp_comm_;
+  bool sharded_params_, sharded_grads_, dp_comm_;
   std::vector<RankBuilder> builders_;
   std::vector<TaskId> fwd_done_, bwd_done_, fwd_compute_;
   std::vector<std::int64_t> backwards_left_;  ///< per builder and chunk

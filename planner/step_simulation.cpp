@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "planner/pipeline_balance.hpp"
+#include "planner/pipeline_split.hpp"
 #include "planner/step_costs.hpp"
 
 namespace hpsim::planner {
@@ -14,14 +16,16 @@ SimulatedStep simulate_step(const Scenario& scenario, const Plan& plan, const Si
   return simulate_step(cache, plan, options);
 }
 
-SimulatedStep simulate_step(CostCache& cache, const Plan& plan, const SimulateOptions& options) {
+SimulatedStep simulate_step(CostCache& cache, const Plan& given, const SimulateOptions& options) {
   const topologies::ClusterSpec& cluster = cache.cluster();
+  const Plan plan = with_pipeline_split(cache, given);
   const StepCosts costs = compute_step_costs(cache, plan);
   auto graph = std::make_shared<StepGraph>(build_step_graph(costs, plan, options.mode, options.keep_graph));
   auto timings = std::make_shared<sim::SimResult>(sim::simulate(graph->graph));
 
   StepResult r;
   r.plan = plan;
+  r.layers_per_virtual_stage = PipelineSplit(plan, cache.model(plan.tp).num_layers).per_virtual_stage();
   r.gpus = plan.gpus();
   r.step_time = to_seconds(timings->makespan);
   r.events = timings->events;

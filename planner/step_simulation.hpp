@@ -3,6 +3,7 @@
 /// reports step time, its breakdown, throughput, FLOP rates and memory.
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "core/units.hpp"
 #include "models/model_spec.hpp"
@@ -29,7 +30,8 @@ struct StepBreakdown {
 };
 
 struct StepResult {
-  Plan plan;                       ///< resolved
+  Plan plan;                       ///< resolved, with the pipeline split chosen when it was not given
+  std::vector<std::int64_t> layers_per_virtual_stage;  ///< decoder layers of each virtual stage (chunk * pp + stage)
   std::int64_t gpus = 0;
   core::Seconds step_time;
   double tokens_per_s = 0;
@@ -54,7 +56,8 @@ struct SimulatedStep {
   std::shared_ptr<sim::SimResult> timings;
 };
 
-/// `plan` must be resolved (resolve_plan); `cache` holds the model and cluster (and what was costed before).
+/// `plan` must be resolved (resolve_plan); `cache` holds the model and cluster (and what was costed before). A plan
+/// whose split is not determined gets the balanced one (pipeline_balance.hpp), which the result's plan records.
 SimulatedStep simulate_step(CostCache& cache, const Plan& plan, const SimulateOptions& options = {});
 
 /// One plan of a scenario on its own.

@@ -95,6 +95,10 @@ std::vector<PlanQuality> plan_quality(const std::vector<ValidationCase>& cases, 
     SearchSpace space;
     space.gpus = c.plan.gpus();
     space.fixed = c.plan;
+    // The case's pipeline split fits its own pp and vpp only: the search chooses the balanced one for each.
+    for (const PlanKey k : {PlanKey::decoder_first_pipeline_num_layers, PlanKey::decoder_last_pipeline_num_layers,
+                            PlanKey::account_for_embedding_in_pipeline_split, PlanKey::account_for_loss_in_pipeline_split})
+      space.set(k, 0);
     space.set(PlanKey::flash_attention, c.plan.flash_attention);
     SearchOptions best_only;
     best_only.top_k = 1;

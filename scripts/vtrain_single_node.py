@@ -18,7 +18,8 @@ HEADER = """\
 # Cluster: one DGX A100 80GB node using the run's 2, 4 or 8 GPUs (NVSwitch; vTrain states 150 GB/s intra-node, the
 # preset's NVLink figures are kept). Megatron-DeepSpeed GPT as for the multi-node runs: FFN 4h; vocab 51200 assumed;
 # fp16 assumed; activation checkpointing on (full recompute); 1F1B; no gradient bucketing (DP reduction after the
-# backward, not overlapped). hpsim validate ranks the runs of one model on one GPU count against each other.
+# backward, not overlapped); flash attention off (the runs predate it). hpsim validate ranks the runs of one model
+# on one GPU count against each other.
 cases:
 """
 
@@ -41,7 +42,7 @@ def main():
                 f"intermediate_size: {4 * h}, vocab_size: 51200, seq_length: {seq}, hidden_act: gelu}}",
                 f"    cluster: {{preset: dgx-a100-80gb, nodes: 1, gpus_per_node: {gpus}}}",
                 f"    plan: {{tp: {tp}, pp: {pp}, dp: {dp}, micro_batch_size: {mbs}, global_batch_size: {gbs}, "
-                "recompute: full, sp: false, precision: fp16, overlap_grad_reduce: false}",
+                "recompute: full, sp: false, precision: fp16, overlap_grad_reduce: false, flash_attention: false}",
                 f"    measured_step_time_s: {ms / 1000:.6f}",
             ]
     pathlib.Path(args.out).write_text("\n".join(lines) + "\n")

@@ -121,6 +121,18 @@ constexpr std::array kGpuRows = {
     ClusterField{S::gpu, "gemm_table", V::structured, "TFLOP/s", "empty (a calibration: its gemm rows)",
                  "measured GEMM rates, used instead of the analytic efficiency curve",
                  "a list of {m, n, k, precision, tflop_per_s}"},
+    ClusterField{S::gpu, "attention_table", V::structured, "TFLOP/s",
+                 "absent: attention costed as its score GEMM's shape",
+                 "published BF16 fused-attention rates (FLOPs 4 b h s^2 d forward, halved when causal; backward 2.5x), "
+                 "looked up log-linearly by sequence length at the nearest head dimension for the plan's "
+                 "attention_backend",
+                 "{seq: [ascending lengths], rows: [{kernel: cudnn, flash2 or flash3, head_dim, causal, pass: forward "
+                 "or backward, tflop_per_s: [one per length]}]}"},
+    ClusterField{S::gpu, "peak_clock_mhz", V::positive_number, "MHz", "absent: the quoted clock is sustained",
+                 "the tensor clock the peaks are quoted at (give sustained_clock_mhz too)"},
+    ClusterField{S::gpu, "sustained_clock_mhz", V::positive_number, "MHz", "absent: the quoted clock is sustained",
+                 "the tensor clock the part sustains under its power limit: tensor-core work scales with "
+                 "sustained / peak clock (give peak_clock_mhz too)"},
 };
 
 /// A key of a GPU's `efficiency` mapping: the base preset holds every default.
@@ -130,7 +142,13 @@ constexpr ClusterField efficiency(std::string_view key, ClusterValue value, std:
 }
 
 constexpr std::array kEfficiencyRows = {
-    efficiency("gemm_peak_fraction", V::fraction, "", "achieved / peak FLOP/s of the largest, best-shaped GEMMs"),
+    efficiency("gemm_peak_fraction", V::fraction, "",
+               "the best-shaped GEMM run alone, as a fraction of the dense peak (maximum achievable matmul rate)"),
+    ClusterField{S::gpu_efficiency, "fp8_gemm_peak_fraction", V::fraction, "", "as gemm_peak_fraction",
+                 "the same for FP8 GEMMs (per-tensor scaled cuBLASLt), which reach less of their doubled peak"},
+    efficiency("in_training_fraction", V::fraction, "",
+               "what a kernel keeps of its isolated benchmark rate inside a training step (applied to the GEMM "
+               "fractions and the attention table; 1 in calibration files)"),
     efficiency("memory_peak_fraction", V::fraction, "", "achieved / peak HBM bandwidth of streaming kernels"),
     efficiency("gemm_tile_m", V::positive_integer, "", "output tile rows of a typical GEMM kernel (wave quantization)"),
     efficiency("gemm_tile_n", V::positive_integer, "", "output tile columns of a typical GEMM kernel"),

@@ -23,7 +23,12 @@ std::string to_string(Precision p);
 /// How close real kernels come to the GPU's peaks (used by sim's compute cost). Physical fractions, per GPU type;
 /// their values are data: presets/base.yaml, overridden by a GPU file or preset.
 struct ComputeEfficiency {
-  double gemm_peak_fraction = 0;     ///< achieved / peak FLOP/s of the largest, best-shaped GEMMs (cuBLAS)
+  double gemm_peak_fraction = 0;     ///< achieved / peak FLOP/s of the best-shaped GEMM run alone (cuBLAS)
+  /// The same for FP8 GEMMs (per-tensor scaled cuBLASLt), which reach a smaller fraction of their doubled peak;
+  /// 0: as gemm_peak_fraction.
+  double fp8_gemm_peak_fraction = 0;
+  /// What a kernel keeps of its isolated benchmark rate inside a training step (GEMM fractions, attention tables).
+  double in_training_fraction = 1;
   double memory_peak_fraction = 0;   ///< achieved / peak HBM bandwidth of streaming kernels
   std::int64_t gemm_tile_m = 0;      ///< output tile of a typical GEMM kernel, for wave quantization
   std::int64_t gemm_tile_n = 0;
@@ -46,6 +51,16 @@ struct GemmMeasurement {
   core::FlopsPerSecond achieved;
 };
 
+/// Measured rates of a fused attention kernel (one kernel, head dimension, mask and pass) by sequence length, as
+/// published: FLOPs counted 4*b*h*s*s*d forward (halved when causal), backward 2.5x the forward.
+struct AttentionRates {
+  std::string kernel;            ///< "cudnn", "flash2", "flash3"
+  std::int64_t head_dim = 0;
+  bool causal = false;
+  bool backward = false;
+  std::vector<std::pair<std::int64_t, core::FlopsPerSecond>> by_seq;  ///< ascending sequence lengths
+};
+
 /// One GPU type.
 struct GpuSpec {
   std::string name;
@@ -62,8 +77,17 @@ struct GpuSpec {
   std::int64_t sm_count = 0;
   ComputeEfficiency efficiency;
   std::vector<GemmMeasurement> gemm_table;
+  /// BF16 fused-attention rates (kernels named by the plan's attention_backend); empty: attention is costed as
+  /// its score GEMM's shape.
+  std::vector<AttentionRates> attention_table;
+  /// The clock the peaks are quoted at and the tensor clock the GPU sustains under its power limit (a capped part
+  /// runs slower); tensor-core work scales with their ratio. 0: the quoted clock is sustained.
+  double peak_clock_mhz = 0;
+  double sustained_clock_mhz = 0;
   /// Peak for `p`; an InputError when the GPU has none (e.g. fp8 on A100).
   [[nodiscard]] core::FlopsPerSecond peak_for(Precision p) const;
+  /// Tensor-core rate at the sustained clock: peak_for(p) scaled by sustained_clock_mhz / peak_clock_mhz.
+  [[nodiscard]] core::FlopsPerSecond sustained_peak_for(Precision p) const;
 };
 
 /// The switch tiers above the leaves: pods of leaf groups under spines, pods joined by cores (cluster files' `fabric`).

@@ -15,6 +15,8 @@ using S = ClusterSection;
 void apply_efficiency(ComputeEfficiency& e, const core::Fields& fields) {
   const ClusterFieldReader f(fields, S::gpu_efficiency);
   e.gemm_peak_fraction = f.number_or("gemm_peak_fraction", e.gemm_peak_fraction);
+  e.fp8_gemm_peak_fraction = f.number_or("fp8_gemm_peak_fraction", e.fp8_gemm_peak_fraction);
+  e.in_training_fraction = f.number_or("in_training_fraction", e.in_training_fraction);
   e.memory_peak_fraction = f.number_or("memory_peak_fraction", e.memory_peak_fraction);
   e.gemm_tile_m = f.integer_or("gemm_tile_m", e.gemm_tile_m);
   e.gemm_tile_n = f.integer_or("gemm_tile_n", e.gemm_tile_n);
@@ -56,6 +58,46 @@ std::vector<GemmMeasurement> parse_gemm_table(const core::Fields& f) {
   return table;
 }
 
+/// `attention_table: {seq: [...], rows: [{kernel, head_dim, causal, pass, tflop_per_s: [...]}]}`: one rate per
+/// sequence length of `seq` (ascending) in each row.
+std::vector<AttentionRates> parse_attention_table(const core::Fields& f) {
+  detail::reject_unknown_keys(f, {"source", "seq", "rows"});
+  const YAML::Node seq = f.node()["seq"];
+  if (!seq.IsSequence() || seq.size() == 0) f.fail("seq", "expected a list of ascending sequence lengths");
+  std::vector<std::int64_t> lengths;
+  for (std::size_t i = 0; i < seq.size(); ++i) {
+    const auto v = seq[i].as<std::int64_t>(0);
+    if (v <= 0 || (!lengths.empty() && v <= lengths.back()))
+      f.fail("seq", "expected a list of ascending positive sequence lengths");
+    lengths.push_back(v);
+  }
+  const YAML::Node rows = f.node()["rows"];
+  if (!rows.IsSequence()) f.fail("rows", "expected a list of {kernel, head_dim, causal, pass, tflop_per_s}");
+  std::vector<AttentionRates> table;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const core::Fields row(rows[i], f.where() + ": rows[" + std::to_string(i) + "]");
+    detail::reject_unknown_keys(row, {"kernel", "head_dim", "causal", "pass", "tflop_per_s"});
+    AttentionRates r;
+    r.kernel = row.string("kernel");
+    r.head_dim = row.positive_integer("head_dim");
+    if (!row.has("causal")) row.fail("causal", "missing (true or false)");
+    r.causal = row.boolean_or("causal", false);
+    const std::string pass = row.string("pass");
+    if (pass != "forward" && pass != "backward") row.fail("pass", "expected forward or backward, got '" + pass + "'");
+    r.backward = pass == "backward";
+    const YAML::Node rates = row.node()["tflop_per_s"];
+    if (!rates.IsSequence() || rates.size() != lengths.size())
+      row.fail("tflop_per_s", "expected " + std::to_string(lengths.size()) + " rates, one per entry of seq");
+    for (std::size_t j = 0; j < lengths.size(); ++j) {
+      const double v = rates[j].as<double>(0);
+      if (!(v > 0)) row.fail("tflop_per_s", "expected positive rates");
+      r.by_seq.emplace_back(lengths[j], core::tflop_per_s(v));
+    }
+    table.push_back(std::move(r));
+  }
+  return table;
+}
+
 /// Overlays the keys present in `f` onto `gpu`; `full` requires what a description without a preset must give.
 void apply_gpu_fields(GpuSpec& gpu, const core::Fields& fields, bool full) {
   const ClusterFieldReader f(fields, S::gpu);
@@ -81,6 +123,11 @@ void apply_gpu_fields(GpuSpec& gpu, const core::Fields& fields, bool full) {
   if (full || f.has("sm_count")) gpu.sm_count = f.integer("sm_count");
   if (f.has("efficiency")) apply_efficiency(gpu.efficiency, fields.child("efficiency"));
   if (f.has("gemm_table")) gpu.gemm_table = parse_gemm_table(fields);
+  if (f.has("attention_table")) gpu.attention_table = parse_attention_table(fields.child("attention_table"));
+  gpu.peak_clock_mhz = f.number_or("peak_clock_mhz", gpu.peak_clock_mhz);
+  gpu.sustained_clock_mhz = f.number_or("sustained_clock_mhz", gpu.sustained_clock_mhz);
+  if ((gpu.peak_clock_mhz > 0) != (gpu.sustained_clock_mhz > 0))
+    fields.fail("sustained_clock_mhz", "give both peak_clock_mhz and sustained_clock_mhz, or neither");
 }
 
 /// presets/base.yaml's `gpu` mapping: where every GPU, preset or not, starts.
@@ -98,13 +145,21 @@ GpuSpec gpu_preset(const std::string& name, const std::string& where, const std:
   if (!node)
     throw core::InputError(where, field,
                            "unknown GPU '" + name + "' (known: " + detail::join_names(gpu_preset_names()) + ")");
-  GpuSpec gpu = base_gpu();
-  apply_gpu_fields(gpu, core::Fields(*node, detail::preset_where(name)), true);
+  // A preset may start from another (a variant of the same chip): its keys then override that preset's.
+  const core::Fields fields(*node, detail::preset_where(name));
+  const bool variant = fields.has("preset");
+  GpuSpec gpu = variant ? gpu_preset(fields.string("preset"), fields.where(), "preset") : base_gpu();
+  apply_gpu_fields(gpu, fields, !variant);
   if (gpu.name.empty()) gpu.name = name;
   return gpu;
 }
 
 }  // namespace
+
+core::FlopsPerSecond GpuSpec::sustained_peak_for(Precision p) const {
+  const core::FlopsPerSecond quoted = peak_for(p);
+  return peak_clock_mhz > 0 ? quoted * (sustained_clock_mhz / peak_clock_mhz) : quoted;
+}
 
 core::FlopsPerSecond GpuSpec::peak_for(Precision p) const {
   const auto it = peak.find(p);

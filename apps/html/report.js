@@ -268,12 +268,17 @@
   function drawPlans(plans) {
     section('Plans', D.plans_caption || '');
     const fig = figure('plans-table', 'The plans', null);
+    // Layers per pipeline stage, when some plan splits them unevenly (pp*vpp not dividing the layers).
+    const uneven = plans.some(function (p) { return p.pipeline_split && !p.pipeline_split.even; });
     const rows = plans.map(function (p) {
-      return [String(p.rank), p.label, num(p.step_time_s, 3), Math.round(p.tokens_per_s).toLocaleString('en-US'),
-              num(p.mfu * 100, 1), num(gib(p.memory.peak_bytes_per_gpu), 1), p.memory.fits ? 'yes' : 'NO'];
+      const row = [String(p.rank), p.label, num(p.step_time_s, 3), Math.round(p.tokens_per_s).toLocaleString('en-US'),
+                   num(p.mfu * 100, 1), num(gib(p.memory.peak_bytes_per_gpu), 1), p.memory.fits ? 'yes' : 'NO'];
+      if (uneven) row.splice(2, 0, p.pipeline_split.even ? 'even' : p.pipeline_split.layers_per_stage.join(' '));
+      return row;
     });
-    table(fig, ['rank', 'plan', 'step time (s)', 'tokens/s', 'MFU %', 'memory (GiB)', 'fits'], rows,
-          rows.map(function () { return [null, 'text']; }));
+    const header = ['rank', 'plan', 'step time (s)', 'tokens/s', 'MFU %', 'memory (GiB)', 'fits'];
+    if (uneven) header.splice(2, 0, 'layers per stage');
+    table(fig, header, rows, rows.map(function () { return uneven ? [null, 'text', 'text'] : [null, 'text']; }));
     fig.setAttribute('data-marks', String(rows.length));
     guarded('breakdown', function () {
       stackedBars('breakdown', 'Where the step time goes',

@@ -110,7 +110,7 @@ TEST_CASE("cli: validate answers every case; one it cannot express is refused wi
                                       "  - {id: ok-a, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 1.0,\n"
                                       "     plan: {tp: 2, global_batch_size: 16}}\n"
                                       "  - {id: odd-pp, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 1.0,\n"
-                                      "     plan: {pp: 7, dp: 1, global_batch_size: 16}}\n"
+                                      "     plan: {pp: 2, vpp: 5, dp: 1, global_batch_size: 16}}\n"
                                       "  - {id: ok-b, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 2.0,\n"
                                       "     plan: {tp: 4, global_batch_size: 16}}\n");
   const Outcome j = hpsim("validate " + file + " --format json");
@@ -146,7 +146,8 @@ TEST_CASE("cli: bad input exits 2 with one line naming the file and field") {
   expect_input_error("simulate --model no-such-model --cluster dgx-a100-80gb:1 --global-batch-size 8", "no-such-model");
   expect_input_error("simulate --model gpt3-175b --cluster no-such-cluster:4 --global-batch-size 8", "no-such-cluster");
   expect_input_error("simulate " + kGpt3 + "--tp 5 --global-batch-size 1536", "tp");
-  expect_input_error("simulate " + kGpt3 + "--tp 8 --pp 5 --dp 1 --global-batch-size 1536", "pp");
+  // 96 layers over pp*vpp = 10: no split Megatron allows (97, 98 slots; 96 not a multiple of vpp 5).
+  expect_input_error("simulate " + kGpt3 + "--tp 8 --pp 2 --vpp 5 --dp 1 --global-batch-size 1536", "vpp");
   expect_input_error("simulate " + kGpt3 + "--tp 8 --pp 8 --global-batch-size 1000", "global_batch_size");
   expect_input_error("simulate " + kGpt3 + "--tp 8 --pp 8 --dp 64 --global-batch-size 1536", "GPUs");
   expect_input_error("simulate " + kGpt3 + "--tp 8 --pp 8 --global-batch-size -4", "global_batch_size");

@@ -94,7 +94,7 @@ TEST_CASE("plan: impossible constraints exit 2 naming the rule, bad flags exit 2
   CHECK(o.err.find("heads") != std::string::npos);
   expect_input_error(kSmall + "--top abc", "--top");
   expect_input_error(kSmall + "--pp 4..x", "pp: expected a positive integer, got 'x'");
-  expect_input_error(kSmall + "--recompute none,some", "recompute: expected none, selective or full");
+  expect_input_error(kSmall + "--recompute none,some", "recompute: expected none, selective, full or op_selective");
   expect_input_error(kSmall + "--sp maybe", "sp: expected true or false");
   expect_input_error(kSmall + "--precision fp4", "precision: expected fp32, fp16, bf16 or fp8");
   expect_input_error(kSmall + "--emit slides", "--emit");

@@ -18,14 +18,18 @@ using hpsim::planner::FieldType;
 using hpsim::planner::plan_field_table;
 using nlohmann::json;
 
-// Mixtral on 4 DGX H100 (32 GPUs) with every key set and compatible: tp 2 pp 2 cp 2 dp 4, ep 2, vpp 2.
+// Mixtral on 4 DGX H100 (32 GPUs) with every key set and compatible: tp 2 pp 2 cp 2 dp 4, ep 2, vpp 2, an uneven split.
 const std::string kModelCluster = "--model mixtral-8x7b --cluster dgx-h100:4 ";
 const std::vector<std::pair<std::string, std::string>> kPlan = {
     {"tp", "2"}, {"pp", "2"}, {"dp", "4"}, {"cp", "2"}, {"ep", "2"}, {"vpp", "2"}, {"sp", "true"},
     {"micro_batch_size", "2"}, {"global_batch_size", "64"}, {"seq_length", "2048"}, {"recompute", "selective"},
     {"zero", "1"}, {"precision", "fp16"}, {"schedule", "1f1b"}, {"tp_comm_overlap", "true"},
     {"cp_comm_overlap", "false"}, {"overlap_grad_reduce", "false"}, {"overlap_param_gather", "false"},
-    {"flash_attention", "true"}, {"parameter_servers", "0"}};
+    {"flash_attention", "true"}, {"parameter_servers", "0"},
+    // 32 layers on pp 2, vpp 2: 14 on the first stage (7 a virtual stage), the other 18 on the last.
+    {"decoder_first_pipeline_num_layers", "14"}, {"decoder_last_pipeline_num_layers", "0"},
+    {"account_for_embedding_in_pipeline_split", "false"}, {"account_for_loss_in_pipeline_split", "false"},
+    {"fp8_recipe", "tensorwise"}, {"attention_backend", "flash2"}, {"execution", "eager"}};
 
 std::string flags() {
   std::string s;

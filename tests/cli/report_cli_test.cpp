@@ -223,7 +223,7 @@ TEST_CASE("report: a case hpsim cannot express is counted, and more refusals tha
   - {id: a, source: test, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 3.0,
      plan: {tp: 1, pp: 1, global_batch_size: 64, micro_batch_size: 4, precision: fp16}}
   - {id: odd, source: test, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 3.0,
-     plan: {pp: 7, dp: 1, global_batch_size: 64}}
+     plan: {pp: 2, vpp: 5, dp: 1, global_batch_size: 64}}
 )");
   const std::string name = cases.substr(cases.rfind('/') + 1);
   const std::string base = temp_path("baseline_refused.json");

@@ -49,6 +49,10 @@ TEST_CASE("2ranks: unsupported features are refused with the field named") {
   plan.global_batch_size = 8;  // 2 layers do not divide by pp * vpp = 4
   CHECK_THROWS_WITH_AS(resolve_run_plan(testing::tiny_gpt(2), plan, 2), doctest::Contains("vpp"), core::InputError);
   CHECK(resolve_run_plan(testing::tiny_gpt(4), plan, 2).vpp == 2);
+  auto uneven = testing::plan_of(1, 2, 1);  // 4 layers as 1 + 3: a split Megatron allows, but the executor's is even
+  uneven.decoder_first_pipeline_num_layers = 1;
+  CHECK_THROWS_WITH_AS(resolve_run_plan(testing::tiny_gpt(4), uneven, 2), doctest::Contains("evenly"),
+                       core::InputError);
   plan = testing::plan_of(1, 1, 2);
   RunOptions tpu;
   tpu.backend = "tpu";

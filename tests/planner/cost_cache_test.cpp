@@ -30,6 +30,7 @@ Plan tp8_plan(std::int64_t seq_length) {
   p.global_batch_size = 8;
   p.seq_length = seq_length;
   p.recompute = models::Recompute::full;
+  p.flash_attention = false;  // Megatron's unfused core, as GPT's 12-operator layer below
   return p;
 }
 

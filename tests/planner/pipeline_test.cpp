@@ -2,6 +2,7 @@
 
 #include <set>
 #include <tuple>
+#include <vector>
 
 #include "planner/pipeline_schedule.hpp"
 #include "planner/step_graph.hpp"
@@ -74,6 +75,26 @@ TEST_CASE("pipeline order: 1F1B warm-up of p - rank - 1 forwards; peak activatio
   CHECK(peak_in_flight_chunks(Schedule::gpipe, 4, 1, 8, 2) == 8);
   // Interleaved: 2(p - 1) + (v - 1) p + 1 chunks on the first rank (Megatron's warm-up).
   CHECK(peak_in_flight_chunks(Schedule::one_f_one_b, 4, 2, 8, 0) == 2 * 3 + 4 + 1);
+}
+
+TEST_CASE("pipeline order: the peak's micro-batch chunks per model chunk are the first forwards of the order") {
+  // An uneven split puts different layer counts in a rank's chunks, so the memory model asks which are in flight.
+  for (auto [p, v, m] : {std::tuple{4, 1, 8}, std::tuple{4, 2, 8}, std::tuple{2, 3, 4}, std::tuple{8, 4, 16}}) {
+    for (std::int64_t rank = 0; rank < p; ++rank) {
+      const auto order = pipeline_order(Schedule::one_f_one_b, p, v, m, rank);
+      const std::int64_t peak = peak_in_flight_chunks(Schedule::one_f_one_b, p, v, m, rank);
+      std::vector<std::int64_t> counted(static_cast<std::size_t>(v), 0);
+      std::int64_t forwards = 0;
+      for (const auto& pass : order)
+        if (pass.forward && forwards++ < peak) ++counted[static_cast<std::size_t>(pass.chunk)];
+      std::int64_t sum = 0;
+      for (std::int64_t c = 0; c < v; ++c) {
+        CHECK(peak_in_flight_of_chunk(Schedule::one_f_one_b, p, v, m, rank, c) == counted[static_cast<std::size_t>(c)]);
+        sum += peak_in_flight_of_chunk(Schedule::one_f_one_b, p, v, m, rank, c);
+      }
+      CHECK(sum == peak);
+    }
+  }
 }
 
 TEST_CASE("1F1B with free communication: step = (m + p - 1) (f + b), bubble (p - 1) / (m + p - 1)") {

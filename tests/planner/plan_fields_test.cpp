@@ -21,7 +21,11 @@ Plan non_default_plan() {
   p.global_batch_size = 64, p.seq_length = 2048, p.recompute = models::Recompute::selective, p.zero = 1;
   p.precision = topologies::Precision::fp16, p.schedule = Schedule::gpipe, p.tp_comm_overlap = true;
   p.cp_comm_overlap = false, p.overlap_grad_reduce = false, p.overlap_param_gather = false;
-  p.flash_attention = true, p.parameter_servers = 3;
+  p.flash_attention = false, p.parameter_servers = 3;
+  p.decoder_first_pipeline_num_layers = 4, p.decoder_last_pipeline_num_layers = 6;  // not a valid split: not checked
+  p.account_for_embedding_in_pipeline_split = true, p.account_for_loss_in_pipeline_split = true;
+  p.fp8_recipe = costs::Fp8Recipe::rowwise, p.attention_backend = costs::AttentionKernel::flash3;
+  p.execution = costs::Execution::eager;
   return p;
 }
 
@@ -80,7 +84,7 @@ TEST_CASE("plan fields: bad values, unknown and missing keys name the field and 
   CHECK(error_of("{global_batch_size: 8, zero: 4}") == "p.yaml: zero: expected an integer from 0 to 3, got '4'");
   CHECK(error_of("{global_batch_size: 8, sp: maybe}") == "p.yaml: sp: expected true or false, got 'maybe'");
   CHECK(error_of("{global_batch_size: 8, recompute: some}") ==
-        "p.yaml: recompute: expected none, selective or full, got 'some'");
+        "p.yaml: recompute: expected none, selective, full or op_selective, got 'some'");
   CHECK(error_of("{global_batch_size: 8, tp: [2]}") == "p.yaml: tp: expected a positive integer");
   CHECK(error_of("{global_batch_size: 8, tpp: 2}").rfind("p.yaml: tpp: unknown plan key (known: tp, pp, dp,", 0) == 0);
   CHECK(error_of("{tp: 2}") == "p.yaml: global_batch_size: missing (required: sequences per optimizer step)");

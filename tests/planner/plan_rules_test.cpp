@@ -43,7 +43,8 @@ const RuleCase kRuleCases[] = {
     {Rule::too_many_gpus, "{tp: 8, pp: 8, dp: 32, global_batch_size: 1536}", "dp"},       // 2048 GPUs > 1024
     {Rule::heads_by_tp, "{tp: 5, dp: 1, global_batch_size: 64}", "tp"},                   // 96 % 5
     {Rule::kv_heads_by_tp, "{tp: 16, dp: 1, global_batch_size: 64}", "tp", "mixtral-8x7b"},  // 32 % 16 == 0, 8 % 16
-    {Rule::layers_by_pp_vpp, "{tp: 8, pp: 7, dp: 1, global_batch_size: 64}", "pp"},      // 96 % 7
+    // 96 layers over pp*vpp = 10: 97 and 98 slots do not divide by 10, 96 not by vpp 5 (no split Megatron allows).
+    {Rule::layers_by_pp_vpp, "{tp: 8, pp: 2, vpp: 5, dp: 1, global_batch_size: 64}", "vpp"},
     {Rule::batch_by_mbs_dp, "{tp: 8, pp: 8, global_batch_size: 1000}", "global_batch_size"},  // dp 16
     {Rule::seq_by_cp, "{tp: 8, pp: 8, cp: 3, dp: 1, global_batch_size: 64}", "cp"},       // 2048 % 3
     {Rule::ep_needs_moe, "{tp: 8, pp: 8, dp: 16, ep: 2, global_batch_size: 1536}", "ep"},
@@ -57,6 +58,23 @@ const RuleCase kRuleCases[] = {
     {Rule::servers_with_zero, "{tp: 8, pp: 8, dp: 16, global_batch_size: 1536, parameter_servers: 2, zero: 1}",
      "parameter_servers"},
     {Rule::sp_seq_by_tp, "{tp: 8, pp: 8, dp: 16, global_batch_size: 1536, sp: true, seq_length: 2044}", "sp"},  // 2044 % 8
+    // Megatron-LM's uneven split (megatron/core/transformer/transformer_config.py).
+    {Rule::split_keys_exclusive,
+     "{tp: 8, pp: 8, dp: 16, global_batch_size: 1536, decoder_first_pipeline_num_layers: 12, "
+     "account_for_loss_in_pipeline_split: true}",
+     "decoder_first_pipeline_num_layers"},
+    {Rule::split_needs_pp, "{tp: 8, pp: 1, dp: 1, global_batch_size: 64, decoder_last_pipeline_num_layers: 96}",
+     "decoder_last_pipeline_num_layers"},
+    {Rule::split_stage_by_vpp,  // 96 - 12 - 11 = 73 would not split over 6 middle stages either: vpp is checked first
+     "{tp: 8, pp: 8, vpp: 2, dp: 16, global_batch_size: 1536, decoder_first_pipeline_num_layers: 12, "
+     "decoder_last_pipeline_num_layers: 11}",
+     "decoder_last_pipeline_num_layers"},
+    {Rule::split_middle_layers,  // 96 - 11 = 85 layers over 7 stages
+     "{tp: 8, pp: 8, dp: 16, global_batch_size: 1536, decoder_first_pipeline_num_layers: 11}",
+     "decoder_first_pipeline_num_layers"},
+    {Rule::split_slots_by_pp_vpp,  // 96 + 1 slots over 8 stages
+     "{tp: 8, pp: 8, dp: 16, global_batch_size: 1536, account_for_embedding_in_pipeline_split: true}",
+     "account_for_embedding_in_pipeline_split"},
 };
 
 }  // namespace
@@ -97,7 +115,7 @@ TEST_CASE("plan: each rule, broken alone, is the rule check_plan returns and exp
 TEST_CASE("plan: the rule cases cover every rule once") {
   std::set<Rule> covered;
   for (const RuleCase& c : kRuleCases) CHECK_MESSAGE(covered.insert(c.rule).second, rule_name(c.rule));
-  CHECK(covered.size() == 17);  // every planner::Rule but ok
+  CHECK(covered.size() == 22);  // every planner::Rule but ok
   CHECK(covered.count(Rule::ok) == 0);
 }
 

@@ -4,6 +4,8 @@
 
 #include "core/error.hpp"
 #include "planner/cost_cache.hpp"
+#include "planner/pipeline_split.hpp"
+#include "planner/plan_fields.hpp"
 #include "planner/search.hpp"
 #include "planner/step_costs.hpp"
 
@@ -21,7 +23,8 @@ SearchSpace space_with_batch(std::int64_t gbs) {
 /// The fields of a plan the search chooses.
 auto chosen_fields(const Plan& p) {
   return std::tuple(p.tp, p.pp, p.dp, p.cp, p.ep, p.vpp, p.sp, p.micro_batch_size, p.recompute, p.zero, p.schedule,
-                    p.flash_attention);
+                    p.flash_attention, p.decoder_first_pipeline_num_layers, p.decoder_last_pipeline_num_layers,
+                    p.account_for_embedding_in_pipeline_split, p.account_for_loss_in_pipeline_split);
 }
 
 /// Same plans (every field the search chooses), in the same order, with the same step times to the bit.
@@ -61,6 +64,39 @@ TEST_CASE("search: branch and bound returns exactly what brute force returns") {
   }
 }
 
+TEST_CASE("search: pp not dividing the layers is searched with the balanced split, pruned as brute force") {
+  auto m = models::load_model("gpt-1.7b");
+  m.num_layers = 26;  // only pp 1 and 2 divide it on 16 GPUs
+  const auto cl = topologies::load_cluster("dgx-a100-80gb:2");
+  SearchOptions pruned, brute;
+  pruned.top_k = brute.top_k = 50;
+  brute.prune = false;
+  SearchSpace s = space_with_batch(64);
+  s.axis(PlanKey::pp).values = {4, 8};
+  const auto a = search_plans(Scenario(m, cl), s, pruned);
+  const auto b = search_plans(Scenario(m, cl), s, brute);
+  check_same(a, b);
+  REQUIRE_FALSE(a.plans.empty());
+  for (const auto& r : a.plans) {
+    CAPTURE(plan_summary_text(r.plan));
+    CHECK(split_keys_given(r.plan));
+    CHECK(check_pipeline_split(r.plan, 26) == Rule::ok);
+    std::int64_t layers = 0;
+    for (const auto n : r.layers_per_virtual_stage) layers += n;
+    CHECK(layers == 26);
+  }
+  // Each (pp, vpp) gets one split, the balanced one: no plan appears twice with another split.
+  for (std::size_t i = 0; i < b.plans.size(); ++i)
+    for (std::size_t j = i + 1; j < b.plans.size(); ++j) {
+      Plan x = b.plans[i].plan, y = b.plans[j].plan;
+      for (Plan* p : {&x, &y}) {
+        p->decoder_first_pipeline_num_layers = p->decoder_last_pipeline_num_layers = 0;
+        p->account_for_embedding_in_pipeline_split = p->account_for_loss_in_pipeline_split = false;
+      }
+      CHECK(plan_summary_text(x) + to_string(x.precision) != plan_summary_text(y) + to_string(y.precision));
+    }
+}
+
 TEST_CASE("search: the lower bound never exceeds the simulated step time") {
   const auto m = models::load_model("gpt-1.7b");
   const auto cl = topologies::load_cluster("dgx-a100-80gb:2");
@@ -73,6 +109,10 @@ TEST_CASE("search: the lower bound never exceeds the simulated step time") {
   for (const auto& p : r.plans) {
     const double bound = step_time_lower_bound_s(compute_step_costs(cache, p.plan), p.plan);
     CHECK(bound <= p.step_time.value() * (1 + 1e-9));
+    // The enumeration's bound, without pipeline sends, is lower still; branch and bound's, with them, the same.
+    const double without_sends = step_time_lower_bound_s(compute_step_costs(cache, p.plan, CostScope::chunks), p.plan);
+    CHECK(without_sends <= bound * (1 + 1e-12));
+    CHECK(step_time_lower_bound_s(compute_step_costs(cache, p.plan, CostScope::pipeline), p.plan) == bound);
   }
 }
 

@@ -17,6 +17,7 @@ Plan make_plan(std::int64_t tp, std::int64_t pp, std::int64_t gbs) {
   p.tp = tp;
   p.pp = pp;
   p.global_batch_size = gbs;
+  p.flash_attention = false;  // the A100-era Megatron runs these formulas describe
   return p;
 }
 

@@ -74,7 +74,12 @@ void check_same(const ClusterSpec& a, const ClusterSpec& b) {
   CHECK(g.vector_table.size() == h.vector_table.size());
   CHECK(g.sm_count == h.sm_count);
   CHECK(g.efficiency.gemm_peak_fraction == h.efficiency.gemm_peak_fraction);
+  CHECK(g.efficiency.fp8_gemm_peak_fraction == h.efficiency.fp8_gemm_peak_fraction);
+  CHECK(g.efficiency.in_training_fraction == h.efficiency.in_training_fraction);
   CHECK(g.efficiency.memory_peak_fraction == h.efficiency.memory_peak_fraction);
+  CHECK(g.peak_clock_mhz == h.peak_clock_mhz);
+  CHECK(g.sustained_clock_mhz == h.sustained_clock_mhz);
+  CHECK(g.attention_table.size() == h.attention_table.size());
   CHECK(g.efficiency.gemm_tile_m == h.efficiency.gemm_tile_m);
   CHECK(g.efficiency.gemm_tile_n == h.efficiency.gemm_tile_n);
   CHECK(g.efficiency.gemm_k_half_efficiency == h.efficiency.gemm_k_half_efficiency);
@@ -91,10 +96,23 @@ YAML::Node preset_node(const std::string& name) {
 }
 
 /// `base` with `over`'s keys (but `kind`) laid over it: what a preset spelled out in full holds.
+/// `over`'s keys on `base`'s, mappings merged key by key (as the loaders overlay a file's keys).
 YAML::Node overlay(const YAML::Node& base, const YAML::Node& over) {
   YAML::Node out = YAML::Clone(base);
-  for (const auto& entry : over)
-    if (entry.first.as<std::string>() != "kind") out[entry.first.as<std::string>()] = YAML::Clone(entry.second);
+  for (const auto& entry : over) {
+    const std::string key = entry.first.as<std::string>();
+    if (key == "kind") continue;
+    out[key] = entry.second.IsMap() && out[key].IsMap() ? overlay(out[key], entry.second) : YAML::Clone(entry.second);
+  }
+  return out;
+}
+
+/// A GPU preset's keys with those of the preset it derives from (`preset:`) beneath them.
+YAML::Node gpu_keys(const std::string& name) {
+  YAML::Node node = preset_node(name);
+  if (!node["preset"]) return node;
+  YAML::Node out = overlay(gpu_keys(node["preset"].as<std::string>()), node);
+  out.remove("preset");
   return out;
 }
 
@@ -178,7 +196,7 @@ TEST_CASE("every cluster preset spelled out in full without preset: loads the sa
   for (const auto& name : cluster_preset_names()) {
     CAPTURE(name);
     YAML::Node spelled = overlay(base["cluster"], preset_node(name));
-    spelled["gpu"] = overlay(base["gpu"], preset_node(spelled["gpu"].as<std::string>()));
+    spelled["gpu"] = overlay(base["gpu"], gpu_keys(spelled["gpu"].as<std::string>()));
     CHECK(!spelled["preset"]);
     check_same(load_cluster(write_temp(name + "-spelled.yaml", emit(spelled))), load_cluster(name));
   }

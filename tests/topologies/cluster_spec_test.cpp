@@ -31,9 +31,10 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 TEST_CASE("every preset loads with its datasheet figures") {
   CHECK(cluster_preset_names() ==
         std::vector<std::string>{"dgx-a100-40gb", "dgx-a100-80gb", "dgx-h100", "dgx-h200", "llama3-h100-roce"});
-  CHECK(gpu_preset_names() == std::vector<std::string>{"a100-40gb", "a100-80gb", "h100-sxm", "h200-sxm"});
+  CHECK(gpu_preset_names() ==
+        std::vector<std::string>{"a100-40gb", "a100-80gb", "h100-sxm", "h100-sxm-500w", "h200-sxm"});
   CHECK(cluster_presets().size() == 5);
-  CHECK(gpu_presets().size() == 4);
+  CHECK(gpu_presets().size() == 5);
   for (const auto& c : cluster_presets()) {
     CHECK(c.nodes == 1);
     CHECK(c.gpus_per_node == 8);
