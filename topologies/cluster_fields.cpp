@@ -75,21 +75,30 @@ constexpr std::array kClusterRows = {
                  "a mapping of calibration.* keys"},
 };
 
-// The fabric's structural defaults are FabricSpec's (tests check that the text says the same).
+/// A key of the `fabric` mapping; its structural defaults are FabricSpec's (tests check that the text says the same).
+constexpr ClusterField fabric(std::string_view key, ClusterValue value, std::string_view default_text,
+                              std::string_view help) {
+  return {S::fabric, key, value, "", default_text, help};
+}
+
 constexpr std::array kFabricRows = {
-    ClusterField{S::fabric, "rail_optimized", V::boolean, "", "true",
-                 "true: NIC k of every node on rail k's leaf, every rail its own spines and cores (traffic changes "
-                 "rails over NVLink, PXN); false: all NICs of a node on its group's one leaf (a top-of-rack switch)"},
-    ClusterField{S::fabric, "nodes_per_pod", V::positive_integer, "", "all nodes: one pod, no cores",
-                 "nodes under one set of spines, a multiple of nodes_per_leaf; pods are joined by core switches"},
-    ClusterField{S::fabric, "pod_oversubscription", V::ratio, "", "1",
-                 "spine down/up capacity ratio towards the cores (1 = full bisection, 7 means 1:7)"},
-    ClusterField{S::fabric, "spines", V::positive_integer, "", "1",
-                 "spine switches per pod (per rail when rail-optimized); every leaf links to each, ECMP spreads over "
-                 "them"},
-    ClusterField{S::fabric, "cores", V::positive_integer, "", "1",
-                 "core switches (per rail when rail-optimized); every spine links to each"},
+    fabric("rail_optimized", V::boolean, "true",
+           "true: NIC k of every node on rail k's leaf, every rail its own spines and cores (traffic changes rails "
+           "over NVLink, PXN); false: all NICs of a node on its group's one leaf (a top-of-rack switch)"),
+    fabric("nodes_per_pod", V::positive_integer, "all nodes: one pod, no cores",
+           "nodes under one set of spines, a multiple of nodes_per_leaf; pods are joined by core switches"),
+    fabric("pod_oversubscription", V::ratio, "1",
+           "spine down/up capacity ratio towards the cores (1 = full bisection, 7 means 1:7)"),
+    fabric("spines", V::positive_integer, "1",
+           "spine switches per pod (per rail when rail-optimized); every leaf links to each, ECMP spreads over them"),
+    fabric("cores", V::positive_integer, "1",
+           "core switches (per rail when rail-optimized); every spine links to each"),
 };
+
+/// One of the two tensor clocks of a GPU whose peaks are quoted at a clock it cannot sustain (both or neither).
+constexpr ClusterField gpu_clock(std::string_view key, std::string_view help) {
+  return {S::gpu, key, V::positive_number, "MHz", "absent: the quoted clock is sustained", help};
+}
 
 constexpr std::array kGpuHeading = heading_rows(S::gpu, "free text (`gpu` in preset files)",
                                                 "the file's name (custom-gpu inline)", "the GPU's name",
@@ -128,11 +137,9 @@ constexpr std::array kGpuRows = {
                  "attention_backend",
                  "{seq: [ascending lengths], rows: [{kernel: cudnn, flash2 or flash3, head_dim, causal, pass: forward "
                  "or backward, tflop_per_s: [one per length]}]}"},
-    ClusterField{S::gpu, "peak_clock_mhz", V::positive_number, "MHz", "absent: the quoted clock is sustained",
-                 "the tensor clock the peaks are quoted at (give sustained_clock_mhz too)"},
-    ClusterField{S::gpu, "sustained_clock_mhz", V::positive_number, "MHz", "absent: the quoted clock is sustained",
-                 "the tensor clock the part sustains under its power limit: tensor-core work scales with "
-                 "sustained / peak clock (give peak_clock_mhz too)"},
+    gpu_clock("peak_clock_mhz", "the tensor clock the peaks are quoted at (give sustained_clock_mhz too)"),
+    gpu_clock("sustained_clock_mhz", "the tensor clock the part sustains under its power limit: tensor-core work "
+                                     "scales with sustained / peak clock (give peak_clock_mhz too)"),
 };
 
 /// A key of a GPU's `efficiency` mapping: the base preset holds every default.
