@@ -40,22 +40,34 @@ std::map<core::VectorKernel, core::FlopsPerSecond> parse_vector_table(const core
   return table;
 }
 
-std::vector<GemmMeasurement> parse_gemm_table(const core::Fields& f) {
-  const YAML::Node list = f.node()["gemm_table"];
-  if (!list.IsSequence()) f.fail("gemm_table", "expected a list of {m, n, k, precision, tflop_per_s}");
-  std::vector<GemmMeasurement> table;
+/// `f[key]` as a list of mappings holding only `keys`: `read` turns each row (its errors naming "key[i]") into a T.
+template <typename T, typename Read>
+std::vector<T> parse_rows(const core::Fields& f, const std::string& key, const std::vector<std::string>& keys,
+                          Read read) {
+  const YAML::Node list = f.node()[key];
+  std::string shape;
+  for (const auto& k : keys) shape += (shape.empty() ? "" : ", ") + k;
+  if (!list.IsSequence()) f.fail(key, "expected a list of {" + shape + "}");
+  std::vector<T> table;
   for (std::size_t i = 0; i < list.size(); ++i) {
-    const core::Fields row(list[i], f.where() + ": gemm_table[" + std::to_string(i) + "]");
-    detail::reject_unknown_keys(row, {"m", "n", "k", "precision", "tflop_per_s"});
+    const core::Fields row(list[i], f.where() + ": " + key + "[" + std::to_string(i) + "]");
+    detail::reject_unknown_keys(row, keys);
+    table.push_back(read(row));
+  }
+  return table;
+}
+
+std::vector<GemmMeasurement> parse_gemm_table(const core::Fields& f) {
+  return parse_rows<GemmMeasurement>(f, "gemm_table", {"m", "n", "k", "precision", "tflop_per_s"},
+                                     [](const core::Fields& row) {
     GemmMeasurement g;
     g.m = row.positive_integer("m");
     g.n = row.positive_integer("n");
     g.k = row.positive_integer("k");
     g.precision = parse_precision(row.string("precision"), row.where(), "precision");
     g.achieved = core::tflop_per_s(row.positive_number("tflop_per_s"));
-    table.push_back(g);
-  }
-  return table;
+    return g;
+  });
 }
 
 /// `attention_table: {seq: [...], rows: [{kernel, head_dim, causal, pass, tflop_per_s: [...]}]}`: one rate per
@@ -71,12 +83,8 @@ std::vector<AttentionRates> parse_attention_table(const core::Fields& f) {
       f.fail("seq", "expected a list of ascending positive sequence lengths");
     lengths.push_back(v);
   }
-  const YAML::Node rows = f.node()["rows"];
-  if (!rows.IsSequence()) f.fail("rows", "expected a list of {kernel, head_dim, causal, pass, tflop_per_s}");
-  std::vector<AttentionRates> table;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const core::Fields row(rows[i], f.where() + ": rows[" + std::to_string(i) + "]");
-    detail::reject_unknown_keys(row, {"kernel", "head_dim", "causal", "pass", "tflop_per_s"});
+  return parse_rows<AttentionRates>(f, "rows", {"kernel", "head_dim", "causal", "pass", "tflop_per_s"},
+                                    [&](const core::Fields& row) {
     AttentionRates r;
     r.kernel = row.string("kernel");
     r.head_dim = row.positive_integer("head_dim");
@@ -93,9 +101,8 @@ std::vector<AttentionRates> parse_attention_table(const core::Fields& f) {
       if (!(v > 0)) row.fail("tflop_per_s", "expected positive rates");
       r.by_seq.emplace_back(lengths[j], core::tflop_per_s(v));
     }
-    table.push_back(std::move(r));
-  }
-  return table;
+    return r;
+  });
 }
 
 /// Overlays the keys present in `f` onto `gpu`; `full` requires what a description without a preset must give.
