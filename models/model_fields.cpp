@@ -10,6 +10,10 @@ bool is_gelu_like(std::string_view act) {
   return act == "gelu" || act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "relu";
 }
 
+/// The largest value any integer model key takes (16,777,216): 500x today's largest hidden, FFN or vocabulary size and
+/// 16x the longest trained sequence, small enough that products of two keys stay exact in 64 bits.
+constexpr std::int64_t kMaxModelInteger = std::int64_t{1} << 24;
+
 /// An integer field with a default that may depend on the fields read before it.
 ModelField integer(std::string_view key, std::vector<std::string_view> aliases, std::string_view default_text,
                    std::string_view help, std::int64_t ModelSpec::*member,
@@ -17,13 +21,16 @@ ModelField integer(std::string_view key, std::vector<std::string_view> aliases, 
   ModelField f;
   f.key = key;
   f.aliases = std::move(aliases);
-  f.values = positive ? "a positive integer" : "a non-negative integer";
+  f.values = positive ? "a positive integer up to 2^24" : "a non-negative integer up to 2^24";
   f.default_text = default_text;
   f.help = help;
   f.read = [member, default_of, positive](ModelSpec& m, const core::Fields& fields, const std::string& k) {
     if (!default_of) m.*member = fields.positive_integer(k);
     else if (positive) m.*member = fields.positive_integer_or(k, default_of(m));
     else m.*member = fields.non_negative_integer_or(k, default_of(m));
+    if (m.*member > kMaxModelInteger)
+      fields.fail(k, "expected at most " + std::to_string(kMaxModelInteger) + " (2^24), got " +
+                         std::to_string(m.*member));
   };
   f.write = [member, key](const ModelSpec& m, YAML::Node& n) { n[std::string(key)] = m.*member; };
   return f;

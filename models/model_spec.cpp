@@ -52,6 +52,16 @@ ModelSpec model_from_fields(const core::Fields& f) {
   if (m.experts_per_token > m.num_experts)
     f.fail("num_experts_per_tok", "expected at most num_local_experts (" + std::to_string(m.num_experts) +
                                       "), got " + std::to_string(m.experts_per_token));
+  // Counted in floating point before any integer formula sees the shape: 1e15 parameters is 2,000x today's largest
+  // models, and keeps every FLOP and byte count hpsim forms in range.
+  const double h = static_cast<double>(m.hidden_size);
+  const double parameters =
+      static_cast<double>(m.num_layers) *
+          (4.0 * h * h + 3.0 * h * static_cast<double>(m.ffn_hidden_size) * static_cast<double>(std::max<std::int64_t>(1, m.num_experts))) +
+      2.0 * static_cast<double>(m.vocab_size) * h;
+  if (parameters > 1e15)
+    f.fail(hidden_key, "expected a model of at most 1e15 parameters; these sizes make about " +
+                           std::to_string(static_cast<long long>(parameters / 1e12)) + "e12");
   return m;
 }
 

@@ -38,8 +38,11 @@ double ClusterFieldReader::number_or(std::string_view key, double fallback) cons
 }
 
 std::int64_t ClusterFieldReader::integer(std::string_view key) const {
-  (void)row(key, {ClusterValue::positive_integer});
-  return fields_.positive_integer(std::string(key));
+  const ClusterField& f = row(key, {ClusterValue::positive_integer});
+  const std::int64_t v = fields_.positive_integer(std::string(key));
+  if (v > kMaxClusterInteger)
+    fields_.fail(std::string(key), "expected " + cluster_field_values(f) + ", got " + fields_.node()[std::string(key)].Scalar());
+  return v;
 }
 
 std::int64_t ClusterFieldReader::integer_or(std::string_view key, std::int64_t fallback) const {

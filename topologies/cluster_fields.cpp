@@ -254,7 +254,7 @@ std::string cluster_field_path(const ClusterField& field) {
 std::string cluster_field_values(const ClusterField& field) {
   switch (field.value) {
     case V::text: return "text";
-    case V::positive_integer: return "a positive integer";
+    case V::positive_integer: return "a positive integer up to 2^20";
     case V::positive_number: return "a positive number";
     case V::non_negative_number: return "a number >= 0";
     case V::fraction: return "a number in (0, 1]";

@@ -22,6 +22,10 @@ enum class ClusterSection { cluster, fabric, gpu, gpu_efficiency, calibration };
 enum class ClusterValue { text, positive_integer, positive_number, non_negative_number, fraction, ratio, boolean,
                           structured };
 
+/// The largest count any cluster key takes (nodes, GPUs or NICs per node, switches, tiles, SMs): 1,048,576, far
+/// above any machine built, so that products of counts stay exact and every graph hpsim builds stays in memory.
+inline constexpr std::int64_t kMaxClusterInteger = std::int64_t{1} << 20;
+
 struct ClusterField {
   ClusterSection section;
   std::string_view key;

@@ -171,3 +171,13 @@ TEST_CASE("model fields: every preset round-trips through the writer, and every 
   CHECK(gpt2.seq_length == 1024);
   CHECK(gpt2.tie_embeddings);
 }
+
+TEST_CASE("model sizes beyond any trained model are refused before any formula sees them") {
+  // A key beyond 2^24, and keys each in range whose product is a model of more than 1e15 parameters.
+  CHECK(message_of(kBase + "intermediate_size: 1024000000000\n") ==
+        "m.yaml: intermediate_size: expected at most 16777216 (2^24), got 1024000000000");
+  const std::string huge = "num_hidden_layers: 80\nhidden_size: 8192000\nnum_attention_heads: 64\n"
+                           "intermediate_size: 28672\nvocab_size: 128256\nseq_length: 8192\n";
+  CHECK(message_of(huge).find("hidden_size: expected a model of at most 1e15 parameters") != std::string::npos);
+  CHECK(from_text(kBase + "intermediate_size: 16777216\n").ffn_hidden_size == 16777216);  // the bound itself is fine
+}

@@ -235,3 +235,14 @@ TEST_CASE("precision names round-trip") {
     CHECK(parse_precision(to_string(p), "x", "precision") == p);
   CHECK_THROWS_AS((void)parse_precision("int8", "x", "precision"), core::InputError);
 }
+
+TEST_CASE("a cluster count beyond 2^20 is refused with the key, not built") {
+  const std::string path = write_temp("many_nics.yaml", "preset: dgx-h100\nnics_per_node: 4294967297\n");
+  try {
+    (void)load_cluster(path);
+    FAIL("expected an InputError");
+  } catch (const hpsim::core::InputError& e) {
+    CHECK(std::string(e.what()).find("nics_per_node: expected a positive integer up to 2^20, got 4294967297") !=
+          std::string::npos);
+  }
+}
