@@ -1,5 +1,7 @@
 #include "planner/step_costs.hpp"
 
+#include "sim/task_graph.hpp"
+
 #include <algorithm>
 #include <limits>
 
@@ -173,6 +175,9 @@ void add_step_collectives(StepCosts& costs, CostCache& cache, const Plan& plan, 
   costs.bucket_parameters = std::max(40e6, 1e6 * static_cast<double>(plan.dp * plan.cp));
   costs.memory_bandwidth = gpu.hbm_bandwidth * gpu.efficiency.memory_peak_fraction;
   costs.kernel_overhead = gpu.efficiency.kernel_overhead;
+  if (gpu.sm_count > 0)
+    costs.collective_processor_share = std::min(
+        cache.cluster().collective_kernel_sms / static_cast<double>(gpu.sm_count), sim::kMaxProcessorShare);
 }
 
 }  // namespace

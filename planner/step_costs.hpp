@@ -48,6 +48,9 @@ struct StepCosts {
   double bucket_parameters = 40e6;         ///< gradient bucket (Megatron: max(40M, 1M * dp))
   core::BytesPerSecond memory_bandwidth;   ///< achieved HBM bandwidth (optimizer step)
   core::Seconds kernel_overhead;
+  /// The share of the GPU's SMs a data-parallel collective kernel occupies while it runs: compute overlapping it
+  /// runs that much slower (cluster collective_kernel_sms / GPU sm_count).
+  double collective_processor_share = 0;
 };
 
 /// The optimizer step of a rank holding `parameters` (before ZeRO sharding): memory-bound Adam.

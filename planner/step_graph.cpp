@@ -38,8 +38,8 @@ struct Name {
 /// Builds the tasks of one simulated rank; collective tasks are recorded so that full mode can synchronize them.
 class RankBuilder {
  public:
-  RankBuilder(sim::TaskGraph& g, bool named, std::int32_t rank, std::int64_t stage)
-      : g_(g), named_(named), unnamed_(g.label("")), rank_(rank), stage_(stage) {}
+  RankBuilder(sim::TaskGraph& g, bool named, std::int32_t rank, std::int64_t stage, double collective_share)
+      : g_(g), named_(named), unnamed_(g.label("")), rank_(rank), stage_(stage), collective_share_(collective_share) {}
 
   /// Adds a task after `after`; returns it.
   TaskId add(Stream stream, Category category, const Name& name, Seconds duration,
@@ -49,7 +49,11 @@ class RankBuilder {
     for (TaskId a : after)
       if (a != kNone) g_.depend(id, a);
     if (stream == Stream::tp_comm) tp_tasks_.push_back(id);
-    if (stream == Stream::dp_comm) dp_tasks_.push_back(id);
+    if (stream == Stream::dp_comm) {
+      dp_tasks_.push_back(id);
+      // A data-parallel collective overlaps the rank's compute and takes its kernel's SMs from it meanwhile.
+      if (collective_share_ > 0) g_.set_processor_share(id, collective_share_);
+    }
     return id;
   }
 
@@ -93,6 +97,7 @@ class RankBuilder {
   std::uint32_t unnamed_;
   std::int32_t rank_;
   std::int64_t stage_;
+  double collective_share_;
   TaskId blocking_ = kNone;
 };
 
@@ -143,7 +148,7 @@ class StepLowering {
       for (std::int64_t s = 0; s < p_; ++s) {
         const std::int64_t global = lane + lanes_ * s;  // = layout.rank() in full mode (tp fastest, pp slowest)
         const auto rank = static_cast<std::int32_t>(mode_ == RankMode::full ? global : s);
-        builders_.emplace_back(g_, named_, rank, s);
+        builders_.emplace_back(g_, named_, rank, s, costs_.collective_processor_share);
         g_.set_rank_name(rank, mode_ == RankMode::full ? "rank " + std::to_string(global) + " (" + stage_name(s) + ")"
                                                        : stage_name(s));
         out_.stage_of_rank.push_back(s);

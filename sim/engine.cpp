@@ -1,6 +1,7 @@
 #include "sim/engine.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -39,6 +40,8 @@ class Run {
       prev = t;
       remaining_[t] = count;
     }
+    foreground_.assign(static_cast<std::size_t>(graph_.rank_count()), Foreground{});
+    expected_end_.assign(n, core::Time{-1});
     group_waiting_.resize(graph_.sync_group_count());
     for (std::size_t g = 0; g < group_waiting_.size(); ++g) {
       group_waiting_[g] = static_cast<std::uint32_t>(graph_.sync_members(static_cast<std::int32_t>(g)).size());
@@ -53,7 +56,14 @@ class Run {
     while (!queue_.empty()) {
       const Event e = queue_.pop();
       const TaskId t = e.payload;
+      if (e.time != expected_end_[t]) continue;  // a foreground task rescheduled since this event was pushed
+      expected_end_[t] = core::Time{-1};         // ended: an equal-time stale duplicate is skipped too
       result_.timing[t].end = e.time;
+      if (const Task& task = tasks_[t]; task.stream == 0) {
+        foreground_[static_cast<std::size_t>(task.rank)].task = kNoTask;
+      } else if (task.processor_share > 0.0F) {
+        share_changes(task.rank, e.time, -static_cast<double>(task.processor_share));
+      }
       result_.makespan = std::max(result_.makespan, e.time);
       ++result_.events;
       for (TaskId d : graph_.dependents(t)) {
@@ -84,7 +94,42 @@ class Run {
     result_.timing[t].start = now;
     remaining_[t] = kStarted;
     ++started_;
-    queue_.push(now + tasks_[t].duration, t);
+    const Task& task = tasks_[t];
+    Foreground& fg = foreground_[static_cast<std::size_t>(task.rank)];
+    if (task.stream == 0) {
+      fg.task = t;
+      fg.since = now;
+      fg.work_ns = static_cast<double>(task.duration.ns);
+      schedule_end(t, now + (fg.share > 0.0 ? stretched(fg.work_ns, fg.share) : task.duration));
+      return;
+    }
+    schedule_end(t, now + task.duration);
+    if (task.processor_share > 0.0F) share_changes(task.rank, now, static_cast<double>(task.processor_share));
+  }
+
+  void schedule_end(TaskId t, core::Time end) {
+    expected_end_[t] = end;
+    queue_.push(end, t);
+  }
+
+  /// `work_ns` of full-rate work at the rate left by background tasks taking `share` together.
+  static core::Time stretched(double work_ns, double share) {
+    return core::Time{static_cast<std::int64_t>(std::llround(work_ns / rate(share)))};
+  }
+  static double rate(double share) { return 1.0 - std::min(share, kMaxProcessorShare); }
+
+  /// A background task that takes processor share started or ended on `rank`: the running foreground task keeps the
+  /// work done so far and finishes the rest at the new rate (processor sharing).
+  void share_changes(std::int32_t rank, core::Time now, double delta) {
+    Foreground& fg = foreground_[static_cast<std::size_t>(rank)];
+    const double before = fg.share;
+    fg.share = before + delta;
+    if (fg.share < 1e-9) fg.share = 0.0;  // sums of floats: no residue once every sharer has ended
+    if (fg.task == kNoTask) return;
+    fg.work_ns = std::max(0.0, fg.work_ns - static_cast<double>((now - fg.since).ns) * rate(before));
+    fg.since = now;
+    const core::Time end = now + stretched(fg.work_ns, fg.share);
+    if (end != expected_end_[fg.task]) schedule_end(fg.task, end);
   }
 
   [[noreturn]] void throw_stuck() const {
@@ -113,6 +158,15 @@ class Run {
   std::vector<std::uint32_t> remaining_;  // unmet conditions per task; kStarted once started
   std::vector<TaskId> next_on_stream_;
   std::vector<std::uint32_t> group_waiting_;  // members of each sync group not yet ready
+  /// Per rank: the running foreground task, its full-rate work left at `since`, and the share background tasks take.
+  struct Foreground {
+    TaskId task = kNoTask;
+    core::Time since;
+    double work_ns = 0.0;
+    double share = 0.0;  // the sum of the running background shares (the rate clamps it)
+  };
+  std::vector<Foreground> foreground_;
+  std::vector<core::Time> expected_end_;  // the live end event of each started task
   std::size_t started_ = 0;
 };
 

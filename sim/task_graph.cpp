@@ -31,11 +31,20 @@ TaskId TaskGraph::add(std::int32_t rank, StreamId stream, CategoryId category, s
   if (label >= labels_.size()) throw std::invalid_argument("TaskGraph::add: unknown label id");
   if (tasks_.size() >= static_cast<std::size_t>(UINT32_MAX)) throw std::length_error("TaskGraph::add: too many tasks");
   const auto id = static_cast<TaskId>(tasks_.size());
-  tasks_.push_back(Task{rank, stream, category, label, duration});
+  tasks_.push_back(Task{rank, stream, category, label, 0.0F, duration});
   sync_group_of_.push_back(-1);
   rank_count_ = std::max(rank_count_, rank + 1);
   sealed_ = false;
   return id;
+}
+
+void TaskGraph::set_processor_share(TaskId task, double share) {
+  if (task >= tasks_.size()) throw std::invalid_argument("TaskGraph::set_processor_share: unknown task");
+  if (!(share >= 0.0 && share <= kMaxProcessorShare))
+    throw std::invalid_argument("TaskGraph::set_processor_share: share outside [0, 0.9]");
+  if (tasks_[task].stream == 0)
+    throw std::invalid_argument("TaskGraph::set_processor_share: a foreground task cannot take from itself");
+  tasks_[task].processor_share = static_cast<float>(share);
 }
 
 void TaskGraph::depend(TaskId task, TaskId prerequisite) {

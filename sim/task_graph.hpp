@@ -27,12 +27,19 @@ struct Vocabulary {
 
 using TaskId = std::uint32_t;
 
+/// The largest share of a rank's processor that background tasks may take together: the foreground always keeps
+/// some progress, so a slowed task still ends.
+inline constexpr double kMaxProcessorShare = 0.9;
+
 /// One unit of work on one stream of one rank.
 struct Task {
   std::int32_t rank = 0;
   StreamId stream = 0;
   CategoryId category = 0;
   std::uint32_t label = 0;  ///< index into TaskGraph::labels()
+  /// The share of the rank's processor this task takes while it runs (a communication kernel's SMs): the rank's
+  /// foreground task (stream 0) meanwhile progresses at 1 - the sum of the running shares. 0 for most tasks.
+  float processor_share = 0.0F;
   core::Time duration;
 };
 
@@ -44,6 +51,9 @@ class TaskGraph {
   /// Interns a label; the same text returns the same id.
   std::uint32_t label(std::string_view text);
   TaskId add(std::int32_t rank, StreamId stream, CategoryId category, std::uint32_t label, core::Time duration);
+  /// While `task` runs it takes `share` (in [0, kMaxProcessorShare]) of its rank's processor from the foreground
+  /// stream; the task must not be on the foreground stream.
+  void set_processor_share(TaskId task, double share);
   /// `task` may start only after `prerequisite` ends (either may have been added first; simulate() reports cycles).
   void depend(TaskId task, TaskId prerequisite);
   /// These tasks start together, when all of them are ready (a collective across simulated ranks). Groups that

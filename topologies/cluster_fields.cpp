@@ -67,6 +67,9 @@ constexpr std::array kClusterRows = {
     ClusterField{S::cluster, "memory_reserve_gib", V::non_negative_number, "GiB", kFromBase,
                  "HBM not available to training (CUDA context, NCCL buffers, fragmentation); less than the GPU's",
                  {}, kSweep},
+    ClusterField{S::cluster, "collective_kernel_sms", V::non_negative_number, "SMs", kFromBase,
+                 "SMs a collective kernel occupies while it runs (its channels); compute overlapping a data-parallel "
+                 "collective runs on the rest", {}, kSweep},
     ClusterField{S::cluster, "fabric", V::structured, "", "rail-optimized, one pod",
                  "the switch tiers above the leaves", "a mapping of fabric.* keys"},
     ClusterField{S::cluster, "calibration", V::structured, "", "absent",

@@ -82,6 +82,7 @@ void apply_cluster_fields(ClusterSpec& c, const core::Fields& fields, bool full)
   c.intra_node_efficiency = efficiency(f, "intra_node_efficiency", c.intra_node_efficiency, full);
   c.inter_node_efficiency = efficiency(f, "inter_node_efficiency", c.inter_node_efficiency, full);
   if (f.has("memory_reserve_gib")) c.memory_reserve = core::gib(f.number("memory_reserve_gib"));
+  c.collective_kernel_sms = f.number_or("collective_kernel_sms", c.collective_kernel_sms);
   // The base has no GPU yet: the check waits for a description that has one.
   if (c.gpu.hbm_capacity.value() > 0 && !(c.memory_reserve < c.gpu.hbm_capacity))
     fields.fail("memory_reserve_gib", "expected less than the GPU's memory (" +

@@ -119,6 +119,7 @@ struct ClusterSpec {
   core::Seconds intra_node_latency;            ///< per algorithm step over NVLink
   core::Seconds inter_node_latency;            ///< per algorithm step over the network
   core::Bytes memory_reserve;                  ///< HBM not available to training (context, NCCL, fragmentation)
+  double collective_kernel_sms = 0;            ///< SMs a collective kernel occupies while it runs (NCCL channels)
   /// What `hpsim calibrate` measured, when the cluster file has a `calibration:` block (the GPU and intra-node link
   /// above are derived from it).
   std::optional<Calibration> calibration;

@@ -341,3 +341,60 @@ TEST_CASE("sync groups sharing a task merge") {
   CHECK(r.timing[b].start == ns(25));
   CHECK(r.timing[c].start == ns(25));
 }
+
+TEST_CASE("a background task's processor share slows the foreground task it overlaps (processor sharing)") {
+  // Compute of 1000 ns starts at 0; a collective taking 25 % of the SMs runs from 200 to 600 ns on the dp stream.
+  // Work done: 200 at full rate, 400 * 0.75 = 300 while shared, 500 left at full rate from 600: ends at 1100.
+  TaskGraph g(test_vocabulary());
+  const TaskId compute_task = add(g, 0, Stream::compute_stream, 1000, "compute");
+  const TaskId delay = add(g, 0, Stream::tp_stream, 200, "delay", Category::other);
+  const TaskId collective = add(g, 0, Stream::dp_stream, 400, "reduce", Category::dp_comm);
+  g.depend(collective, delay);
+  g.set_processor_share(collective, 0.25);
+  const SimResult r = simulate(g);
+  CHECK(r.timing[compute_task].end == ns(1100));
+  CHECK(r.timing[collective].start == ns(200));
+  CHECK(r.timing[collective].end == ns(600));
+
+  SUBCASE("the collective outlasts the compute: the rest of the work runs at 75 %") {
+    TaskGraph h(test_vocabulary());
+    const TaskId c = add(h, 0, Stream::compute_stream, 300, "compute");
+    const TaskId long_collective = add(h, 0, Stream::dp_stream, 1000, "reduce", Category::dp_comm);
+    h.set_processor_share(long_collective, 0.25);
+    const SimResult rh = simulate(h);
+    CHECK(rh.timing[c].end == ns(400));  // 300 / 0.75
+    CHECK(rh.timing[long_collective].end == ns(1000));
+  }
+  SUBCASE("another rank's collective does not slow this rank") {
+    TaskGraph h(test_vocabulary());
+    const TaskId c = add(h, 0, Stream::compute_stream, 300, "compute");
+    const TaskId other_rank = add(h, 1, Stream::dp_stream, 1000, "reduce", Category::dp_comm);
+    h.set_processor_share(other_rank, 0.25);
+    CHECK(simulate(h).timing[c].end == ns(300));
+  }
+  SUBCASE("a foreground task cannot share, and shares stay in [0, 0.9]") {
+    TaskGraph h(test_vocabulary());
+    const TaskId c = add(h, 0, Stream::compute_stream, 300, "compute");
+    const TaskId d = add(h, 0, Stream::dp_stream, 300, "reduce", Category::dp_comm);
+    CHECK_THROWS_AS(h.set_processor_share(c, 0.1), std::invalid_argument);
+    CHECK_THROWS_AS(h.set_processor_share(d, 0.95), std::invalid_argument);
+    CHECK_THROWS_AS(h.set_processor_share(d, -0.1), std::invalid_argument);
+  }
+}
+
+TEST_CASE("processor sharing: back-to-back collectives and a compute chain end where the hand computation says") {
+  // Two collectives of 100 ns each at 50 % share, from 0; compute tasks of 100 then 100 ns.
+  // 0-100: first compute at 50 % (50 done); 100-200: 50 % again (done at 200); second compute from 200 at full rate.
+  TaskGraph g(test_vocabulary());
+  const TaskId c1 = add(g, 0, Stream::compute_stream, 100, "c1");
+  const TaskId c2 = add(g, 0, Stream::compute_stream, 100, "c2");
+  const TaskId d1 = add(g, 0, Stream::dp_stream, 100, "d1", Category::dp_comm);
+  const TaskId d2 = add(g, 0, Stream::dp_stream, 100, "d2", Category::dp_comm);
+  g.set_processor_share(d1, 0.5);
+  g.set_processor_share(d2, 0.5);
+  const SimResult r = simulate(g);
+  CHECK(r.timing[c1].end == ns(200));
+  CHECK(r.timing[c2].start == ns(200));
+  CHECK(r.timing[c2].end == ns(300));
+  CHECK(r.timing[d2].end == ns(200));
+}
