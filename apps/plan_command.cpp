@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "apps/framework_emit.hpp"
 #include "apps/html_report.hpp"
 #include "apps/html_report_plan.hpp"
 #include "apps/localhost_cluster.hpp"
@@ -15,6 +16,7 @@
 #include "apps/progress_bar.hpp"
 #include "apps/what_if.hpp"
 #include "core/error.hpp"
+#include "planner/framework.hpp"
 
 namespace hpsim::apps {
 
@@ -22,24 +24,46 @@ namespace {
 
 /// What --emit asked for.
 struct Emits {
-  bool megatron = false;
+  bool megatron = false, deepspeed = false, torchtitan = false;
   std::string plan_file;  ///< empty: none
+  [[nodiscard]] bool any() const { return megatron || deepspeed || torchtitan || !plan_file.empty(); }
 };
 
 Emits parse_emit(const std::vector<std::string>& tokens) {
   Emits e;
+  const auto is_word = [](const std::string& t) {
+    return t == "megatron" || t == "deepspeed" || t == "torchtitan" || t == "plan";
+  };
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     if (tokens[i] == "megatron") {
       e.megatron = true;
+    } else if (tokens[i] == "deepspeed") {
+      e.deepspeed = true;
+    } else if (tokens[i] == "torchtitan") {
+      e.torchtitan = true;
     } else if (tokens[i] == "plan") {
-      if (i + 1 >= tokens.size() || tokens[i + 1] == "megatron" || tokens[i + 1] == "plan")
+      if (i + 1 >= tokens.size() || is_word(tokens[i + 1]))
         throw core::InputError("command line", "--emit", "expected 'plan FILE': the plan file to write");
       e.plan_file = tokens[++i];
     } else {
-      throw core::InputError("command line", "--emit", "expected megatron or plan FILE, got '" + tokens[i] + "'");
+      throw core::InputError("command line", "--emit",
+                             "expected megatron, deepspeed, torchtitan or plan FILE, got '" + tokens[i] + "'");
     }
   }
   return e;
+}
+
+/// A framework's launch arguments only for a plan that framework runs: its rules and memory accounting chose it.
+void check_emit_framework(const Emits& e, planner::Framework framework) {
+  const std::pair<bool, planner::Framework> asked[] = {{e.megatron, planner::Framework::megatron},
+                                                       {e.deepspeed, planner::Framework::deepspeed},
+                                                       {e.torchtitan, planner::Framework::fsdp}};
+  for (const auto& [on, needs] : asked)
+    if (on && needs != framework)
+      throw core::InputError("command line", "--emit",
+                             fmt::format("{} arguments need --framework {} (the plans are searched for framework {})",
+                                         needs == planner::Framework::fsdp ? "torchtitan" : planner::to_string(needs),
+                                         planner::to_string(needs), planner::to_string(framework)));
 }
 
 PlanInputs plan_inputs(const PlanArgs& a) {
@@ -86,6 +110,11 @@ int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const
   if (format == Format::json) {
     auto j = search_to_json(result, in.model, in.cluster);
     if (emit.megatron) j["megatron_args"] = megatron;
+    if (emit.deepspeed) {
+      j["deepspeed_config"] = deepspeed_config(best.plan);
+      j["deepspeed_args"] = megatron_deepspeed_arguments(best.plan);
+    }
+    if (emit.torchtitan) j["torchtitan_toml"] = torchtitan_toml(best.plan, in.model);
     std::cout << j.dump(2) << "\n";
   } else {
     if (format != Format::csv)
@@ -95,7 +124,12 @@ int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const
     std::cout << plans_table(result).render(format);
     if (format != Format::csv) std::cout << search_summary(result);
     // CSV stays rows only; the arguments then go to stderr.
-    if (emit.megatron) (format == Format::csv ? std::cerr : std::cout) << "\nMegatron-LM: " << megatron << "\n";
+    std::ostream& args = format == Format::csv ? std::cerr : std::cout;
+    if (emit.megatron) args << "\nMegatron-LM: " << megatron << "\n";
+    if (emit.deepspeed)
+      args << "\nDeepSpeed config (ds_config.json):\n" << deepspeed_config(best.plan).dump(2)
+           << "\nMegatron-DeepSpeed: " << megatron_deepspeed_arguments(best.plan) << "\n";
+    if (emit.torchtitan) args << "\ntorchtitan job config (TOML):\n" << torchtitan_toml(best.plan, in.model);
   }
   if (!emit.plan_file.empty()) {
     write_plan_file(emit.plan_file, best.plan, in.model_ref, in.cluster_ref,
@@ -138,10 +172,11 @@ CLI::App* add_plan_command(CLI::App& app, PlanArgs& a) {
   cmd->add_option("--threads", a.threads, "search threads (default: one per hardware thread)");
   a.constraints.add(cmd);
   cmd->add_option("--set", a.sets, "what-if sweep KEY=V1,V2,... over a cluster, model or batch field (repeatable)");
-  // Each --emit takes "megatron" or "plan FILE"; collected per occurrence so that both can be given.
+  // Each --emit takes a framework name or "plan FILE"; collected per occurrence so that several can be given.
   cmd->add_option_function<std::vector<std::string>>(
          "--emit", [&a](const std::vector<std::string>& v) { a.emit.insert(a.emit.end(), v.begin(), v.end()); },
-         "megatron: print the best plan's Megatron-LM arguments; plan FILE: write it as a plan file")
+         "megatron, deepspeed, torchtitan: print the best plan's launch arguments for that framework (with "
+         "--framework); plan FILE: write it as a plan file")
       ->expected(1, 2)
       ->trigger_on_parse();
   cmd->add_option("--csv", a.csv_file, "also write the table as CSV to this file (for plotting)");
@@ -153,12 +188,13 @@ CLI::App* add_plan_command(CLI::App& app, PlanArgs& a) {
 int run_plan_command(const PlanArgs& a, Format format) {
   const Emits emit = parse_emit(a.emit);
   const auto axes = parse_sweep(a.sets);
-  if (!axes.empty() && (emit.megatron || !emit.plan_file.empty()))
+  if (!axes.empty() && emit.any())
     throw core::InputError("command line", "--emit", "not with --set (pin the swept values to emit one plan)");
   planner::SearchOptions options;
   options.top_k = static_cast<std::size_t>(positive_integer_flag(a.top, "--top"));
   if (!a.threads.empty()) options.threads = static_cast<unsigned>(positive_integer_flag(a.threads, "--threads"));
   const PlanInputs in = plan_inputs(a);
+  check_emit_framework(emit, in.space.fixed.framework);
   return axes.empty() ? plan_once(in, options, emit, a, format) : plan_sweep(in, axes, options, a, format);
 }
 

@@ -33,7 +33,7 @@ void ConstraintFlags::add(CLI::App* cmd) {
 void ConstraintFlags::apply(planner::SearchSpace& space) const {
   for (const auto& [key, text] : values) {
     const auto& f = *planner::find_plan_field(key);
-    if (f.searched) space.axis(f.id) = planner::parse_field_domain(f, text, "command line");
+    if (f.searched) space.constrain(f.id, planner::parse_field_domain(f, text, "command line"));
     else space.set(f.id, planner::parse_field_value(f, text, "command line"));
   }
   space.tp_across_nodes = tp_across_nodes;

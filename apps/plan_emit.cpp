@@ -38,8 +38,9 @@ std::string megatron_arguments(const planner::Plan& p, const models::ModelSpec& 
   else if (p.vpp > 1)
     a += fmt::format(" --num-layers-per-virtual-pipeline-stage {}", model.num_layers / (p.pp * p.vpp));
   if (model.is_moe()) a += fmt::format(" --expert-model-parallel-size {}", p.ep);
-  // Megatron has no ZeRO-2; its distributed optimizer shards optimizer states (and main gradients). ZeRO-3 is FSDP.
-  if (p.zero == 3) a += " --use-torch-fsdp2";
+  // Megatron has no ZeRO-2 (planner/framework.hpp); its distributed optimizer shards the optimizer states. ZeRO-3 is
+  // Megatron-FSDP sharding optimizer states, gradients and parameters (core_v0.15.0 arguments.py).
+  if (p.zero == 3) a += " --use-megatron-fsdp --data-parallel-sharding-strategy optim_grads_params";
   else if (p.zero >= 1) a += " --use-distributed-optimizer";
   if (p.recompute == models::Recompute::selective) a += " --recompute-granularity selective";
   if (p.recompute == models::Recompute::full)
@@ -50,7 +51,10 @@ std::string megatron_arguments(const planner::Plan& p, const models::ModelSpec& 
   switch (p.precision) {
     case topologies::Precision::bf16: a += " --bf16"; break;
     case topologies::Precision::fp16: a += " --fp16"; break;
-    case topologies::Precision::fp8: a += " --bf16 --fp8-format hybrid"; break;
+    case topologies::Precision::fp8:
+      a += fmt::format(" --bf16 --fp8-format hybrid --fp8-recipe {}",
+                       costs::kFp8RecipeNames[static_cast<std::size_t>(p.fp8_recipe)]);
+      break;
     case topologies::Precision::fp32: break;
   }
   return a.empty() ? a : a.substr(1);

@@ -31,7 +31,7 @@ namespace {
 struct MemoryInputs {
   MemoryInputs(CostCache& cache, const Plan& plan)
       : model(cache.model(plan.tp)), split(plan, model.num_layers), parameters(model, plan),
-        bytes(parameter_bytes(plan.precision)) {
+        bytes(parameter_bytes(plan.precision, plan.framework)) {
     const OpsCost layer = cache.ops(OpsPart::layer, plan);
     const bool full = plan.recompute == models::Recompute::full;
     per_layer = full ? layer_activation_bytes(model, plan) : layer.stored_activations;
@@ -64,7 +64,13 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   u.capacity = in.capacity;
   u.usable = in.usable;
   u.stage = s;
-  u.weights = Bytes(params * in.bytes.weight / (plan.zero >= 3 ? dp_shard : 1.0));
+  // Which states are sharded: ZeRO-1 the optimizer's (Megatron's distributed optimizer keeps full-size gradient
+  // buffers), ZeRO-2 the gradients too, ZeRO-3/FSDP the weights too.
+  // FSDP2's ZeRO-2 (SHARD_GRAD_OP) shards the resident weights as well and keeps the gathered 16-bit ones from the
+  // forward to the backward pass.
+  const bool fsdp_zero2 = plan.zero == 2 && in.bytes.gathered_weights_held;
+  u.weights = Bytes(params * in.bytes.resident_weight / (plan.zero >= 3 || fsdp_zero2 ? dp_shard : 1.0));
+  if (fsdp_zero2) u.weights += Bytes(params * in.bytes.weight);
   u.gradients = Bytes(params * in.bytes.gradient / (plan.zero >= 2 ? dp_shard : 1.0));
   u.optimizer = Bytes(params * in.bytes.optimizer / (plan.zero >= 1 ? dp_shard : 1.0));
   const auto chunks = static_cast<double>(peak_in_flight_chunks(plan.schedule, p, v, m, s));

@@ -4,11 +4,25 @@
 
 namespace hpsim::planner {
 
-ParameterBytes parameter_bytes(topologies::Precision precision) {
+ParameterBytes parameter_bytes(topologies::Precision precision, Framework framework) {
   using topologies::Precision;
   ParameterBytes b;
   b.weight = precision == Precision::fp32 ? 4.0 : 2.0;
   b.gradient = precision == Precision::fp16 ? 2.0 : 4.0;
+  if (framework == Framework::fsdp) {
+    // FSDP2 (torch fully_shard with MixedPrecisionPolicy(param_dtype=bf16, reduce_dtype=fp32), as torchtitan sets
+    // mixed_precision_param/_reduce): the sharded fp32 parameter is the master, cast to 16 bits when gathered; Adam
+    // keeps its two fp32 moments; SHARD_GRAD_OP keeps the gathered weights until the backward is done.
+    b.resident_weight = 4.0;
+    b.optimizer = 8.0;
+    b.gathered_weights_held = true;
+    // Adam: read the gradient twice (norm, update), read and write the parameter and both moments. No 16-bit copy
+    // to write, and no FP8 copy: torchao casts the weight at use.
+    b.optimizer_traffic = 2 * b.gradient + 2 * (b.resident_weight + b.optimizer);
+    return b;
+  }
+  // Megatron-LM, and DeepSpeed's engine: a 16-bit working copy and, in the optimizer, the fp32 master and moments.
+  b.resident_weight = b.weight;
   b.optimizer = precision == Precision::fp32 ? 8.0 : 12.0;
   // Adam (multi-tensor): read the gradient twice (norm, update), read and write master weight and moments, write
   // the 16-bit copy; fp16 also unscales the gradients and checks them for overflow (a read and a write).

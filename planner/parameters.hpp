@@ -10,17 +10,23 @@
 
 namespace hpsim::planner {
 
-/// Bytes per parameter a rank holds (before ZeRO sharding), and the HBM traffic of one Adam step per parameter.
+/// Bytes per parameter a rank holds (before ZeRO sharding), and the HBM traffic of one Adam step per parameter. The
+/// framework decides how (parameter_bytes): Megatron-LM and DeepSpeed keep a 16-bit working copy beside an fp32
+/// master in the optimizer; FSDP2 keeps the fp32 parameter itself, sharded, and gathers it as 16 bits.
 struct ParameterBytes {
-  double weight = 2;              ///< 16-bit copy (fp32 when training in fp32)
+  double weight = 2;              ///< the 16-bit copy the passes use and ZeRO-3/FSDP gathers (fp32 training: 4)
+  double resident_weight = 2;     ///< the weights held between steps (ZeRO-3/FSDP: sharded)
   double gradient = 4;            ///< fp16 training keeps fp16 gradients; bf16/fp8 accumulate in fp32
-  double optimizer = 12;          ///< fp32 master weight + two Adam moments (no master copy in fp32 training)
-  /// Bytes the optimizer step reads and writes. FP8 training keeps FP8 primary weights (Megatron's
-  /// --fp8-param-gather, torchao's FP8 all-gather): an FP8 weight and its transpose in the place of the 16-bit copy
-  /// (the same 2 bytes), rewritten after every update.
+  double optimizer = 12;          ///< fp32 master weight (when not the resident weight) + two Adam moments
+  /// ZeRO-2 shards the resident weights too and keeps the gathered 16-bit weights from the forward to the backward
+  /// pass (FSDP2's SHARD_GRAD_OP, reshard_after_forward=False); false: ZeRO-2 keeps the weights whole (DeepSpeed).
+  bool gathered_weights_held = false;
+  /// Bytes the optimizer step reads and writes. Transformer Engine's FP8 training keeps an FP8 weight and its
+  /// transpose in the place of the 16-bit copy (the same 2 bytes, Megatron's --fp8-param-gather), rewritten after
+  /// every update; torchao casts at use and keeps no FP8 copy.
   double optimizer_traffic = 34;
 };
-ParameterBytes parameter_bytes(topologies::Precision precision);
+ParameterBytes parameter_bytes(topologies::Precision precision, Framework framework = Framework::megatron);
 
 /// Parameters held by one rank of virtual stage `vs` (chunk * pp + stage): its layers (dense parts split tp ways,
 /// experts tp*ep ways), plus the vocab-parallel embedding on the first and the LM head on the last (a tied head

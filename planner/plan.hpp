@@ -13,6 +13,9 @@ namespace hpsim::planner {
 
 enum class Schedule { gpipe, one_f_one_b };
 
+/// The framework that will run a plan (planner/framework.hpp: what it can run, its defaults, its memory accounting).
+enum class Framework { megatron, deepspeed, fsdp };
+
 /// Every field of CONTRACT.md's plan table. dp == 0 means "derive from the GPU count".
 struct Plan {
   std::int64_t tp = 1, pp = 1, dp = 0, cp = 1, ep = 1, vpp = 1;
@@ -42,6 +45,7 @@ struct Plan {
   costs::Fp8Recipe fp8_recipe = costs::Fp8Recipe::delayed;           ///< how FP8 operands are scaled
   costs::AttentionKernel attention_backend = costs::AttentionKernel::cudnn;  ///< which fused attention kernel runs
   costs::Execution execution = costs::Execution::fused;  ///< how the framework runs the operators
+  Framework framework = Framework::megatron;  ///< who runs it: limits the plans, sets defaults and memory accounting
 
   [[nodiscard]] std::int64_t gpus() const { return tp * pp * dp * cp; }
   [[nodiscard]] std::int64_t micro_batches() const { return global_batch_size / (micro_batch_size * dp); }
@@ -63,7 +67,8 @@ enum class Rule {
   ok, missing_batch, gpus_by_model_parallel, too_many_gpus, heads_by_tp, kv_heads_by_tp, layers_by_pp_vpp,
   batch_by_mbs_dp, seq_by_cp, ep_needs_moe, experts_by_ep, ep_by_dp_cp, vpp_needs_pp, gpipe_interleaved,
   micro_batches_by_pp, too_many_servers, servers_with_zero, sp_seq_by_tp, split_keys_exclusive, split_needs_pp,
-  split_stage_by_vpp, split_middle_layers, split_slots_by_pp_vpp
+  split_stage_by_vpp, split_middle_layers, split_slots_by_pp_vpp, framework_zero, framework_interleaved,
+  framework_cp, framework_zero_with_pp, framework_fp8_recipe
 };
 
 /// Which field breaks a rule and how, in words.

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "planner/framework.hpp"
 
 namespace hpsim::planner {
 
@@ -122,6 +123,11 @@ std::array<PlanField, kPlanKeyCount> make_table() {
              "how operators run: fused (Transformer Engine / Megatron fusions, or torch.compile), eager (PyTorch op "
              "by op: element-wise chains unfused), cuda_graphs (fused, replayed without host issue time)",
              &get<&Plan::execution>, &set<&Plan::execution>),
+      choice(K::framework, "framework", kFrameworkNames, 0, false,
+             "the framework that will run the plan (megatron, deepspeed, fsdp; torchtitan is fsdp): limits the "
+             "plans to what it runs, sets the defaults of attention_backend, execution, fp8_recipe and the meaning "
+             "of recompute selective, its memory accounting and --emit",
+             &get<&Plan::framework>, &set<&Plan::framework>),
   };
   // Every flag is its key with dashes: micro_batch_size -> --micro-batch-size.
   static std::array<std::string, kPlanKeyCount> flags;
@@ -211,6 +217,7 @@ std::int64_t parse_field_value(const PlanField& f, std::string_view text, const 
     fail();
   }
   if (f.id == PlanKey::schedule && text == "interleaved") return 1;  // an alias: 1f1b with vpp > 1
+  if (f.id == PlanKey::framework && text == "torchtitan") return static_cast<std::int64_t>(Framework::fsdp);
   for (std::size_t i = 0; i < f.choices.size(); ++i)
     if (f.choices[i] == text) return static_cast<std::int64_t>(i);
   fail();

@@ -20,7 +20,7 @@ enum class PlanKey {
   tp, pp, dp, cp, ep, vpp, sp, micro_batch_size, global_batch_size, seq_length, recompute, zero, precision, schedule,
   tp_comm_overlap, cp_comm_overlap, overlap_grad_reduce, overlap_param_gather, flash_attention, parameter_servers,
   decoder_first_pipeline_num_layers, decoder_last_pipeline_num_layers, account_for_embedding_in_pipeline_split,
-  account_for_loss_in_pipeline_split, fp8_recipe, attention_backend, execution, count
+  account_for_loss_in_pipeline_split, fp8_recipe, attention_backend, execution, framework, count
 };
 inline constexpr std::size_t kPlanKeyCount = static_cast<std::size_t>(PlanKey::count);
 

@@ -1,4 +1,5 @@
 #include "core/error.hpp"
+#include "planner/framework.hpp"
 #include "planner/plan.hpp"
 #include "planner/plan_fields.hpp"
 #include "planner/pipeline_split.hpp"
@@ -28,6 +29,7 @@ Plan plan_from_fields(const core::Fields& f) {
   for (const auto& field : plan_field_table())
     if (field.required && !f.has(std::string(field.key)))
       f.fail(std::string(field.key), "missing (required: " + std::string(field.help) + ")");
+  apply_framework_defaults(p, [&f](PlanKey k) { return f.has(std::string(plan_field(k).key)); });
   return p;
 }
 
@@ -63,7 +65,8 @@ Rule check_plan(Plan& p, const models::ModelSpec& model, const topologies::Clust
   if (p.parameter_servers > 0 && p.zero > 0) return Rule::servers_with_zero;
   if (p.sp && p.tp == 1) p.sp = false;  // Megatron turns sequence parallelism off without TP
   if (p.sp && p.seq_length / p.cp % p.tp != 0) return Rule::sp_seq_by_tp;
-  return Rule::ok;
+  p.recompute = framework_recompute(p.framework, p.recompute);
+  return check_framework(p);
 }
 
 std::string_view rule_name(Rule r) {
@@ -91,6 +94,11 @@ std::string_view rule_name(Rule r) {
     case Rule::split_stage_by_vpp: return "first/last stage layers not divisible by vpp";
     case Rule::split_middle_layers: return "middle stages' layers uneven";
     case Rule::split_slots_by_pp_vpp: return "layer slots (embedding/loss accounted) not divisible by pp*vpp";
+    case Rule::framework_zero: return "ZeRO stage the framework cannot run";
+    case Rule::framework_interleaved: return "interleaving the framework cannot run";
+    case Rule::framework_cp: return "context parallelism the framework cannot run";
+    case Rule::framework_zero_with_pp: return "ZeRO-2/3 with a pipeline (framework)";
+    case Rule::framework_fp8_recipe: return "FP8 recipe the framework cannot run";
   }
   return "unknown";
 }
@@ -138,6 +146,11 @@ RuleBreach explain(Rule r, const Plan& p, const models::ModelSpec& model, const 
     case Rule::sp_seq_by_tp:
       return {"sp", "sequence parallelism needs tp (" + str(p.tp) + ") to divide the sequence per CP rank (" +
                         str(p.seq_length / p.cp) + ")"};
+    case Rule::framework_zero:
+    case Rule::framework_interleaved:
+    case Rule::framework_cp:
+    case Rule::framework_zero_with_pp:
+    case Rule::framework_fp8_recipe: return explain_framework(r, p);
   }
   return {"", "unknown rule"};
 }

@@ -350,6 +350,7 @@ SearchResult search_plans(const Scenario& scenario, const SearchSpace& space, co
                            fmt::format("the cluster has {} GPUs, asked for {}", cluster.total_gpus(), gpus));
   SearchSpace resolved = space;
   if (resolved.fixed.seq_length <= 0) resolved.fixed.seq_length = model.seq_length;
+  resolved.apply_framework_defaults();
 
   CostCache cache(scenario);
   SearchResult result;

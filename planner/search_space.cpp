@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "planner/framework.hpp"
 
 namespace hpsim::planner {
 
@@ -52,6 +53,26 @@ void SearchSpace::set(PlanKey k, std::int64_t code) {
   const auto& f = plan_field(k);
   if (f.searched) axis(k) = IntChoice{{code}};
   else f.set(fixed, code);
+  stated_[static_cast<std::size_t>(k)] = true;
+}
+
+void SearchSpace::constrain(PlanKey k, IntChoice choice) {
+  axis(k) = std::move(choice);
+  stated_[static_cast<std::size_t>(k)] = true;
+}
+
+void SearchSpace::apply_framework_defaults() {
+  const Framework fw = fixed.framework;
+  planner::apply_framework_defaults(fixed, [this](PlanKey k) { return stated(k); });
+  if (!stated(PlanKey::zero)) axis(PlanKey::zero) = IntChoice{framework_search_zero(fw)};
+  // The recompute values as the framework runs them, each once (fsdp: selective and op_selective are one plan).
+  auto& recompute = axis(PlanKey::recompute).values;
+  std::vector<std::int64_t> mapped;
+  for (const auto v : recompute) {
+    const auto m = static_cast<std::int64_t>(framework_recompute(fw, static_cast<models::Recompute>(v)));
+    if (std::find(mapped.begin(), mapped.end(), m) == mapped.end()) mapped.push_back(m);
+  }
+  recompute = mapped;
 }
 
 }  // namespace hpsim::planner

@@ -35,11 +35,19 @@ struct SearchSpace {
   SearchSpace();  ///< the table's defaults: fixed fields at their defaults, axes at their search defaults
   [[nodiscard]] IntChoice& axis(PlanKey k) { return axes_[static_cast<std::size_t>(k)]; }
   [[nodiscard]] const IntChoice& axis(PlanKey k) const { return axes_[static_cast<std::size_t>(k)]; }
-  /// Sets a field to one value: an axis is pinned to it, a fixed field takes it.
+  /// Sets a field to one value: an axis is pinned to it, a fixed field takes it. The field counts as stated.
   void set(PlanKey k, std::int64_t code);
+  /// Bounds a searched field (the user's pin, list or range); it counts as stated.
+  void constrain(PlanKey k, IntChoice choice);
+  /// Whether the user set or bounded the field (a field left alone takes the framework's default).
+  [[nodiscard]] bool stated(PlanKey k) const { return stated_[static_cast<std::size_t>(k)]; }
+  /// The framework's defaults (framework.hpp) on the fields not stated: attention kernel, execution, FP8 recipe,
+  /// the ZeRO stages to try, and `recompute: selective` read as the framework means it.
+  void apply_framework_defaults();
 
  private:
   std::array<IntChoice, kPlanKeyCount> axes_;  ///< used for the searched fields only
+  std::array<bool, kPlanKeyCount> stated_{};
 };
 
 }  // namespace hpsim::planner

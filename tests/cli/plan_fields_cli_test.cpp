@@ -29,7 +29,8 @@ const std::vector<std::pair<std::string, std::string>> kPlan = {
     // 32 layers on pp 2, vpp 2: 14 on the first stage (7 a virtual stage), the other 18 on the last.
     {"decoder_first_pipeline_num_layers", "14"}, {"decoder_last_pipeline_num_layers", "0"},
     {"account_for_embedding_in_pipeline_split", "false"}, {"account_for_loss_in_pipeline_split", "false"},
-    {"fp8_recipe", "tensorwise"}, {"attention_backend", "flash2"}, {"execution", "eager"}};
+    {"fp8_recipe", "tensorwise"}, {"attention_backend", "flash2"}, {"execution", "eager"},
+    {"framework", "megatron"}};  // the only framework that runs every key above (cp, vpp, ZeRO-1 together)
 
 std::string flags() {
   std::string s;

@@ -26,6 +26,7 @@ Plan non_default_plan() {
   p.account_for_embedding_in_pipeline_split = true, p.account_for_loss_in_pipeline_split = true;
   p.fp8_recipe = costs::Fp8Recipe::rowwise, p.attention_backend = costs::AttentionKernel::flash3;
   p.execution = costs::Execution::eager;
+  p.framework = Framework::deepspeed;
   return p;
 }
 

@@ -75,6 +75,13 @@ const RuleCase kRuleCases[] = {
     {Rule::split_slots_by_pp_vpp,  // 96 + 1 slots over 8 stages
      "{tp: 8, pp: 8, dp: 16, global_batch_size: 1536, account_for_embedding_in_pipeline_split: true}",
      "account_for_embedding_in_pipeline_split"},
+    // What the framework running the plan cannot run (planner/framework.hpp).
+    {Rule::framework_zero, "{tp: 8, pp: 8, global_batch_size: 1536, zero: 2}", "zero"},  // megatron: no ZeRO-2
+    {Rule::framework_interleaved, "{tp: 8, pp: 8, vpp: 2, global_batch_size: 1536, framework: deepspeed}", "vpp"},
+    {Rule::framework_cp, "{tp: 8, pp: 8, cp: 2, global_batch_size: 1536, framework: deepspeed}", "cp"},
+    {Rule::framework_zero_with_pp, "{tp: 8, pp: 8, global_batch_size: 1536, zero: 3, framework: deepspeed}", "zero"},
+    {Rule::framework_fp8_recipe, "{tp: 8, pp: 8, global_batch_size: 1536, precision: fp8, fp8_recipe: rowwise}",
+     "fp8_recipe"},  // not among Megatron-LM's --fp8-recipe choices
 };
 
 }  // namespace
@@ -115,7 +122,7 @@ TEST_CASE("plan: each rule, broken alone, is the rule check_plan returns and exp
 TEST_CASE("plan: the rule cases cover every rule once") {
   std::set<Rule> covered;
   for (const RuleCase& c : kRuleCases) CHECK_MESSAGE(covered.insert(c.rule).second, rule_name(c.rule));
-  CHECK(covered.size() == 22);  // every planner::Rule but ok
+  CHECK(covered.size() == 27);  // every planner::Rule but ok
   CHECK(covered.count(Rule::ok) == 0);
 }
 

@@ -1,0 +1,163 @@
+// The framework that runs a plan: what it can run, the defaults it sets on the keys a plan leaves out, its memory
+// accounting, and the search limited to what it runs.
+#include <doctest/doctest.h>
+
+#include "core/error.hpp"
+#include "planner/framework.hpp"
+#include "planner/memory_model.hpp"
+#include "planner/parameters.hpp"
+#include "planner/search.hpp"
+
+using namespace hpsim;
+using namespace hpsim::planner;
+
+namespace {
+
+Plan parse(const std::string& yaml) {
+  return plan_from_fields(core::Fields(core::parse_yaml_text(yaml, "plan.yaml"), "plan.yaml"));
+}
+
+MemoryUse memory_of(const std::string& yaml, const std::string& model, const std::string& cluster) {
+  const auto m = models::load_model(model);
+  const auto c = topologies::load_cluster(cluster);
+  const Scenario scenario(m, c);
+  CostCache cache(scenario);
+  return memory_use(cache, resolve_plan(parse(yaml), m, c, "plan.yaml"));
+}
+
+}  // namespace
+
+TEST_CASE("framework: each one's defaults fill the keys a plan leaves out; a stated key wins") {
+  const Plan megatron = parse("{global_batch_size: 8}");
+  CHECK(megatron.framework == Framework::megatron);
+  CHECK(megatron.attention_backend == costs::AttentionKernel::cudnn);
+  CHECK(megatron.execution == costs::Execution::fused);
+  CHECK(megatron.fp8_recipe == costs::Fp8Recipe::delayed);
+  const Plan titan = parse("{global_batch_size: 8, framework: torchtitan, recompute: selective}");  // alias of fsdp
+  CHECK(titan.framework == Framework::fsdp);
+  CHECK(titan.attention_backend == costs::AttentionKernel::flash2);  // PyTorch SDPA
+  CHECK(titan.execution == costs::Execution::eager);                 // no torch.compile unless stated
+  CHECK(titan.fp8_recipe == costs::Fp8Recipe::tensorwise);           // torchao
+  CHECK(titan.recompute == models::Recompute::op_selective);         // torchtitan's selective is per-op
+  const Plan stated = parse("{global_batch_size: 8, framework: fsdp, execution: fused, attention_backend: cudnn}");
+  CHECK(stated.execution == costs::Execution::fused);
+  CHECK(stated.attention_backend == costs::AttentionKernel::cudnn);
+  const Plan ds = parse("{global_batch_size: 8, framework: deepspeed, recompute: selective}");
+  CHECK(ds.attention_backend == costs::AttentionKernel::flash2);  // Megatron-DeepSpeed's --use-flash-attn-v2
+  CHECK(ds.recompute == models::Recompute::selective);           // Megatron's attention-only recomputation
+}
+
+TEST_CASE("framework: megatron runs its ZeRO-3 as Megatron-FSDP but has no ZeRO-2; fsdp has no ZeRO-1") {
+  const auto model = models::load_model("llama3-8b");
+  const auto cluster = topologies::load_cluster("dgx-h100:1");
+  Plan fsdp8 = parse("{dp: 8, global_batch_size: 16, zero: 3}");
+  CHECK(check_plan(fsdp8, model, cluster) == Rule::ok);
+  Plan zero2 = parse("{dp: 8, global_batch_size: 16, zero: 2}");
+  CHECK(check_plan(zero2, model, cluster) == Rule::framework_zero);
+  zero2.framework = Framework::fsdp;
+  CHECK(check_plan(zero2, model, cluster) == Rule::ok);
+  Plan zero1 = parse("{dp: 8, global_batch_size: 16, zero: 1, framework: fsdp}");
+  CHECK(check_plan(zero1, model, cluster) == Rule::framework_zero);
+  // simulate's error names the key and the framework.
+  try {
+    (void)resolve_plan(parse("{dp: 8, global_batch_size: 16, zero: 2}"), model, cluster, "plan.yaml");
+    FAIL("megatron accepted ZeRO-2");
+  } catch (const core::InputError& e) {
+    CHECK(e.field() == "zero");
+    CHECK(std::string(e.what()).find("megatron") != std::string::npos);
+  }
+  // DeepSpeed: ZeRO-1 with a pipeline, not ZeRO-2.
+  Plan ds = parse("{pp: 2, dp: 4, global_batch_size: 16, zero: 1, framework: deepspeed}");
+  CHECK(check_plan(ds, model, cluster) == Rule::ok);
+  ds.zero = 2;
+  CHECK(check_plan(ds, model, cluster) == Rule::framework_zero_with_pp);
+}
+
+TEST_CASE("framework: bytes per parameter as each framework holds them") {
+  using topologies::Precision;
+  // Megatron-LM: 16-bit copy 2, fp32 main gradient 4, fp32 master + two moments 12; Adam's traffic 2*4 + 2*12 + 2
+  // (the 16-bit copy written), FP8 adds reading it and writing FP8 + transpose (2 * 2).
+  const ParameterBytes te = parameter_bytes(Precision::bf16, Framework::megatron);
+  CHECK(te.resident_weight == 2);
+  CHECK(te.gradient == 4);
+  CHECK(te.optimizer == 12);
+  CHECK(te.optimizer_traffic == 34);
+  CHECK(parameter_bytes(Precision::fp8, Framework::megatron).optimizer_traffic == 38);
+  CHECK(parameter_bytes(Precision::bf16, Framework::deepspeed).optimizer == 12);
+  // FSDP2: the fp32 parameter is the master (4), moments 8, fp32 gradients 4, gathered as 16 bits; Adam reads the
+  // gradient twice and reads and writes parameter and moments: 2*4 + 2*(4 + 8) = 32, FP8 or not (torchao casts at use).
+  const ParameterBytes fsdp = parameter_bytes(Precision::bf16, Framework::fsdp);
+  CHECK(fsdp.weight == 2);
+  CHECK(fsdp.resident_weight == 4);
+  CHECK(fsdp.optimizer == 8);
+  CHECK(fsdp.optimizer_traffic == 32);
+  CHECK(parameter_bytes(Precision::fp8, Framework::fsdp).optimizer_traffic == 32);
+}
+
+TEST_CASE("framework: memory accounting of the sharded states differs as each framework shards them") {
+  // Llama 3 8B on 8 GPUs, no pipeline: every rank holds all N parameters before sharding.
+  const auto model = models::load_model("llama3-8b");
+  const double n = chunk_parameters(model, parse("{global_batch_size: 8}"), 0);
+  const std::string base = "{dp: 8, global_batch_size: 8, recompute: full, ";
+  // Megatron's distributed optimizer (ZeRO-1): full-size gradient buffers, optimizer states / 8.
+  const MemoryUse z1 = memory_of(base + "zero: 1}", "llama3-8b", "dgx-h100:1");
+  CHECK(z1.weights.value() == doctest::Approx(2 * n));
+  CHECK(z1.gradients.value() == doctest::Approx(4 * n));
+  CHECK(z1.optimizer.value() == doctest::Approx(12 * n / 8));
+  // DeepSpeed ZeRO-2: gradients / 8, the 16-bit weights whole.
+  const MemoryUse ds2 = memory_of(base + "zero: 2, framework: deepspeed}", "llama3-8b", "dgx-h100:1");
+  CHECK(ds2.weights.value() == doctest::Approx(2 * n));
+  CHECK(ds2.gradients.value() == doctest::Approx(4 * n / 8));
+  // FSDP2 SHARD_GRAD_OP: the fp32 shard plus the gathered 16-bit weights kept to the backward; moments / 8.
+  const MemoryUse f2 = memory_of(base + "zero: 2, framework: fsdp}", "llama3-8b", "dgx-h100:1");
+  CHECK(f2.weights.value() == doctest::Approx(4 * n / 8 + 2 * n));
+  CHECK(f2.gradients.value() == doctest::Approx(4 * n / 8));
+  CHECK(f2.optimizer.value() == doctest::Approx(8 * n / 8));
+  // FULL_SHARD: 16 bytes a parameter, all / 8 (Megatron-FSDP's ZeRO-3: 2 + 4 + 12 = 18).
+  const MemoryUse f3 = memory_of(base + "zero: 3, framework: fsdp}", "llama3-8b", "dgx-h100:1");
+  CHECK((f3.weights + f3.gradients + f3.optimizer).value() == doctest::Approx(16 * n / 8));
+  const MemoryUse m3 = memory_of(base + "zero: 3}", "llama3-8b", "dgx-h100:1");
+  CHECK((m3.weights + m3.gradients + m3.optimizer).value() == doctest::Approx(18 * n / 8));
+}
+
+TEST_CASE("framework: the search returns only plans the framework runs, the others counted as rejected") {
+  const auto model = models::load_model("llama3-8b");
+  const auto cluster = topologies::load_cluster("dgx-h100:2");
+  SearchOptions options;
+  options.top_k = 200;
+  options.threads = 2;
+  SearchSpace megatron;
+  megatron.fixed.global_batch_size = 64;
+  megatron.fixed.seq_length = 4096;
+  const auto m = search_plans(Scenario(model, cluster), megatron, options);
+  REQUIRE_FALSE(m.plans.empty());
+  for (const auto& r : m.plans) CHECK(r.plan.zero <= 1);  // never ZeRO-2/3 unless asked for
+
+  SearchSpace ds = megatron;
+  ds.set(PlanKey::framework, static_cast<std::int64_t>(Framework::deepspeed));
+  ds.constrain(PlanKey::pp, IntChoice{{1, 2, 4}});
+  const auto d = search_plans(Scenario(model, cluster), ds, options);
+  REQUIRE_FALSE(d.plans.empty());
+  bool some_zero3 = false;
+  for (const auto& r : d.plans) {
+    CHECK(r.plan.vpp == 1);
+    CHECK(r.plan.cp == 1);
+    CHECK_FALSE((r.plan.zero >= 2 && r.plan.pp > 1));
+    some_zero3 = some_zero3 || r.plan.zero == 3;
+  }
+  CHECK(some_zero3);
+  CHECK(d.rejected.at("ZeRO-2/3 with a pipeline (framework)") > 0);
+  CHECK(d.rejected.at("interleaving the framework cannot run") > 0);
+
+  SearchSpace fsdp = megatron;
+  fsdp.set(PlanKey::framework, static_cast<std::int64_t>(Framework::fsdp));
+  fsdp.constrain(PlanKey::zero, parse_field_domain(plan_field(PlanKey::zero), "0..3", "test"));
+  const auto f = search_plans(Scenario(model, cluster), fsdp, options);
+  REQUIRE_FALSE(f.plans.empty());
+  for (const auto& r : f.plans) {
+    CHECK(r.plan.zero != 1);
+    CHECK(r.plan.recompute != models::Recompute::selective);  // selective is per-op here
+    CHECK(r.plan.execution == costs::Execution::eager);
+  }
+  CHECK(f.rejected.at("ZeRO stage the framework cannot run") > 0);
+}
