@@ -9,6 +9,7 @@
 #include "apps/html_report.hpp"
 #include "apps/html_report_plan.hpp"
 #include "apps/localhost_cluster.hpp"
+#include "apps/model_loading.hpp"
 #include "apps/plan_emit.hpp"
 #include "apps/plan_flags.hpp"
 #include "apps/plan_inputs.hpp"
@@ -83,7 +84,7 @@ PlanInputs plan_inputs(const PlanArgs& a) {
     throw core::InputError("command line", "--model", "required (a preset name, a model file or config.json)");
   if (in.cluster_ref.empty())
     throw core::InputError("command line", "--cluster", "required (a preset NAME:NODES or a cluster file)");
-  in.model = models::load_model(in.model_ref);
+  in.model = load_model_warning(in.model_ref, "plan");
   in.cluster = topologies::load_cluster(resolve_cluster_name(in.cluster_ref));
   if (!a.gpus.empty()) in.space.gpus = positive_integer_flag(a.gpus, "--gpus");
   a.constraints.apply(in.space);  // the flags may pin what the example chose

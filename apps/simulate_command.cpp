@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "apps/localhost_cluster.hpp"
+#include "apps/model_loading.hpp"
 #include "core/error.hpp"
 #include "planner/plan_file.hpp"
 #include "planner/step_simulation.hpp"
@@ -48,7 +49,7 @@ int run_simulate_command(const SimulateArgs& a, Format format) {
     plan_node = YAML::Load("{tp: 8, pp: 8, micro_batch_size: 1, global_batch_size: 1536, recompute: full, "
                            "precision: fp16}");
   }
-  if (!a.model.empty()) model = models::load_model(a.model), has_model = true;
+  if (!a.model.empty()) model = load_model_warning(a.model, "simulate"), has_model = true;
   if (!a.cluster.empty()) cluster = topologies::load_cluster(resolve_cluster_name(a.cluster)), has_cluster = true;
   if (!has_model) throw core::InputError(where, "--model", "required (a preset name, a model file or config.json)");
   if (!has_cluster) throw core::InputError(where, "--cluster", "required (a preset NAME:NODES or a cluster file)");

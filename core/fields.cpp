@@ -64,21 +64,37 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
+/// The allowed key `key` most resembles, when one is close enough to be a typo rather than another word.
+std::string closest_key(const std::string& key, const std::vector<std::string>& allowed) {
+  std::string closest;
+  std::size_t best = key.size() / 3 + 2;
+  for (const auto& a : allowed)
+    if (const std::size_t d = edit_distance(key, a); d < best) best = d, closest = a;
+  return closest;
+}
+
 }  // namespace
 
 void Fields::reject_unknown_keys(const std::vector<std::string>& allowed) const {
   for (const auto& entry : node_) {
     const std::string key = entry.first.as<std::string>();
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-    std::string closest, names;
-    std::size_t best = key.size() / 3 + 2;  // a typo, not another word
-    for (const auto& a : allowed) {
-      names += (names.empty() ? "" : ", ") + a;
-      if (const std::size_t d = edit_distance(key, a); d < best) best = d, closest = a;
-    }
+    std::string names;
+    for (const auto& a : allowed) names += (names.empty() ? "" : ", ") + a;
+    const std::string closest = closest_key(key, allowed);
     fail(key, closest.empty() ? "unknown key (expected one of " + names + ")"
                               : "unknown key; did you mean " + closest + "? (expected one of " + names + ")");
   }
+}
+
+std::vector<std::pair<std::string, std::string>> Fields::near_misses(const std::vector<std::string>& allowed) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& entry : node_) {
+    const std::string key = entry.first.as<std::string>();
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    if (std::string closest = closest_key(key, allowed); !closest.empty()) out.emplace_back(key, std::move(closest));
+  }
+  return out;
 }
 
 void Fields::fail(const std::string& key, const std::string& expected) const {

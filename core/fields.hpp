@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -45,6 +46,10 @@ class Fields {
   /// Throws InputError naming the first key not in `allowed`, with the allowed one it most resembles when one is
   /// close (a typo would otherwise be silently ignored and change the answer).
   void reject_unknown_keys(const std::vector<std::string>& allowed) const;
+  /// The keys not in `allowed` that are close to one of it (likely misspellings), each paired with that key: for
+  /// files whose other keys are ignored (a Hugging Face config.json).
+  [[nodiscard]] std::vector<std::pair<std::string, std::string>> near_misses(
+      const std::vector<std::string>& allowed) const;
   /// Throws InputError(where, key, expected).
   [[noreturn]] void fail(const std::string& key, const std::string& expected) const;
 

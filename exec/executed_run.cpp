@@ -20,6 +20,13 @@ void check_executor_limits(const models::ModelSpec& model, const planner::Plan& 
   const std::int64_t kv_heads = model.num_kv_heads > 0 ? model.num_kv_heads : model.num_heads;
   const std::int64_t ffn = model.ffn_hidden_size > 0 ? model.ffn_hidden_size : 4 * model.hidden_size;
   require(!model.is_moe(), "model", "the executor runs dense models only (no MoE yet)");
+  // GPT- and LLaMA-style decoders only: no MLA, no head width of its own, no GeGLU or squared ReLU, no encoder.
+  require(!model.is_mla() && !model.encoder && model.type_vocab_size == 0, "model",
+          "the executor runs decoders with standard attention only (no MLA, no BERT-style encoder)");
+  require(model.attention_head_dim == 0 || model.attention_head_dim * model.num_heads == model.hidden_size, "model",
+          "the executor needs head_dim = hidden_size / num_attention_heads (" + n(model.head_dim()) + " given)");
+  require(model.mlp == models::MlpKind::gelu || model.mlp == models::MlpKind::swiglu, "model",
+          "the executor runs GELU and SwiGLU MLPs only");
   require(model.num_heads % kv_heads == 0, "model",
           "heads (" + n(model.num_heads) + ") must divide by the key/value heads (" + n(kv_heads) + ")");
   require(model.hidden_size % model.num_heads == 0, "model",

@@ -12,11 +12,11 @@ namespace hpsim::models {
 /// attention and of every second matmul, recomputes the rest).
 enum class Recompute { none, selective, full, op_selective };
 
-/// Parameters of one transformer layer (all experts of an MoE layer, router included).
-std::int64_t layer_parameters(const ModelSpec& model);
-/// Token embedding plus learned position embedding (if any).
+/// Parameters of one transformer layer of `kind` (all experts of an MoE layer, router and shared experts included).
+std::int64_t layer_parameters(const ModelSpec& model, LayerKind kind = LayerKind::usual);
+/// Token embedding plus learned position and token-type embeddings (if any).
 std::int64_t embedding_parameters(const ModelSpec& model);
-/// LM head weights (0 when tied to the embedding).
+/// LM head weights (0 when tied to the embedding), plus an encoder's MLM transform (dense, LayerNorm, decoder bias).
 std::int64_t lm_head_parameters(const ModelSpec& model);
 /// Everything: layers, embeddings, final norm, LM head.
 std::int64_t total_parameters(const ModelSpec& model);
@@ -28,7 +28,7 @@ std::int64_t active_parameters(const ModelSpec& model);
 core::Flops megatron_step_flops(const ModelSpec& model, std::int64_t global_batch, std::int64_t seq_length,
                                 bool full_recompute);
 
-/// Model FLOPs of one step for any model (dense or MoE, GQA, SwiGLU): 3x forward matmul FLOPs (incl. attention
+/// Model FLOPs of one step for any model (dense or MoE, GQA, MLA, SwiGLU): 3x forward matmul FLOPs (incl. attention
 /// and LM head), no recomputation. Equals megatron_step_flops(..., false) for GPT models.
 core::Flops model_step_flops(const ModelSpec& model, std::int64_t global_batch, std::int64_t seq_length);
 

@@ -42,6 +42,13 @@ inline constexpr double kGeluBackward = 18 + kTranscendental;
 /// forms both gradients: 11 + one exp.
 inline constexpr double kSwigluForward = 4 + kTranscendental;
 inline constexpr double kSwigluBackward = 11 + kTranscendental;
+/// GeGLU gelu(gate) * up: GELU and the product (1); backward GELU's derivative plus gelu(gate) itself (3), dy*up
+/// and dy*gelu(gate) (2).
+inline constexpr double kGegluForward = kGeluForward + 1;
+inline constexpr double kGegluBackward = kGeluBackward + 5;
+/// Squared ReLU relu(x)^2: compare, multiply; backward 2*relu(x)*dy: compare and two multiplies.
+inline constexpr double kSquaredReluForward = 2;
+inline constexpr double kSquaredReluBackward = 3;
 /// Scale-mask-softmax per score: scale, max, subtract, exp, sum, normalize = 5 + one exp. Causal kernels
 /// (Megatron's upper-triangular softmax, the executor's) touch only the unmasked scores: kCausalUnmasked of them.
 inline constexpr double kSoftmaxForward = 5 + kTranscendental;
@@ -92,8 +99,11 @@ namespace eager_traffic {
 inline constexpr double kRmsNorm = 36.0 / 4.0;
 /// Rotary embedding as a complex product: float() (2 + 4), complex multiply (4 + 4), type_as (4 + 2): 20 against 4.
 inline constexpr double kRope = 20.0 / 4.0;
-/// silu(gate) * up: silu (2 + 2), multiply (2 + 2 + 2): 10 per output element against 6 fused.
+/// silu(gate) * up: silu (2 + 2), multiply (2 + 2 + 2): 10 per output element against 6 fused (GeGLU's
+/// gelu(gate) * up the same).
 inline constexpr double kSwiglu = 10.0 / 6.0;
+/// torch.pow(F.relu(x), 2) (Megatron-LM's squared_relu): relu (2 + 2), pow (2 + 2): 8 against 4 fused.
+inline constexpr double kSquaredRelu = 8.0 / 4.0;
 }  // namespace eager_traffic
 
 /// How one GPU's share of a layer is cut.
@@ -106,16 +116,16 @@ struct ShardShape {
   std::int64_t seq_length = 0;    ///< full sequence length (before cp)
   double bytes_per_element = 2;   ///< activation element size (2 for fp16/bf16, 4 for fp32)
   bool flash_attention = false;   ///< fused attention (no s*s scores in memory) vs Megatron's unfused core
-  bool causal = true;             ///< decoder attention (each token sees the ones before it)
+  bool causal = true;             ///< decoder attention (each token sees the ones before it); encoders never are
   /// FP8 training: a linear layer keeps the FP8 copy of its input for the weight gradient (1 byte per element;
   /// Transformer Engine's Linear and torchao's Float8Linear both save the cast input), not the 16-bit one.
   bool fp8_saved_inputs = false;
 };
 
-/// One transformer layer (norm, attention, norm, MLP or MoE) in execution order.
+/// One transformer layer of `kind` (norm, attention or MLA, norm, MLP or MoE) in execution order.
 /// For a GPT layer with dropout, unfused attention, tp = 1: the activation bytes add up to
 /// s*b*h*(34 + 5*a*s/h) (Korthikanti'22 Eq. 1); with tp, sp and selective recompute to its variants.
-std::vector<Operator> lower_layer(const ModelSpec& model, const ShardShape& shard);
+std::vector<Operator> lower_layer(const ModelSpec& model, const ShardShape& shard, LayerKind kind = LayerKind::usual);
 
 /// The share of an operator's forward that `recompute` runs again in the backward pass (0 to 1).
 double recomputed_share(const Operator& op, Recompute recompute);
@@ -123,12 +133,15 @@ double recomputed_share(const Operator& op, Recompute recompute);
 /// Activation bytes one layer keeps under per-operator selective checkpointing (Recompute::op_selective):
 /// torchtitan's policy saves the layer input, the attention output (and its logsumexp) and the outputs of every
 /// second matmul in forward order (wq, wv, w1, w2 of wq, wk, wv, wo, w1, w3, w2).
-core::Bytes op_selective_saved_bytes(const ModelSpec& model, const ShardShape& shard);
+core::Bytes op_selective_saved_bytes(const ModelSpec& model, const ShardShape& shard,
+                                     LayerKind kind = LayerKind::usual);
 
-/// Vocab-parallel input embedding (token + learned position lookup, dropout) on the first pipeline stage.
+/// Vocab-parallel input embedding (token + learned position + token-type lookup, an encoder's LayerNorm, dropout) on
+/// the first pipeline stage.
 std::vector<Operator> lower_embedding(const ModelSpec& model, const ShardShape& shard);
 
-/// Final norm, vocab-parallel LM head GEMM and cross-entropy on the last pipeline stage.
+/// Final norm (an encoder: the MLM transform, dense + GELU + LayerNorm), vocab-parallel LM head GEMM and
+/// cross-entropy on the last pipeline stage.
 std::vector<Operator> lower_lm_head(const ModelSpec& model, const ShardShape& shard);
 
 }  // namespace hpsim::models

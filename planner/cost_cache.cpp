@@ -105,7 +105,7 @@ OpsCost CostCache::ops(OpsPart part, const Plan& plan) {
                    plan.seq_length, plan.flash_attention, static_cast<int>(plan.precision),
                    static_cast<int>(plan.fp8_recipe), static_cast<int>(plan.attention_backend),
                    plan.tp_comm_overlap, static_cast<int>(plan.execution),
-                   part == OpsPart::layer ? static_cast<int>(plan.recompute) : 0};
+                   part == OpsPart::layer || part == OpsPart::dense_layer ? static_cast<int>(plan.recompute) : 0};
   {
     std::lock_guard lock(mutex_);
     if (auto it = ops_.find(key); it != ops_.end()) return it->second;
@@ -113,12 +113,15 @@ OpsCost CostCache::ops(OpsPart part, const Plan& plan) {
   const models::ModelSpec& m = model(plan.tp);
   const costs::ComputeCost compute(scenario_.cluster().gpu, kernel_choice(plan));
   const auto shard = shard_of(plan);
-  const auto recompute = part == OpsPart::layer ? plan.recompute : models::Recompute::none;
-  OpsCost cost = cost_ops(part == OpsPart::layer       ? models::lower_layer(m, shard)
-                                : part == OpsPart::embedding ? models::lower_embedding(m, shard)
-                                                             : models::lower_lm_head(m, shard),
-                                compute, recompute);
-  if (recompute == models::Recompute::op_selective) cost.stored_activations = models::op_selective_saved_bytes(m, shard);
+  const bool layer = part == OpsPart::layer || part == OpsPart::dense_layer;
+  const auto kind = part == OpsPart::dense_layer ? models::LayerKind::leading_dense : models::LayerKind::usual;
+  const auto recompute = layer ? plan.recompute : models::Recompute::none;
+  OpsCost cost = cost_ops(layer                        ? models::lower_layer(m, shard, kind)
+                          : part == OpsPart::embedding ? models::lower_embedding(m, shard)
+                                                       : models::lower_lm_head(m, shard),
+                          compute, recompute);
+  if (recompute == models::Recompute::op_selective)
+    cost.stored_activations = models::op_selective_saved_bytes(m, shard, kind);
   std::lock_guard lock(mutex_);
   return ops_.emplace(key, cost).first->second;
 }

@@ -61,7 +61,9 @@ struct KeyHash {
   static void mix(std::size_t& h, std::size_t v) { h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); }
 };
 
-enum class OpsPart { layer, embedding, lm_head };
+/// What to lower: the model's usual layer, the embedding, the LM head, or one of the dense layers an MoE model leads
+/// with (first_k_dense_replace).
+enum class OpsPart { layer, embedding, lm_head, dense_layer };
 /// Communicators of a plan; each kind is costed with all its groups running at once.
 enum class Communicator { tp, cp_ring, ep, dp, pp_boundary, embedding_pair };
 

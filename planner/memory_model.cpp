@@ -12,7 +12,7 @@ namespace hpsim::planner {
 
 using core::Bytes;
 
-Bytes layer_activation_bytes(const models::ModelSpec& model, const Plan& plan) {
+Bytes layer_activation_bytes(const models::ModelSpec& model, const Plan& plan, models::LayerKind kind) {
   if (plan.recompute == models::Recompute::full) {
     // Only the layer's input is kept (sharded along the sequence with SP).
     const double tokens = static_cast<double>(plan.micro_batch_size * plan.seq_length / plan.cp);
@@ -20,7 +20,7 @@ Bytes layer_activation_bytes(const models::ModelSpec& model, const Plan& plan) {
                  static_cast<double>(plan.sp ? plan.tp : 1));
   }
   Bytes sum;
-  for (const auto& op : models::lower_layer(model, shard_of(plan)))
+  for (const auto& op : models::lower_layer(model, shard_of(plan), kind))
     if (!(plan.recompute == models::Recompute::selective && op.attention_core)) sum += op.activation_bytes;
   return sum;
 }
@@ -37,6 +37,14 @@ struct MemoryInputs {
     per_layer = full ? layer_activation_bytes(model, plan) : layer.stored_activations;
     // Full recomputation rebuilds one layer's whole activations during its backward pass.
     rebuilt = full ? layer.all_activations : Bytes(0);
+    // An MoE model's leading dense layers keep their own activations.
+    dense_layers = model.dense_layers();
+    if (dense_layers > 0) {
+      const OpsCost dense = cache.ops(OpsPart::dense_layer, plan);
+      per_dense_layer = full ? layer_activation_bytes(model, plan, models::LayerKind::leading_dense)
+                             : dense.stored_activations;
+      if (full) rebuilt = std::max(rebuilt, dense.all_activations);
+    }
     embedding = cache.ops(OpsPart::embedding, plan).all_activations;
     head = cache.ops(OpsPart::lm_head, plan).all_activations;
     hidden = Bytes(static_cast<double>(plan.micro_batch_size * plan.seq_length / plan.cp) *
@@ -49,6 +57,8 @@ struct MemoryInputs {
   ChunkParameters parameters;
   ParameterBytes bytes;
   Bytes per_layer, rebuilt, embedding, head, hidden, capacity, usable;
+  std::int64_t dense_layers = 0;
+  Bytes per_dense_layer;
 };
 
 MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
@@ -56,9 +66,13 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   const double dp_shard = static_cast<double>(plan.dp * plan.cp);
   double params = 0;
   std::int64_t layers_in_flight = 0;  // layer activations of the micro-batch chunks held at the peak
+  std::int64_t dense_in_flight = 0;   // of them, an MoE model's leading dense layers
   for (std::int64_t c = 0; c < v; ++c) {
     params += in.parameters(c * p + s);
-    layers_in_flight += peak_in_flight_of_chunk(plan.schedule, p, v, m, s, c) * in.split.layers(c * p + s);
+    const std::int64_t in_flight = peak_in_flight_of_chunk(plan.schedule, p, v, m, s, c);
+    const std::int64_t dense = in.split.layers_among_first(c * p + s, in.dense_layers);
+    layers_in_flight += in_flight * (in.split.layers(c * p + s) - dense);
+    dense_in_flight += in_flight * dense;
   }
   MemoryUse u;
   u.capacity = in.capacity;
@@ -75,6 +89,7 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   u.optimizer = Bytes(params * in.bytes.optimizer / (plan.zero >= 1 ? dp_shard : 1.0));
   const auto chunks = static_cast<double>(peak_in_flight_chunks(plan.schedule, p, v, m, s));
   u.activations = in.per_layer * static_cast<double>(layers_in_flight) + in.rebuilt;
+  if (dense_in_flight > 0) u.activations += in.per_dense_layer * static_cast<double>(dense_in_flight);
   // The embedding's and LM head's activations live for as long as the first/last chunk's micro-batches.
   if (s == 0) u.activations += in.embedding * std::min(chunks, static_cast<double>(m));
   if (s == p - 1) u.activations += in.head;

@@ -20,8 +20,9 @@ struct MemoryUse {
   [[nodiscard]] bool fits() const { return peak <= usable; }
 };
 
-/// Activation bytes one micro-batch leaves in memory per transformer layer, on one GPU.
-core::Bytes layer_activation_bytes(const models::ModelSpec& model, const Plan& plan);
+/// Activation bytes one micro-batch leaves in memory per transformer layer of `kind`, on one GPU.
+core::Bytes layer_activation_bytes(const models::ModelSpec& model, const Plan& plan,
+                                   models::LayerKind kind = models::LayerKind::usual);
 
 /// Memory of the fullest stage (a resolved plan with a determined pipeline split), from the cache's operator lists.
 MemoryUse memory_use(CostCache& cache, const Plan& plan);

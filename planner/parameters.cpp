@@ -37,14 +37,17 @@ ChunkParameters::ChunkParameters(const models::ModelSpec& m, const Plan& plan) :
   const double all = static_cast<double>(models::layer_parameters(m));
   double layer = all / tp;
   if (m.is_moe()) {
-    const double per_expert = (m.mlp == models::MlpKind::swiglu ? 3.0 : 2.0) * static_cast<double>(m.hidden_size) *
-                              static_cast<double>(m.ffn_hidden_size);
+    const double per_expert = (m.gated_mlp() ? 3.0 : 2.0) * static_cast<double>(m.hidden_size) *
+                              static_cast<double>(m.expert_ffn_hidden_size());
     const double experts = per_expert * static_cast<double>(m.num_experts);
     layer = (all - experts) / tp + experts / (tp * static_cast<double>(plan.ep));
   }
   const std::int64_t stages = plan.pp * plan.vpp;
   last_stage_ = stages - 1;
   layer_ = layer;
+  // Leading dense layers (first_k_dense_replace) hold no experts: split tp ways.
+  dense_layers_ = m.dense_layers();
+  if (dense_layers_ > 0) dense_layer_ = static_cast<double>(models::layer_parameters(m, models::LayerKind::leading_dense)) / tp;
   first_ = static_cast<double>(models::embedding_parameters(m)) / tp;
   const bool tied_copy = m.tie_embeddings && plan.pp > 1;
   last_ = (static_cast<double>(models::lm_head_parameters(m)) +

@@ -40,16 +40,18 @@ class ChunkParameters {
  public:
   ChunkParameters(const models::ModelSpec& model, const Plan& plan);
   [[nodiscard]] double operator()(std::int64_t vs) const {
-    return layer_ * static_cast<double>(split_.layers(vs)) + (vs == 0 ? first_ : 0.0) +
-           (vs == last_stage_ ? last_ : 0.0);
+    const std::int64_t layers = split_.layers(vs), dense = split_.layers_among_first(vs, dense_layers_);
+    return layer_ * static_cast<double>(layers - dense) + (dense > 0 ? dense_layer_ * static_cast<double>(dense) : 0.0) +
+           (vs == 0 ? first_ : 0.0) + (vs == last_stage_ ? last_ : 0.0);
   }
   /// The most parameters sharded data parallelism (ZeRO-3/FSDP) gathers at once: one layer, or the embedding or
   /// LM head it wraps as a unit of its own.
-  [[nodiscard]] double largest_unit() const { return std::max({layer_, first_, last_}); }
+  [[nodiscard]] double largest_unit() const { return std::max({layer_, dense_layer_, first_, last_}); }
 
  private:
   PipelineSplit split_;
-  double layer_ = 0, first_ = 0, last_ = 0;
+  double layer_ = 0, dense_layer_ = 0, first_ = 0, last_ = 0;  ///< per usual layer, per leading dense layer, ends
+  std::int64_t dense_layers_ = 0;  ///< an MoE model's leading dense layers
   std::int64_t last_stage_ = 0;
 };
 

@@ -15,7 +15,9 @@ SplitBalance split_balance(const Plan& plan, std::int64_t num_layers, const Pipe
     double stage = 0;
     for (std::int64_t c = 0; c < plan.vpp; ++c) {
       const std::int64_t vs = c * plan.pp + s;
-      const double work = units.layer.value() * static_cast<double>(split.layers(vs)) +
+      const std::int64_t dense = split.layers_among_first(vs, units.dense_layers);
+      const double work = units.layer.value() * static_cast<double>(split.layers(vs) - dense) +
+                          (dense > 0 ? units.dense_layer.value() * static_cast<double>(dense) : 0.0) +
                           (vs == 0 ? units.embedding.value() : 0.0) + (vs == stages - 1 ? units.head.value() : 0.0);
       b.slowest_virtual_stage_s = std::max(b.slowest_virtual_stage_s, work);
       stage += work;

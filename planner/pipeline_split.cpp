@@ -1,5 +1,6 @@
 #include "planner/pipeline_split.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -67,6 +68,13 @@ std::int64_t PipelineSplit::layers(std::int64_t vs) const {
   }
   // The embedding (loss) takes one slot of the first (last) virtual stage.
   return slots_ - (embedding_ && vs == 0 ? 1 : 0) - (loss_ && vs == pp_ * vpp_ - 1 ? 1 : 0);
+}
+
+std::int64_t PipelineSplit::layers_among_first(std::int64_t vs, std::int64_t k) const {
+  if (k <= 0) return 0;
+  std::int64_t start = 0;  // the first layer of `vs`, as far as it matters
+  for (std::int64_t v = 0; v < vs && start < k; ++v) start += layers(v);
+  return std::clamp<std::int64_t>(k - start, 0, layers(vs));
 }
 
 std::int64_t PipelineSplit::stage_layers(std::int64_t stage) const {

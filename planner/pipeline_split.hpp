@@ -18,6 +18,10 @@ class PipelineSplit {
 
   /// Decoder layers on virtual stage `vs` (0 .. pp*vpp-1).
   [[nodiscard]] std::int64_t layers(std::int64_t vs) const;
+  /// Of virtual stage `vs`'s layers, those among the model's first `k` (an MoE model's leading dense layers): layers
+  /// are numbered in virtual stage order, as Megatron-LM's layer offsets number them. O(1) for k = 0, else it walks
+  /// the stages before `vs` only as far as the first k layers reach.
+  [[nodiscard]] std::int64_t layers_among_first(std::int64_t vs, std::int64_t k) const;
   /// Decoder layers on pipeline stage `stage` (0 .. pp-1), all its virtual stages together.
   [[nodiscard]] std::int64_t stage_layers(std::int64_t stage) const;
   /// Every virtual stage holds num_layers / (pp*vpp) layers.

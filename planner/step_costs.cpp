@@ -91,39 +91,55 @@ LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::
   return c;
 }
 
-/// What every chunk of a plan is built from: one layer's operators and communication, the embedding's, the head's.
+/// What every chunk of a plan is built from: one layer's operators and communication, the embedding's, the head's;
+/// for an MoE model that leads with dense layers, one of those too (only then: the common case costs one layer).
 struct ChunkParts {
   ChunkParts(CostCache& cache, const Plan& plan)
       : model(cache.model(plan.tp)), layer(cache.ops(OpsPart::layer, plan)),
         embedding(cache.ops(OpsPart::embedding, plan)), head(cache.ops(OpsPart::lm_head, plan)),
-        comm(layer_communication(cache, plan, model, layer)) {}
+        comm(layer_communication(cache, plan, model, layer)), dense_layers(model.dense_layers()) {
+    if (dense_layers == 0) return;
+    dense = cache.ops(OpsPart::dense_layer, plan);
+    dense_comm = layer_communication(cache, plan, model, dense);
+    dense_comm.ep = Seconds(0);  // a dense MLP routes no tokens
+  }
   const models::ModelSpec& model;
   OpsCost layer, embedding, head;
   LayerComm comm;
+  std::int64_t dense_layers;  ///< the model's leading dense layers
+  OpsCost dense;              ///< one of them (when there are any)
+  LayerComm dense_comm;
 };
 
-/// One virtual stage's passes: `layers` layers, plus the embedding when it is the first virtual stage and the LM head
-/// when it is the last.
-ChunkCost chunk_cost(std::int64_t layers, bool first, bool last, const Plan& plan, const ChunkParts& parts) {
-  const OpsCost& layer = parts.layer;
-  const LayerComm& comm = parts.comm;
+/// Adds `layers` layers of one kind to a chunk's passes and FLOPs.
+void add_layers(ChunkCost& c, std::int64_t layers, const OpsCost& layer, const LayerComm& comm, const Plan& plan) {
   const double n = static_cast<double>(layers);
   const bool full = plan.recompute == models::Recompute::full;
+  c.forward += layer.forward * n;
+  c.backward += layer.backward * n;
+  c.recompute += layer.recompute * n;
+  c.forward_tp += comm.tp_forward * n;
+  c.backward_tp += comm.tp_backward * n;
+  c.recompute_tp += full ? comm.tp_forward * n : Seconds(0);
+  c.forward_cp += comm.cp_forward * n;
+  c.backward_cp += comm.cp_backward * n + (full ? comm.cp_forward * n : Seconds(0));
+  c.forward_ep += comm.ep * n;
+  c.backward_ep += comm.ep * n + (full ? comm.ep * n : Seconds(0));
+  const double flops = (layer.forward_flops + layer.backward_flops) * n;
+  c.model_flops += flops;
+  c.hardware_flops += flops + layer.recompute_flops * n;
+}
+
+/// One virtual stage's passes: `layers` layers, `dense` of them the model's leading dense layers, plus the embedding
+/// when it is the first virtual stage and the LM head when it is the last.
+ChunkCost chunk_cost(std::int64_t layers, std::int64_t dense, bool first, bool last, const Plan& plan,
+                     const ChunkParts& parts) {
+  const LayerComm& comm = parts.comm;
   ChunkCost c;
   c.layers = layers;
-  c.forward = layer.forward * n;
-  c.backward = layer.backward * n;
-  c.recompute = layer.recompute * n;
-  c.forward_tp = comm.tp_forward * n;
-  c.backward_tp = comm.tp_backward * n;
-  c.recompute_tp = full ? comm.tp_forward * n : Seconds(0);
-  c.forward_cp = comm.cp_forward * n;
-  c.backward_cp = comm.cp_backward * n + (full ? comm.cp_forward * n : Seconds(0));
-  c.forward_ep = comm.ep * n;
-  c.backward_ep = comm.ep * n + (full ? comm.ep * n : Seconds(0));
+  add_layers(c, layers - dense, parts.layer, comm, plan);
+  if (dense > 0) add_layers(c, dense, parts.dense, parts.dense_comm, plan);
   c.units = layers + (first ? 1 : 0) + (last ? 1 : 0);
-  c.model_flops = (layer.forward_flops + layer.backward_flops) * n;
-  c.hardware_flops = c.model_flops + layer.recompute_flops * n;
   if (first) {
     // Vocab-parallel embedding: its output is all-reduced (reduce-scattered with SP) over the TP group.
     c.forward += parts.embedding.forward;
@@ -190,7 +206,8 @@ StepCosts compute_step_costs(CostCache& cache, const Plan& plan, CostScope scope
   const PipelineSplit split(plan, parts.model.num_layers);
   const ChunkParameters parameters(parts.model, plan);
   for (std::int64_t vs = 0; vs < stages; ++vs) {
-    costs.chunks.push_back(chunk_cost(split.layers(vs), vs == 0, vs == stages - 1, plan, parts));
+    costs.chunks.push_back(chunk_cost(split.layers(vs), split.layers_among_first(vs, parts.dense_layers), vs == 0,
+                                      vs == stages - 1, plan, parts));
     costs.chunks.back().parameters = parameters(vs);
   }
   add_step_collectives(costs, cache, plan, parts.model, parts.comm, scope);
@@ -200,9 +217,11 @@ StepCosts compute_step_costs(CostCache& cache, const Plan& plan, CostScope scope
 PipelineUnitCosts pipeline_unit_costs(CostCache& cache, const Plan& plan) {
   const ChunkParts parts(cache, plan);
   PipelineUnitCosts u;
-  u.layer = chunk_cost(1, false, false, plan, parts).work();
-  u.embedding = chunk_cost(0, true, false, plan, parts).work();
-  u.head = chunk_cost(0, false, true, plan, parts).work();
+  u.layer = chunk_cost(1, 0, false, false, plan, parts).work();
+  u.dense_layer = parts.dense_layers > 0 ? chunk_cost(1, 1, false, false, plan, parts).work() : u.layer;
+  u.dense_layers = parts.dense_layers;
+  u.embedding = chunk_cost(0, 0, true, false, plan, parts).work();
+  u.head = chunk_cost(0, 0, false, true, plan, parts).work();
   return u;
 }
 

@@ -56,10 +56,13 @@ struct StepCosts {
 /// The optimizer step of a rank holding `parameters` (before ZeRO sharding): memory-bound Adam.
 core::Seconds optimizer_step_time(const StepCosts& costs, const Plan& plan, double parameters);
 
-/// What a pipeline split moves between stages, per micro-batch (ChunkCost::work): one decoder layer, the first
-/// virtual stage's embedding and the last one's LM head and loss. A chunk's work is linear in its layers.
+/// What a pipeline split moves between stages, per micro-batch (ChunkCost::work): one decoder layer (one of an MoE
+/// model's leading dense layers), the first virtual stage's embedding and the last one's LM head and loss. A chunk's
+/// work is linear in its layers of each kind.
 struct PipelineUnitCosts {
   core::Seconds layer, embedding, head;
+  core::Seconds dense_layer;      ///< = layer when the model has no leading dense layers
+  std::int64_t dense_layers = 0;  ///< the model's first layers that are dense_layer
 };
 PipelineUnitCosts pipeline_unit_costs(CostCache& cache, const Plan& plan);
 

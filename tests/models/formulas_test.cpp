@@ -40,6 +40,63 @@ TEST_CASE("parameters: LLaMA and Mixtral match the model cards within 0.1 %") {
   CHECK(active_parameters(mixtral) == 12'879'925'248LL);
 }
 
+TEST_CASE("parameters: DeepSeek-V3 (MLA, shared experts, first 3 layers dense) is 671B total, 37B activated") {
+  const ModelSpec m = load_model("deepseek-v3");
+  // MLA per layer: q 7168*1536 + 1536 (norm) + 1536*128*192 = 48,760,320; kv 7168*(512+64) + 512 (norm) +
+  // 512*128*(128+128) = 20,906,496; output 128*128*7168 = 117,440,512: 187,107,328.
+  // Dense layer: + 3*7168*18432 + 2*7168 = 583,483,392.
+  CHECK(layer_parameters(m, LayerKind::leading_dense) == 583'483'392LL);
+  // MoE layer: + router 7168*256 + 256 routed and 1 shared expert of 3*7168*2048 + 2*7168 = 11,507,286,016.
+  CHECK(layer_parameters(m) == 11'507'286'016LL);
+  // 3 dense + 58 MoE layers + embedding and head 2*129280*7168 + final norm 7168 = 671,026,404,352 (the report's
+  // 671B leaves out the 14B multi-token-prediction module).
+  CHECK(total_parameters(m) == 671'026'404'352LL);
+  CHECK(std::abs(rel(double(total_parameters(m)), 671e9)) < 1e-3);
+  // Activated: 8 routed + 1 shared expert: 37,552,282,624; "37B" is rounded (within 2 %).
+  CHECK(active_parameters(m) == 37'552'282'624LL);
+  CHECK(std::abs(rel(double(active_parameters(m)), 37e9)) < 0.02);
+}
+
+TEST_CASE("parameters: today's presets match their model cards (head_dim, GeGLU, squared ReLU, BERT)") {
+  struct Card {
+    const char* name;
+    double total, active, tolerance;  // published figures (0: none published), relative tolerance of their rounding
+  };
+  // Qwen3-8B 8.2B (36 * 192,946,176 + 2*151936*4096 + 4096 = 8,190,726,144); Qwen3-235B-A22B 235B / 22B
+  // (235,093,610,496 / 22,190,739,456); Mixtral 8x22B 141B / 39B (140,620,634,112 / 39,152,031,744); Grok-1 314B
+  // (315,684,034,560: tied output, GeGLU experts); Nemotron-4 15.7B = 3.2B + 12.5B (15,628,775,424); Nemotron-4
+  // 340B = 9.4B + 331.6B (341,029,195,776); BERT-large 336M (HF card; the paper's "340M"; 335,174,458 with the MLM
+  // head) and BERT-base 110M (109,514,298).
+  for (const Card c : {Card{"qwen3-8b", 8.2e9, 0, 0.01}, Card{"qwen3-235b-a22b", 235e9, 22e9, 0.01},
+                       Card{"mixtral-8x22b", 141e9, 39e9, 0.01}, Card{"grok-1", 314e9, 0, 0.01},
+                       Card{"nemotron4-15b", 15.7e9, 0, 0.01}, Card{"nemotron4-340b", 340e9, 0, 0.01},
+                       Card{"bert-large", 336e6, 0, 0.01}, Card{"bert-base", 110e6, 0, 0.01}}) {
+    CAPTURE(c.name);
+    const ModelSpec m = load_model(c.name);
+    CHECK(std::abs(rel(double(total_parameters(m)), c.total)) < c.tolerance);
+    if (c.active > 0) CHECK(std::abs(rel(double(active_parameters(m)), c.active)) < c.tolerance);
+  }
+  CHECK(total_parameters(load_model("qwen3-8b")) == 8'190'726'144LL);
+  CHECK(total_parameters(load_model("bert-large")) == 335'174'458LL);
+  // Nemotron-4's reports split embedding and non-embedding parameters: 12.5B + 3.2B (15B), 331.6B + 9.4B (340B).
+  const ModelSpec n15 = load_model("nemotron4-15b"), n340 = load_model("nemotron4-340b");
+  CHECK(std::abs(rel(double(n15.num_layers * layer_parameters(n15)), 12.5e9)) < 0.01);  // 12,483,035,136
+  CHECK(std::abs(rel(double(embedding_parameters(n15) + lm_head_parameters(n15)), 3.2e9)) < 0.02);  // 3.146e9
+  CHECK(std::abs(rel(double(n340.num_layers * layer_parameters(n340)), 331.6e9)) < 0.001);          // 331.59e9
+  CHECK(std::abs(rel(double(embedding_parameters(n340) + lm_head_parameters(n340)), 9.4e9)) < 0.01);  // 9.437e9
+}
+
+TEST_CASE("parameters: BERT-base by hand (token + position + token-type embeddings, post-LN, MLM head)") {
+  const ModelSpec m = load_model("bert-base");
+  // Embeddings (30522 + 512 + 2) * 768 = 23,835,648; layer 4*(768^2 + 768) + 2*768*3072 + 3072 + 768 + 2*2*768
+  // = 7,087,872; MLM head dense 768^2 + 768, LayerNorm 2*768, decoder bias 30522 (decoder tied) = 622,650;
+  // the embedding LayerNorm 2*768 in the place of a decoder's final norm.
+  CHECK(embedding_parameters(m) == 23'835'648LL);
+  CHECK(layer_parameters(m) == 7'087'872LL);
+  CHECK(lm_head_parameters(m) == 622'650LL);
+  CHECK(total_parameters(m) == 23'835'648LL + 12 * 7'087'872LL + 622'650LL + 2 * 768);
+}
+
 TEST_CASE("Narayanan Eq. 3 for GPT-3 175B, B = 1536, s = 2048") {
   const ModelSpec m = load_model("gpt3-175b");
   const double B = 1536, s = 2048, l = 96, h = 12288, V = 51200;
@@ -54,7 +111,7 @@ TEST_CASE("Narayanan Eq. 3 for GPT-3 175B, B = 1536, s = 2048") {
 
 TEST_CASE("model_step_flops equals Eq. 3 for every GPT preset") {
   for (const auto& m : model_presets()) {
-    if (m.mlp != MlpKind::gelu) continue;
+    if (m.mlp != MlpKind::gelu || m.encoder) continue;  // Eq. 3 has no MLM transform
     CAPTURE(m.name);
     CHECK(model_step_flops(m, 512, m.seq_length).value() ==
           doctest::Approx(megatron_step_flops(m, 512, m.seq_length, false).value()).epsilon(1e-12));

@@ -41,7 +41,7 @@ const std::string kBase =
 
 TEST_CASE("every preset loads by name and cites a source") {
   const auto presets = model_presets();
-  CHECK(presets.size() == 21);
+  CHECK(presets.size() == 30);
   for (const char* name : {"gpt-1.7b", "gpt-3.6b", "gpt-7.5b", "gpt-18.4b", "gpt-39.1b", "gpt-76.1b", "gpt-145.6b",
                            "gpt-310.1b", "gpt-529.6b", "gpt-1t", "gpt3-175b", "megatron-22b", "megatron-530b",
                            "megatron-1t", "llama2-7b", "llama2-13b", "llama2-70b", "llama3-8b", "llama3-70b",
@@ -117,7 +117,7 @@ TEST_CASE("bad model input names the file and the field") {
         "m.yaml: num_key_value_heads: expected a divisor of num_attention_heads (4), got 3");
   CHECK(message_of("num_hidden_layers: 2\nhidden_size: 66\nnum_attention_heads: 4\nvocab_size: 100\n"
                    "seq_length: 32\n") ==
-        "m.yaml: hidden_size: expected a multiple of num_attention_heads (4), got 66");
+        "m.yaml: hidden_size: expected a multiple of num_attention_heads (4) or a head_dim, got 66");
   CHECK(message_of(kBase + "hidden_act: tanh\n").starts_with("m.yaml: hidden_act: expected one of gelu"));
   CHECK(message_of(kBase + "num_local_experts: 2\nnum_experts_per_tok: 3\n") ==
         "m.yaml: num_experts_per_tok: expected at most num_local_experts (2), got 3");
