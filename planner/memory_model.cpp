@@ -53,20 +53,20 @@ struct MemoryInputs {
 
 MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   const std::int64_t p = plan.pp, v = plan.vpp, m = plan.micro_batches();
-  const double dp_shard = static_cast<double>(plan.dp * plan.cp);
-  double params = 0;
+  double params = 0, experts = 0;
   std::int64_t layers_in_flight = 0;  // layer activations of the micro-batch chunks held at the peak
   for (std::int64_t c = 0; c < v; ++c) {
     params += in.parameters(c * p + s);
+    experts += in.parameters.experts(c * p + s);
     layers_in_flight += peak_in_flight_of_chunk(plan.schedule, p, v, m, s, c) * in.split.layers(c * p + s);
   }
   MemoryUse u;
   u.capacity = in.capacity;
   u.usable = in.usable;
   u.stage = s;
-  u.weights = Bytes(params * in.bytes.weight / (plan.zero >= 3 ? dp_shard : 1.0));
-  u.gradients = Bytes(params * in.bytes.gradient / (plan.zero >= 2 ? dp_shard : 1.0));
-  u.optimizer = Bytes(params * in.bytes.optimizer / (plan.zero >= 1 ? dp_shard : 1.0));
+  u.weights = Bytes(sharded_parameters(plan, 3, params, experts) * in.bytes.weight);
+  u.gradients = Bytes(sharded_parameters(plan, 2, params, experts) * in.bytes.gradient);
+  u.optimizer = Bytes(sharded_parameters(plan, 1, params, experts) * in.bytes.optimizer);
   const auto chunks = static_cast<double>(peak_in_flight_chunks(plan.schedule, p, v, m, s));
   u.activations = in.per_layer * static_cast<double>(layers_in_flight) + in.rebuilt;
   // The embedding's and LM head's activations live for as long as the first/last chunk's micro-batches.
