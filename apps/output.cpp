@@ -82,6 +82,7 @@ json plan_to_json(const planner::Plan& p) {
       case planner::FieldType::integer: j[key] = code; break;
       case planner::FieldType::boolean: j[key] = code != 0; break;
       case planner::FieldType::choice: j[key] = planner::field_value_text(f, code); break;
+      case planner::FieldType::number: j[key] = static_cast<double>(code) / planner::kNumberScale; break;
     }
   }
   return j;

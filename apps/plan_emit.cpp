@@ -37,7 +37,14 @@ std::string megatron_arguments(const planner::Plan& p, const models::ModelSpec& 
   if (p.vpp > 1 && planner::split_keys_given(p)) a += fmt::format(" --num-virtual-stages-per-pipeline-rank {}", p.vpp);
   else if (p.vpp > 1)
     a += fmt::format(" --num-layers-per-virtual-pipeline-stage {}", model.num_layers / (p.pp * p.vpp));
-  if (model.is_moe()) a += fmt::format(" --expert-model-parallel-size {}", p.ep);
+  if (model.is_moe()) {
+    a += fmt::format(" --expert-model-parallel-size {} --expert-tensor-parallel-size {}", p.ep, p.expert_tp());
+    a += fmt::format(" --moe-token-dispatcher-type {}",
+                     planner::kMoeDispatcherNames[static_cast<std::size_t>(p.moe_token_dispatcher)]);
+    if (p.moe_grouped_gemm) a += " --moe-grouped-gemm";
+    if (p.moe_expert_capacity_factor > 0) a += fmt::format(" --moe-expert-capacity-factor {:g}", p.moe_expert_capacity_factor);
+    if (p.moe_pad_expert_input_to_capacity) a += " --moe-pad-expert-input-to-capacity";
+  }
   // Megatron has no ZeRO-2 (planner/framework.hpp); its distributed optimizer shards the optimizer states. ZeRO-3 is
   // Megatron-FSDP sharding optimizer states, gradients and parameters (core_v0.15.0 arguments.py).
   if (p.zero == 3) a += " --use-megatron-fsdp --data-parallel-sharding-strategy optim_grads_params";

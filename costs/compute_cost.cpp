@@ -121,9 +121,14 @@ OperatorTime ComputeCost::gemm_op_time(const models::Operator& op) const {
   const GemmRate& rate = op.quantizable ? rate_ : bf16_rate_;
   // Backward = data gradient (m x k, reduce over n) + weight gradient (k x n, reduce over m); each moves about
   // the bytes of the forward.
-  const core::Bytes half = op.backward_bytes * 0.5;
-  OperatorTime t{gemm_time(rate, op.m, op.n, op.k, op.batch, op.forward_bytes),
-                 gemm_time(rate, op.m, op.k, op.n, op.batch, half) + gemm_time(rate, op.k, op.n, op.m, op.batch, half)};
+  // Experts run one by one (no grouped GEMM): `launches` kernels of batch/launches each, every one paying its
+  // launch and its own tile waves.
+  const std::int64_t launches = std::max<std::int64_t>(1, op.launches);
+  const std::int64_t batch = std::max<std::int64_t>(1, op.batch / launches);
+  const double n = static_cast<double>(launches);
+  const core::Bytes half = op.backward_bytes * (0.5 / n);
+  OperatorTime t{gemm_time(rate, op.m, op.n, op.k, batch, op.forward_bytes / n) * n,
+                 (gemm_time(rate, op.m, op.k, op.n, batch, half) + gemm_time(rate, op.k, op.n, op.m, batch, half)) * n};
   if (op.row_parallel && kernels_.tp_overlap_sms > 0 && kernels_.tp_overlap_sms < gpu_.sm_count)
     t.forward = t.forward * (static_cast<double>(gpu_.sm_count) /
                              static_cast<double>(gpu_.sm_count - kernels_.tp_overlap_sms));

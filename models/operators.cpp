@@ -1,6 +1,7 @@
 #include "models/operators.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace hpsim::models {
 namespace {
@@ -205,31 +206,26 @@ struct MlpNames {
 constexpr MlpNames kMlp{"mlp_up", "mlp_act", "mlp_down"};
 constexpr MlpNames kSharedExperts{"shared_up", "shared_act", "shared_down"};
 
-/// MLP of inner size `ffn` (dense, this GPU's experts with `tokens` routed rows, or the shared experts): up (2-matrix:
-/// n = ffn/t; gated: gate and up fused, n = 2 ffn/t), activation, down. `input_bytes` is what the up GEMM keeps of
-/// its input.
-void append_mlp(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d, std::int64_t tokens,
-                std::int64_t local_experts, double input_bytes, std::int64_t ffn, const MlpNames& names = kMlp) {
-  const std::int64_t f = ceil_div(ffn, d.t);
-  // Grouped GEMM over the local experts: tokens are balanced, the weights of every local expert are read.
-  auto weights_extra = [&](Operator& op) {
-    const double extra = d.e * double(local_experts - 1) * double(op.k) * double(op.n);
-    op.forward_bytes += core::Bytes(extra);
-    op.backward_bytes += core::Bytes(2.0 * extra);
-  };
-  Operator up = gemm(names.up, OpKind::gemm, tokens, m.gated_mlp() ? 2 * f : f, d.h, 1, d.e);
+/// MLP (dense, the shared experts, or this GPU's routed experts): up (2-matrix: n = f; gated: gate and up fused,
+/// n = 2f), activation, down, each a GEMM of `rows` rows per expert over `experts` experts (a grouped GEMM: one
+/// kernel, every expert's weights read; `launches` = experts when they run one by one). `f` is this rank's share of
+/// the MLP columns and `input_bytes` what the up GEMM keeps of its input.
+void append_mlp(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d, std::int64_t rows,
+                std::int64_t experts, std::int64_t f, double input_bytes, std::int64_t launches,
+                const MlpNames& names = kMlp) {
+  Operator up = gemm(names.up, OpKind::gemm, rows, m.gated_mlp() ? 2 * f : f, d.h, experts, d.e);
   up.quantizable = true;
-  weights_extra(up);
+  up.launches = launches;
   up.activation_bytes = core::Bytes(input_bytes * d.saved_input);
   ops.push_back(up);
 
-  ops.push_back(mlp_activation(names.act, m, d, tokens, f));
+  ops.push_back(mlp_activation(names.act, m, d, rows * experts, f));
 
-  const double y = d.e * double(tokens) * double(f);
-  Operator down = gemm(names.down, OpKind::gemm, tokens, d.h, f, 1, d.e);
+  const double y = d.e * double(rows) * double(experts) * double(f);
+  Operator down = gemm(names.down, OpKind::gemm, rows, d.h, f, experts, d.e);
   down.quantizable = true;
   down.row_parallel = true;
-  weights_extra(down);
+  down.launches = launches;
   down.activation_bytes = core::Bytes(y * d.saved_input);  // its input
   ops.push_back(down);
 }
@@ -238,8 +234,50 @@ void append_mlp(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d, s
 /// dense MLP (Megatron-LM's SharedExpertMLP), keeping its input (the post-attention norm's output) as a dense one does.
 void append_shared_experts(std::vector<Operator>& ops, const ModelSpec& m, const Dims& d) {
   if (m.shared_experts == 0) return;
-  append_mlp(ops, m, d, d.tokens, 1, d.e * double(d.sp_tokens) * double(d.h), m.shared_ffn_hidden_size(),
-             kSharedExperts);
+  append_mlp(ops, m, d, d.tokens, 1, ceil_div(m.shared_ffn_hidden_size(), d.t), d.e * double(d.sp_tokens) * double(d.h),
+             1, kSharedExperts);
+}
+
+/// The routed experts of an MoE layer, as Megatron-Core runs them (megatron/core/transformer/moe: router, token
+/// dispatcher, grouped MLP). Each rank routes its 1/tp of the tokens (the sequence-parallel shard: Megatron-Core
+/// requires SP when tp and ep are both > 1), top_k copies of each; the copies cross to their experts (all-to-all,
+/// then an all-gather over the experts' TP group; step_costs.cpp costs that traffic) and come back.
+void append_moe(std::vector<Operator>& ops, const ModelSpec& m, const ShardShape& sh, const Dims& d) {
+  // The router scores the sequence-parallel shard; keeps its routing probabilities.
+  Operator router = gemm("router", OpKind::gemm, d.sp_tokens, m.num_experts, d.h, 1, d.e);
+  router.activation_bytes = core::Bytes(d.e * double(router.m) * double(router.n));
+  ops.push_back(router);
+
+  const std::int64_t etp = sh.etp > 0 ? sh.etp : d.t;
+  const std::int64_t local_experts = ceil_div(m.num_experts, std::max<std::int64_t>(1, sh.ep));
+  const std::int64_t source = ceil_div(d.tokens, d.t);                 // tokens this rank routes
+  const double sent = double(source) * double(m.experts_per_token);   // routed copies it permutes and sends
+  // Balanced routing: the tokens of the tp*cp*dp ranks of a stage, top_k copies each, over num_experts experts held
+  // by expert-dp replicas of etp ranks: per rank tokens*top_k*etp/tp rows, split over its local experts. The most
+  // loaded rank (capacity-bounded, or padded to capacity) decides.
+  const double balanced = double(d.tokens) * double(m.experts_per_token) * double(etp) /
+                          (double(d.t) * double(local_experts));
+  const auto rows = static_cast<std::int64_t>(std::ceil(balanced * sh.moe_load - 1e-9));
+  const double received = double(rows) * double(local_experts);
+  const double h = double(d.h);
+  // Permutation gathers the routed copies (read the tokens, write the copies) with their probabilities and row
+  // indices (fp32 and int32 per copy); unpermutation scatters the expert outputs back, weighted by the
+  // probabilities. Backward: the same traffic the other way, plus the kept expert outputs for the probabilities'
+  // gradient, which unpermutation keeps (Megatron's unpermute multiplies by probs; autograd saves its input).
+  const double index = 8.0 * sent;
+  ops.push_back(elementwise("moe_permute", d.e * h * (double(source) + sent) + index,
+                            d.e * h * (double(source) + sent) + index, 4.0 * sent, 0.0, 0.0));
+  ops.push_back(elementwise("moe_unpermute", d.e * h * (double(source) + sent) + index,
+                            d.e * h * (double(source) + 2.0 * sent) + index, d.e * h * sent,
+                            2.0 * h * sent, 3.0 * h * sent));
+  if (local_experts > 1) {
+    // Received copies sorted by local expert before the experts and back after them (sort_chunks_by_idxs).
+    const double moved = 4.0 * d.e * h * received;
+    ops.push_back(elementwise("moe_sort", moved, moved, 0.0, 0.0, 0.0));
+  }
+  // Each expert's columns split etp ways; the expert input (received copies) is kept whole.
+  append_mlp(ops, m, d, rows, local_experts, ceil_div(m.expert_ffn_hidden_size(), etp), d.e * received * h,
+             sh.grouped_gemm ? 1 : local_experts);
 }
 
 /// Q, K, V projections of standard attention (rotary positions applied to Q and K).
@@ -325,18 +363,10 @@ std::vector<Operator> lower_layer(const ModelSpec& m, const ShardShape& sh, Laye
   ops.push_back(norm("post_attn_norm", m, d, d.sp_tokens));
 
   if (m.is_moe() && kind == LayerKind::usual) {
-    // The router scores the sequence-parallel shard; keeps its routing probabilities.
-    Operator router = gemm("router", OpKind::gemm, d.sp_tokens, m.num_experts, d.h, 1, d.e);
-    router.activation_bytes = core::Bytes(d.e * double(router.m) * double(router.n));
-    ops.push_back(router);
-    // Balanced routing: each GPU receives b*s_local*top_k token rows for its num_experts/ep experts, each
-    // expert's matrices split tp ways. The expert input (permuted tokens) is kept whole.
-    const std::int64_t routed = d.tokens * m.experts_per_token;
-    const std::int64_t local_experts = ceil_div(m.num_experts, std::max<std::int64_t>(1, sh.ep));
-    append_mlp(ops, m, d, routed, local_experts, d.e * double(routed) * double(d.h), m.expert_ffn_hidden_size());
+    append_moe(ops, m, sh, d);
     append_shared_experts(ops, m, d);
   } else {
-    append_mlp(ops, m, d, d.tokens, 1, sp_input, m.ffn_hidden_size);
+    append_mlp(ops, m, d, d.tokens, 1, ceil_div(m.ffn_hidden_size, d.t), sp_input, 1);
   }
   ops.push_back(residual("mlp_residual", m, d));
   return ops;

@@ -74,6 +74,7 @@ struct Operator {
   std::string_view name;  ///< static name: "qkv", "attn_scores", "softmax", "mlp_up", ...
   OpKind kind = OpKind::elementwise;
   std::int64_t m = 0, n = 0, k = 0, batch = 1;  ///< forward GEMM shape (0 for elementwise)
+  std::int64_t launches = 1;    ///< kernels the batch is run in (experts one by one: batch); each pays its launch
   core::Flops forward_flops;    ///< 2*m*n*k*batch for GEMMs; elementwise ops count 0 (no tensor-core work)
   core::Flops backward_flops;   ///< data + weight gradients: 2x forward for GEMMs
   core::Flops forward_vector_flops;   ///< elementwise ops: FP32 vector arithmetic (figures in vector_flops)
@@ -111,6 +112,9 @@ struct ShardShape {
   std::int64_t tp = 1;            ///< tensor parallel: heads, MLP columns and vocabulary split tp ways
   std::int64_t cp = 1;            ///< context parallel: each rank holds seq_length / cp tokens
   std::int64_t ep = 1;            ///< expert parallel: each rank holds num_experts / ep experts
+  std::int64_t etp = 0;           ///< the experts' tensor parallel size (0: tp): each expert's columns split etp ways
+  double moe_load = 1;            ///< the most loaded rank's expert tokens over the balanced share
+  bool grouped_gemm = true;       ///< a rank's experts in one grouped GEMM; false: one GEMM per expert
   bool sp = false;                ///< sequence parallel: norms/dropouts/residuals split tp ways along the sequence
   std::int64_t micro_batch = 1;   ///< sequences per micro-batch
   std::int64_t seq_length = 0;    ///< full sequence length (before cp)

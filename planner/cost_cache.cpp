@@ -1,6 +1,7 @@
 #include "planner/cost_cache.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 
@@ -77,6 +78,9 @@ models::ShardShape shard_of(const Plan& plan) {
   shard.tp = plan.tp;
   shard.cp = plan.cp;
   shard.ep = plan.ep;
+  shard.etp = plan.expert_tp();
+  shard.moe_load = plan.moe_load_factor();
+  shard.grouped_gemm = plan.moe_grouped_gemm;
   shard.sp = plan.sp;
   shard.micro_batch = plan.micro_batch_size;
   shard.seq_length = plan.seq_length;
@@ -105,7 +109,8 @@ OpsCost CostCache::ops(OpsPart part, const Plan& plan) {
                    plan.seq_length, plan.flash_attention, static_cast<int>(plan.precision),
                    static_cast<int>(plan.fp8_recipe), static_cast<int>(plan.attention_backend),
                    plan.tp_comm_overlap, static_cast<int>(plan.execution),
-                   part == OpsPart::layer || part == OpsPart::dense_layer ? static_cast<int>(plan.recompute) : 0};
+                   part == OpsPart::layer || part == OpsPart::dense_layer ? static_cast<int>(plan.recompute) : 0, plan.expert_tp(),
+                   std::llround(plan.moe_load_factor() * 1000.0), plan.moe_grouped_gemm};
   {
     std::lock_guard lock(mutex_);
     if (auto it = ops_.find(key); it != ops_.end()) return it->second;
@@ -127,8 +132,10 @@ OpsCost CostCache::ops(OpsPart part, const Plan& plan) {
 }
 
 CollectiveChoice CostCache::collective(Collective op, Communicator comm, const Plan& plan, std::int64_t stage) {
+  const bool expert = comm == Communicator::ep || comm == Communicator::expert_tp ||
+                      comm == Communicator::expert_tp_ep || comm == Communicator::expert_dp;
   const CommKey key{static_cast<int>(op), static_cast<int>(comm), plan.tp, plan.cp, plan.dp, plan.pp,
-                    comm == Communicator::ep ? plan.ep : 1, comm == Communicator::pp_boundary ? stage : 0};
+                    comm == Communicator::pp_boundary ? stage : 0, expert ? plan.ep : 1, expert ? plan.expert_tp() : 0};
   {
     std::lock_guard lock(mutex_);
     if (auto it = comms_.find(key); it != comms_.end()) return it->second;
@@ -138,6 +145,9 @@ CollectiveChoice CostCache::collective(Collective op, Communicator comm, const P
   switch (comm) {
     case Communicator::tp: groups = layout.tp_groups(); break;
     case Communicator::ep: groups = layout.ep_groups(); break;
+    case Communicator::expert_tp: groups = layout.etp_groups(); break;
+    case Communicator::expert_tp_ep: groups = layout.tp_ep_groups(); break;
+    case Communicator::expert_dp: groups = layout.expert_dp_groups(); break;
     case Communicator::dp: groups = layout.dp_groups(); break;
     case Communicator::pp_boundary: groups = layout.pp_pairs(stage); break;
     case Communicator::cp_ring:
@@ -169,8 +179,8 @@ CollectiveChoice CostCache::choice_for(Collective op, const Groups& groups) {
 }
 
 CollectiveChoice CostCache::parameter_server(const Plan& plan) {
-  const CommKey key{-1, static_cast<int>(Communicator::dp), plan.tp, plan.cp, plan.dp, plan.pp, 1,
-                    plan.parameter_servers};
+  const CommKey key{-1, static_cast<int>(Communicator::dp), plan.tp, plan.cp, plan.dp, plan.pp,
+                    plan.parameter_servers, 1, 0};
   {
     std::lock_guard lock(mutex_);
     if (auto it = comms_.find(key); it != comms_.end()) return it->second;

@@ -65,7 +65,7 @@ struct KeyHash {
 /// with (first_k_dense_replace).
 enum class OpsPart { layer, embedding, lm_head, dense_layer };
 /// Communicators of a plan; each kind is costed with all its groups running at once.
-enum class Communicator { tp, cp_ring, ep, dp, pp_boundary, embedding_pair };
+enum class Communicator { tp, cp_ring, ep, dp, pp_boundary, embedding_pair, expert_tp, expert_tp_ep, expert_dp };
 
 class CostCache {
  public:
@@ -83,9 +83,9 @@ class CostCache {
 
  private:
   using OpsKey = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, bool, std::int64_t, std::int64_t, bool, int, int,
-                            int, bool, int, int>;
+                            int, bool, int, int, std::int64_t, std::int64_t, bool>;
   using CommKey = std::tuple<int, int, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                             std::int64_t>;
+                             std::int64_t, std::int64_t>;
   /// The choice for `op` over exactly `groups`, computed once per distinct set of groups.
   [[nodiscard]] CollectiveChoice choice_for(costs::Collective op, const Groups& groups);
 

@@ -63,8 +63,7 @@ struct MemoryInputs {
 
 MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   const std::int64_t p = plan.pp, v = plan.vpp, m = plan.micro_batches();
-  const double dp_shard = static_cast<double>(plan.dp * plan.cp);
-  double params = 0;
+  double params = 0, experts = 0;
   std::int64_t layers_in_flight = 0;  // layer activations of the micro-batch chunks held at the peak
   std::int64_t dense_in_flight = 0;   // of them, an MoE model's leading dense layers
   for (std::int64_t c = 0; c < v; ++c) {
@@ -73,20 +72,21 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
     const std::int64_t dense = in.split.layers_among_first(c * p + s, in.dense_layers);
     layers_in_flight += in_flight * (in.split.layers(c * p + s) - dense);
     dense_in_flight += in_flight * dense;
+    experts += in.parameters.experts(c * p + s);
   }
   MemoryUse u;
   u.capacity = in.capacity;
   u.usable = in.usable;
   u.stage = s;
   // Which states are sharded: ZeRO-1 the optimizer's (Megatron's distributed optimizer keeps full-size gradient
-  // buffers), ZeRO-2 the gradients too, ZeRO-3/FSDP the weights too.
-  // FSDP2's ZeRO-2 (SHARD_GRAD_OP) shards the resident weights as well and keeps the gathered 16-bit ones from the
-  // forward to the backward pass.
+  // buffers), ZeRO-2 the gradients too, ZeRO-3/FSDP the weights too; the routed experts' over the expert
+  // data-parallel ranks. FSDP2's ZeRO-2 (SHARD_GRAD_OP) shards the resident weights as well and keeps the gathered
+  // 16-bit ones from the forward to the backward pass.
   const bool fsdp_zero2 = plan.zero == 2 && in.bytes.gathered_weights_held;
-  u.weights = Bytes(params * in.bytes.resident_weight / (plan.zero >= 3 || fsdp_zero2 ? dp_shard : 1.0));
+  u.weights = Bytes(sharded_parameters(plan, fsdp_zero2 ? 2 : 3, params, experts) * in.bytes.resident_weight);
   if (fsdp_zero2) u.weights += Bytes(params * in.bytes.weight);
-  u.gradients = Bytes(params * in.bytes.gradient / (plan.zero >= 2 ? dp_shard : 1.0));
-  u.optimizer = Bytes(params * in.bytes.optimizer / (plan.zero >= 1 ? dp_shard : 1.0));
+  u.gradients = Bytes(sharded_parameters(plan, 2, params, experts) * in.bytes.gradient);
+  u.optimizer = Bytes(sharded_parameters(plan, 1, params, experts) * in.bytes.optimizer);
   const auto chunks = static_cast<double>(peak_in_flight_chunks(plan.schedule, p, v, m, s));
   u.activations = in.per_layer * static_cast<double>(layers_in_flight) + in.rebuilt;
   if (dense_in_flight > 0) u.activations += in.per_dense_layer * static_cast<double>(dense_in_flight);

@@ -1,5 +1,7 @@
 #include "planner/parameters.hpp"
 
+#include <algorithm>
+
 #include "models/formulas.hpp"
 
 namespace hpsim::planner {
@@ -40,7 +42,8 @@ ChunkParameters::ChunkParameters(const models::ModelSpec& m, const Plan& plan) :
     const double per_expert = (m.gated_mlp() ? 3.0 : 2.0) * static_cast<double>(m.hidden_size) *
                               static_cast<double>(m.expert_ffn_hidden_size());
     const double experts = per_expert * static_cast<double>(m.num_experts);
-    layer = (all - experts) / tp + experts / (tp * static_cast<double>(plan.ep));
+    expert_layer_ = experts / static_cast<double>(plan.expert_tp() * plan.ep);
+    layer = (all - experts) / tp + expert_layer_;
   }
   const std::int64_t stages = plan.pp * plan.vpp;
   last_stage_ = stages - 1;
@@ -52,6 +55,11 @@ ChunkParameters::ChunkParameters(const models::ModelSpec& m, const Plan& plan) :
   const bool tied_copy = m.tie_embeddings && plan.pp > 1;
   last_ = (static_cast<double>(models::lm_head_parameters(m)) +
            (tied_copy ? static_cast<double>(m.vocab_size * m.hidden_size) : 0.0)) / tp;
+}
+
+double zero_shard(const Plan& plan, std::int64_t min_stage, bool expert) {
+  if (plan.zero < min_stage) return 1.0;
+  return static_cast<double>(std::max<std::int64_t>(1, expert ? plan.expert_dp() : plan.dp * plan.cp));
 }
 
 double chunk_parameters(const models::ModelSpec& m, const Plan& plan, std::int64_t vs) {

@@ -28,8 +28,18 @@ struct ParameterBytes {
 };
 ParameterBytes parameter_bytes(topologies::Precision precision, Framework framework = Framework::megatron);
 
+/// Ranks one parameter is sharded over by ZeRO stage `min_stage` and up: dense ones over dp*cp, the routed experts'
+/// over the expert data-parallel ranks (Megatron-Core's expert_data_parallel_group); 1 below that stage.
+double zero_shard(const Plan& plan, std::int64_t min_stage, bool expert);
+
+/// `parameters` of which `experts` are routed experts' (which ZeRO shards over the expert data-parallel ranks), as
+/// held after ZeRO stage `min_stage`'s sharding.
+inline double sharded_parameters(const Plan& plan, std::int64_t min_stage, double parameters, double experts) {
+  return (parameters - experts) / zero_shard(plan, min_stage, false) + experts / zero_shard(plan, min_stage, true);
+}
+
 /// Parameters held by one rank of virtual stage `vs` (chunk * pp + stage): its layers (dense parts split tp ways,
-/// experts tp*ep ways), plus the vocab-parallel embedding on the first and the LM head on the last (a tied head
+/// experts etp*ep ways), plus the vocab-parallel embedding on the first and the LM head on the last (a tied head
 /// keeps its own copy of the embedding when pp > 1). `model` has the vocabulary padded for tp.
 double chunk_parameters(const models::ModelSpec& model, const Plan& plan, std::int64_t vs);
 
@@ -44,6 +54,10 @@ class ChunkParameters {
     return layer_ * static_cast<double>(layers - dense) + (dense > 0 ? dense_layer_ * static_cast<double>(dense) : 0.0) +
            (vs == 0 ? first_ : 0.0) + (vs == last_stage_ ? last_ : 0.0);
   }
+  /// The routed experts' share of operator(): sharded by ZeRO over the expert data-parallel ranks, not dp*cp.
+  [[nodiscard]] double experts(std::int64_t vs) const {
+    return expert_layer_ * static_cast<double>(split_.layers(vs) - split_.layers_among_first(vs, dense_layers_));
+  }
   /// The most parameters sharded data parallelism (ZeRO-3/FSDP) gathers at once: one layer, or the embedding or
   /// LM head it wraps as a unit of its own.
   [[nodiscard]] double largest_unit() const { return std::max({layer_, dense_layer_, first_, last_}); }
@@ -51,6 +65,7 @@ class ChunkParameters {
  private:
   PipelineSplit split_;
   double layer_ = 0, dense_layer_ = 0, first_ = 0, last_ = 0;  ///< per usual layer, per leading dense layer, ends
+  double expert_layer_ = 0;        ///< the routed experts' part of layer_
   std::int64_t dense_layers_ = 0;  ///< an MoE model's leading dense layers
   std::int64_t last_stage_ = 0;
 };

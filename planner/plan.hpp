@@ -1,5 +1,6 @@
 #pragma once
 /// A hybrid-parallel training plan (Megatron-LM's meaning of every field), as a value type.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -15,6 +16,11 @@ enum class Schedule { gpipe, one_f_one_b };
 
 /// The framework that will run a plan (planner/framework.hpp: what it can run, its defaults, its memory accounting).
 enum class Framework { megatron, deepspeed, fsdp };
+/// How routed tokens reach their experts (Megatron-Core's --moe-token-dispatcher-type): an all-to-all over the
+/// expert-parallel group (then an all-gather over the expert tensor-parallel group), or an all-gather of every token
+/// over the expert-parallel x expert tensor-parallel group (and a reduce-scatter back).
+enum class MoeDispatcher { alltoall, allgather };
+inline constexpr std::string_view kMoeDispatcherNames[] = {"alltoall", "allgather"};
 
 /// Every field of CONTRACT.md's plan table. dp == 0 means "derive from the GPU count".
 struct Plan {
@@ -46,6 +52,25 @@ struct Plan {
   costs::AttentionKernel attention_backend = costs::AttentionKernel::cudnn;  ///< which fused attention kernel runs
   costs::Execution execution = costs::Execution::fused;  ///< how the framework runs the operators
   Framework framework = Framework::megatron;  ///< who runs it: limits the plans, sets defaults and memory accounting
+  /// MoE (Megatron-Core's arguments). The experts' tensor-parallel size (0: tp, as Megatron's default).
+  std::int64_t expert_tensor_parallel_size = 0;
+  /// Tokens an expert takes, over the balanced share (0: dropless; Megatron --moe-expert-capacity-factor).
+  double moe_expert_capacity_factor = 0;
+  bool moe_pad_expert_input_to_capacity = false;  ///< every expert runs a full capacity (padding the rest)
+  bool moe_grouped_gemm = true;                   ///< one grouped kernel for the local experts; false: one per expert
+  MoeDispatcher moe_token_dispatcher = MoeDispatcher::alltoall;
+  /// What-if: the most loaded expert's tokens over the mean (routing imbalance); the slowest rank decides.
+  double moe_load_imbalance = 1;
+
+  [[nodiscard]] std::int64_t expert_tp() const { return expert_tensor_parallel_size > 0 ? expert_tensor_parallel_size : tp; }
+  /// Ranks holding the same expert shard: the expert data-parallel size (Megatron's expert_data_parallel_size).
+  [[nodiscard]] std::int64_t expert_dp() const { return tp * cp * dp / (expert_tp() * ep); }
+  /// The most loaded rank's expert tokens over the balanced share: the capacity bounds it (and padding fills it).
+  [[nodiscard]] double moe_load_factor() const {
+    if (moe_expert_capacity_factor <= 0) return moe_load_imbalance;
+    return moe_pad_expert_input_to_capacity ? moe_expert_capacity_factor
+                                            : std::min(moe_load_imbalance, moe_expert_capacity_factor);
+  }
 
   [[nodiscard]] std::int64_t gpus() const { return tp * pp * dp * cp; }
   [[nodiscard]] std::int64_t micro_batches() const { return global_batch_size / (micro_batch_size * dp); }
@@ -65,7 +90,7 @@ Plan plan_from_fields(const core::Fields& fields);
 /// The rules a plan must keep (Megatron-LM's divisibility and schedule constraints).
 enum class Rule {
   ok, missing_batch, gpus_by_model_parallel, too_many_gpus, heads_by_tp, kv_heads_by_tp, layers_by_pp_vpp,
-  batch_by_mbs_dp, seq_by_cp, ep_needs_moe, experts_by_ep, ep_by_dp_cp, vpp_needs_pp, gpipe_interleaved,
+  batch_by_mbs_dp, seq_by_cp, ep_needs_moe, experts_by_ep, expert_grid_by_gpus, vpp_needs_pp, gpipe_interleaved,
   micro_batches_by_pp, too_many_servers, servers_with_zero, sp_seq_by_tp, split_keys_exclusive, split_needs_pp,
   split_stage_by_vpp, split_middle_layers, split_slots_by_pp_vpp, framework_zero, framework_interleaved,
   framework_cp, framework_zero_with_pp, framework_fp8_recipe

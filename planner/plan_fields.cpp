@@ -31,6 +31,23 @@ void set(Plan& p, std::int64_t v) {
 
 constexpr std::int64_t kMaxInt = std::numeric_limits<std::int32_t>::max();
 
+// A real-valued field as its code in thousandths, and back.
+template <auto member>
+std::int64_t get_number(const Plan& p) {
+  return std::llround(p.*member * kNumberScale);
+}
+template <auto member>
+void set_number(Plan& p, std::int64_t v) {
+  p.*member = static_cast<double>(v) / kNumberScale;
+}
+
+PlanField number(PlanKey id, std::string_view key, double min, double max, double def, std::string_view def_text,
+                 std::string_view help, std::int64_t (*get)(const Plan&), void (*set)(Plan&, std::int64_t)) {
+  PlanField f{id, key, {}, FieldType::number, {}, std::llround(min * kNumberScale), std::llround(max * kNumberScale),
+              std::llround(def * kNumberScale), false, def_text, false, {}, {}, help, get, set};
+  return f;
+}
+
 PlanField integer(PlanKey id, std::string_view key, std::int64_t min, std::int64_t def,
                   std::string_view def_text, bool searched, std::string_view help,
                   std::int64_t (*get)(const Plan&), void (*set)(Plan&, std::int64_t)) {
@@ -128,6 +145,28 @@ std::array<PlanField, kPlanKeyCount> make_table() {
              "plans to what it runs, sets the defaults of attention_backend, execution, fp8_recipe and the meaning "
              "of recompute selective, its memory accounting and --emit",
              &get<&Plan::framework>, &set<&Plan::framework>),
+      // MoE, as Megatron-Core names its arguments (megatron/training/arguments.py, _add_moe_args).
+      integer(K::expert_tensor_parallel_size, "expert_tensor_parallel_size", 0, 0, "tp", true,
+              "TP of the experts (MoE), when it differs from attention's (0: tp); expert_tensor_parallel_size*ep "
+              "must divide tp*cp*dp",
+              &get<&Plan::expert_tensor_parallel_size>, &set<&Plan::expert_tensor_parallel_size>),
+      number(K::moe_expert_capacity_factor, "moe_expert_capacity_factor", 0, 1000, 0, "0 (dropless)",
+             "MoE: tokens an expert takes over its balanced share; the rest are dropped (0: dropless)",
+             &get_number<&Plan::moe_expert_capacity_factor>, &set_number<&Plan::moe_expert_capacity_factor>),
+      boolean(K::moe_pad_expert_input_to_capacity, "moe_pad_expert_input_to_capacity", false, false,
+              "MoE with a capacity factor: every expert computes its full capacity (inputs padded)",
+              &get<&Plan::moe_pad_expert_input_to_capacity>, &set<&Plan::moe_pad_expert_input_to_capacity>),
+      boolean(K::moe_grouped_gemm, "moe_grouped_gemm", true, false,
+              "MoE: one grouped GEMM kernel for a rank's experts; false: one GEMM per expert",
+              &get<&Plan::moe_grouped_gemm>, &set<&Plan::moe_grouped_gemm>),
+      choice(K::moe_token_dispatcher, "moe_token_dispatcher", kMoeDispatcherNames, 0, false,
+             "MoE token dispatch: alltoall (over the expert-parallel group) or allgather (every token over the "
+             "expert-parallel x expert-TP group)",
+             &get<&Plan::moe_token_dispatcher>, &set<&Plan::moe_token_dispatcher>),
+      number(K::moe_load_imbalance, "moe_load_imbalance", 1, 1000, 1, "1",
+             "what-if: the most loaded expert's tokens over the mean (the slowest expert rank decides; a capacity "
+             "factor bounds it)",
+             &get_number<&Plan::moe_load_imbalance>, &set_number<&Plan::moe_load_imbalance>),
   };
   // Every flag is its key with dashes: micro_batch_size -> --micro-batch-size.
   static std::array<std::string, kPlanKeyCount> flags;
@@ -154,6 +193,7 @@ std::array<PlanField, kPlanKeyCount> make_table() {
       {K::flash_attention, "--use-flash-attn"},
       {K::account_for_embedding_in_pipeline_split, "--account-for-embedding-in-pipeline-split"},
       {K::account_for_loss_in_pipeline_split, "--account-for-loss-in-pipeline-split"}};
+  // The MoE keys are emitted by the emitter, for MoE models only.
   for (const auto& [k, flag] : megatron) at(k).megatron_flag = flag;
   for (std::size_t i = 0; i < t.size(); ++i)
     if (static_cast<std::size_t>(t[i].id) != i) throw std::logic_error("plan field table out of PlanKey order");
@@ -188,6 +228,9 @@ std::string field_expectation(const PlanField& f) {
     case FieldType::integer:
       if (f.max <= 3) return fmt::format("an integer from {} to {}", f.min, f.max);
       return f.min == 0 ? "a non-negative integer" : "a positive integer";
+    case FieldType::number:
+      return fmt::format("a number from {:g} to {:g}", static_cast<double>(f.min) / kNumberScale,
+                         static_cast<double>(f.max) / kNumberScale);
   }
   return "a value";
 }
@@ -211,6 +254,15 @@ std::int64_t parse_field_value(const PlanField& f, std::string_view text, const 
     if (v < f.min || v > f.max) fail();
     return v;
   }
+  if (f.type == FieldType::number) {
+    const char* const end = text.data() + text.size();
+    double d = 0;
+    const auto [stop, ec] = std::from_chars(text.data(), end, d);
+    if (ec != std::errc() || stop != end || !std::isfinite(d)) fail();
+    const std::int64_t v = std::llround(d * kNumberScale);
+    if (v < f.min || v > f.max) fail();
+    return v;
+  }
   if (f.type == FieldType::boolean) {
     if (text == "true" || text == "on" || text == "1") return 1;
     if (text == "false" || text == "off" || text == "0") return 0;
@@ -226,6 +278,7 @@ std::int64_t parse_field_value(const PlanField& f, std::string_view text, const 
 
 std::string field_value_text(const PlanField& f, std::int64_t code) {
   if (f.type == FieldType::integer) return std::to_string(code);
+  if (f.type == FieldType::number) return fmt::format("{:g}", static_cast<double>(code) / kNumberScale);
   return std::string(f.choices[static_cast<std::size_t>(code)]);
 }
 
@@ -235,6 +288,7 @@ YAML::Node plan_to_node(const Plan& plan) {
     const std::string key(f.key);
     const std::int64_t code = f.get(plan);
     if (f.type == FieldType::integer) n[key] = code;
+    else if (f.type == FieldType::number) n[key] = static_cast<double>(code) / kNumberScale;
     else if (f.type == FieldType::boolean) n[key] = code != 0;
     else n[key] = field_value_text(f, code);
   }
@@ -245,6 +299,8 @@ std::string plan_summary_text(const Plan& p) {
   std::string s = fmt::format("tp {} pp {} dp {} cp {} ep {} vpp {} mbs {} recompute {} sp {} zero {}", p.tp, p.pp,
                               p.dp, p.cp, p.ep, p.vpp, p.micro_batch_size, to_string(p.recompute), p.sp ? "on" : "off",
                               p.zero);
+  if (p.expert_tensor_parallel_size > 0 && p.expert_tensor_parallel_size != p.tp)
+    s += fmt::format(" expert tp {}", p.expert_tensor_parallel_size);
   // An uneven split, when the plan has one: its keys say which.
   if (p.decoder_first_pipeline_num_layers > 0) s += fmt::format(" first-stage layers {}", p.decoder_first_pipeline_num_layers);
   if (p.decoder_last_pipeline_num_layers > 0) s += fmt::format(" last-stage layers {}", p.decoder_last_pipeline_num_layers);

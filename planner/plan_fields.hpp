@@ -20,21 +20,25 @@ enum class PlanKey {
   tp, pp, dp, cp, ep, vpp, sp, micro_batch_size, global_batch_size, seq_length, recompute, zero, precision, schedule,
   tp_comm_overlap, cp_comm_overlap, overlap_grad_reduce, overlap_param_gather, flash_attention, parameter_servers,
   decoder_first_pipeline_num_layers, decoder_last_pipeline_num_layers, account_for_embedding_in_pipeline_split,
-  account_for_loss_in_pipeline_split, fp8_recipe, attention_backend, execution, framework, count
+  account_for_loss_in_pipeline_split, fp8_recipe, attention_backend, execution, framework, expert_tensor_parallel_size,
+  moe_expert_capacity_factor, moe_pad_expert_input_to_capacity, moe_grouped_gemm, moe_token_dispatcher,
+  moe_load_imbalance, count
 };
 inline constexpr std::size_t kPlanKeyCount = static_cast<std::size_t>(PlanKey::count);
 
-enum class FieldType { integer, boolean, choice };
+/// number: a real value held as its thousandths (kNumberScale), so that every code stays an integer.
+enum class FieldType { integer, boolean, choice, number };
+inline constexpr double kNumberScale = 1000;
 
 /// One plan key. A value is held as an integer code: the number itself, 0/1 for a boolean, the index into
-/// `choices` for a choice.
+/// `choices` for a choice, thousandths for a number.
 struct PlanField {
   PlanKey id;
   std::string_view key;   ///< file and JSON key
   std::string_view flag;  ///< command-line flag of simulate, plan and run
   FieldType type;
   std::span<const std::string_view> choices;  ///< choice: the names, in code order
-  std::int64_t min = 0, max = std::numeric_limits<std::int32_t>::max();  ///< integer: the allowed range
+  std::int64_t min = 0, max = std::numeric_limits<std::int32_t>::max();  ///< integer, number: the allowed range
   std::int64_t default_code = 0;  ///< the value when the key is absent
   bool required = false;          ///< no default: a plan must give it
   std::string_view default_text;  ///< the default as documented ("1", "derived", "the model's")

@@ -55,7 +55,9 @@ Rule check_plan(Plan& p, const models::ModelSpec& model, const topologies::Clust
   if (p.seq_length % p.cp != 0) return Rule::seq_by_cp;
   if (p.ep > 1 && !model.is_moe()) return Rule::ep_needs_moe;
   if (model.is_moe() && model.num_experts % p.ep != 0) return Rule::experts_by_ep;
-  if ((p.dp * p.cp) % p.ep != 0) return Rule::ep_by_dp_cp;
+  // Megatron-Core lays the experts' grid (etp, ep, expert dp, pp) over the same ranks as attention's (tp, cp, dp,
+  // pp): initialize_model_parallel in megatron/core/parallel_state.py requires world % (etp * ep * pp) == 0.
+  if ((p.tp * p.cp * p.dp) % (p.expert_tp() * p.ep) != 0) return Rule::expert_grid_by_gpus;
   if (p.vpp > 1) {
     if (p.pp == 1) return Rule::vpp_needs_pp;
     if (p.schedule == Schedule::gpipe) return Rule::gpipe_interleaved;
@@ -82,7 +84,7 @@ std::string_view rule_name(Rule r) {
     case Rule::seq_by_cp: return "sequence not divisible by cp";
     case Rule::ep_needs_moe: return "expert parallelism without experts";
     case Rule::experts_by_ep: return "experts not divisible by ep";
-    case Rule::ep_by_dp_cp: return "dp*cp not divisible by ep";
+    case Rule::expert_grid_by_gpus: return "tp*cp*dp not divisible by expert tp*ep";
     case Rule::vpp_needs_pp: return "interleaving without a pipeline";
     case Rule::gpipe_interleaved: return "GPipe cannot interleave";
     case Rule::micro_batches_by_pp: return "micro-batches not a multiple of pp (interleaved)";
@@ -130,9 +132,9 @@ RuleBreach explain(Rule r, const Plan& p, const models::ModelSpec& model, const 
     case Rule::ep_needs_moe: return {"ep", "expert parallelism needs an MoE model (num_local_experts)"};
     case Rule::experts_by_ep:
       return {"ep", "must divide num_local_experts (" + str(model.num_experts) + "), got " + str(p.ep)};
-    case Rule::ep_by_dp_cp:
-      return {"ep", "must divide dp*cp = " + str(p.dp * p.cp) + " (experts are spread over data-parallel ranks), got " +
-                        str(p.ep)};
+    case Rule::expert_grid_by_gpus:
+      return {"ep", "times expert_tensor_parallel_size (" + str(p.expert_tp()) + ") must divide tp*cp*dp = " +
+                        str(p.tp * p.cp * p.dp) + " (the experts' grid spans the same ranks), got " + str(p.ep)};
     case Rule::vpp_needs_pp: return {"vpp", "interleaving (vpp > 1) needs pp > 1"};
     case Rule::gpipe_interleaved: return {"schedule", "gpipe has no interleaved form; use 1f1b with vpp > 1"};
     case Rule::micro_batches_by_pp:

@@ -1,8 +1,12 @@
 #include "planner/rank_layout.hpp"
 
+#include <algorithm>
+
 namespace hpsim::planner {
 
-RankLayout::RankLayout(const Plan& plan) : tp_(plan.tp), cp_(plan.cp), dp_(plan.dp), pp_(plan.pp), ep_(plan.ep) {}
+RankLayout::RankLayout(const Plan& plan)
+    : tp_(plan.tp), cp_(plan.cp), dp_(plan.dp), pp_(plan.pp), ep_(plan.ep), etp_(plan.expert_tp()),
+      edp_(std::max<std::int64_t>(1, plan.tp * plan.cp * plan.dp / (plan.expert_tp() * plan.ep))) {}
 
 RankCoord RankLayout::coord(std::int64_t r) const {
   RankCoord c;
@@ -44,10 +48,24 @@ Groups RankLayout::dp_groups() const {
 }
 
 Groups RankLayout::ep_groups() const {
-  const std::int64_t per_lane = dp_ * cp_ / ep_;
-  return collect(tp_ * pp_ * per_lane, [&](const RankCoord& c) {
-    const std::int64_t slot = (c.cp + cp_ * c.dp) / ep_;  // ep consecutive ranks of the dp*cp dimension
-    return c.tp + tp_ * (c.pp + pp_ * slot);
+  return collect(etp_ * edp_ * pp_, [&](const RankCoord& c) {
+    return expert_index(c, 1, etp_) + etp_ * (expert_index(c, etp_ * ep_, edp_) + edp_ * c.pp);
+  });
+}
+
+Groups RankLayout::etp_groups() const {
+  return collect(ep_ * edp_ * pp_, [&](const RankCoord& c) {
+    return expert_index(c, etp_, ep_) + ep_ * (expert_index(c, etp_ * ep_, edp_) + edp_ * c.pp);
+  });
+}
+
+Groups RankLayout::tp_ep_groups() const {
+  return collect(edp_ * pp_, [&](const RankCoord& c) { return expert_index(c, etp_ * ep_, edp_) + edp_ * c.pp; });
+}
+
+Groups RankLayout::expert_dp_groups() const {
+  return collect(etp_ * ep_ * pp_, [&](const RankCoord& c) {
+    return expert_index(c, 1, etp_) + etp_ * (expert_index(c, etp_, ep_) + ep_ * c.pp);
   });
 }
 

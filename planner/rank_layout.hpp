@@ -25,15 +25,25 @@ class RankLayout {
   [[nodiscard]] Groups cp_groups() const;
   /// Gradient reduction spans data and context parallel ranks (both hold the same weights).
   [[nodiscard]] Groups dp_groups() const;
-  /// Expert-parallel groups: ep consecutive ranks of the dp*cp dimension.
+  /// The experts' groups, as Megatron-Core forms them (parallel_state.py: a second grid over each stage's
+  /// tp*cp*dp ranks in the order expert tp, ep, expert dp): expert-parallel groups of ep ranks etp apart, expert
+  /// tensor-parallel groups of etp consecutive ranks, both together (the all-gather dispatcher's group), and the
+  /// expert data-parallel groups that reduce the experts' gradients.
   [[nodiscard]] Groups ep_groups() const;
+  [[nodiscard]] Groups etp_groups() const;
+  [[nodiscard]] Groups tp_ep_groups() const;
+  [[nodiscard]] Groups expert_dp_groups() const;
   /// Every (sender, receiver) pair between pipeline stage `stage` and the next one (wrapping to 0).
   [[nodiscard]] Groups pp_pairs(std::int64_t stage) const;
 
  private:
   /// `count` groups; each rank goes to group_of(its coordinates).
   [[nodiscard]] Groups collect(std::int64_t count, const std::function<std::int64_t(const RankCoord&)>& group_of) const;
-  std::int64_t tp_, cp_, dp_, pp_, ep_;
+  /// An expert grid coordinate (etp, ep or expert dp index) of a rank within its stage.
+  [[nodiscard]] std::int64_t expert_index(const RankCoord& c, std::int64_t stride, std::int64_t size) const {
+    return (c.tp + tp_ * (c.cp + cp_ * c.dp)) / stride % size;
+  }
+  std::int64_t tp_, cp_, dp_, pp_, ep_, etp_, edp_;
 };
 
 }  // namespace hpsim::planner

@@ -52,7 +52,7 @@ bool is_power_of_two(std::int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
 /// A tuple that orders plans for ties: smaller parallelism first, larger micro-batch, less recomputation.
 auto tie_key(const Plan& p) {
-  return std::make_tuple(p.tp, p.pp, p.cp, p.ep, p.vpp, -p.micro_batch_size, static_cast<int>(p.recompute), p.sp,
+  return std::make_tuple(p.tp, p.pp, p.cp, p.ep, p.expert_tp(), p.vpp, -p.micro_batch_size, static_cast<int>(p.recompute), p.sp,
                          p.zero, static_cast<int>(p.schedule), p.flash_attention, p.parameter_servers, p.dp);
 }
 
@@ -74,7 +74,7 @@ double step_time_lower_bound_s(const StepCosts& c, const Plan& plan) {
   const double m = static_cast<double>(plan.micro_batches());
   double best = 0, lead = 0, tail = 0;
   for (std::int64_t s = 0; s < p; ++s) {
-    double work = 0, params = 0;
+    double work = 0, params = 0, experts = 0;
     for (std::int64_t k = 0; k < v; ++k) {
       const std::int64_t vs = k * p + s;
       const auto& ch = c.chunks[static_cast<std::size_t>(vs)];
@@ -82,8 +82,9 @@ double step_time_lower_bound_s(const StepCosts& c, const Plan& plan) {
       if (vs + 1 < stages) work += c.pp_send[static_cast<std::size_t>(s)].value();
       if (vs > 0) work += c.pp_send[static_cast<std::size_t>((s + p - 1) % p)].value();
       params += ch.parameters;
+      experts += ch.expert_parameters;
     }
-    const double optimizer = optimizer_step_time(c, plan, params).value();
+    const double optimizer = optimizer_step_time(c, plan, params, experts).value();
     best = std::max(best, lead + m * work + tail + optimizer);
     const auto& first = c.chunks[static_cast<std::size_t>(s)];  // chunk 0 of this stage
     lead += (first.forward + first.forward_tp + first.forward_cp + first.forward_ep).value();
@@ -182,8 +183,12 @@ class CandidateEnumerator {
     const auto vpp_natural = vpp_values(p.pp);
     const auto mbs_natural = dp > 0 && p.global_batch_size % dp == 0 ? divisors(p.global_batch_size / dp)
                                                                      : std::vector<std::int64_t>{1};
+    // Experts' TP: attention's (0) or none (1, Megatron-MoE-ModelZoo's choice for large experts): the two ends keep
+    // the search small; the flag pins any other.
+    const auto etp_natural = model_.is_moe() && p.tp > 1 ? std::vector<std::int64_t>{0, 1} : std::vector<std::int64_t>{0};
     const bool zero_pinned = space_.axis(PlanKey::zero).pinned();
     for (const auto ep : values(PlanKey::ep, ep_natural))
+     for (const auto etp : values(PlanKey::expert_tensor_parallel_size, etp_natural))
       for (const auto vpp : values(PlanKey::vpp, vpp_natural))
         for (const auto mbs : values(PlanKey::micro_batch_size, mbs_natural))
           for (const auto recompute : recompute_)
@@ -194,7 +199,7 @@ class CandidateEnumerator {
                 for (const auto schedule : schedule_)
                   for (const auto flash : flash_)
                     for (const auto servers : servers_) {
-                      p.ep = ep, p.vpp = vpp, p.micro_batch_size = mbs, p.zero = zero;
+                      p.ep = ep, p.expert_tensor_parallel_size = etp, p.vpp = vpp, p.micro_batch_size = mbs, p.zero = zero;
                       p.recompute = static_cast<models::Recompute>(recompute);
                       p.sp = sp != 0;
                       p.schedule = static_cast<Schedule>(schedule);

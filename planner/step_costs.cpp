@@ -30,9 +30,9 @@ StepCosts compute_step_costs(const Scenario& scenario, const Plan& plan) {
   return compute_step_costs(cache, plan);
 }
 
-core::Seconds optimizer_step_time(const StepCosts& costs, const Plan& plan, double parameters) {
-  const double shard = plan.zero >= 1 ? static_cast<double>(plan.dp * plan.cp) : 1.0;
-  return core::Bytes(parameters / shard * costs.bytes.optimizer_traffic) / costs.memory_bandwidth +
+core::Seconds optimizer_step_time(const StepCosts& costs, const Plan& plan, double parameters, double experts) {
+  return core::Bytes(sharded_parameters(plan, 1, parameters, experts) * costs.bytes.optimizer_traffic) /
+             costs.memory_bandwidth +
          costs.kernel_overhead;
 }
 
@@ -52,6 +52,39 @@ struct LayerComm {
   }
 };
 
+/// The token dispatcher's traffic of one MoE layer per micro-batch, each way (dispatch before the experts, combine
+/// after; the backward pass runs both again), as Megatron-Core's dispatchers move it
+/// (megatron/core/transformer/moe/token_dispatcher.py). Each rank routes its 1/tp of the tokens (the
+/// sequence-parallel shard), top_k copies each; the most loaded rank (moe_load_factor) decides.
+/// - alltoall: the copies cross the expert-parallel group (1/ep of them stay on the rank: the coster sends only the
+///   rest), then the expert TP group all-gathers them (each expert's columns are split etp ways); combine is the
+///   reduce-scatter and the all-to-all back.
+/// - allgather: every token (not its copies) is all-gathered over the etp*ep ranks of the experts' grid; combine
+///   reduce-scatters the outputs.
+/// `token_bytes`: the hidden state of the micro-batch's tokens on one CP rank, per hidden element.
+void add_moe_communication(LayerComm& c, CostCache& cache, const Plan& plan, const models::ModelSpec& model,
+                           double token_bytes) {
+  const double hidden = token_bytes * static_cast<double>(model.hidden_size);
+  const double routed = hidden / static_cast<double>(plan.tp);  // this rank's shard
+  const double etp = static_cast<double>(plan.expert_tp());
+  if (plan.moe_token_dispatcher == MoeDispatcher::allgather) {
+    if (plan.expert_tp() * plan.ep == 1) return;
+    const Bytes gathered(routed * etp * static_cast<double>(plan.ep));
+    c.ep = cache.collective(Collective::all_gather, Communicator::expert_tp_ep, plan).time(gathered) +
+           cache.collective(Collective::reduce_scatter, Communicator::expert_tp_ep, plan).time(gathered);
+    return;
+  }
+  const double copies = routed * static_cast<double>(model.experts_per_token) * plan.moe_load_factor();
+  if (plan.ep > 1) c.ep = cache.collective(Collective::all_to_all, Communicator::ep, plan).time(Bytes(copies)) * 2.0;
+  if (plan.expert_tp() > 1) {
+    const Bytes gathered(copies * etp);
+    const Seconds pair = cache.collective(Collective::all_gather, Communicator::expert_tp, plan).time(gathered) +
+                         cache.collective(Collective::reduce_scatter, Communicator::expert_tp, plan).time(gathered);
+    c.tp_forward += pair;
+    c.tp_backward += pair;
+  }
+}
+
 LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::ModelSpec& model, const OpsCost& layer) {
   // Communicators: every group of a kind runs at once and shares links with its siblings.
   auto choice = [&](Collective op, Communicator comm) { return cache.collective(op, comm, plan); };
@@ -66,10 +99,11 @@ LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::
   c.hidden_bytes = Bytes(tokens * static_cast<double>(model.hidden_size) * elt);
 
   // Tensor-parallel traffic of one layer: 2 all-reduces per direction, or with SP 2 (all-gather + reduce-scatter);
-  // TP overlap (Megatron --tp-comm-overlap) hides them behind the neighbouring GEMMs.
+  // TP overlap (Megatron --tp-comm-overlap) hides them behind the neighbouring GEMMs. An MoE layer has the
+  // attention's pair alone: its experts' TP traffic is the token dispatcher's (moe_communication).
   const Seconds tp_pair = plan.sp ? c.tp_all_gather.time(c.hidden_bytes) + c.tp_reduce_scatter.time(c.hidden_bytes)
                                   : c.tp_all_reduce.time(c.hidden_bytes);
-  const Seconds layer_tp = tp_pair * 2.0;
+  const Seconds layer_tp = tp_pair * (model.is_moe() ? 1.0 : 2.0);
   c.tp_forward = plan.tp_comm_overlap ? exposed(layer_tp, layer.gemm_forward) : layer_tp;
   c.tp_backward = plan.tp_comm_overlap ? exposed(layer_tp, layer.gemm_backward) : layer_tp;
 
@@ -85,9 +119,7 @@ LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::
       c.cp_backward = exposed(c.cp_backward, layer.attention_backward);
     }
   }
-  // Expert parallelism: token dispatch and combine all-to-alls, each way.
-  if (model.is_moe() && plan.ep > 1)
-    c.ep = choice(Collective::all_to_all, Communicator::ep).time(c.hidden_bytes * static_cast<double>(model.experts_per_token)) * 2.0;
+  if (model.is_moe()) add_moe_communication(c, cache, plan, model, tokens * elt);
   return c;
 }
 
@@ -209,6 +241,7 @@ StepCosts compute_step_costs(CostCache& cache, const Plan& plan, CostScope scope
     costs.chunks.push_back(chunk_cost(split.layers(vs), split.layers_among_first(vs, parts.dense_layers), vs == 0,
                                       vs == stages - 1, plan, parts));
     costs.chunks.back().parameters = parameters(vs);
+    costs.chunks.back().expert_parameters = parameters.experts(vs);
   }
   add_step_collectives(costs, cache, plan, parts.model, parts.comm, scope);
   return costs;

@@ -23,6 +23,7 @@ struct ChunkCost {
   core::Seconds forward_cp, backward_cp;                ///< exposed context-parallel (ring attention) traffic
   core::Seconds forward_ep, backward_ep;                ///< expert-parallel all-to-all
   double parameters = 0;            ///< weights of this chunk held by one rank (before ZeRO sharding)
+  double expert_parameters = 0;     ///< the routed experts' among them (ZeRO shards them over expert dp ranks)
   /// Units ZeRO-3/FSDP gathers and reduce-scatters one at a time: the layers, and the embedding and the LM head as
   /// units of their own (each its own collective, paying its latency).
   std::int64_t units = 1;
@@ -53,8 +54,9 @@ struct StepCosts {
   double collective_processor_share = 0;
 };
 
-/// The optimizer step of a rank holding `parameters` (before ZeRO sharding): memory-bound Adam.
-core::Seconds optimizer_step_time(const StepCosts& costs, const Plan& plan, double parameters);
+/// The optimizer step of a rank holding `parameters` (before ZeRO sharding), `experts` of them routed experts':
+/// memory-bound Adam.
+core::Seconds optimizer_step_time(const StepCosts& costs, const Plan& plan, double parameters, double experts = 0);
 
 /// What a pipeline split moves between stages, per micro-batch (ChunkCost::work): one decoder layer (one of an MoE
 /// model's leading dense layers), the first virtual stage's embedding and the last one's LM head and loss. A chunk's

@@ -343,8 +343,11 @@ class StepLowering {
   void end_of_step(RankBuilder& rb) {
     const std::int64_t s = rb.stage();
     const auto b = static_cast<std::size_t>(&rb - builders_.data());
-    double params = 0;
-    for (std::int64_t c = 0; c < v_; ++c) params += chunk(c * p_ + s).parameters;
+    double params = 0, experts = 0;
+    for (std::int64_t c = 0; c < v_; ++c) {
+      params += chunk(c * p_ + s).parameters;
+      experts += chunk(c * p_ + s).expert_parameters;
+    }
     TaskId grads_ready = last_grad_task_[b];
     if (dp_comm_ && !plan_.overlap_grad_reduce && !sharded_params_)
       for (std::int64_t c = v_ - 1; c >= 0; --c)
@@ -354,7 +357,7 @@ class StepLowering {
     if (costs_.embedding_sync.value() > 0 && (s == 0 || s == p_ - 1))
       grads_ready = rb.add(Stream::dp_comm, Category::dp_comm, Name{"embedding gradient all-reduce"},
                            costs_.embedding_sync, {grads_ready, rb.blocking()});
-    const TaskId opt = rb.pass(Category::optimizer, Name{"optimizer step"}, optimizer_step_time(costs_, plan_, params), {},
+    const TaskId opt = rb.pass(Category::optimizer, Name{"optimizer step"}, optimizer_step_time(costs_, plan_, params, experts), {},
                                {grads_ready});
     if (!(plan_.zero >= 1 && plan_.zero <= 2 && dp_comm_ && !plan_.overlap_param_gather)) return;
     TaskId prev = opt;

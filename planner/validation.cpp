@@ -119,8 +119,8 @@ std::vector<PlanQuality> plan_quality(const std::vector<ValidationCase>& cases, 
     q.best_plan = r.plans.front().plan;
 
     SearchSpace same = space;  // the case's features: only tp, pp, vpp and the micro-batch searched
-    for (const PlanKey k : {PlanKey::recompute, PlanKey::sp, PlanKey::zero, PlanKey::cp, PlanKey::ep, PlanKey::schedule,
-                            PlanKey::parameter_servers})
+    for (const PlanKey k : {PlanKey::recompute, PlanKey::sp, PlanKey::zero, PlanKey::cp, PlanKey::ep,
+                            PlanKey::expert_tensor_parallel_size, PlanKey::schedule, PlanKey::parameter_servers})
       same.set(k, plan_field(k).get(c.plan));
     SearchOptions ranked = best_only;
     ranked.rank_time_s = outcome.predicted_step_time_s;

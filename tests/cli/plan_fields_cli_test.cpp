@@ -18,7 +18,8 @@ using hpsim::planner::FieldType;
 using hpsim::planner::plan_field_table;
 using nlohmann::json;
 
-// Mixtral on 4 DGX H100 (32 GPUs) with every key set and compatible: tp 2 pp 2 cp 2 dp 4, ep 2, vpp 2, an uneven split.
+// Mixtral on 4 DGX H100 (32 GPUs) with every key set and compatible: tp 2 pp 2 cp 2 dp 4, ep 2 (experts' tp 1), vpp 2,
+// an uneven split.
 const std::string kModelCluster = "--model mixtral-8x7b --cluster dgx-h100:4 ";
 const std::vector<std::pair<std::string, std::string>> kPlan = {
     {"tp", "2"}, {"pp", "2"}, {"dp", "4"}, {"cp", "2"}, {"ep", "2"}, {"vpp", "2"}, {"sp", "true"},
@@ -30,7 +31,10 @@ const std::vector<std::pair<std::string, std::string>> kPlan = {
     {"decoder_first_pipeline_num_layers", "14"}, {"decoder_last_pipeline_num_layers", "0"},
     {"account_for_embedding_in_pipeline_split", "false"}, {"account_for_loss_in_pipeline_split", "false"},
     {"fp8_recipe", "tensorwise"}, {"attention_backend", "flash2"}, {"execution", "eager"},
-    {"framework", "megatron"}};  // the only framework that runs every key above (cp, vpp, ZeRO-1 together)
+    {"framework", "megatron"},  // the only framework that runs every key above (cp, vpp, ZeRO-1 together)
+    {"expert_tensor_parallel_size", "1"}, {"moe_expert_capacity_factor", "1.25"},
+    {"moe_pad_expert_input_to_capacity", "true"}, {"moe_grouped_gemm", "false"}, {"moe_token_dispatcher", "allgather"},
+    {"moe_load_imbalance", "1.5"}};
 
 std::string flags() {
   std::string s;
@@ -86,7 +90,8 @@ TEST_CASE("plan keys: a file, simulate's flags and plan's flags give the same pl
 TEST_CASE("plan keys: a bad value gets the same one-line error from a file, simulate's flag and plan's flag") {
   for (const auto& f : plan_field_table()) {
     const std::string key(f.key);
-    const std::string bad = f.type == FieldType::integer ? "x" : f.type == FieldType::boolean ? "maybe" : "nope";
+    const bool numeric = f.type == FieldType::integer || f.type == FieldType::number;
+    const std::string bad = numeric ? "x" : f.type == FieldType::boolean ? "maybe" : "nope";
     const Outcome file = hpsim_test::hpsim("simulate --plan " + plan_file("bad_" + key + ".yaml", key, bad));
     const Outcome sim = hpsim_test::hpsim("simulate " + kModelCluster + flags() + " " + std::string(f.flag) + " " + bad);
     const Outcome plan = hpsim_test::hpsim("plan " + kModelCluster + flags() + " " + std::string(f.flag) + " " + bad);

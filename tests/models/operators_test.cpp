@@ -144,13 +144,63 @@ TEST_CASE("MoE layer routes b*s*top_k tokens to each GPU's experts") {
   const auto ops = lower_layer(m, sh);
   const auto& router = find(ops, "router");
   CHECK((router.m == 8192 && router.n == 8 && router.k == 4096));
-  const auto& up = find(ops, "mlp_up");  // 2*4096*2 = 16384 routed rows, n = 2*14336/2
-  CHECK((up.m == 16384 && up.n == 14336 && up.k == 4096));
+  // Experts' tp = tp 2: each rank's 4096 tokens * 2 copies, all-gathered over 2 ranks = 16384 rows over its 2 local
+  // experts: a grouped GEMM of 2 x 8192 rows, n = 2*14336/2.
+  const auto& up = find(ops, "mlp_up");
+  CHECK((up.m == 8192 && up.batch == 2 && up.launches == 1 && up.n == 14336 && up.k == 4096));
   CHECK(up.forward_flops.value() == doctest::Approx(2.0 * 16384 * 14336 * 4096));
-  // Two local experts' weights are read: 2 * (2 experts * 4096 * 14336) + A + C.
-  CHECK(up.forward_bytes.value() ==
-        doctest::Approx(2.0 * (2.0 * 4096 * 14336 + 16384.0 * 4096 + 16384.0 * 14336)));
+  // Both local experts' weights are read: 2 * 2 * (4096 * 14336 + 8192 * 4096 + 8192 * 14336).
+  CHECK(up.forward_bytes.value() == doctest::Approx(2.0 * 2 * (4096.0 * 14336 + 8192.0 * 4096 + 8192.0 * 14336)));
+  CHECK(up.activation_bytes.value() == doctest::Approx(2.0 * 16384 * 4096));  // the received copies
   CHECK(find(ops, "qkv").n == (4096 + 2 * 1024) / 2);  // attention unchanged
+}
+
+TEST_CASE("MoE: experts' TP splits the expert GEMMs etp ways, not tp; the per-expert rows follow") {
+  const ModelSpec m = load_model("mixtral-8x7b");
+  ShardShape sh = shard(2, true, 1, 4096);  // tp 2 with SP: each rank routes 2048 tokens
+  sh.ep = 8;
+  sh.etp = 1;
+  const auto ops = lower_layer(m, sh);
+  // One local expert, whole (n = 2 * 14336): the rank's 2048 tokens * 2 copies = 4096 rows (balanced routing).
+  const auto& up = find(ops, "mlp_up");
+  CHECK((up.m == 4096 && up.batch == 1 && up.n == 2 * 14336 && up.k == 4096));
+  CHECK(find(ops, "mlp_down").k == 14336);
+  // The same FLOPs per rank as experts split tp ways: 4096 rows * full columns = 8192 rows * half.
+  sh.etp = 2;
+  const auto& split = find(lower_layer(m, sh), "mlp_up");
+  CHECK((split.m == 8192 && split.n == 14336));
+  CHECK(split.forward_flops.value() == doctest::Approx(up.forward_flops.value()));
+}
+
+TEST_CASE("MoE: permutation and unpermutation move the routed rows (memory-bound); the load factor scales rows") {
+  const ModelSpec m = load_model("mixtral-8x7b");
+  ShardShape sh = shard(2, true, 1, 4096);
+  sh.ep = 8;
+  sh.etp = 1;
+  const auto ops = lower_layer(m, sh);
+  // 2048 source tokens, 4096 copies, h 4096, 2 bytes: read the tokens and write the copies, plus fp32 probs and
+  // int32 indices per copy.
+  const double tokens = 2048, copies = 4096, h = 4096;
+  const auto& permute = find(ops, "moe_permute");
+  CHECK(permute.kind == OpKind::elementwise);
+  CHECK(permute.forward_bytes.value() == doctest::Approx(2.0 * h * (tokens + copies) + 8.0 * copies));
+  const auto& unpermute = find(ops, "moe_unpermute");
+  // Keeps the expert outputs for the probabilities' gradient.
+  CHECK(unpermute.activation_bytes.value() == doctest::Approx(2.0 * h * copies));
+  CHECK(unpermute.backward_bytes.value() == doctest::Approx(2.0 * h * (tokens + 2 * copies) + 8.0 * copies));
+  // A 1.25 load (capacity padding, or imbalance) on the slowest rank: 5120 rows per expert.
+  sh.moe_load = 1.25;
+  CHECK(find(lower_layer(m, sh), "mlp_up").m == 5120);
+}
+
+TEST_CASE("MoE: without grouped GEMM each local expert is its own kernel") {
+  const ModelSpec m = load_model("mixtral-8x7b");
+  ShardShape sh = shard(1, false, 1, 4096);
+  sh.ep = 2;
+  sh.grouped_gemm = false;
+  const auto& up = find(lower_layer(m, sh), "mlp_up");
+  CHECK((up.batch == 4 && up.launches == 4 && up.m == 2048));  // 4096 * 2 copies * 2 (ep) / 8 experts
+  CHECK(find(lower_layer(m, sh), "moe_sort").forward_bytes.value() == doctest::Approx(4.0 * 2 * 4096 * 8192));
 }
 
 TEST_CASE("context parallel: each rank's queries attend to the full sequence") {

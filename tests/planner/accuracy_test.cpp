@@ -66,9 +66,11 @@ TEST_CASE("accuracy: the 49 H100/H200 runs are all answered and do not get worse
   CHECK(r.refused.empty());
   MESSAGE("h100_dev MAPE " << r.mape << ", worst " << r.max_abs_error << ", mean tau " << r.mean_kendall_tau);
   // The goal is MAPE <= 8 % with no case beyond 20 % and none judged out of memory; until then a guard at today's
-  // figures (MAPE 9.3 %, worst 19.6 %, tau 0.919) with a margin of half a point (0.01 for tau), so that a change
-  // cannot quietly make them worse; tighten when the model improves.
-  CHECK(r.mape <= 0.093 + 0.005);
+  // figures (MAPE 9.85 %, worst 19.6 %, tau 0.919) with a margin of half a point (0.01 for tau), so that a change
+  // cannot quietly make them worse; tighten when the model improves. MAPE was 9.3 % while the MoE all-to-all moved
+  // every token of the micro-batch from each TP rank (tp times Megatron's volume, which dispatches the SP shard):
+  // the 8 MoE cases went from +8..+12 % to -7..-18 %, as far below as the same suite's dense Nemotron runs.
+  CHECK(r.mape <= 0.0985 + 0.005);
   CHECK(r.max_abs_error <= 0.196 + 0.005);
   CHECK(r.mean_kendall_tau >= 0.919 - 0.01);
 }

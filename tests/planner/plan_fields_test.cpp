@@ -27,6 +27,8 @@ Plan non_default_plan() {
   p.fp8_recipe = costs::Fp8Recipe::rowwise, p.attention_backend = costs::AttentionKernel::flash3;
   p.execution = costs::Execution::eager;
   p.framework = Framework::deepspeed;
+  p.expert_tensor_parallel_size = 1, p.moe_expert_capacity_factor = 1.25, p.moe_pad_expert_input_to_capacity = true;
+  p.moe_grouped_gemm = false, p.moe_token_dispatcher = MoeDispatcher::allgather, p.moe_load_imbalance = 1.5;
   return p;
 }
 
@@ -61,7 +63,8 @@ TEST_CASE("plan fields: a plan file round-trips exactly: plan -> file -> plan") 
 TEST_CASE("plan fields: each value's text parses back to it") {
   for (const auto& f : plan_field_table()) {
     std::vector<std::int64_t> codes = {f.default_code, f.min};
-    if (f.type == FieldType::integer) codes.push_back(f.min + 7 <= f.max ? f.min + 7 : f.max);
+    if (f.type == FieldType::integer || f.type == FieldType::number)
+      codes.push_back(f.min + 7 <= f.max ? f.min + 7 : f.max);
     else
       for (std::int64_t c = 0; c <= f.max; ++c) codes.push_back(c);
     for (const auto c : codes) {

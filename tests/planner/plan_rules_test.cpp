@@ -49,7 +49,7 @@ const RuleCase kRuleCases[] = {
     {Rule::seq_by_cp, "{tp: 8, pp: 8, cp: 3, dp: 1, global_batch_size: 64}", "cp"},       // 2048 % 3
     {Rule::ep_needs_moe, "{tp: 8, pp: 8, dp: 16, ep: 2, global_batch_size: 1536}", "ep"},
     {Rule::experts_by_ep, "{tp: 1, ep: 3, global_batch_size: 64}", "ep", "mixtral-8x7b", "dgx-h100:1"},  // 8 % 3
-    {Rule::ep_by_dp_cp, "{tp: 2, ep: 8, global_batch_size: 64}", "ep", "mixtral-8x7b", "dgx-h100:1"},  // dp 4 % 8
+    {Rule::expert_grid_by_gpus, "{tp: 2, ep: 8, global_batch_size: 64}", "ep", "mixtral-8x7b", "dgx-h100:1"},  // 8 % (etp 2 * ep 8)
     {Rule::vpp_needs_pp, "{tp: 8, pp: 1, vpp: 2, dp: 1, global_batch_size: 64}", "vpp"},
     {Rule::gpipe_interleaved, "{tp: 8, pp: 8, vpp: 2, dp: 16, global_batch_size: 1536, schedule: gpipe}", "schedule"},
     {Rule::micro_batches_by_pp, "{tp: 8, pp: 8, vpp: 2, dp: 16, global_batch_size: 16}", "vpp"},  // 1 micro-batch

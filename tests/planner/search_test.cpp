@@ -22,7 +22,7 @@ SearchSpace space_with_batch(std::int64_t gbs) {
 
 /// The fields of a plan the search chooses.
 auto chosen_fields(const Plan& p) {
-  return std::tuple(p.tp, p.pp, p.dp, p.cp, p.ep, p.vpp, p.sp, p.micro_batch_size, p.recompute, p.zero, p.schedule,
+  return std::tuple(p.tp, p.pp, p.dp, p.cp, p.ep, p.expert_tp(), p.vpp, p.sp, p.micro_batch_size, p.recompute, p.zero, p.schedule,
                     p.flash_attention, p.decoder_first_pipeline_num_layers, p.decoder_last_pipeline_num_layers,
                     p.account_for_embedding_in_pipeline_split, p.account_for_loss_in_pipeline_split);
 }
