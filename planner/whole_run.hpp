@@ -73,8 +73,9 @@ struct WholeRun {
 /// The Monte-Carlo's trials and seed: fixed, so that the same inputs print the same percentiles.
 inline constexpr int kWholeRunTrials = 1000;
 inline constexpr std::uint64_t kWholeRunSeed = 20061;
-/// Beyond this many expected interruptions the Monte-Carlo is skipped (the run is hopeless long before).
-inline constexpr double kMaxSampledInterruptions = 1e6;
+/// Beyond this many expected interruptions the Monte-Carlo is skipped: its work grows with them, and the spread it
+/// would show is then about 1/sqrt(1e4) = 1 % of the mean (a Poisson count's relative spread).
+inline constexpr double kMaxSampledInterruptions = 1e4;
 /// The largest token budget accepted (a million times today's largest runs).
 inline constexpr double kMaxTrainTokens = 1e18;
 

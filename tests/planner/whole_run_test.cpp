@@ -151,3 +151,13 @@ TEST_CASE("Monte-Carlo: its mean is the closed form's within the sampling error,
     CHECK(sample_run_time(s, 100, 7).p90_s != sample_run_time(s, 100, 8).p90_s);
   }
 }
+
+TEST_CASE("whole run: beyond kMaxSampledInterruptions the Monte-Carlo is skipped, the closed form still given") {
+  auto cluster = topologies::load_cluster("dgx-h100:2");
+  cluster.run.interruptions_per_gpu_day = 100;  // 16 GPUs: an interruption every 54 s
+  const auto w = whole_run(synthetic_step(16), llama_8b(), cluster, 1e12);
+  CHECK(w.expected_interruptions > kMaxSampledInterruptions);
+  CHECK_FALSE(w.p50_s);
+  CHECK_FALSE(w.p90_s);
+  CHECK(w.goodput < 0.5);
+}
