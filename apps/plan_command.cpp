@@ -16,6 +16,7 @@
 #include "apps/plan_output.hpp"
 #include "apps/progress_bar.hpp"
 #include "apps/what_if.hpp"
+#include "apps/whole_run_output.hpp"
 #include "core/error.hpp"
 #include "planner/framework.hpp"
 
@@ -107,6 +108,10 @@ int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const
               Format format) {
   const auto result = search_with_progress(in, options);
   const auto& best = result.plans.front();
+  const auto train_tokens = train_tokens_flag(a.train_tokens);
+  std::vector<planner::WholeRun> runs;
+  if (train_tokens)
+    for (const auto& r : result.plans) runs.push_back(planner::whole_run(r, in.model, in.cluster, *train_tokens));
   const std::string megatron = emit.megatron ? megatron_arguments(best.plan, in.model) : "";
   if (format == Format::json) {
     auto j = search_to_json(result, in.model, in.cluster);
@@ -116,6 +121,7 @@ int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const
       j["deepspeed_args"] = megatron_deepspeed_arguments(best.plan);
     }
     if (emit.torchtitan) j["torchtitan_toml"] = torchtitan_toml(best.plan, in.model);
+    for (std::size_t i = 0; i < runs.size(); ++i) j["plans"][i]["whole_run"] = whole_run_to_json(runs[i]);
     std::cout << j.dump(2) << "\n";
   } else {
     if (format != Format::csv)
@@ -124,6 +130,9 @@ int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const
                                best.plan.seq_length, topologies::to_string(best.plan.precision), result.plans.size());
     std::cout << plans_table(result).render(format);
     if (format != Format::csv) std::cout << search_summary(result);
+    if (train_tokens && format != Format::csv)
+      std::cout << fmt::format("\nwhole run of {:.4g} tokens (docs/whole_run.md)\n", *train_tokens)
+                << whole_run_table(runs).render(format);
     // CSV stays rows only; the arguments then go to stderr.
     std::ostream& args = format == Format::csv ? std::cerr : std::cout;
     if (emit.megatron) args << "\nMegatron-LM: " << megatron << "\n";
@@ -180,6 +189,8 @@ CLI::App* add_plan_command(CLI::App& app, PlanArgs& a) {
          "--framework); plan FILE: write it as a plan file")
       ->expected(1, 2)
       ->trigger_on_parse();
+  cmd->add_option("--train-tokens", a.train_tokens,
+                  "also predict each listed plan's whole run for this many tokens (days, cost, interruptions)");
   cmd->add_option("--csv", a.csv_file, "also write the table as CSV to this file (for plotting)");
   cmd->add_option("--html", a.html_file,
                   "also write a self-contained HTML report: the best plan's simulated timeline, breakdown, memory");
@@ -191,6 +202,9 @@ int run_plan_command(const PlanArgs& a, Format format) {
   const auto axes = parse_sweep(a.sets);
   if (!axes.empty() && emit.any())
     throw core::InputError("command line", "--emit", "not with --set (pin the swept values to emit one plan)");
+  if (!axes.empty() && !a.train_tokens.empty())
+    throw core::InputError("command line", "--train-tokens", "not with --set (a sweep lists no whole runs yet)");
+  (void)train_tokens_flag(a.train_tokens);  // a bad value fails before the search
   planner::SearchOptions options;
   options.top_k = static_cast<std::size_t>(positive_integer_flag(a.top, "--top"));
   if (!a.threads.empty()) options.threads = static_cast<unsigned>(positive_integer_flag(a.threads, "--threads"));

@@ -17,6 +17,7 @@ struct PlanArgs {
   std::vector<std::string> sets;  ///< --set KEY=V1,V2,... (repeatable)
   std::vector<std::string> emit;  ///< "megatron" and/or "plan FILE"
   std::string csv_file;
+  std::string train_tokens;  ///< --train-tokens: the whole run of each plan listed
   std::string html_file;  ///< --html FILE: a self-contained HTML report of the plans (apps/html_report_plan.hpp)
 };
 

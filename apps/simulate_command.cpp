@@ -2,9 +2,11 @@
 
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "apps/localhost_cluster.hpp"
 #include "apps/model_loading.hpp"
+#include "apps/whole_run_output.hpp"
 #include "core/error.hpp"
 #include "planner/plan_file.hpp"
 #include "planner/step_simulation.hpp"
@@ -17,12 +19,15 @@ CLI::App* add_simulate_command(CLI::App& app, SimulateArgs& a) {
   add_model_cluster_options(cmd, a.model, a.cluster);
   cmd->add_option("--plan", a.plan_file, "plan file (model, cluster, plan); flags override it");
   cmd->add_option("--trace", a.trace, "write a Chrome/Perfetto trace of the simulated step");
+  cmd->add_option("--train-tokens", a.train_tokens,
+                  "also predict the whole run for this many tokens (days, GPU-hours, cost, checkpoints, failures)");
   cmd->add_flag("--full-ranks", a.full_ranks, "simulate every GPU instead of one representative rank per pipeline stage");
   a.flags.add(cmd);
   return cmd;
 }
 
 int run_simulate_command(const SimulateArgs& a, Format format) {
+  const auto train_tokens = train_tokens_flag(a.train_tokens);
   models::ModelSpec model;
   topologies::ClusterSpec cluster;
   YAML::Node plan_node(YAML::NodeType::Map);
@@ -67,13 +72,17 @@ int run_simulate_command(const SimulateArgs& a, Format format) {
     if (!out) throw core::InputError(a.trace, "--trace", "cannot write the trace file");
     sim::write_chrome_trace(out, step.graph->graph, *step.timings);
   }
+  std::optional<planner::WholeRun> run;
+  if (train_tokens) run = planner::whole_run(step.result, model, cluster, *train_tokens);
   if (format == Format::json) {
     auto j = step_to_json(step.result);
     j["model"] = model.name;
     j["cluster"] = cluster_label(cluster);
+    if (run) j["whole_run"] = whole_run_to_json(*run);
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << step_to_text(step.result, model, cluster);
+    if (run) std::cout << whole_run_to_text(*run, cluster);
     if (!a.trace.empty()) std::cout << "trace written to " << a.trace << " (open in ui.perfetto.dev)\n";
   }
   return 0;

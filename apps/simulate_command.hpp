@@ -12,6 +12,7 @@ namespace hpsim::apps {
 
 struct SimulateArgs {
   std::string model, cluster, plan_file, trace;
+  std::string train_tokens;  ///< --train-tokens: text, checked when run
   bool full_ranks = false;
   PlanFieldFlags flags;
 };

@@ -22,12 +22,13 @@ const ClusterField& ClusterFieldReader::row(std::string_view key, std::initializ
 
 double ClusterFieldReader::number(std::string_view key_view) const {
   const ClusterField& f = row(key_view, {ClusterValue::positive_number, ClusterValue::non_negative_number,
-                                         ClusterValue::fraction, ClusterValue::ratio});
+                                         ClusterValue::fraction, ClusterValue::share, ClusterValue::ratio});
   const std::string key(key_view);
   const double v = fields_.number(key);
   const bool ok = f.value == ClusterValue::positive_number       ? v > 0
                   : f.value == ClusterValue::non_negative_number ? v >= 0
                   : f.value == ClusterValue::fraction            ? v > 0 && v <= 1
+                  : f.value == ClusterValue::share               ? v >= 0 && v <= 1
                                                                  : v >= 1;
   if (!ok) fields_.fail(key, "expected " + cluster_field_values(f) + ", got " + fields_.node()[key].Scalar());
   return v;

@@ -70,6 +70,22 @@ constexpr std::array kClusterRows = {
     ClusterField{S::cluster, "collective_kernel_sms", V::non_negative_number, "SMs", kFromBase,
                  "SMs a collective kernel occupies while it runs (its channels); compute overlapping a data-parallel "
                  "collective runs on the rest", {}, kSweep},
+    // What a whole run meets beyond its steps (planner/whole_run.hpp, docs/whole_run.md).
+    ClusterField{S::cluster, "gpu_hour_price_usd", V::non_negative_number, "USD", kFromBase,
+                 "price of one GPU-hour, for the whole run's cost (0: unknown, no cost reported)"},
+    ClusterField{S::cluster, "interruptions_per_gpu_day", V::non_negative_number, "1/(GPU day)", kFromBase,
+                 "unexpected job interruptions per GPU per day; a job of N GPUs fails every 1/(rate N) days"},
+    ClusterField{S::cluster, "checkpoint_write_gbyte_per_s", V::positive_number, "GB/s", kFromBase,
+                 "aggregate bandwidth at which the job writes a checkpoint to storage"},
+    ClusterField{S::cluster, "checkpoint_read_gbyte_per_s", V::positive_number, "GB/s", kFromBase,
+                 "aggregate bandwidth at which a restarted job reads the checkpoint back"},
+    ClusterField{S::cluster, "restart_overhead_s", V::non_negative_number, "s", kFromBase,
+                 "time from an interruption to training again, less reading the checkpoint (rescheduling, launch, "
+                 "communicator setup)"},
+    ClusterField{S::cluster, "slow_node_fraction", V::share, "", kFromBase,
+                 "chance that a node is a straggler (a fraction of the fleet runs slow)"},
+    ClusterField{S::cluster, "slow_node_slowdown", V::ratio, "", kFromBase,
+                 "how much longer a straggler's compute takes (1.2: 20 % slower)"},
     ClusterField{S::cluster, "fabric", V::structured, "", "rail-optimized, one pod",
                  "the switch tiers above the leaves", "a mapping of fabric.* keys"},
     ClusterField{S::cluster, "calibration", V::structured, "", "absent",
@@ -140,6 +156,8 @@ constexpr std::array kGpuRows = {
                  "attention_backend",
                  "{seq: [ascending lengths], rows: [{kernel: cudnn, flash2 or flash3, head_dim, causal, pass: forward "
                  "or backward, tflop_per_s: [one per length]}]}"},
+    ClusterField{S::gpu, "tdp_w", V::positive_number, "W", "absent: no energy reported",
+                 "board power limit (TDP), for the whole run's energy at full power"},
     gpu_clock("peak_clock_mhz", "the tensor clock the peaks are quoted at (give sustained_clock_mhz too)"),
     gpu_clock("sustained_clock_mhz", "the tensor clock the part sustains under its power limit: tensor-core work "
                                      "scales with sustained / peak clock (give peak_clock_mhz too)"),
@@ -261,6 +279,7 @@ std::string cluster_field_values(const ClusterField& field) {
     case V::positive_number: return "a positive number";
     case V::non_negative_number: return "a number >= 0";
     case V::fraction: return "a number in (0, 1]";
+    case V::share: return "a number in [0, 1]";
     case V::ratio: return "a number >= 1";
     case V::boolean: return "true or false";
     case V::structured: return std::string(field.values);

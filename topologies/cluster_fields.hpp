@@ -17,10 +17,11 @@ namespace hpsim::topologies {
 /// The mapping a key belongs to.
 enum class ClusterSection { cluster, fabric, gpu, gpu_efficiency, calibration };
 
-/// What a key accepts. The scalar kinds are checked by ClusterFieldReader; `structured` values (a GPU reference, a
-/// nested mapping, a list) are read by their own code and described by the row's `values` text.
-enum class ClusterValue { text, positive_integer, positive_number, non_negative_number, fraction, ratio, boolean,
-                          structured };
+/// What a key accepts (`fraction`: in (0, 1], `share`: in [0, 1]). The scalar kinds are checked by
+/// ClusterFieldReader; `structured` values (a GPU reference, a nested mapping, a list) are read by their own code and
+/// described by the row's `values` text.
+enum class ClusterValue { text, positive_integer, positive_number, non_negative_number, fraction, share, ratio,
+                          boolean, structured };
 
 /// The largest count any cluster key takes (nodes, GPUs or NICs per node, switches, tiles, SMs): 1,048,576, far
 /// above any machine built, so that products of counts stay exact and every graph hpsim builds stays in memory.

@@ -61,6 +61,19 @@ void apply_link_fields(ClusterSpec& c, const ClusterFieldReader& f, bool full) {
   if (f.has("inter_node_latency_us")) c.inter_node_latency = core::microseconds(f.number("inter_node_latency_us"));
 }
 
+/// Overlays the whole-run keys present in `f` onto `run`.
+void apply_run_fields(RunConditions& run, const ClusterFieldReader& f) {
+  run.gpu_hour_price_usd = f.number_or("gpu_hour_price_usd", run.gpu_hour_price_usd);
+  run.interruptions_per_gpu_day = f.number_or("interruptions_per_gpu_day", run.interruptions_per_gpu_day);
+  if (f.has("checkpoint_write_gbyte_per_s"))
+    run.checkpoint_write_bandwidth = core::gbyte_per_s(f.number("checkpoint_write_gbyte_per_s"));
+  if (f.has("checkpoint_read_gbyte_per_s"))
+    run.checkpoint_read_bandwidth = core::gbyte_per_s(f.number("checkpoint_read_gbyte_per_s"));
+  if (f.has("restart_overhead_s")) run.restart_overhead = core::Seconds(f.number("restart_overhead_s"));
+  run.slow_node_fraction = f.number_or("slow_node_fraction", run.slow_node_fraction);
+  run.slow_node_slowdown = f.number_or("slow_node_slowdown", run.slow_node_slowdown);
+}
+
 /// Overlays the keys present in `f` onto `c`; `full` requires what a description without a preset must give.
 void apply_cluster_fields(ClusterSpec& c, const core::Fields& fields, bool full) {
   const ClusterFieldReader f(fields, S::cluster);
@@ -83,6 +96,7 @@ void apply_cluster_fields(ClusterSpec& c, const core::Fields& fields, bool full)
   c.inter_node_efficiency = efficiency(f, "inter_node_efficiency", c.inter_node_efficiency, full);
   if (f.has("memory_reserve_gib")) c.memory_reserve = core::gib(f.number("memory_reserve_gib"));
   c.collective_kernel_sms = f.number_or("collective_kernel_sms", c.collective_kernel_sms);
+  apply_run_fields(c.run, f);
   // The base has no GPU yet: the check waits for a description that has one.
   if (c.gpu.hbm_capacity.value() > 0 && !(c.memory_reserve < c.gpu.hbm_capacity))
     fields.fail("memory_reserve_gib", "expected less than the GPU's memory (" +

@@ -84,6 +84,7 @@ struct GpuSpec {
   /// runs slower); tensor-core work scales with their ratio. 0: the quoted clock is sustained.
   double peak_clock_mhz = 0;
   double sustained_clock_mhz = 0;
+  double tdp_w = 0;  ///< board power limit, for a whole run's energy; 0: unknown
   /// Peak for `p`; an InputError when the GPU has none (e.g. fp8 on A100).
   [[nodiscard]] core::FlopsPerSecond peak_for(Precision p) const;
   /// Tensor-core rate at the sustained clock: peak_for(p) scaled by sustained_clock_mhz / peak_clock_mhz.
@@ -98,6 +99,18 @@ struct FabricSpec {
   std::int64_t spines = 1;             ///< spine switches per pod (per rail when rail-optimized), joined to every leaf
   std::int64_t cores = 1;              ///< core switches (per rail when rail-optimized), joined to every spine
   bool operator==(const FabricSpec&) const = default;
+};
+
+/// What a whole training run meets beyond its steps: the price of GPU time, interruptions and the checkpoints that
+/// bound their cost, and slow nodes (cluster keys; defaults and sources in presets/base.yaml).
+struct RunConditions {
+  double gpu_hour_price_usd = 0;         ///< 0: unknown
+  double interruptions_per_gpu_day = 0;  ///< unexpected job interruptions per GPU per day
+  core::BytesPerSecond checkpoint_write_bandwidth;  ///< aggregate, to storage
+  core::BytesPerSecond checkpoint_read_bandwidth;   ///< aggregate, from storage
+  core::Seconds restart_overhead;        ///< interruption to training again, less reading the checkpoint
+  double slow_node_fraction = 0;         ///< chance that a node is a straggler
+  double slow_node_slowdown = 1;         ///< a straggler's compute time / a healthy node's
 };
 
 /// A cluster: nodes of GPUs joined by NVSwitch, NICs on a leaf/spine/core fabric (rail-optimized by default). The
@@ -120,6 +133,7 @@ struct ClusterSpec {
   core::Seconds inter_node_latency;            ///< per algorithm step over the network
   core::Bytes memory_reserve;                  ///< HBM not available to training (context, NCCL, fragmentation)
   double collective_kernel_sms = 0;            ///< SMs a collective kernel occupies while it runs (NCCL channels)
+  RunConditions run;                           ///< prices, interruptions, checkpoint storage, stragglers
   /// What `hpsim calibrate` measured, when the cluster file has a `calibration:` block (the GPU and intra-node link
   /// above are derived from it).
   std::optional<Calibration> calibration;

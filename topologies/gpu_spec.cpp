@@ -131,6 +131,7 @@ void apply_gpu_fields(GpuSpec& gpu, const core::Fields& fields, bool full) {
   if (f.has("efficiency")) apply_efficiency(gpu.efficiency, fields.child("efficiency"));
   if (f.has("gemm_table")) gpu.gemm_table = parse_gemm_table(fields);
   if (f.has("attention_table")) gpu.attention_table = parse_attention_table(fields.child("attention_table"));
+  gpu.tdp_w = f.number_or("tdp_w", gpu.tdp_w);
   gpu.peak_clock_mhz = f.number_or("peak_clock_mhz", gpu.peak_clock_mhz);
   gpu.sustained_clock_mhz = f.number_or("sustained_clock_mhz", gpu.sustained_clock_mhz);
   if ((gpu.peak_clock_mhz > 0) != (gpu.sustained_clock_mhz > 0))

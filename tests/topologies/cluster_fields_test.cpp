@@ -113,3 +113,20 @@ TEST_CASE("cluster key table: the readers reject keys without a row and values o
     CHECK(std::string(e.what()).find(std::string(row.help)) != std::string::npos);
   }
 }
+
+TEST_CASE("cluster key table: the whole-run keys default from the base preset and a GPU states its TDP") {
+  const auto c = load_cluster("dgx-h100:2");
+  CHECK(c.run.gpu_hour_price_usd == 0);
+  CHECK(c.run.interruptions_per_gpu_day == doctest::Approx(419.0 / (54 * 16384)).epsilon(1e-3));
+  CHECK(c.run.checkpoint_write_bandwidth.value() == doctest::Approx(273e9));
+  CHECK(c.run.checkpoint_read_bandwidth.value() == doctest::Approx(1e12));
+  CHECK(c.run.restart_overhead.value() == doctest::Approx(600));
+  CHECK(c.run.slow_node_fraction == 0);
+  CHECK(c.run.slow_node_slowdown == 1);
+  CHECK(c.gpu.tdp_w == 700);
+  CHECK(load_gpu("h100-sxm-500w").tdp_w == 500);
+  CHECK(load_gpu("a100-80gb").tdp_w == 400);
+  const auto e = load_error("share.yaml", "preset: dgx-h100\nslow_node_fraction: -0.1\n");
+  CHECK(e.field() == "slow_node_fraction");
+  CHECK(std::string(e.what()).find("expected a number in [0, 1], got -0.1") != std::string::npos);
+}
