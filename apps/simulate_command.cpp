@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "apps/localhost_cluster.hpp"
+#include "apps/step_table.hpp"
 #include "core/error.hpp"
 #include "planner/plan_file.hpp"
 #include "planner/step_simulation.hpp"
@@ -71,6 +72,8 @@ int run_simulate_command(const SimulateArgs& a, Format format) {
     j["model"] = model.name;
     j["cluster"] = cluster_label(cluster);
     std::cout << j.dump(2) << "\n";
+  } else if (format == Format::csv || format == Format::md) {
+    std::cout << step_to_table(step.result, model, cluster).render(format);
   } else {
     std::cout << step_to_text(step.result, model, cluster);
     if (!a.trace.empty()) std::cout << "trace written to " << a.trace << " (open in ui.perfetto.dev)\n";
