@@ -60,7 +60,8 @@ int hand_over_to_executor(const std::string& command, char** argv) {
 }
 
 std::string version_text() {
-  std::string s = std::string("hpsim ") + HPSIM_VERSION + "\n";
+  std::string s = std::string("hpsim ") + HPSIM_VERSION + "\ncommit " + HPSIM_GIT_COMMIT + ", build type " +
+                  HPSIM_BUILD_TYPE + "\n";
   const std::string path = executor_path();
   if (!kExecutorBuilt)
     s += "executor (run, calibrate): not built (needs MPI and OpenBLAS when configuring)";

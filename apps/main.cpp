@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   CLI::App app{"hpsim: predict, plan and validate hybrid-parallel LLM training on a described cluster"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::function<std::string()>(apps::version_text),
-                       "print the version and the executor's backends (run, calibrate)");
+                       "print the version, git commit, build type and the executor's backends (run, calibrate)");
   std::string format_text = "table";
   auto add_format = [&](CLI::App* sub) {
     sub->add_option("--format", format_text, "output: table, json, csv or md")

@@ -1,11 +1,13 @@
 #include "apps/report_command.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
 #include "apps/html_report.hpp"
+#include "bench/regression/accuracy.hpp"
 #include "bench/regression/baseline.hpp"
 #include "bench/regression/report.hpp"
 #include "core/error.hpp"
@@ -33,6 +35,21 @@ void write_text_file(const std::string& path, const std::string& flag, const std
   std::ofstream out(path);
   if (!out) throw core::InputError(path, flag, "cannot write the file");
   out << text;
+}
+
+/// A report compares figures with a baseline: without a baseline file (unless creating one) or without anything to
+/// measure (no benchmark run, no validation file) it would pass having checked nothing, so it refuses.
+void refuse_without_inputs(const ReportArgs& a) {
+  if (!a.update_baseline && !std::filesystem::is_regular_file(a.baseline))
+    throw core::InputError(a.baseline, "--baseline",
+                           "a baseline file to compare with (none there; create one with --update-baseline)");
+  if (a.no_accuracy && a.bench_file.empty())
+    throw core::InputError("command line", "--bench",
+                           "a benchmark run, or the accuracy section (without --no-accuracy): nothing to report");
+  if (!a.no_accuracy && bench::validation_files(a.validate_files, a.data_dir).empty())
+    throw core::InputError(a.data_dir.empty() ? std::string("validation/") : a.data_dir,
+                           a.data_dir.empty() ? "--validate" : "--data",
+                           "at least one validation file (.yaml): none found");
 }
 
 /// Markdown (or JSON) on stdout, and the files asked for.
@@ -72,6 +89,7 @@ CLI::App* add_report_command(CLI::App& app, ReportArgs& a) {
 }
 
 int run_report_command(const ReportArgs& a, Format format) {
+  refuse_without_inputs(a);
   const bench::RegressionReport report = bench::make_report(
       report_options(a), [](const std::string& note) { std::cerr << "hpsim report: " << note << "\n"; });
   write_report(report, a, format);

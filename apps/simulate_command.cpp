@@ -7,6 +7,7 @@
 #include "apps/localhost_cluster.hpp"
 #include "apps/model_loading.hpp"
 #include "apps/whole_run_output.hpp"
+#include "apps/step_table.hpp"
 #include "core/error.hpp"
 #include "planner/plan_file.hpp"
 #include "planner/step_simulation.hpp"
@@ -80,6 +81,8 @@ int run_simulate_command(const SimulateArgs& a, Format format) {
     j["cluster"] = cluster_label(cluster);
     if (run) j["whole_run"] = whole_run_to_json(*run);
     std::cout << j.dump(2) << "\n";
+  } else if (format == Format::csv || format == Format::md) {
+    std::cout << step_to_table(step.result, model, cluster).render(format);
   } else {
     std::cout << step_to_text(step.result, model, cluster);
     if (run) std::cout << whole_run_to_text(*run, cluster);

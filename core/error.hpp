@@ -17,7 +17,11 @@ class InputError : public std::runtime_error {
   static std::string compose(const std::string& where, const std::string& field, const std::string& expected) {
     std::string s = where.empty() ? std::string("input") : where;
     if (!field.empty()) s += ": " + field;
-    return s + ": " + expected;
+    s += ": " + expected;
+    // One line, as the contract promises: a quoted value (a multi-line YAML scalar) keeps its breaks as \n.
+    std::string line;
+    for (const char c : s) line += c == '\n' ? std::string("\\n") : c == '\r' ? std::string("\\r") : std::string(1, c);
+    return line;
   }
   std::string where_, field_;
 };

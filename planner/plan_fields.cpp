@@ -179,6 +179,7 @@ std::array<PlanField, kPlanKeyCount> make_table() {
   auto at = [&](K k) -> PlanField& { return t[static_cast<std::size_t>(k)]; };
   at(K::global_batch_size).required = true;
   at(K::zero).max = 3;
+  at(K::seq_length).max = std::int64_t{1} << 24;  // the model file's bound (models/model_fields.cpp): no overflow
   // The planner's domain when a searched field is not constrained: what Megatron-era runs use.
   const std::pair<K, std::string_view> search_defaults[] = {
       {K::zero, "0..3"}, {K::schedule, "1f1b"}, {K::recompute, "none,selective,full"},
@@ -227,7 +228,8 @@ std::string field_expectation(const PlanField& f) {
     case FieldType::choice: return join_names(f.choices, " or ");
     case FieldType::integer:
       if (f.max <= 3) return fmt::format("an integer from {} to {}", f.min, f.max);
-      return f.min == 0 ? "a non-negative integer" : "a positive integer";
+      return std::string(f.min == 0 ? "a non-negative integer" : "a positive integer") +
+             (f.max < std::numeric_limits<std::int32_t>::max() ? fmt::format(" up to {}", f.max) : "");
     case FieldType::number:
       return fmt::format("a number from {:g} to {:g}", static_cast<double>(f.min) / kNumberScale,
                          static_cast<double>(f.max) / kNumberScale);

@@ -1,6 +1,7 @@
 // `hpsim run` in hpsim-run: MPI_Init, the run, hpsim's prediction of what ran beside it, MPI_Finalize.
 #include <mpi.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -10,6 +11,9 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+
+#include <stdlib.h>  // getloadavg
+#include <unistd.h>  // sysconf
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -98,8 +102,37 @@ struct PredictionCluster {
   std::vector<std::string> notes;
 };
 
+/// How far a comparison of the measured step time can be trusted: the spread of the measured steps and the
+/// machine's load when the run started.
+struct Noise {
+  double spread = 0;            ///< (slowest - fastest) / median of the measured steps
+  double load_average_1m = -1;  ///< when the run started; -1: unknown
+  long cpus = 1;
+  [[nodiscard]] bool noisy() const {
+    // 10 %: the scale of hpsim's validation errors (MAPE 3-10 %, docs/accuracy), so steps spread wider cannot tell
+    // a prediction error from noise. 1.5 per CPU: the load past which `hpsim report` calls speed advisory.
+    return spread > 0.10 || load_average_1m / static_cast<double>(cpus) > 1.5;
+  }
+};
+
+Noise measure_noise(const exec::RunResult& r, double load_at_start) {
+  Noise n;
+  n.load_average_1m = load_at_start;
+  n.cpus = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  if (!r.step_times_s.empty() && r.measured_step_time_s > 0) {
+    const auto [lo, hi] = std::minmax_element(r.step_times_s.begin(), r.step_times_s.end());
+    n.spread = (*hi - *lo) / r.measured_step_time_s;
+  }
+  return n;
+}
+
+double load_average_1m() {
+  double load[1] = {-1};
+  return getloadavg(load, 1) == 1 ? load[0] : -1;
+}
+
 std::string render_table(const exec::RunResult& r, const Prediction& pred, const std::string& plan_file,
-                         Format format) {
+                         Format format, const Noise& noise) {
   const planner::Plan& plan = r.executed.plan;
   std::string s = fmt::format("{}: {} rank{} (tp {}{}{}, pp {}, dp {}), backend {}", plan_file, r.ranks,
                               r.ranks == 1 ? "" : "s", plan.tp, plan.sp ? " sp" : "",
@@ -120,7 +153,11 @@ std::string render_table(const exec::RunResult& r, const Prediction& pred, const
   } else {
     t.rows.push_back({"predicted", "-"});
   }
-  s += t.render(format) + "\n";
+  s += t.render(format);
+  s += fmt::format("step times spread {:.1f} % (slowest - fastest) / median; load average {:.2f} on {} CPUs at the "
+                   "start{}\n\n",
+                   100 * noise.spread, noise.load_average_1m, noise.cpus,
+                   noise.noisy() ? ": NOISY, the comparison is not reliable" : "");
   TextTable steps;
   steps.header = {"step", "time (s)", "loss"};
   for (std::size_t i = 0; i < r.step_times_s.size(); ++i)
@@ -198,6 +235,45 @@ PredictionCluster load_prediction_cluster(const exec::RunFile& file, const RunAr
   return rank == 0 ? plan_file_prediction_cluster(a) : PredictionCluster{};
 }
 
+/// The simulator's verdict on the run before any training, on the machine it runs on (the localhost calibration:
+/// this machine's memory per rank and speed): a reason to refuse, or empty. A plan the simulator cannot express is
+/// not refused here (the run's note says why there is no prediction).
+std::string preflight_refusal(const exec::RunFile& file, const PredictionCluster& cluster, const RunArgs& a,
+                              int ranks) {
+  if (file.cluster != "localhost" || !cluster.spec) return "";
+  const exec::ExecutedRun ran = exec::executed_run(file.model, file.plan, ranks, a.backend);
+  planner::StepResult step;
+  try {
+    const planner::Plan plan = planner::resolve_plan(ran.prediction_plan(), ran.model, *cluster.spec, a.plan_file);
+    step = planner::simulate_step(planner::Scenario(ran.model, *cluster.spec), plan, {}).result;
+  } catch (const core::InputError&) {
+    return "";
+  } catch (const core::InfeasibleError&) {
+    return "";
+  }
+  if (!step.memory.fits())
+    return fmt::format("needs {} GiB per rank by hpsim's memory model, this machine has {} GiB per rank ({})",
+                       gib(step.memory.peak), gib(step.memory.usable), cluster.file);
+  if (step.step_time.value() > a.step_timeout_s)
+    return fmt::format("one step takes {:.3g} s by hpsim's prediction on this machine ({}), more than "
+                       "--step-timeout-s {:g} s",
+                       step.step_time.value(), cluster.file, a.step_timeout_s);
+  return "";
+}
+
+/// Rank 0's pre-flight verdict on every rank: true when the run may start (rank 0 has printed why not).
+bool preflight_passes(const exec::RunFile& file, const PredictionCluster& cluster, const RunArgs& a, int rank,
+                      int ranks) {
+  int refuse = 0;
+  if (rank == 0) {
+    const std::string why = preflight_refusal(file, cluster, a, ranks);
+    if (!why.empty()) std::cerr << "hpsim: error: " << a.plan_file << ": plan: refused before running: " << why << "\n";
+    refuse = why.empty() ? 0 : 1;
+  }
+  MPI_Bcast(&refuse, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  return refuse == 0;
+}
+
 /// The run, under a watchdog that aborts the job when a step outlives --step-timeout-s.
 exec::RunResult run_watched(const exec::RunFile& file, const RunArgs& a, int rank) {
   exec::RunOptions opt;
@@ -228,8 +304,13 @@ Prediction predict(const exec::RunResult& r, const PredictionCluster& cluster, c
   return pred;
 }
 
-nlohmann::json render_json(const exec::RunResult& r, const Prediction& pred, const std::string& plan_file) {
+nlohmann::json render_json(const exec::RunResult& r, const Prediction& pred, const std::string& plan_file,
+                           const Noise& noise) {
   nlohmann::json j;
+  j["step_time_spread"] = noise.spread;
+  j["load_average_1m"] = noise.load_average_1m;
+  j["cpus"] = noise.cpus;
+  j["noisy"] = noise.noisy();
   j["plan"] = plan_to_json(r.executed.plan);
   j["plan_file"] = plan_file;
   j["backend"] = r.backend;
@@ -261,14 +342,21 @@ nlohmann::json render_json(const exec::RunResult& r, const Prediction& pred, con
 /// prediction and the output.
 int run_and_report(const exec::RunFile& file, const RunArgs& a, Format format, int rank, int ranks) {
   const PredictionCluster cluster = load_prediction_cluster(file, a, rank, ranks);
+  if (!a.no_preflight && !preflight_passes(file, cluster, a, rank, ranks)) return 2;
+  const double load_at_start = load_average_1m();
   exec::RunResult r = run_watched(file, a, rank);
   if (rank != 0) return 0;
   const Prediction pred = predict(r, cluster, a.plan_file);
   r.executed.notes.insert(r.executed.notes.end(), pred.notes.begin(), pred.notes.end());
+  const Noise noise = measure_noise(r, load_at_start);
+  if (noise.noisy())
+    std::cerr << fmt::format("hpsim run: warning: the measurement is too noisy to compare with the prediction (step "
+                             "times spread {:.1f} %, load average {:.2f} on {} CPUs at the start)\n",
+                             100 * noise.spread, noise.load_average_1m, noise.cpus);
   if (format == Format::json)
-    std::cout << render_json(r, pred, a.plan_file).dump(2) << "\n";
+    std::cout << render_json(r, pred, a.plan_file, noise).dump(2) << "\n";
   else
-    std::cout << render_table(r, pred, a.plan_file, format);
+    std::cout << render_table(r, pred, a.plan_file, format, noise);
   std::cout.flush();
   return 0;
 }

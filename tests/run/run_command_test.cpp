@@ -192,7 +192,13 @@ TEST_CASE("run_timeout: a step over --step-timeout-s aborts every rank, naming o
   const std::string dir = temp_dir("timeout");
   const std::string env = "XDG_CACHE_HOME=" + dir;
   REQUIRE(hpsim(env, 2, "calibrate " + kQuick).code == 0);
-  const auto r = hpsim(env, 2, "run --plan " + kTiny + " --step-timeout-s 1e-6");
+  // The pre-flight refuses a step predicted slower than the timeout, before any training...
+  const auto refused = hpsim(env, 2, "run --plan " + kTiny + " --step-timeout-s 1e-6");
+  CHECK(refused.code == 2);
+  CHECK(refused.err.find("refused before running") != std::string::npos);
+  CHECK(refused.err.find("--step-timeout-s 1e-06 s") != std::string::npos);
+  // ...and without it the watchdog aborts the step.
+  const auto r = hpsim(env, 2, "run --plan " + kTiny + " --step-timeout-s 1e-6 --no-preflight");
   CHECK(r.code != 0);
   CHECK(r.err.find("did not finish within --step-timeout-s") != std::string::npos);
   CHECK(r.err.find("hpsim run: rank ") != std::string::npos);
