@@ -167,7 +167,8 @@ TEST_CASE("MoE: experts' TP splits the expert GEMMs etp ways, not tp; the per-ex
   CHECK(find(ops, "mlp_down").k == 14336);
   // The same FLOPs per rank as experts split tp ways: 4096 rows * full columns = 8192 rows * half.
   sh.etp = 2;
-  const auto& split = find(lower_layer(m, sh), "mlp_up");
+  const auto split_ops = lower_layer(m, sh);
+  const auto& split = find(split_ops, "mlp_up");
   CHECK((split.m == 8192 && split.n == 14336));
   CHECK(split.forward_flops.value() == doctest::Approx(up.forward_flops.value()));
 }
@@ -198,7 +199,8 @@ TEST_CASE("MoE: without grouped GEMM each local expert is its own kernel") {
   ShardShape sh = shard(1, false, 1, 4096);
   sh.ep = 2;
   sh.grouped_gemm = false;
-  const auto& up = find(lower_layer(m, sh), "mlp_up");
+  const auto one_by_one = lower_layer(m, sh);
+  const auto& up = find(one_by_one, "mlp_up");
   CHECK((up.batch == 4 && up.launches == 4 && up.m == 2048));  // 4096 * 2 copies * 2 (ep) / 8 experts
   CHECK(find(lower_layer(m, sh), "moe_sort").forward_bytes.value() == doctest::Approx(4.0 * 2 * 4096 * 8192));
 }
@@ -207,7 +209,8 @@ TEST_CASE("context parallel: each rank's queries attend to the full sequence") {
   const ModelSpec m = load_model("llama3-8b");
   ShardShape sh = shard(1, false, 1, 8192);
   sh.cp = 4;
-  const auto& scores = find(lower_layer(m, sh), "attn_scores");
+  const auto ops = lower_layer(m, sh);
+  const auto& scores = find(ops, "attn_scores");
   CHECK((scores.m == 2048 && scores.n == 8192 && scores.batch == 32));
   CHECK(find(lower_layer(m, sh), "qkv").m == 2048);
 }

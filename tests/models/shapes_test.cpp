@@ -111,8 +111,10 @@ TEST_CASE("DeepSeek-V3 MoE layer: 256 routed experts of 2048, one shared expert,
   sh.ep = 64;
   const auto ops = lower_layer(m, sh);
   CHECK(op_named(ops, "router").n == 256);
-  // Routed: b*s*top_k = 32768 rows into the 4 local experts, gate and up fused: n = 2*2048/2.
-  CHECK((op_named(ops, "mlp_up").m == 32768 && op_named(ops, "mlp_up").n == 2048));
+  // Routed: b*s*top_k = 32768 rows (experts split tp = 2 ways, so each rank of the pair takes every copy) over the 4
+  // local experts, 8192 per expert in one grouped GEMM; gate and up fused: n = 2*2048/2.
+  const auto& routed = op_named(ops, "mlp_up");
+  CHECK((routed.m == 8192 && routed.batch == 4 && routed.n == 2048));
   // Shared expert: every token through one SwiGLU MLP of 1 * 2048, split tp ways like a dense MLP.
   const auto& shared = op_named(ops, "shared_up");
   CHECK((shared.m == 4096 && shared.n == 2048 && shared.k == 7168));
