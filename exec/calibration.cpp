@@ -421,6 +421,9 @@ std::string calibration_to_yaml(const Calibration& c) {
   // The fits are achieved rates: no further efficiency on the links.
   y << "intra_node_efficiency: 1\ninter_node_efficiency: 1\n";
   y << fmt::format("memory_reserve_gib: {:.6g}\n", gpu ? c.reserved_bytes / kGiB : 0.0);
+  // A GPU's collectives run as kernels on its SMs beside the compute they overlap (base.yaml's figure); a CPU
+  // backend's MPI collectives progress inside the calls, on no SM of the one "SM" the CPU is described as.
+  if (!gpu) y << "collective_kernel_sms: 0\n";
   y << "gpu:\n";
   if (gpu) {
     y << "  name: " << quoted(c.device) << "\n";

@@ -30,7 +30,7 @@ namespace {
 /// What every stage's memory is computed from, looked up once per plan (the search asks for every candidate).
 struct MemoryInputs {
   MemoryInputs(CostCache& cache, const Plan& plan)
-      : model(cache.model(plan.tp)), split(plan, model.num_layers), parameters(model, plan),
+      : model(cache.model(plan.tp)), parameters(model, plan),
         bytes(parameter_bytes(plan.precision, plan.framework)) {
     const OpsCost layer = cache.ops(OpsPart::layer, plan);
     const bool full = plan.recompute == models::Recompute::full;
@@ -53,7 +53,6 @@ struct MemoryInputs {
     usable = cache.cluster().usable_memory();
   }
   const models::ModelSpec& model;
-  PipelineSplit split;
   ChunkParameters parameters;
   ParameterBytes bytes;
   Bytes per_layer, rebuilt, embedding, head, hidden, capacity, usable;
@@ -69,8 +68,8 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   for (std::int64_t c = 0; c < v; ++c) {
     params += in.parameters(c * p + s);
     const std::int64_t in_flight = peak_in_flight_of_chunk(plan.schedule, p, v, m, s, c);
-    const std::int64_t dense = in.split.layers_among_first(c * p + s, in.dense_layers);
-    layers_in_flight += in_flight * (in.split.layers(c * p + s) - dense);
+    const std::int64_t dense = in.parameters.split().layers_among_first(c * p + s, in.dense_layers);
+    layers_in_flight += in_flight * (in.parameters.split().layers(c * p + s) - dense);
     dense_in_flight += in_flight * dense;
     experts += in.parameters.experts(c * p + s);
   }

@@ -58,6 +58,8 @@ class ChunkParameters {
   [[nodiscard]] double experts(std::int64_t vs) const {
     return expert_layer_ * static_cast<double>(split_.layers(vs) - split_.layers_among_first(vs, dense_layers_));
   }
+  /// The layers of each virtual stage these counts follow.
+  [[nodiscard]] const PipelineSplit& split() const { return split_; }
   /// The most parameters sharded data parallelism (ZeRO-3/FSDP) gathers at once: one layer, or the embedding or
   /// LM head it wraps as a unit of its own.
   [[nodiscard]] double largest_unit() const { return std::max({layer_, dense_layer_, first_, last_}); }

@@ -96,6 +96,13 @@ void apply_cluster_fields(ClusterSpec& c, const core::Fields& fields, bool full)
   c.inter_node_efficiency = efficiency(f, "inter_node_efficiency", c.inter_node_efficiency, full);
   if (f.has("memory_reserve_gib")) c.memory_reserve = core::gib(f.number("memory_reserve_gib"));
   c.collective_kernel_sms = f.number_or("collective_kernel_sms", c.collective_kernel_sms);
+  // A CPU calibration's collectives are MPI calls on the cores, not kernels beside the compute: no share to take
+  // (hpsim calibrate writes 0; files it wrote before the key inherit the GPUs' figure otherwise).
+  if (c.calibration && c.calibration->backend == "cpu" && !f.has("collective_kernel_sms")) c.collective_kernel_sms = 0;
+  // A collective kernel shares the GPU with compute; one taking every SM would stall the compute it overlaps.
+  if (c.gpu.sm_count > 0 && !(c.collective_kernel_sms < static_cast<double>(c.gpu.sm_count)))
+    fields.fail("collective_kernel_sms", "expected fewer than the GPU's " + std::to_string(c.gpu.sm_count) +
+                                             " SMs (a CPU description states 0: its collectives take no SM; recalibrate an older one)");
   apply_run_fields(c.run, f);
   // The base has no GPU yet: the check waits for a description that has one.
   if (c.gpu.hbm_capacity.value() > 0 && !(c.memory_reserve < c.gpu.hbm_capacity))

@@ -167,6 +167,14 @@ TEST_CASE("bad cluster inputs are InputErrors naming the file and field") {
     const std::string path = write_temp("eff.yaml", "preset: dgx-h100\ninter_node_efficiency: 1.2\n");
     CHECK(input_error([&] { (void)load_cluster(path); }).field() == "inter_node_efficiency");
   }
+  SUBCASE("a collective kernel cannot take every SM of the GPU") {
+    const std::string path = write_temp("sms.yaml", "preset: dgx-h100\ncollective_kernel_sms: 132\n");
+    const auto e = input_error([&] { (void)load_cluster(path); });
+    CHECK(e.field() == "collective_kernel_sms");
+    CHECK(contains(e.what(), "132 SMs"));
+    const std::string cpu = write_temp("cpu_sms.yaml", "preset: dgx-h100\ngpu: {preset: h100-sxm, sm_count: 1}\n");
+    CHECK(input_error([&] { (void)load_cluster(cpu); }).field() == "collective_kernel_sms");
+  }
   SUBCASE("oversubscription below 1") {
     const std::string path = write_temp("over.yaml", "preset: dgx-h100\nfabric_oversubscription: 0.5\n");
     CHECK(input_error([&] { (void)load_cluster(path); }).field() == "fabric_oversubscription");
