@@ -17,7 +17,8 @@ constexpr std::uint32_t kStarted = std::numeric_limits<std::uint32_t>::max();
 /// The mutable state of one simulate() call; everything lives here so that simulate is reentrant.
 class Run {
  public:
-  explicit Run(const TaskGraph& graph) : graph_(graph), tasks_(graph.tasks()) {}
+  explicit Run(const TaskGraph& graph)
+      : graph_(graph), tasks_(graph.tasks()), sharing_(graph.has_processor_shares()) {}
 
   SimResult operator()() {
     graph_.seal();
@@ -40,8 +41,10 @@ class Run {
       prev = t;
       remaining_[t] = count;
     }
-    foreground_.assign(static_cast<std::size_t>(graph_.rank_count()), Foreground{});
-    expected_end_.assign(n, core::Time{-1});
+    if (sharing_) {
+      foreground_.assign(static_cast<std::size_t>(graph_.rank_count()), Foreground{});
+      expected_end_.assign(n, core::Time{-1});
+    }
     group_waiting_.resize(graph_.sync_group_count());
     for (std::size_t g = 0; g < group_waiting_.size(); ++g) {
       group_waiting_[g] = static_cast<std::uint32_t>(graph_.sync_members(static_cast<std::int32_t>(g)).size());
@@ -56,14 +59,16 @@ class Run {
     while (!queue_.empty()) {
       const Event e = queue_.pop();
       const TaskId t = e.payload;
-      if (e.time != expected_end_[t]) continue;  // a foreground task rescheduled since this event was pushed
-      expected_end_[t] = core::Time{-1};         // ended: an equal-time stale duplicate is skipped too
-      result_.timing[t].end = e.time;
-      if (const Task& task = tasks_[t]; task.stream == 0) {
-        foreground_[static_cast<std::size_t>(task.rank)].task = kNoTask;
-      } else if (task.processor_share > 0.0F) {
-        share_changes(task.rank, e.time, -static_cast<double>(task.processor_share));
+      if (sharing_) {
+        if (e.time != expected_end_[t]) continue;  // a foreground task rescheduled since this event was pushed
+        expected_end_[t] = core::Time{-1};         // ended: an equal-time stale duplicate is skipped too
+        if (const Task& task = tasks_[t]; task.stream == 0) {
+          foreground_[static_cast<std::size_t>(task.rank)].task = kNoTask;
+        } else if (task.processor_share > 0.0F) {
+          share_changes(task.rank, e.time, -static_cast<double>(task.processor_share));
+        }
       }
+      result_.timing[t].end = e.time;
       result_.makespan = std::max(result_.makespan, e.time);
       ++result_.events;
       for (TaskId d : graph_.dependents(t)) {
@@ -95,6 +100,10 @@ class Run {
     remaining_[t] = kStarted;
     ++started_;
     const Task& task = tasks_[t];
+    if (!sharing_) {
+      queue_.push(now + task.duration, t);
+      return;
+    }
     Foreground& fg = foreground_[static_cast<std::size_t>(task.rank)];
     if (task.stream == 0) {
       fg.task = t;
@@ -153,6 +162,7 @@ class Run {
 
   const TaskGraph& graph_;
   const std::vector<Task>& tasks_;
+  const bool sharing_;  // some task takes a processor share: track each rank's foreground task
   SimResult result_;
   EventQueue queue_;
   std::vector<std::uint32_t> remaining_;  // unmet conditions per task; kStarted once started

@@ -45,6 +45,7 @@ void TaskGraph::set_processor_share(TaskId task, double share) {
   if (tasks_[task].stream == 0)
     throw std::invalid_argument("TaskGraph::set_processor_share: a foreground task cannot take from itself");
   tasks_[task].processor_share = static_cast<float>(share);
+  if (share > 0) has_processor_shares_ = true;
 }
 
 void TaskGraph::depend(TaskId task, TaskId prerequisite) {

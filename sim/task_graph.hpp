@@ -62,6 +62,8 @@ class TaskGraph {
   void set_rank_name(std::int32_t rank, std::string name);
 
   [[nodiscard]] std::size_t size() const { return tasks_.size(); }
+  /// Whether any task takes a processor share (the engine skips processor sharing otherwise).
+  [[nodiscard]] bool has_processor_shares() const { return has_processor_shares_; }
   [[nodiscard]] const Task& task(TaskId id) const { return tasks_[id]; }
   [[nodiscard]] const std::vector<Task>& tasks() const { return tasks_; }
   [[nodiscard]] const std::vector<std::string>& labels() const { return labels_; }
@@ -92,6 +94,7 @@ class TaskGraph {
   std::vector<std::vector<TaskId>> sync_groups_;
   std::vector<std::pair<std::int32_t, std::string>> rank_names_;
   std::int32_t rank_count_ = 0;
+  bool has_processor_shares_ = false;
   std::unordered_map<std::string, std::uint32_t> label_ids_;
   // CSR, built lazily by seal()
   mutable bool sealed_ = false;
