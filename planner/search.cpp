@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "planner/cost_cache.hpp"
 #include "planner/memory_model.hpp"
+#include "planner/pipeline_bound.hpp"
 #include "planner/pipeline_balance.hpp"
 #include "planner/pipeline_split.hpp"
 #include "planner/plan_fields.hpp"
@@ -131,8 +132,49 @@ std::string explain_difference(const StepResult& best, const StepResult& other) 
 
 namespace {
 
+unsigned thread_count(const SearchOptions& options) {
+  return std::max(1u, options.threads ? options.threads : std::thread::hardware_concurrency());
+}
+
+/// Runs fn(0) .. fn(n - 1) on `threads` threads (the caller's among them), each index once, in any order; rethrows
+/// a worker's exception after all have stopped.
+void parallel_for(std::size_t n, unsigned threads, const std::function<void(std::size_t)>& fn) {
+  std::atomic<std::size_t> cursor{0};
+  std::exception_ptr failure;  // an exception must not escape a worker thread: rethrown here, after the join
+  std::mutex failure_mutex;
+  auto work = [&] {
+    try {
+      for (std::size_t i; (i = cursor.fetch_add(1)) < n;) fn(i);
+    } catch (...) {
+      std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      cursor = n;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads && t < n; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+/// The model-parallel layout the outer loops fix: tp, pp, cp and the dp they leave.
+struct Layout {
+  std::int64_t tp = 1, pp = 1, cp = 1, dp = 0;
+};
+
+/// What enumerating one layout found: merged in layout order, so the result does not depend on the threads.
+struct LayoutFindings {
+  std::vector<Candidate> feasible;
+  std::int64_t candidates = 0;
+  std::map<std::string, std::int64_t> rejected;
+  std::map<Rule, std::pair<std::int64_t, Plan>> rule_hits;  ///< count and the first example per broken rule
+  std::optional<ClosestMiss> closest_miss;
+};
+
 /// Enumerates every candidate within the space, rejects those that break a rule or do not fit, and returns the
-/// rest with their lower bounds (in enumeration order). Counts and closest miss go to `result`.
+/// rest with their lower bounds (in enumeration order). The layouts are enumerated in parallel, each into its own
+/// findings; counts and the closest miss go to `result`.
 class CandidateEnumerator {
  public:
   CandidateEnumerator(const models::ModelSpec& model, const topologies::ClusterSpec& cluster, const SearchSpace& space,
@@ -142,30 +184,18 @@ class CandidateEnumerator {
         zero_(values(PlanKey::zero, {0, 1, 2, 3})), schedule_(values(PlanKey::schedule, {0, 1})),
         flash_(values(PlanKey::flash_attention, {0, 1})), servers_(values(PlanKey::parameter_servers, {0})) {}
 
-  std::vector<Candidate> run(const std::function<void(double)>& progress) {
-    std::vector<std::int64_t> tp_natural;
-    for (auto d : divisors(gpus_))
-      if (space_.tp_across_nodes || d <= cluster_.gpus_per_node) tp_natural.push_back(d);
-    const auto tp_values = values(PlanKey::tp, tp_natural);
-    for (std::size_t i = 0; i < tp_values.size(); ++i) {
-      if (progress) progress(0.5 * static_cast<double>(i) / static_cast<double>(tp_values.size()));
-      Plan p = space_.fixed;
-      p.tp = tp_values[i];
-      for (const auto pp : values(PlanKey::pp, divisors(std::max<std::int64_t>(1, gpus_ / std::max<std::int64_t>(1, p.tp))))) {
-        p.pp = pp;
-        std::vector<std::int64_t> cp_natural;
-        for (auto d : divisors(std::max<std::int64_t>(1, gpus_ / std::max<std::int64_t>(1, p.tp * pp))))
-          if (is_power_of_two(d) && d <= 16 && p.seq_length % d == 0) cp_natural.push_back(d);
-        for (const auto cp : values(PlanKey::cp, cp_natural)) {
-          p.cp = cp;
-          const std::int64_t mp = p.tp * pp * cp;
-          p.dp = mp > 0 && gpus_ % mp == 0 ? gpus_ / mp : 0;
-          if (p.dp > 0 && !space_.axis(PlanKey::dp).allows(p.dp)) continue;
-          inner_fields(p);
-        }
-      }
-    }
-    return std::move(feasible_);
+  std::vector<Candidate> run(unsigned threads, const std::function<void(double)>& progress) {
+    const std::vector<Layout> todo = layouts();
+    std::vector<LayoutFindings> found(todo.size());
+    const auto caller = std::this_thread::get_id();
+    parallel_for(todo.size(), threads, [&](std::size_t i) {
+      if (progress && std::this_thread::get_id() == caller)  // the progress bar is not thread-safe
+        progress(0.5 * static_cast<double>(i) / static_cast<double>(todo.size()));
+      inner_fields(todo[i], found[i]);
+    });
+    std::vector<Candidate> feasible;
+    for (auto& f : found) merge(f, feasible);
+    return feasible;
   }
 
   std::map<Rule, std::pair<std::int64_t, Plan>> rule_hits;  ///< count and one example per broken rule
@@ -177,7 +207,43 @@ class CandidateEnumerator {
     return domain(space_.axis(k), natural);
   }
 
-  void inner_fields(Plan p) {
+  /// Every (tp, pp, cp) within the space, in enumeration order.
+  [[nodiscard]] std::vector<Layout> layouts() const {
+    std::vector<std::int64_t> tp_natural;
+    for (auto d : divisors(gpus_))
+      if (space_.tp_across_nodes || d <= cluster_.gpus_per_node) tp_natural.push_back(d);
+    std::vector<Layout> out;
+    for (const auto tp : values(PlanKey::tp, tp_natural))
+      for (const auto pp : values(PlanKey::pp, divisors(std::max<std::int64_t>(1, gpus_ / std::max<std::int64_t>(1, tp))))) {
+        std::vector<std::int64_t> cp_natural;
+        for (auto d : divisors(std::max<std::int64_t>(1, gpus_ / std::max<std::int64_t>(1, tp * pp))))
+          if (is_power_of_two(d) && d <= 16 && space_.fixed.seq_length % d == 0) cp_natural.push_back(d);
+        for (const auto cp : values(PlanKey::cp, cp_natural)) {
+          const std::int64_t mp = tp * pp * cp;
+          const std::int64_t dp = mp > 0 && gpus_ % mp == 0 ? gpus_ / mp : 0;
+          if (dp > 0 && !space_.axis(PlanKey::dp).allows(dp)) continue;
+          out.push_back({tp, pp, cp, dp});
+        }
+      }
+    return out;
+  }
+
+  void merge(LayoutFindings& f, std::vector<Candidate>& feasible) {
+    feasible.insert(feasible.end(), std::make_move_iterator(f.feasible.begin()), std::make_move_iterator(f.feasible.end()));
+    result_.candidates += f.candidates;
+    for (const auto& [reason, count] : f.rejected) result_.rejected[reason] += count;
+    for (const auto& [rule, hit] : f.rule_hits) {
+      auto& total = rule_hits[rule];
+      if (total.first == 0) total.second = hit.second;
+      total.first += hit.first;
+    }
+    if (f.closest_miss && (!result_.closest_miss || f.closest_miss->memory.peak < result_.closest_miss->memory.peak))
+      result_.closest_miss = std::move(f.closest_miss);
+  }
+
+  void inner_fields(const Layout& layout, LayoutFindings& found) const {
+    Plan p = space_.fixed;
+    p.tp = layout.tp, p.pp = layout.pp, p.cp = layout.cp, p.dp = layout.dp;
     const std::int64_t dp = p.dp;
     const auto ep_natural = model_.is_moe() && dp > 0 ? divisors(model_.num_experts) : std::vector<std::int64_t>{1};
     const auto vpp_natural = vpp_values(p.pp);
@@ -205,7 +271,7 @@ class CandidateEnumerator {
                       p.schedule = static_cast<Schedule>(schedule);
                       p.flash_attention = flash != 0;
                       p.parameter_servers = servers;
-                      consider(p);
+                      consider(p, found);
                     }
               }
             }
@@ -226,29 +292,26 @@ class CandidateEnumerator {
     return out;
   }
 
-  void consider(Plan p) {
-    ++result_.candidates;
+  void consider(Plan p, LayoutFindings& found) const {
+    ++found.candidates;
     Rule rule = check_model_shape(p, model_);
     if (rule == Rule::ok) rule = p.dp == 0 ? Rule::gpus_by_model_parallel : check_plan(p, model_, cluster_);
     if (rule != Rule::ok) {
-      ++result_.rejected[std::string(rule_name(rule))];
-      auto& hit = rule_hits[rule];
+      ++found.rejected[std::string(rule_name(rule))];
+      auto& hit = found.rule_hits[rule];
       if (hit.first++ == 0) hit.second = p;
       return;
     }
     p = with_pipeline_split(cache_, p);  // the balanced split when pp*vpp does not divide the layers
     const MemoryUse memory = memory_use(cache_, p);
     if (!memory.fits()) {
-      ++result_.rejected["out of memory"];
-      if (closest_peak_ < 0 || memory.peak.value() < closest_peak_) {
-        closest_peak_ = memory.peak.value();
-        result_.closest_miss = ClosestMiss{p, memory};
-      }
+      ++found.rejected["out of memory"];
+      if (!found.closest_miss || memory.peak < found.closest_miss->memory.peak) found.closest_miss = ClosestMiss{p, memory};
       return;
     }
     // Without sends (branch_and_bound adds them where it matters): the collectives of every stage boundary and
     // data-parallel group of every layout are the costliest part of costing on large clusters.
-    feasible_.push_back({p, step_time_lower_bound_s(compute_step_costs(cache_, p, CostScope::chunks), p)});
+    found.feasible.push_back({p, step_time_lower_bound_s(compute_step_costs(cache_, p, CostScope::chunks), p)});
   }
 
   const models::ModelSpec& model_;
@@ -257,8 +320,6 @@ class CandidateEnumerator {
   std::int64_t gpus_;
   CostCache& cache_;
   SearchResult& result_;
-  std::vector<Candidate> feasible_;
-  double closest_peak_ = -1;
   // The domains that do not depend on the fields enumerated before them, computed once, not per candidate.
   const std::vector<std::int64_t> recompute_, sp_, zero_, schedule_, flash_, servers_;
 };
@@ -284,36 +345,22 @@ class CandidateEnumerator {
   throw core::InputError(where, b.field, b.message + " (no plan in the constraints keeps this rule)");
 }
 
-/// Simulates `plans` on `threads` threads; rethrows a worker's exception.
+/// Simulates `plans` on `threads` threads.
 std::vector<StepResult> simulate_batch(CostCache& cache, const std::vector<Plan>& plans, unsigned threads) {
   std::vector<StepResult> results(plans.size());
-  std::atomic<std::size_t> cursor{0};
-  std::exception_ptr failure;  // an exception must not escape a worker thread: rethrown here, after the join
-  std::mutex failure_mutex;
-  auto work = [&] {
-    try {
-      for (std::size_t i; (i = cursor.fetch_add(1)) < plans.size();) results[i] = simulate_step(cache, plans[i]).result;
-    } catch (...) {
-      std::lock_guard lock(failure_mutex);
-      if (!failure) failure = std::current_exception();
-      cursor = plans.size();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads && t < plans.size(); ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (failure) std::rethrow_exception(failure);
+  parallel_for(plans.size(), threads, [&](std::size_t i) { results[i] = simulate_step(cache, plans[i]).result; });
   return results;
 }
 
 /// Branch and bound over the candidates sorted by their bound: simulate in that order, in parallel batches, until
 /// the bound exceeds the K-th best. A candidate's bound leaves out the pipeline sends (CostScope::chunks); the one
-/// about to be simulated gets them first (CostScope::pipeline) and is skipped if that bound already exceeds the K-th
-/// best, so stage boundaries are modelled only for the layouts that come close.
+/// about to be simulated gets them first (CostScope::pipeline) and is skipped if its schedule, walked pass by pass
+/// (pipeline_step_lower_bound_s: the fill, drain and stalls of the real order, which the closed form cannot see),
+/// already exceeds the K-th best; so stage boundaries are modelled, and steps simulated, only for the layouts that
+/// come close.
 std::vector<StepResult> branch_and_bound(CostCache& cache, const std::vector<Candidate>& feasible,
                                          const SearchOptions& options, SearchResult& result) {
-  const unsigned threads = std::max(1u, options.threads ? options.threads : std::thread::hardware_concurrency());
+  const unsigned threads = thread_count(options);
   const std::size_t k = std::max<std::size_t>(1, options.top_k);
   std::vector<StepResult> top;
   const std::size_t batch = 4 * threads;
@@ -324,7 +371,8 @@ std::vector<StepResult> branch_and_bound(CostCache& cache, const std::vector<Can
     std::vector<Plan> plans;
     for (; next < feasible.size() && plans.size() < batch && !(options.prune && feasible[next].bound_s > kth); ++next) {
       const Plan& p = feasible[next].plan;
-      if (options.prune && step_time_lower_bound_s(compute_step_costs(cache, p, CostScope::pipeline), p) > kth) continue;
+      if (options.prune && pipeline_step_lower_bound_s(compute_step_costs(cache, p, CostScope::step), p) > kth)
+        continue;
       plans.push_back(p);
     }
     auto results = simulate_batch(cache, plans, threads);
@@ -360,7 +408,7 @@ SearchResult search_plans(const Scenario& scenario, const SearchSpace& space, co
   CostCache cache(scenario);
   SearchResult result;
   CandidateEnumerator enumerate(model, cluster, resolved, gpus, cache, result);
-  std::vector<Candidate> feasible = enumerate.run(options.progress);
+  std::vector<Candidate> feasible = enumerate.run(thread_count(options), options.progress);
   result.feasible = static_cast<std::int64_t>(feasible.size());
   const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
   if (feasible.empty()) {

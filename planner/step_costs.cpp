@@ -3,6 +3,7 @@
 #include "sim/task_graph.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "models/formulas.hpp"
@@ -28,6 +29,11 @@ double element_bytes(topologies::Precision p) { return p == topologies::Precisio
 StepCosts compute_step_costs(const Scenario& scenario, const Plan& plan) {
   CostCache cache(scenario);
   return compute_step_costs(cache, plan);
+}
+
+std::int64_t gradient_buckets(const StepCosts& costs, const ChunkCost& chunk) {
+  constexpr double kMaxBuckets = 1024;
+  return static_cast<std::int64_t>(std::clamp(std::ceil(chunk.parameters / costs.bucket_parameters), 1.0, kMaxBuckets));
 }
 
 core::Seconds optimizer_step_time(const StepCosts& costs, const Plan& plan, double parameters, double experts) {

@@ -296,11 +296,7 @@ class StepLowering {
     RankBuilder& rb = builders_[b];
     const auto& cc = chunk(vs);
     const core::Bytes chunk_grads(cc.parameters * costs_.bytes.gradient);
-    // Beyond about a thousand buckets the exposed tail (one bucket's reduction) is under 0.1 % of the chunk's: more
-    // buckets change nothing measurable but the task count, which would grow with the parameters without bound.
-    constexpr double kMaxBuckets = 1024;
-    const auto buckets = static_cast<std::int64_t>(
-        std::clamp(std::ceil(cc.parameters / costs_.bucket_parameters), 1.0, kMaxBuckets));
+    const std::int64_t buckets = gradient_buckets(costs_, cc);
     TaskId tail = kNone;
     for (std::int64_t k = 0; k < buckets; ++k) {
       const bool last_bucket = k + 1 == buckets;
