@@ -19,6 +19,9 @@ struct RunArgs {
   std::int64_t steps = 3;
   std::int64_t warmup = 1;
   double step_timeout_s = 600;
+  std::int64_t checkpoint_every = 0;  ///< steps between checkpoints (0: none)
+  std::string checkpoint_dir;
+  std::string resume_dir;             ///< --resume: a checkpoint directory to continue from
   bool no_preflight = false;  ///< run even what the simulator says will not fit or not finish in time
   PlanFieldFlags plan_flags;  ///< plan fields given as flags: they override the plan file's
 };

@@ -1,5 +1,9 @@
 #include "exec/executed_run.hpp"
 
+#include <unistd.h>
+
+#include <fmt/format.h>
+
 #include "core/error.hpp"
 #include "planner/pipeline_split.hpp"
 #include "planner/plan_fields.hpp"
@@ -14,6 +18,25 @@ void require(bool ok, const std::string& field, const std::string& message) {
 }
 
 std::string n(std::int64_t v) { return std::to_string(v); }
+
+/// The executor keeps, for every micro-batch of the step and every model chunk, its output activation and the
+/// gradient flowing back (the rank's residual stream each: Trainer's Micro), so their memory grows with the global
+/// batch. Refused, the same on every rank before any allocation, when it alone exceeds this host's memory.
+void check_batch_buffers(const models::ModelSpec& model, const planner::Plan& plan) {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0 || plan.micro_batch_size <= 0) return;
+  const double host_bytes = static_cast<double>(pages) * static_cast<double>(page);
+  const double tokens = static_cast<double>(plan.micro_batch_size * plan.seq_length) /
+                        static_cast<double>(plan.cp * (plan.sp && plan.tp > 1 ? plan.tp : 1));
+  const double bytes = static_cast<double>(plan.micro_batches()) * static_cast<double>(plan.vpp) * 2 * tokens *
+                       static_cast<double>(model.hidden_size) * sizeof(float);
+  if (bytes > host_bytes)
+    throw core::InputError("run", "global_batch_size",
+                           fmt::format("{} micro-batches per pipeline: the executor keeps two activation buffers per "
+                                       "micro-batch, {:.1f} GiB per rank, more than this machine's {:.1f} GiB; expected "
+                                       "a smaller global batch (or a larger micro_batch_size)",
+                                       plan.micro_batches(), bytes / 1073741824.0, host_bytes / 1073741824.0));
+}
 
 /// The executor's own limits, beyond the planner's rules.
 void check_executor_limits(const models::ModelSpec& model, const planner::Plan& plan) {
@@ -45,6 +68,7 @@ void check_executor_limits(const models::ModelSpec& model, const planner::Plan& 
   require(model.num_layers % (plan.pp * plan.vpp) == 0 && planner::PipelineSplit(plan, model.num_layers).even(), "pp",
           "the executor splits the layers evenly: pp*vpp (" + n(plan.pp * plan.vpp) + ") must divide the " +
               n(model.num_layers) + " layers, with no uneven split key");
+  check_batch_buffers(model, plan);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "exec/comm_wait.hpp"
+
 namespace hpsim::exec {
 
 void check_mpi(int code, const char* what) {
@@ -25,18 +27,22 @@ MpiComm::~MpiComm() {
 }
 
 void MpiComm::all_reduce_sum(float* x, std::size_t n) {
+  const CommunicationWait waiting;
   if (size_ == 1 || n == 0) return;
   check_mpi(MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(n), MPI_FLOAT, MPI_SUM, comm_), "MPI_Allreduce");
 }
 void MpiComm::all_reduce_max(float* x, std::size_t n) {
+  const CommunicationWait waiting;
   if (size_ == 1 || n == 0) return;
   check_mpi(MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(n), MPI_FLOAT, MPI_MAX, comm_), "MPI_Allreduce");
 }
 void MpiComm::reduce_scatter_sum(const float* in, float* out, std::size_t n_per_rank) {
+  const CommunicationWait waiting;
   check_mpi(MPI_Reduce_scatter_block(in, out, static_cast<int>(n_per_rank), MPI_FLOAT, MPI_SUM, comm_),
             "MPI_Reduce_scatter_block");
 }
 void MpiComm::all_gather(const float* in, float* out, std::size_t n_per_rank) {
+  const CommunicationWait waiting;
   check_mpi(MPI_Allgather(in, static_cast<int>(n_per_rank), MPI_FLOAT, out, static_cast<int>(n_per_rank), MPI_FLOAT,
                           comm_),
             "MPI_Allgather");
@@ -47,14 +53,19 @@ void MpiComm::send(const float* x, std::size_t n, int peer, int tag) {
   pending_.push_back(req);
 }
 void MpiComm::recv(float* x, std::size_t n, int peer, int tag) {
+  const CommunicationWait waiting;
   check_mpi(MPI_Recv(x, static_cast<int>(n), MPI_FLOAT, peer, tag, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
 }
 void MpiComm::wait_sends() {
   if (pending_.empty()) return;
+  const CommunicationWait waiting;
   check_mpi(MPI_Waitall(static_cast<int>(pending_.size()), pending_.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
   pending_.clear();
 }
-void MpiComm::barrier() { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
+void MpiComm::barrier() {
+  const CommunicationWait waiting;
+  check_mpi(MPI_Barrier(comm_), "MPI_Barrier");
+}
 
 void MpiComm::start_all_reduce_sum(float* x, std::size_t n) {
   if (size_ == 1 || n == 0) return;
@@ -77,6 +88,7 @@ void MpiComm::progress() {
 }
 void MpiComm::wait_started() {
   if (started_.empty()) return;
+  const CommunicationWait waiting;
   check_mpi(MPI_Waitall(static_cast<int>(started_.size()), started_.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
   started_.clear();
 }

@@ -7,7 +7,9 @@
 
 #include "core/error.hpp"
 #include "core/fields.hpp"
+#include "exec/comm_wait.hpp"
 #include "exec/executed_run.hpp"
+#include "exec/fault_injection.hpp"
 #include "exec/mpi_comm.hpp"
 #ifdef HPSIM_HAVE_CUDA
 #include "exec/cuda_backend.hpp"
@@ -42,6 +44,19 @@ CudaPrecision cuda_precision(topologies::Precision p, std::vector<std::string>& 
   return CudaPrecision::bf16;
 }
 #endif
+
+/// fnv1a64 of every rank's parameter digest in rank order (collective).
+std::uint64_t weights_digest(Trainer& trainer, ComputeBackend& backend, MPI_Comm world) {
+  std::vector<float> w(trainer.shard().param_elements());
+  backend.download(w.data(), trainer.shard().param_data(), w.size());
+  const std::uint64_t mine = fnv1a64(w.data(), w.size() * sizeof(float));
+  int ranks = 1;
+  check_mpi(MPI_Comm_size(world, &ranks), "MPI_Comm_size");
+  std::vector<std::uint64_t> all(static_cast<std::size_t>(ranks));
+  const CommunicationWait waiting;
+  check_mpi(MPI_Allgather(&mine, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, world), "MPI_Allgather");
+  return fnv1a64(all.data(), all.size() * sizeof(std::uint64_t));
+}
 
 }  // namespace
 
@@ -86,10 +101,31 @@ RunResult run_plan(const models::ModelSpec& model, const planner::Plan& plan_in,
   }
 #endif
   if (!backend) backend = make_cpu_backend();
+  const FaultInjection fault = FaultInjection::from_environment();
+  const RunIdentity identity = run_identity(r.executed, options.seed, options.backend);
+  const std::int64_t total = options.warmup + options.steps;
+  require(options.checkpoint_every >= 0 && (options.checkpoint_every == 0 || !options.checkpoint_dir.empty()),
+          "checkpoint_every", "expected a positive step count and a checkpoint directory");
+  int rank = 0;
+  check_mpi(MPI_Comm_rank(world, &rank), "MPI_Comm_rank");
   Trainer trainer(r.executed.model, plan, *backend, world, topt);
-  for (std::int64_t i = 0; i < options.warmup + options.steps; ++i) {
+  if (options.resume) {
+    require(options.resume->step < total, "resume",
+            "the checkpoint is at step " + n(options.resume->step) + ", at or past the run's last, " + n(total));
+    const std::string mismatch = resume_mismatch(*options.resume, identity, world_size);
+    require(mismatch.empty(), "resume", options.resume->step_dir + ": another run: " + mismatch);
+    trainer.load_state(read_checkpoint_shard(*options.resume, rank));
+    r.resumed_from = options.resume->step_dir;
+  }
+  r.first_step = trainer.steps_done() + 1;
+  for (std::int64_t i = trainer.steps_done(); i < total; ++i) {
     if (options.on_step) options.on_step(i);
-    check_mpi(MPI_Barrier(world), "MPI_Barrier");
+    fault.strike_if(FaultKind::stall, rank, i + 1);
+    {
+      const CommunicationWait waiting;
+      check_mpi(MPI_Barrier(world), "MPI_Barrier");
+    }
+    fault.strike_if(FaultKind::exit, rank, i + 1);  // the others are in the step now
     const double t0 = MPI_Wtime();
 #ifdef HPSIM_HAVE_CUDA
     if (timer) timer->start();
@@ -106,8 +142,13 @@ RunResult run_plan(const models::ModelSpec& model, const planner::Plan& plan_in,
       r.loss.push_back(loss);
       r.step_times_s.push_back(dt);
     }
+    if (options.checkpoint_every > 0 && (i + 1) % options.checkpoint_every == 0) {
+      write_checkpoint(trainer, options.checkpoint_dir, identity, world);
+      r.checkpoints.push_back(i + 1);
+    }
   }
-  if (options.on_step) options.on_step(options.warmup + options.steps);
+  r.weights_digest = weights_digest(trainer, *backend, world);
+  if (options.on_step) options.on_step(total);
   r.loss_scaling = topt.loss_scaling.enabled;
   r.loss_scale = trainer.loss_scale();
   r.skipped_steps = trainer.skipped_steps();
@@ -117,7 +158,7 @@ RunResult run_plan(const models::ModelSpec& model, const planner::Plan& plan_in,
   auto sorted = r.step_times_s;
   std::sort(sorted.begin(), sorted.end());
   const std::size_t k = sorted.size();
-  r.measured_step_time_s = k % 2 == 1 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
+  r.measured_step_time_s = k == 0 ? 0 : k % 2 == 1 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
   return r;
 }
 
@@ -136,8 +177,14 @@ RunFile load_run_file(const std::string& path, const std::map<std::string, std::
 }
 
 int run_or_abort(MPI_Comm world, const std::function<int()>& body) {
+  int status = 1;
   try {
     return body();
+  } catch (const core::InputError& e) {
+    int rank = -1;
+    MPI_Comm_rank(world, &rank);
+    std::fprintf(stderr, "hpsim run: rank %d: %s\n", rank, e.what());
+    status = 2;
   } catch (const std::exception& e) {
     int rank = -1;
     MPI_Comm_rank(world, &rank);
@@ -148,8 +195,8 @@ int run_or_abort(MPI_Comm world, const std::function<int()>& body) {
     std::fprintf(stderr, "hpsim run: rank %d: unknown exception\n", rank);
   }
   std::fflush(stderr);
-  MPI_Abort(world, 1);
-  return 1;
+  MPI_Abort(world, status);
+  return status;
 }
 
 }  // namespace hpsim::exec

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
+#include "exec/comm_wait.hpp"
 #include "exec/seeded_random.hpp"
 
 namespace hpsim::exec {
@@ -291,6 +293,7 @@ bool Trainer::gradients_finite(const std::function<bool()>& local_finite) {
     return true;
   }
   int overflow = local_finite() ? 0 : 1;  // every rank must agree: one skips, all skip
+  const CommunicationWait waiting;
   check_mpi(MPI_Allreduce(MPI_IN_PLACE, &overflow, 1, MPI_INT, MPI_MAX, grid_.world().comm()), "MPI_Allreduce");
   if (overflow != 0) {
     ++skipped_;
@@ -305,6 +308,45 @@ bool Trainer::gradients_finite(const std::function<bool()>& local_finite) {
   }
   ++adam_steps_;
   return true;
+}
+
+TrainerState Trainer::save_state() const {
+  TrainerState s;
+  s.counters = {opt_.seed, step_, adam_steps_, scale_, skipped_, good_in_row_, hysteresis_left_};
+  auto download = [&](const float* src, std::size_t n) {
+    std::vector<float> out(n);
+    be_.download(out.data(), src, n);
+    return out;
+  };
+  s.params = download(shard_->param_data(), shard_->flat_size());
+  s.adam_m = download(m_.data(), m_.size());
+  s.adam_v = download(v_.data(), v_.size());
+  return s;
+}
+
+void Trainer::load_state(const TrainerState& s) {
+  auto require = [](bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument("Trainer::load_state: " + what);
+  };
+  const TrainerCounters& c = s.counters;
+  require(c.seed == opt_.seed, "seed " + std::to_string(c.seed) + ", this run's is " + std::to_string(opt_.seed));
+  require(s.params.size() == shard_->flat_size(), "parameter count " + std::to_string(s.params.size()) +
+                                                      ", this rank's shard holds " +
+                                                      std::to_string(shard_->flat_size()));
+  require(s.adam_m.size() == m_.size() && s.adam_v.size() == v_.size(),
+          "optimizer state of " + std::to_string(s.adam_m.size()) + " elements, this rank holds " +
+              std::to_string(m_.size()));
+  require(c.step >= 0 && c.adam_steps >= 0 && c.adam_steps <= c.step, "step counters out of range");
+  be_.upload(shard_->param_data(), s.params.data(), s.params.size());  // refreshes a 16-bit copy too
+  be_.upload(m_.data(), s.adam_m.data(), s.adam_m.size());
+  be_.upload(v_.data(), s.adam_v.data(), s.adam_v.size());
+  be_.synchronize();
+  step_ = c.step;
+  adam_steps_ = c.adam_steps;
+  scale_ = c.loss_scale;
+  skipped_ = c.skipped_steps;
+  good_in_row_ = c.good_in_row;
+  hysteresis_left_ = c.hysteresis_left;
 }
 
 double Trainer::step() {
@@ -339,6 +381,7 @@ double Trainer::step() {
   if (s.last_stage && s.tp_rank == 0)
     for (const auto& m : micro_) local += m.loss;
   double total = 0;
+  const CommunicationWait waiting;
   check_mpi(MPI_Allreduce(&local, &total, 1, MPI_DOUBLE, MPI_SUM, grid_.world().comm()), "MPI_Allreduce");
   return total / static_cast<double>(plan_.global_batch_size * s.seq);
 }

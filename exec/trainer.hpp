@@ -41,6 +41,25 @@ struct TrainerOptions {
 
 /// The tokens of one sample: seq + 1 tokens (inputs are [0, seq), targets [1, seq]), the same for the same
 /// (seed, step, global sample) whatever the plan.
+/// A trainer's counters between steps. Data and weights come from counter-based generators of (seed, step, index), so
+/// `seed` and `step` are the random-number state and the data position. Eight-byte fields only: a checkpoint stores
+/// it as it is (exec/checkpoint.cpp).
+struct TrainerCounters {
+  std::uint64_t seed = 0;
+  std::int64_t step = 0;             ///< optimizer steps run (skipped ones included): the data's next step index
+  std::int64_t adam_steps = 0;       ///< Adam's step count (bias correction): skipped steps do not count
+  double loss_scale = 1.0;           ///< LossScaling's state: scale, steps skipped, good steps in a row, hysteresis
+  std::int64_t skipped_steps = 0, good_in_row = 0, hysteresis_left = 0;
+};
+
+/// Everything a rank needs to continue training exactly where it stopped, at a step boundary: what a checkpoint
+/// holds.
+struct TrainerState {
+  TrainerCounters counters;
+  std::vector<float> params;         ///< the flat fp32 (master) parameter buffer, padding included
+  std::vector<float> adam_m, adam_v; ///< Adam's moments as this rank holds them (ZeRO-1: its slice of each bucket)
+};
+
 std::vector<std::int32_t> synthetic_sample(std::uint64_t seed, std::int64_t step, std::int64_t sample,
                                            std::int64_t seq, std::int64_t vocab);
 
@@ -55,6 +74,11 @@ class Trainer {
   [[nodiscard]] GptShard& shard() { return *shard_; }
   [[nodiscard]] RankGrid& grid() { return grid_; }
   [[nodiscard]] std::int64_t steps_done() const { return step_; }
+  /// This rank's state between steps (copied from the device), and its restoration: a trainer of the same model,
+  /// plan, rank and seed then continues bit for bit as the one saved would have. Throws std::invalid_argument when
+  /// the state's sizes or seed are not this trainer's.
+  [[nodiscard]] TrainerState save_state() const;
+  void load_state(const TrainerState& state);
   /// The loss scale the next step uses (1 without loss scaling) and the steps skipped for overflow so far.
   [[nodiscard]] double loss_scale() const { return scale_; }
   [[nodiscard]] std::int64_t skipped_steps() const { return skipped_; }

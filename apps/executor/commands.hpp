@@ -10,8 +10,8 @@
 
 namespace hpsim::apps {
 
-/// Rank and size of MPI_COMM_WORLD, once MPI is initialized (funneled threads: the step watchdog never calls MPI
-/// but to abort).
+/// Rank and size of MPI_COMM_WORLD, once MPI is initialized (MPI_THREAD_MULTIPLE where the library has it: the step
+/// watchdogs exchange their ranks' progress on a timeout).
 struct MpiWorld {
   int rank = 0;
   int ranks = 1;
@@ -19,7 +19,7 @@ struct MpiWorld {
 MpiWorld start_mpi();
 
 /// Initializes MPI, runs, finalizes. Only rank 0 prints. Exit status: 0; 2 bad input (every rank agrees: printed
-/// once); 1 a failure (MPI_Abort ends every rank).
+/// once; bad input only one rank sees: MPI_Abort with 2); 1 a failure (MPI_Abort ends every rank).
 int run_command(const RunArgs& a, Format format);
 
 /// Collective over the ranks it is launched on; rank 0 writes the file and prints a summary. Exit 2 when the backend

@@ -2,15 +2,10 @@
 #include <mpi.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <mutex>
 #include <optional>
-#include <thread>
 
 #include <stdlib.h>  // getloadavg
 #include <unistd.h>  // sysconf
@@ -19,11 +14,13 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/executor/commands.hpp"
+#include "apps/executor/watchdog.hpp"
 #include "apps/localhost_cluster.hpp"
 #include "core/error.hpp"
 #ifdef HPSIM_HAVE_CUDA
 #include "exec/cuda_backend.hpp"
 #endif
+#include "exec/fault_injection.hpp"
 #include "exec/run.hpp"
 #include "planner/plan_file.hpp"
 #include "planner/step_simulation.hpp"
@@ -32,62 +29,6 @@
 namespace hpsim::apps {
 
 namespace {
-
-/// A thread that aborts the MPI job when a step outlives its deadline (a hung collective would otherwise hang the
-/// job silently).
-class Watchdog {
- public:
-  Watchdog(double timeout_s, int rank) : timeout_(timeout_s), rank_(rank), thread_([this] { loop(); }) {}
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  /// Arms the deadline for step `step` (0-based); disarms with `step` < 0.
-  void beat(std::int64_t step) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      step_ = step;
-      deadline_ = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                         std::chrono::duration<double>(timeout_));
-    }
-    cv_.notify_all();
-  }
-
- private:
-  void loop() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!stop_) {
-      if (step_ < 0) {
-        cv_.wait(lock);
-        continue;
-      }
-      if (cv_.wait_until(lock, deadline_) == std::cv_status::timeout && !stop_ && step_ >= 0 &&
-          std::chrono::steady_clock::now() >= deadline_) {
-        std::fprintf(stderr,
-                     "hpsim run: rank %d: step %lld did not finish within --step-timeout-s %g s; aborting every "
-                     "rank\n",
-                     rank_, static_cast<long long>(step_ + 1), timeout_);
-        std::fflush(stderr);
-        MPI_Abort(MPI_COMM_WORLD, 1);
-        std::_Exit(1);
-      }
-    }
-  }
-  double timeout_;
-  int rank_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::int64_t step_ = -1;
-  std::chrono::steady_clock::time_point deadline_;
-  std::thread thread_;
-};
 
 struct Prediction {
   std::optional<planner::StepResult> step;
@@ -160,9 +101,16 @@ std::string render_table(const exec::RunResult& r, const Prediction& pred, const
                    noise.noisy() ? ": NOISY, the comparison is not reliable" : "");
   TextTable steps;
   steps.header = {"step", "time (s)", "loss"};
+  const std::int64_t first_measured = r.first_step + static_cast<std::int64_t>(r.warmup_loss.size());
   for (std::size_t i = 0; i < r.step_times_s.size(); ++i)
-    steps.rows.push_back({std::to_string(i + 1), fmt::format("{:.3f}", r.step_times_s[i]), fmt::format("{:.4f}", r.loss[i])});
+    steps.rows.push_back({std::to_string(first_measured + static_cast<std::int64_t>(i)), fmt::format("{:.3f}", r.step_times_s[i]), fmt::format("{:.4f}", r.loss[i])});
   s += steps.render(format);
+  if (!r.resumed_from.empty())
+    s += fmt::format("resumed from {} (step {})\n", r.resumed_from, r.first_step - 1);
+  if (!r.checkpoints.empty())
+    s += fmt::format("checkpoints written at step{} {}\n", r.checkpoints.size() == 1 ? "" : "s",
+                     fmt::join(r.checkpoints, ", "));
+  s += fmt::format("weights digest {:016x} (fnv1a64 over every rank's final weights)\n", r.weights_digest);
   for (const auto& n : r.executed.notes) s += "note: " + n + "\n";
   return s;
 }
@@ -171,6 +119,7 @@ std::string render_table(const exec::RunResult& r, const Prediction& pred, const
 exec::RunFile load_checked_run(const RunArgs& a, int ranks) {
   exec::RunFile file = exec::load_run_file(a.plan_file, a.plan_flags.values);
   (void)exec::executed_run(file.model, file.plan, ranks, a.backend);
+  (void)exec::FaultInjection::from_environment();
 #ifndef HPSIM_HAVE_CUDA
   if (a.backend != "cpu")
     throw core::InputError("command line", "--backend",
@@ -185,6 +134,43 @@ exec::RunFile load_checked_run(const RunArgs& a, int ranks) {
   }
 #endif
   return file;
+}
+
+/// Rank 0's choice of the checkpoint to resume from (the newest complete one of --resume, checked against this run),
+/// told to every rank: its step, 0 without --resume, or -1 when the run cannot resume (rank 0 has said why, once).
+std::int64_t choose_resume_step(const exec::RunFile& file, const RunArgs& a, int rank, int ranks) {
+  if (a.resume_dir.empty()) return 0;
+  std::int64_t step = -1;
+  if (rank == 0) {
+    try {
+      const exec::ResumePoint point = exec::find_resume_point(a.resume_dir);
+      const std::string torn = point.skipped.empty() ? "" : fmt::format(" ({} torn one{} skipped: {})",
+                                                                       point.skipped.size(),
+                                                                       point.skipped.size() == 1 ? "" : "s",
+                                                                       fmt::join(point.skipped, "; "));
+      if (point.step_dir.empty())
+        throw core::InputError(a.resume_dir, "--resume", "no complete checkpoint" + torn);
+      const exec::ExecutedRun ran = exec::executed_run(file.model, file.plan, ranks, a.backend);
+      const std::string differs =
+          exec::resume_mismatch(point, exec::run_identity(ran, exec::RunOptions{}.seed, a.backend), ranks);
+      if (!differs.empty())
+        throw core::InputError(a.resume_dir, "--resume",
+                               fmt::format("the checkpoint at step {} is of another run: {}", point.step, differs));
+      if (point.step >= a.warmup + a.steps)
+        throw core::InputError(a.resume_dir, "--resume",
+                               fmt::format("the newest complete checkpoint is at step {}, and --warmup {} + --steps {} "
+                                           "end the run at step {}: nothing left to run",
+                                           point.step, a.warmup, a.steps, a.warmup + a.steps));
+      for (const auto& s : point.skipped)
+        std::cerr << "hpsim run: --resume " << a.resume_dir << ": skipped torn checkpoint " << s << "\n";
+      std::cerr << "hpsim run: resuming from " << point.step_dir << " (step " << point.step << ")\n";
+      step = point.step;
+    } catch (const core::InputError& e) {
+      std::cerr << "hpsim: error: " << e.what() << "\n";
+    }
+  }
+  MPI_Bcast(&step, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
+  return step;
 }
 
 /// localhost: the backend's calibration of this many ranks busy at once, made now if missing (collective: every
@@ -275,13 +261,16 @@ bool preflight_passes(const exec::RunFile& file, const PredictionCluster& cluste
 }
 
 /// The run, under a watchdog that aborts the job when a step outlives --step-timeout-s.
-exec::RunResult run_watched(const exec::RunFile& file, const RunArgs& a, int rank) {
+exec::RunResult run_watched(const exec::RunFile& file, const RunArgs& a, std::int64_t resume_step) {
   exec::RunOptions opt;
   opt.steps = a.steps;
   opt.warmup = a.warmup;
   opt.backend = a.backend;
+  opt.checkpoint_every = a.checkpoint_every;
+  opt.checkpoint_dir = a.checkpoint_dir;
+  if (resume_step > 0) opt.resume = exec::resume_point_at(a.resume_dir, resume_step);  // rank 0 checked it whole
   const std::int64_t total = a.warmup + a.steps;
-  Watchdog watchdog(a.step_timeout_s, rank);
+  Watchdog watchdog(a.step_timeout_s, MPI_COMM_WORLD);
   opt.on_step = [&](std::int64_t i) { watchdog.beat(i < total ? i : -1); };
   return exec::run_plan(file.model, file.plan, opt, MPI_COMM_WORLD);
 }
@@ -319,6 +308,10 @@ nlohmann::json render_json(const exec::RunResult& r, const Prediction& pred, con
   j["step_times_s"] = r.step_times_s;
   j["loss"] = r.loss;
   j["warmup_loss"] = r.warmup_loss;
+  j["first_step"] = r.first_step;
+  j["resumed_from"] = r.resumed_from.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.resumed_from);
+  j["checkpoints"] = r.checkpoints;
+  j["weights_digest"] = fmt::format("{:016x}", r.weights_digest);
   if (r.loss_scaling) {
     j["loss_scale"] = r.loss_scale;
     j["skipped_steps"] = r.skipped_steps;
@@ -340,11 +333,12 @@ nlohmann::json render_json(const exec::RunResult& r, const Prediction& pred, con
 
 /// What every rank runs once the run has been checked: the prediction cluster, the run, and on rank 0 the
 /// prediction and the output.
-int run_and_report(const exec::RunFile& file, const RunArgs& a, Format format, int rank, int ranks) {
+int run_and_report(const exec::RunFile& file, const RunArgs& a, Format format, int rank, int ranks,
+                   std::int64_t resume_step) {
   const PredictionCluster cluster = load_prediction_cluster(file, a, rank, ranks);
   if (!a.no_preflight && !preflight_passes(file, cluster, a, rank, ranks)) return 2;
   const double load_at_start = load_average_1m();
-  exec::RunResult r = run_watched(file, a, rank);
+  exec::RunResult r = run_watched(file, a, resume_step);
   if (rank != 0) return 0;
   const Prediction pred = predict(r, cluster, a.plan_file);
   r.executed.notes.insert(r.executed.notes.end(), pred.notes.begin(), pred.notes.end());
@@ -365,7 +359,8 @@ int run_and_report(const exec::RunFile& file, const RunArgs& a, Format format, i
 
 MpiWorld start_mpi() {
   int provided = 0;
-  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  // Multiple: the step watchdogs talk to each other while the main threads wait in MPI (apps/executor/watchdog.hpp).
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
   MpiWorld w;
   MPI_Comm_rank(MPI_COMM_WORLD, &w.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &w.ranks);
@@ -384,7 +379,13 @@ int run_command(const RunArgs& a, Format format) {
     MPI_Finalize();
     return 2;
   }
-  const int status = exec::run_or_abort(MPI_COMM_WORLD, [&] { return run_and_report(file, a, format, rank, ranks); });
+  const std::int64_t resume_step = choose_resume_step(file, a, rank, ranks);
+  if (resume_step < 0) {
+    MPI_Finalize();
+    return 2;
+  }
+  const int status =
+      exec::run_or_abort(MPI_COMM_WORLD, [&] { return run_and_report(file, a, format, rank, ranks, resume_step); });
   MPI_Finalize();
   return status;
 }
