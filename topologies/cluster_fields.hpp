@@ -27,6 +27,13 @@ enum class ClusterValue { text, positive_integer, positive_number, non_negative_
 /// above any machine built, so that products of counts stay exact and every graph hpsim builds stays in memory.
 inline constexpr std::int64_t kMaxClusterInteger = std::int64_t{1} << 20;
 
+/// The most GPUs one node (one NVLink domain) holds: NVIDIA's announced Vera Rubin NVL576 rack (GTC 2025), the
+/// largest NVLink domain made public.
+inline constexpr std::int64_t kMaxGpusPerNode = 576;
+/// The most GPUs a cluster holds: 2^18 = 262,144, above the largest training clusters made public (about 200,000
+/// GPUs); costing one grows linearly with its GPUs (about 20 microseconds and 1 KB each for the link graph).
+inline constexpr std::int64_t kMaxClusterGpus = std::int64_t{1} << 18;
+
 struct ClusterField {
   ClusterSection section;
   std::string_view key;

@@ -61,6 +61,14 @@ void apply_link_fields(ClusterSpec& c, const ClusterFieldReader& f, bool full) {
   if (f.has("inter_node_latency_us")) c.inter_node_latency = core::microseconds(f.number("inter_node_latency_us"));
 }
 
+/// A cluster costs time and memory in proportion to its GPUs: refuse one beyond any built before any work.
+void check_cluster_gpus(const ClusterSpec& c, const std::string& where, const std::string& field) {
+  if (c.nodes > kMaxClusterGpus || c.nodes * c.gpus_per_node > kMaxClusterGpus)
+    throw core::InputError(where, field,
+                           "expected at most " + std::to_string(kMaxClusterGpus) + " GPUs in all, got " +
+                               std::to_string(c.nodes) + " nodes of " + std::to_string(c.gpus_per_node) + " GPUs");
+}
+
 /// Overlays the whole-run keys present in `f` onto `run`.
 void apply_run_fields(RunConditions& run, const ClusterFieldReader& f) {
   run.gpu_hour_price_usd = f.number_or("gpu_hour_price_usd", run.gpu_hour_price_usd);
@@ -83,6 +91,10 @@ void apply_cluster_fields(ClusterSpec& c, const core::Fields& fields, bool full)
   if (full || f.has("gpu")) c.gpu = gpu_of(fields, c.calibration ? &*c.calibration : nullptr);
   c.nodes = f.integer_or("nodes", c.nodes);
   c.gpus_per_node = f.integer_or("gpus_per_node", c.gpus_per_node);
+  if (c.gpus_per_node > kMaxGpusPerNode)
+    fields.fail("gpus_per_node", "expected at most " + std::to_string(kMaxGpusPerNode) +
+                                     " (the largest NVLink domain built), got " + std::to_string(c.gpus_per_node));
+  check_cluster_gpus(c, fields.where(), "nodes");
   // Without a preset, one NIC per GPU is the common layout (DGX, HGX).
   c.nics_per_node = f.integer_or("nics_per_node", full ? c.gpus_per_node : c.nics_per_node);
   apply_link_fields(c, f, full);
@@ -145,6 +157,7 @@ ClusterSpec cluster_preset(const std::string& spec, const std::string& where, co
       throw core::InputError(where, field.empty() ? "nodes" : field,
                              "expected NAME:NODES with a positive node count, got '" + spec + "'");
     c.nodes = n;
+    check_cluster_gpus(c, where, field.empty() ? "nodes" : field);
   }
   return c;
 }

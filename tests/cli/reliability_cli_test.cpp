@@ -90,3 +90,17 @@ TEST_CASE("reliability: a multi-line value in an error stays on one line") {
   expect_input_error("simulate --model " + model + " --cluster dgx-h100:1 --global-batch-size 8",
                      "tie_word_embeddings: expected true or false, got 'false\\n- stray'");
 }
+
+TEST_CASE("reliability: a cluster beyond any built is refused before it is costed, naming the field and the limit") {
+  // 8,000,000 GPUs took 28 s and 5.5 GB before the limit; now it is refused at load.
+  const Outcome huge = hpsim("simulate --model llama3-8b --cluster dgx-a100-80gb:1000000 --global-batch-size 8000000");
+  CHECK(huge.code == 2);
+  CHECK(huge.err.find("at most 262144 GPUs in all, got 1000000 nodes of 8 GPUs") != std::string::npos);
+  const std::string file = write_temp("wide_node.yaml", "preset: dgx-h100\nnodes: 2\ngpus_per_node: 65536\n");
+  const Outcome wide = hpsim("simulate --model llama3-8b --cluster " + file + " --global-batch-size 16");
+  CHECK(wide.code == 2);
+  CHECK(wide.err.find("gpus_per_node: expected at most 576") != std::string::npos);
+  // The largest accepted cluster still simulates.
+  const Outcome largest = hpsim("simulate --model llama3-8b --cluster dgx-h100:32768 --global-batch-size 262144");
+  CHECK(largest.code == 0);
+}
