@@ -69,6 +69,11 @@ std::string plan_keys_text(Format format) {
                  {"default", f.default_text}, {"searched", f.searched}, {"search_default", f.search_default},
                  {"megatron_flag", f.megatron_flag}, {"help", f.help}});
   }
+  const auto& list = planner::pipeline_layers_field();
+  t.rows.push_back({std::string(list.key), "-", std::string(list.values), std::string(list.default_text),
+                    "chosen on a mixed cluster (plan files only)", std::string(list.help)});
+  j.push_back({{"key", list.key}, {"flag", ""}, {"values", list.values}, {"default", list.default_text},
+               {"searched", false}, {"search_default", ""}, {"megatron_flag", ""}, {"help", list.help}});
   return format == Format::json ? j.dump(2) + "\n" : t.render(format);
 }
 

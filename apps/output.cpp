@@ -85,6 +85,7 @@ json plan_to_json(const planner::Plan& p) {
       case planner::FieldType::number: j[key] = static_cast<double>(code) / planner::kNumberScale; break;
     }
   }
+  if (!p.pipeline_layers.empty()) j[std::string(planner::pipeline_layers_field().key)] = p.pipeline_layers;
   return j;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -112,7 +113,16 @@ int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const
   std::vector<planner::WholeRun> runs;
   if (train_tokens)
     for (const auto& r : result.plans) runs.push_back(planner::whole_run(r, in.model, in.cluster, *train_tokens));
+  if ((emit.megatron || emit.deepspeed || emit.torchtitan) && !best.plan.pipeline_layers.empty())
+    throw core::InputError("command line", "--emit",
+                           "the best plan's pipeline_layers (layers per stage by speed) has no argument in the "
+                           "frameworks' checked flag lists; use --emit plan FILE");
   const std::string megatron = emit.megatron ? megatron_arguments(best.plan, in.model) : "";
+  // A mixed cluster: what the mix costs against the homogeneous split and the all-one-type clusters.
+  std::optional<planner::MixedClusterComparison> mixed;
+  if (in.cluster.mixed())
+    mixed = planner::compare_mixed_cluster(planner::Scenario(in.model, in.cluster), in.space, options,
+                                           best.step_time.value());
   if (format == Format::json) {
     auto j = search_to_json(result, in.model, in.cluster);
     if (emit.megatron) j["megatron_args"] = megatron;
@@ -121,6 +131,7 @@ int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const
       j["deepspeed_args"] = megatron_deepspeed_arguments(best.plan);
     }
     if (emit.torchtitan) j["torchtitan_toml"] = torchtitan_toml(best.plan, in.model);
+    if (mixed) j["mixed_cluster"] = mixed_cluster_to_json(*mixed);
     for (std::size_t i = 0; i < runs.size(); ++i) j["plans"][i]["whole_run"] = whole_run_to_json(runs[i]);
     std::cout << j.dump(2) << "\n";
   } else {
@@ -130,6 +141,9 @@ int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const
                                best.plan.seq_length, topologies::to_string(best.plan.precision), result.plans.size());
     std::cout << plans_table(result).render(format);
     if (format != Format::csv) std::cout << search_summary(result);
+    if (mixed && format != Format::csv)
+      std::cout << "\nwhat the mix costs (docs/mixed_clusters.md): the best plan of each alternative\n"
+                << mixed_cluster_table(*mixed).render(format);
     if (train_tokens && format != Format::csv)
       std::cout << fmt::format("\nwhole run of {:.4g} tokens (docs/whole_run.md)\n", *train_tokens)
                 << whole_run_table(runs).render(format);

@@ -128,4 +128,37 @@ json sweep_to_json(const std::vector<SweepAxis>& axes, const std::vector<SweepPo
   return json{{"model", model.name}, {"cluster", cluster_label(cluster)}, {"points", out}};
 }
 
+namespace {
+
+/// "+12.3 %": how much slower than the mixed plan (empty when nothing fits).
+std::string versus(double step_s, double mixed_s) {
+  return step_s > 0 ? fmt::format("{:+.1f} %", 100 * (step_s / mixed_s - 1)) : "-";
+}
+
+std::string seconds_or_none(double step_s) { return step_s > 0 ? fmt::format("{:.3f}", step_s) : "no plan fits"; }
+
+}  // namespace
+
+TextTable mixed_cluster_table(const planner::MixedClusterComparison& c) {
+  TextTable t;
+  t.header = {"cluster", "layers split", "step s", "vs mixed"};
+  t.rows.push_back({"mixed (as given)", "by stage speed", seconds_or_none(c.step_s), "-"});
+  t.rows.push_back({"mixed (as given)", "as if homogeneous", seconds_or_none(c.even_split_step_s),
+                    versus(c.even_split_step_s, c.step_s)});
+  for (const auto& h : c.homogeneous)
+    t.rows.push_back({fmt::format("{} nodes of {}", h.nodes, h.gpu), "even or balanced", seconds_or_none(h.step_s),
+                      versus(h.step_s, c.step_s)});
+  return t;
+}
+
+nlohmann::json mixed_cluster_to_json(const planner::MixedClusterComparison& c) {
+  nlohmann::json homogeneous = nlohmann::json::array();
+  for (const auto& h : c.homogeneous)
+    homogeneous.push_back({{"gpu", h.gpu}, {"nodes", h.nodes}, {"best_step_s", h.step_s > 0 ? nlohmann::json(h.step_s) : nlohmann::json()}});
+  return {{"best_step_s", c.step_s},
+          {"best_even_split_step_s", c.even_split_step_s > 0 ? nlohmann::json(c.even_split_step_s) : nlohmann::json()},
+          {"best_even_split_plan", c.even_split_plan},
+          {"homogeneous", homogeneous}};
+}
+
 }  // namespace hpsim::apps

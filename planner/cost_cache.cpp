@@ -95,7 +95,11 @@ costs::KernelChoice kernel_choice(const Plan& plan) {
   return {plan.precision, plan.fp8_recipe, plan.attention_backend, sms, plan.execution};
 }
 
-CostCache::CostCache(Scenario scenario) : scenario_(std::move(scenario)) {}
+CostCache::CostCache(Scenario scenario) : scenario_(std::move(scenario)) {
+  const topologies::ClusterSpec& c = scenario_.cluster();
+  for (std::size_t g = 0; g < c.node_groups.size(); ++g)
+    groups_.push_back(std::make_unique<CostCache>(Scenario(scenario_.model(), topologies::group_cluster(c, g))));
+}
 
 const models::ModelSpec& CostCache::model(std::int64_t tp) {
   std::lock_guard lock(mutex_);

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <tuple>
 #include <unordered_map>
@@ -80,6 +81,11 @@ class CostCache {
   [[nodiscard]] CollectiveChoice parameter_server(const Plan& plan);
   [[nodiscard]] const models::ModelSpec& model(std::int64_t tp);
   [[nodiscard]] const topologies::ClusterSpec& cluster() const { return scenario_.cluster(); }
+  [[nodiscard]] const Scenario& scenario() const { return scenario_; }
+  /// A mixed cluster's node groups, each with the cache of its homogeneous cluster (topologies::group_cluster) that
+  /// costs the stages on it; none for a homogeneous cluster.
+  [[nodiscard]] std::size_t groups() const { return groups_.size(); }
+  [[nodiscard]] CostCache& group(std::size_t g) { return *groups_[g]; }
 
  private:
   using OpsKey = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, bool, std::int64_t, std::int64_t, bool, int, int,
@@ -99,6 +105,7 @@ class CostCache {
   /// the tp groups of every plan with the same tp), and pricing them is what costs.
   std::unordered_map<std::vector<std::int32_t>, CollectiveChoice, KeyHash> by_groups_;
   std::map<std::int64_t, models::ModelSpec> padded_;
+  std::vector<std::unique_ptr<CostCache>> groups_;
 };
 
 /// Vocabulary padded as Megatron-LM pads it (a multiple of 128 * tp), so the LM head splits evenly.

@@ -4,6 +4,7 @@
 
 #include "models/operators.hpp"
 #include "planner/cost_cache.hpp"
+#include "planner/mixed_cluster.hpp"
 #include "planner/parameters.hpp"
 #include "planner/pipeline_schedule.hpp"
 #include "planner/pipeline_split.hpp"
@@ -103,10 +104,12 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
 }  // namespace
 
 MemoryUse stage_memory_use(CostCache& cache, const Plan& plan, std::int64_t stage) {
+  if (cache.groups() > 0) return stage_memory_use(cache.group(stage_group(plan, cache.cluster(), stage)), plan, stage);
   return stage_use(MemoryInputs(cache, plan), plan, stage);
 }
 
 MemoryUse memory_use(CostCache& cache, const Plan& plan) {
+  if (cache.groups() > 0) return mixed_memory_use(cache, plan);  // each stage against its own GPU
   const MemoryInputs in(cache, plan);
   MemoryUse best = stage_use(in, plan, 0);
   for (std::int64_t s = 1; s < plan.pp; ++s) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "planner/mixed_cluster.hpp"
 #include "planner/pipeline_split.hpp"
 
 namespace hpsim::planner {
@@ -94,6 +95,12 @@ Plan balanced_split(Plan plan, std::int64_t num_layers, const PipelineUnitCosts&
 }
 
 Plan with_pipeline_split(CostCache& cache, const Plan& plan) {
+  if (cache.groups() > 0 && cache.scenario().speed_split() && !split_keys_given(plan))
+    return with_speed_split(cache, plan);
+  return homogeneous_pipeline_split(cache, plan);
+}
+
+Plan homogeneous_pipeline_split(CostCache& cache, const Plan& plan) {
   const std::int64_t num_layers = cache.model(plan.tp).num_layers;
   if (split_is_determined(plan, num_layers)) return plan;
   return balanced_split(plan, num_layers, pipeline_unit_costs(cache, plan));

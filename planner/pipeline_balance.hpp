@@ -32,7 +32,11 @@ SplitBalance split_balance(const Plan& plan, std::int64_t num_layers, const Pipe
 /// candidate wins: the accounted forms (Megatron-Bridge's recipes) before first/last counts.
 Plan balanced_split(Plan plan, std::int64_t num_layers, const PipelineUnitCosts& units);
 
-/// balanced_split with the unit costs of the plan from the cache; the plan itself when its split is determined.
+/// The split a plan without one gets: on a mixed cluster (unless its scenario asks otherwise) layers by stage speed
+/// (mixed_cluster.hpp), else homogeneous_pipeline_split.
 Plan with_pipeline_split(CostCache& cache, const Plan& plan);
+
+/// balanced_split with the unit costs of the plan from the cache; the plan itself when its split is determined.
+Plan homogeneous_pipeline_split(CostCache& cache, const Plan& plan);
 
 }  // namespace hpsim::planner

@@ -44,7 +44,7 @@ Rule check_stage_counts(const Plan& p, std::int64_t num_layers) {
 }  // namespace
 
 PipelineSplit::PipelineSplit(const Plan& p, std::int64_t num_layers)
-    : pp_(p.pp), vpp_(p.vpp), num_layers_(num_layers), first_(p.decoder_first_pipeline_num_layers),
+    : pp_(p.pp), vpp_(p.vpp), num_layers_(num_layers), given_(p.pipeline_layers), first_(p.decoder_first_pipeline_num_layers),
       last_(p.decoder_last_pipeline_num_layers), middle_(0), slots_(0),
       embedding_(p.account_for_embedding_in_pipeline_split), loss_(p.account_for_loss_in_pipeline_split) {
   if (!split_is_determined(p, num_layers))
@@ -58,6 +58,7 @@ PipelineSplit::PipelineSplit(const Plan& p, std::int64_t num_layers)
 }
 
 std::int64_t PipelineSplit::layers(std::int64_t vs) const {
+  if (!given_.empty()) return given_[static_cast<std::size_t>(vs % pp_)] / vpp_;
   if (first_ > 0 || last_ > 0) {
     // Megatron gives each virtual stage of a pipeline stage an equal share of that stage's count.
     const std::int64_t stage = vs % pp_;
@@ -101,7 +102,7 @@ std::vector<std::int64_t> PipelineSplit::per_stage() const {
   return out;
 }
 
-bool split_keys_given(const Plan& p) { return counts_given(p) || accounted(p); }
+bool split_keys_given(const Plan& p) { return counts_given(p) || accounted(p) || !p.pipeline_layers.empty(); }
 
 bool split_is_determined(const Plan& p, std::int64_t num_layers) {
   return split_keys_given(p) || num_layers % (p.pp * p.vpp) == 0;
@@ -114,6 +115,16 @@ bool uneven_split_exists(std::int64_t num_layers, std::int64_t pp, std::int64_t 
 }
 
 Rule check_pipeline_split(const Plan& p, std::int64_t num_layers) {
+  if (!p.pipeline_layers.empty()) {
+    if (counts_given(p) || accounted(p)) return Rule::split_keys_exclusive;
+    if (static_cast<std::int64_t>(p.pipeline_layers.size()) != p.pp) return Rule::pipeline_layers_shape;
+    std::int64_t sum = 0;
+    for (const std::int64_t n : p.pipeline_layers) {
+      if (n < p.vpp || n % p.vpp != 0) return Rule::pipeline_layers_shape;
+      sum += n;
+    }
+    return sum == num_layers ? Rule::ok : Rule::pipeline_layers_shape;
+  }
   // Megatron refuses both forms at once (transformer_config.py: "cannot be set at the same time").
   if (counts_given(p) && accounted(p)) return Rule::split_keys_exclusive;
   if (counts_given(p)) return check_stage_counts(p, num_layers);
@@ -130,6 +141,9 @@ RuleBreach explain_pipeline_split(Rule r, const Plan& p, std::int64_t num_layers
                              str(p.decoder_last_pipeline_num_layers);
   switch (r) {
     case Rule::split_keys_exclusive:
+      if (!p.pipeline_layers.empty())
+        return {"pipeline_layers", "cannot be combined with Megatron-LM's split keys (decoder_first/last_pipeline_"
+                                   "num_layers, account_for_embedding/loss_in_pipeline_split)"};
       return {count_key, "cannot be combined with account_for_embedding_in_pipeline_split or "
                          "account_for_loss_in_pipeline_split (Megatron-LM takes one form of uneven split)"};
     case Rule::split_needs_pp: return {count_key, "an uneven pipeline split needs pp > 1"};
@@ -151,6 +165,13 @@ RuleBreach explain_pipeline_split(Rule r, const Plan& p, std::int64_t num_layers
                                                         : "account_for_loss_in_pipeline_split",
               "num_hidden_layers (" + str(num_layers) + ") with the accounted embedding/loss makes " +
                   str(accounted_slots(p, num_layers)) + " layer slots, not divisible by pp*vpp = " + str(p.pp * p.vpp)};
+    case Rule::pipeline_layers_shape: {
+      std::string given;
+      for (const std::int64_t n : p.pipeline_layers) given += (given.empty() ? "" : ", ") + str(n);
+      return {"pipeline_layers", "expected pp (" + str(p.pp) + ") layer counts, each a positive multiple of vpp (" +
+                                     str(p.vpp) + "), adding up to num_hidden_layers (" + str(num_layers) +
+                                     "), got [" + given + "]"};
+    }
     case Rule::layers_by_pp_vpp:
       return {p.vpp > 1 ? "vpp" : "pp",
               "pp*vpp = " + str(p.pp * p.vpp) + " does not divide num_hidden_layers (" + str(num_layers) +

@@ -32,12 +32,13 @@ class PipelineSplit {
 
  private:
   std::int64_t pp_, vpp_, num_layers_;
+  std::vector<std::int64_t> given_;     ///< pipeline_layers, per pipeline stage (empty: not given)
   std::int64_t first_, last_, middle_;  ///< per pipeline stage, given first/last counts (0: not given)
   std::int64_t slots_;                  ///< per virtual stage, with the embedding/loss accounted
   bool embedding_, loss_;
 };
 
-/// Any of the four split keys is set.
+/// Any of the split keys is set (Megatron's four, or pipeline_layers).
 bool split_keys_given(const Plan& plan);
 
 /// The plan says how its layers split: a split key is given, or pp*vpp divides the layers. Otherwise the split is

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/fields.hpp"
 #include "costs/compute_cost.hpp"
@@ -48,6 +49,9 @@ struct Plan {
   /// layers: the planner chooses the balanced split (pipeline_balance.hpp).
   std::int64_t decoder_first_pipeline_num_layers = 0, decoder_last_pipeline_num_layers = 0;
   bool account_for_embedding_in_pipeline_split = false, account_for_loss_in_pipeline_split = false;
+  /// Decoder layers of each pipeline stage (pp entries, each a multiple of vpp, adding up to the layers), given or
+  /// chosen by speed on a mixed cluster (mixed_cluster.hpp); empty: not given (plan key `pipeline_layers`).
+  std::vector<std::int64_t> pipeline_layers;
   costs::Fp8Recipe fp8_recipe = costs::Fp8Recipe::delayed;           ///< how FP8 operands are scaled
   costs::AttentionKernel attention_backend = costs::AttentionKernel::cudnn;  ///< which fused attention kernel runs
   costs::Execution execution = costs::Execution::fused;  ///< how the framework runs the operators
@@ -92,7 +96,8 @@ enum class Rule {
   ok, missing_batch, gpus_by_model_parallel, too_many_gpus, heads_by_tp, kv_heads_by_tp, layers_by_pp_vpp,
   batch_by_mbs_dp, seq_by_cp, ep_needs_moe, experts_by_ep, expert_grid_by_gpus, vpp_needs_pp, gpipe_interleaved,
   micro_batches_by_pp, too_many_servers, servers_with_zero, sp_seq_by_tp, split_keys_exclusive, split_needs_pp,
-  split_stage_by_vpp, split_middle_layers, split_slots_by_pp_vpp, framework_zero, framework_interleaved,
+  split_stage_by_vpp, split_middle_layers, split_slots_by_pp_vpp, pipeline_layers_shape, stage_straddles_node_groups,
+  framework_zero, framework_interleaved,
   framework_cp, framework_zero_with_pp, framework_fp8_recipe
 };
 
@@ -107,6 +112,8 @@ struct RuleBreach {
 Rule check_plan(Plan& plan, const models::ModelSpec& model, const topologies::ClusterSpec& cluster);
 /// The rules of the model's shape alone (heads and KV heads by tp, the pipeline split of the layers), checked first.
 Rule check_model_shape(const Plan& plan, const models::ModelSpec& model);
+/// Every pipeline stage's ranks lie on one node group of a mixed cluster (Megatron's rank order, pp outermost).
+bool stages_on_node_groups(const Plan& plan, const topologies::ClusterSpec& cluster);
 /// A short name of the rule, for counting rejections ("layers not divisible by pp*vpp").
 std::string_view rule_name(Rule rule);
 /// The field and a message that says what was expected, for one broken rule.

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/error.hpp"
 #include "planner/framework.hpp"
@@ -216,6 +217,35 @@ const std::array<PlanField, kPlanKeyCount>& plan_field_table() {
   return table;
 }
 
+const PlanListField& pipeline_layers_field() {
+  static constexpr PlanListField field{
+      "pipeline_layers", "a list of positive integers, one per pipeline stage, each a multiple of vpp",
+      "not given: even, Megatron-LM's split keys, or chosen",
+      "decoder layers of each pipeline stage (first to last; each of its virtual stages holds an equal share); on a "
+      "mixed cluster the planner chooses them by each stage's speed (docs/mixed_clusters.md); excludes Megatron-LM's "
+      "split keys"};
+  return field;
+}
+
+std::vector<std::int64_t> parse_pipeline_layers(const YAML::Node& node, const std::string& where) {
+  const std::string key(pipeline_layers_field().key);
+  const auto fail = [&] {
+    throw core::InputError(where, key, "expected " + std::string(pipeline_layers_field().values));
+  };
+  if (!node.IsSequence() || node.size() == 0) fail();
+  std::vector<std::int64_t> out;
+  for (const auto& v : node) {
+    if (!v.IsScalar()) fail();
+    const PlanField& pp = plan_field(PlanKey::pp);  // a layer count takes the integers a stage count does
+    try {
+      out.push_back(parse_field_value(pp, v.Scalar(), where));
+    } catch (const core::InputError&) {
+      fail();
+    }
+  }
+  return out;
+}
+
 const PlanField* find_plan_field(std::string_view key_or_flag) {
   for (const auto& f : plan_field_table())
     if (f.key == key_or_flag || f.flag == key_or_flag) return &f;
@@ -294,6 +324,12 @@ YAML::Node plan_to_node(const Plan& plan) {
     else if (f.type == FieldType::boolean) n[key] = code != 0;
     else n[key] = field_value_text(f, code);
   }
+  if (!plan.pipeline_layers.empty()) {
+    YAML::Node list(YAML::NodeType::Sequence);
+    list.SetStyle(YAML::EmitterStyle::Flow);
+    for (const std::int64_t v : plan.pipeline_layers) list.push_back(v);
+    n[std::string(pipeline_layers_field().key)] = list;
+  }
   return n;
 }
 
@@ -308,6 +344,7 @@ std::string plan_summary_text(const Plan& p) {
   if (p.decoder_last_pipeline_num_layers > 0) s += fmt::format(" last-stage layers {}", p.decoder_last_pipeline_num_layers);
   if (p.account_for_embedding_in_pipeline_split) s += " embedding in split";
   if (p.account_for_loss_in_pipeline_split) s += " loss in split";
+  if (!p.pipeline_layers.empty()) s += fmt::format(" pipeline layers [{}]", fmt::join(p.pipeline_layers, ", "));
   return s;
 }
 

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <yaml-cpp/yaml.h>
 
@@ -57,6 +58,20 @@ const std::array<PlanField, kPlanKeyCount>& plan_field_table();
 inline const PlanField& plan_field(PlanKey k) { return plan_field_table()[static_cast<std::size_t>(k)]; }
 /// The field with this file key or flag, or nullptr.
 const PlanField* find_plan_field(std::string_view key_or_flag);
+
+/// The one plan key whose value is a list, declared beside the table (the table's codes are scalars): read and
+/// written by plan_from_fields / plan_to_node, printed by `hpsim keys`; no search axis (the planner chooses it).
+struct PlanListField {
+  std::string_view key;
+  std::string_view values;        ///< what it accepts, in words
+  std::string_view default_text;
+  std::string_view help;
+};
+/// `pipeline_layers`: decoder layers per pipeline stage.
+const PlanListField& pipeline_layers_field();
+/// Reads the list key's value from a file's node; InputError(where, key, ...) when it is not a list of positive
+/// integers.
+std::vector<std::int64_t> parse_pipeline_layers(const YAML::Node& node, const std::string& where);
 
 /// Parses one value as written in a file or after a flag; both give the same error: InputError(where, key, ...).
 std::int64_t parse_field_value(const PlanField& field, std::string_view text, const std::string& where);

@@ -12,15 +12,30 @@ std::string str(std::int64_t v) { return std::to_string(v); }
 
 }  // namespace
 
+bool stages_on_node_groups(const Plan& p, const topologies::ClusterSpec& cluster) {
+  // Megatron's order puts pp outermost: stage s holds ranks [s*L, (s+1)*L), L = tp*cp*dp.
+  const std::int64_t per_stage = p.tp * p.cp * p.dp;
+  for (std::int64_t s = 0; s < p.pp; ++s)
+    if (topologies::node_group_of(cluster, s * per_stage / cluster.gpus_per_node) !=
+        topologies::node_group_of(cluster, ((s + 1) * per_stage - 1) / cluster.gpus_per_node))
+      return false;
+  return true;
+}
+
 Plan plan_from_fields(const core::Fields& f) {
   Plan p;
   for (const auto& field : plan_field_table()) field.set(p, field.default_code);
   for (const auto& kv : f.node()) {
     const auto key = kv.first.as<std::string>();
+    if (key == pipeline_layers_field().key) {
+      p.pipeline_layers = parse_pipeline_layers(kv.second, f.where());
+      continue;
+    }
     const PlanField* field = find_plan_field(key);
     if (field == nullptr || field->key != key) {
       std::string known;
       for (const auto& k : plan_field_table()) known += (known.empty() ? "" : ", ") + std::string(k.key);
+      known += ", " + std::string(pipeline_layers_field().key);
       f.fail(key, "unknown plan key (known: " + known + ")");
     }
     if (!kv.second.IsScalar()) f.fail(key, "expected " + field_expectation(*field));
@@ -51,6 +66,7 @@ Rule check_plan(Plan& p, const models::ModelSpec& model, const topologies::Clust
     p.dp = cluster_gpus / model_parallel;
   }
   if (p.gpus() > cluster_gpus) return Rule::too_many_gpus;
+  if (cluster.mixed() && !stages_on_node_groups(p, cluster)) return Rule::stage_straddles_node_groups;
   if (p.global_batch_size % (p.micro_batch_size * p.dp) != 0) return Rule::batch_by_mbs_dp;
   if (p.seq_length % p.cp != 0) return Rule::seq_by_cp;
   if (p.ep > 1 && !model.is_moe()) return Rule::ep_needs_moe;
@@ -96,6 +112,8 @@ std::string_view rule_name(Rule r) {
     case Rule::split_stage_by_vpp: return "first/last stage layers not divisible by vpp";
     case Rule::split_middle_layers: return "middle stages' layers uneven";
     case Rule::split_slots_by_pp_vpp: return "layer slots (embedding/loss accounted) not divisible by pp*vpp";
+    case Rule::pipeline_layers_shape: return "pipeline_layers not one multiple of vpp per stage adding up to the layers";
+    case Rule::stage_straddles_node_groups: return "a pipeline stage straddles two node groups";
     case Rule::framework_zero: return "ZeRO stage the framework cannot run";
     case Rule::framework_interleaved: return "interleaving the framework cannot run";
     case Rule::framework_cp: return "context parallelism the framework cannot run";
@@ -124,7 +142,15 @@ RuleBreach explain(Rule r, const Plan& p, const models::ModelSpec& model, const 
     case Rule::split_needs_pp:
     case Rule::split_stage_by_vpp:
     case Rule::split_middle_layers:
-    case Rule::split_slots_by_pp_vpp: return explain_pipeline_split(r, p, model.num_layers);
+    case Rule::split_slots_by_pp_vpp:
+    case Rule::pipeline_layers_shape: return explain_pipeline_split(r, p, model.num_layers);
+    case Rule::stage_straddles_node_groups: {
+      std::string groups;
+      for (const auto& g : cluster.node_groups) groups += (groups.empty() ? "" : ", ") + str(g.nodes);
+      return {"pp", "each pipeline stage's tp*cp*dp = " + str(p.tp * p.cp * p.dp) + " GPUs must lie on one node "
+                    "group (one GPU type), but the groups of " + groups + " nodes of " + str(cluster.gpus_per_node) +
+                    " GPUs do not start at stage boundaries with pp " + str(p.pp)};
+    }
     case Rule::batch_by_mbs_dp:
       return {"global_batch_size", "must be a multiple of micro_batch_size*dp = " + str(p.micro_batch_size * p.dp) +
                                        ", got " + str(p.global_batch_size)};

@@ -18,10 +18,19 @@ class Scenario {
   [[nodiscard]] const models::ModelSpec& model() const { return model_; }
   [[nodiscard]] const topologies::ClusterSpec& cluster() const { return coster_->cluster(); }
   [[nodiscard]] const costs::CollectiveCoster& coster() const { return *coster_; }
+  /// On a mixed cluster, whether plans without a split key get their layers by stage speed (mixed_cluster.hpp);
+  /// false: split as on a homogeneous cluster (the comparison `plan` reports).
+  [[nodiscard]] bool speed_split() const { return speed_split_; }
+  [[nodiscard]] Scenario with_speed_split(bool on) const {
+    Scenario s = *this;
+    s.speed_split_ = on;
+    return s;
+  }
 
  private:
   models::ModelSpec model_;
   std::shared_ptr<const costs::CollectiveCoster> coster_;  ///< holds the cluster it costs
+  bool speed_split_ = true;
 };
 
 }  // namespace hpsim::planner

@@ -302,7 +302,21 @@ class CandidateEnumerator {
       if (hit.first++ == 0) hit.second = p;
       return;
     }
-    p = with_pipeline_split(cache_, p);  // the balanced split when pp*vpp does not divide the layers
+    // A mixed cluster's speed-aware split competes with the split a homogeneous cluster would take (fixed as
+    // pipeline_layers, so that simulating it does not re-split it by speed).
+    if (cache_.groups() > 0 && cache_.scenario().speed_split() && !split_keys_given(p)) {
+      Plan same = homogeneous_pipeline_split(cache_, p);
+      if (!split_keys_given(same)) same.pipeline_layers = PipelineSplit(same, model_.num_layers).per_stage();
+      const Plan fast = with_pipeline_split(cache_, p);
+      admit(same);
+      if (fast.pipeline_layers != same.pipeline_layers) admit(fast);
+      return;
+    }
+    admit(with_pipeline_split(cache_, p));  // the balanced split when pp*vpp does not divide the layers
+  }
+
+  /// Keeps a plan that keeps every rule if it fits in memory, with its lower bound.
+  void admit(const Plan& p) {
     const MemoryUse memory = memory_use(cache_, p);
     if (!memory.fits()) {
       ++found.rejected["out of memory"];

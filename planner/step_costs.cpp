@@ -8,6 +8,7 @@
 
 #include "models/formulas.hpp"
 #include "models/operators.hpp"
+#include "planner/mixed_cluster.hpp"
 #include "planner/parameters.hpp"
 #include "planner/pipeline_split.hpp"
 #include "planner/rank_layout.hpp"
@@ -237,6 +238,7 @@ void add_step_collectives(StepCosts& costs, CostCache& cache, const Plan& plan, 
 }  // namespace
 
 StepCosts compute_step_costs(CostCache& cache, const Plan& plan, CostScope scope) {
+  if (cache.groups() > 0) return mixed_step_costs(cache, plan, scope);  // each stage on its node group
   const ChunkParts parts(cache, plan);
   StepCosts costs;
   const std::int64_t stages = plan.pp * plan.vpp;

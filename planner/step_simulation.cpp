@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "planner/mixed_cluster.hpp"
 #include "planner/pipeline_balance.hpp"
 #include "planner/pipeline_split.hpp"
 #include "planner/step_costs.hpp"
@@ -64,7 +65,9 @@ SimulatedStep simulate_step(CostCache& cache, const Plan& given, const SimulateO
   r.tokens_per_s = static_cast<double>(plan.global_batch_size * plan.seq_length) / seconds;
   r.model_tflops_per_gpu = model_flops * per_gpu_steps / seconds / 1e12;
   r.hardware_tflops_per_gpu = hardware_flops * per_gpu_steps / seconds / 1e12;
-  r.mfu = r.model_tflops_per_gpu * 1e12 / cluster.gpu.peak_for(plan.precision).value();
+  const core::FlopsPerSecond peak =
+      cache.groups() > 0 ? mixed_mean_peak(cache, plan) : cluster.gpu.peak_for(plan.precision);
+  r.mfu = r.model_tflops_per_gpu * 1e12 / peak.value();
   r.memory = memory_use(cache, plan);
 
   SimulatedStep out;

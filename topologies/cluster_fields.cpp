@@ -86,6 +86,11 @@ constexpr std::array kClusterRows = {
                  "chance that a node is a straggler (a fraction of the fleet runs slow)"},
     ClusterField{S::cluster, "slow_node_slowdown", V::ratio, "", kFromBase,
                  "how much longer a straggler's compute takes (1.2: 20 % slower)"},
+    ClusterField{S::cluster, "node_groups", V::structured, "", "absent: every node is `gpu`",
+                 "a mixed cluster: groups of nodes of different GPU types in rank order (docs/mixed_clusters.md); "
+                 "their nodes add up to the cluster's (give node_groups or nodes, not both); every group has "
+                 "gpus_per_node GPUs per node and sits on the one fabric",
+                 "a list of node_groups[].* mappings"},
     ClusterField{S::cluster, "fabric", V::structured, "", "rail-optimized, one pod",
                  "the switch tiers above the leaves", "a mapping of fabric.* keys"},
     ClusterField{S::cluster, "calibration", V::structured, "", "absent",
@@ -112,6 +117,23 @@ constexpr std::array kFabricRows = {
            "spine switches per pod (per rail when rail-optimized); every leaf links to each, ECMP spreads over them"),
     fabric("cores", V::positive_integer, "1",
            "core switches (per rail when rail-optimized); every spine links to each"),
+};
+
+/// A key of one `node_groups` entry: a group overrides the cluster's GPU and node links like a preset's keys.
+constexpr ClusterField node_group(std::string_view key, ClusterValue value, std::string_view unit,
+                                  std::string_view default_text, std::string_view help, std::string_view values = {}) {
+  return {S::node_group, key, value, unit, default_text, help, values};
+}
+
+constexpr std::array kNodeGroupRows = {
+    node_group("nodes", V::positive_integer, "", "required", "nodes of this group"),
+    node_group("gpu", V::structured, "", "the cluster's gpu (required without one)", "the GPU type of this group",
+               "a GPU preset name, a GPU file or a GPU mapping (gpu.* keys)"),
+    node_group("intra_node_bandwidth_gbyte_per_s", V::positive_number, "GB/s", "the cluster's",
+               "NVLink/NVSwitch bandwidth per GPU, per direction, in this group's nodes"),
+    node_group("nics_per_node", V::positive_integer, "", "the cluster's", "NICs per node of this group"),
+    node_group("nic_bandwidth_gbit_per_s", V::positive_number, "Gb/s", "the cluster's",
+               "per NIC of this group, per direction (a transfer between groups runs at the slower side's)"),
 };
 
 /// One of the two tensor clocks of a GPU whose peaks are quoted at a clock it cannot sustain (both or neither).
@@ -218,6 +240,7 @@ std::vector<ClusterField> make_table() {
   t.insert(t.end(), kClusterHeading.begin(), kClusterHeading.end());
   t.insert(t.end(), kClusterRows.begin(), kClusterRows.end());
   t.insert(t.end(), kFabricRows.begin(), kFabricRows.end());
+  t.insert(t.end(), kNodeGroupRows.begin(), kNodeGroupRows.end());
   t.insert(t.end(), kGpuHeading.begin(), kGpuHeading.end());
   t.insert(t.end(), kGpuRows.begin(), kGpuRows.end());
   t.insert(t.end(), kEfficiencyRows.begin(), kEfficiencyRows.end());
@@ -229,6 +252,7 @@ std::string_view path_prefix(ClusterSection s) {
   switch (s) {
     case S::cluster: return "";
     case S::fabric: return "fabric.";
+    case S::node_group: return "node_groups[].";
     case S::gpu: return "gpu.";
     case S::gpu_efficiency: return "gpu.efficiency.";
     case S::calibration: return "calibration.";
@@ -243,6 +267,7 @@ std::optional<core::Fields> base_section(ClusterSection s) {
     case S::gpu: return detail::base_fields("gpu");
     case S::gpu_efficiency: return detail::base_fields("gpu").child("efficiency");
     case S::fabric:
+    case S::node_group:
     case S::calibration: return std::nullopt;
   }
   return std::nullopt;

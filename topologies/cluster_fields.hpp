@@ -15,7 +15,7 @@
 namespace hpsim::topologies {
 
 /// The mapping a key belongs to.
-enum class ClusterSection { cluster, fabric, gpu, gpu_efficiency, calibration };
+enum class ClusterSection { cluster, fabric, node_group, gpu, gpu_efficiency, calibration };
 
 /// What a key accepts (`fraction`: in (0, 1], `share`: in [0, 1]). The scalar kinds are checked by
 /// ClusterFieldReader; `structured` values (a GPU reference, a nested mapping, a list) are read by their own code and

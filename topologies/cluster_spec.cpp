@@ -82,13 +82,56 @@ void apply_run_fields(RunConditions& run, const ClusterFieldReader& f) {
   run.slow_node_slowdown = f.number_or("slow_node_slowdown", run.slow_node_slowdown);
 }
 
+/// Reads `node_groups`: each group starts from the cluster's GPU and links, its keys override them; the cluster's
+/// nodes become the groups' sum and its GPU and links group 0's. A single group is the homogeneous cluster.
+void apply_node_groups(ClusterSpec& c, const core::Fields& fields, bool nodes_given) {
+  if (nodes_given) fields.fail("nodes", "give node_groups or nodes, not both (the groups' nodes add up to the cluster's)");
+  const YAML::Node list = fields.node()["node_groups"];
+  if (!list.IsSequence() || list.size() == 0)
+    fields.fail("node_groups", "expected a non-empty list of {nodes, gpu, intra_node_bandwidth_gbyte_per_s, "
+                               "nics_per_node, nic_bandwidth_gbit_per_s}");
+  std::vector<NodeGroup> groups;
+  std::int64_t nodes = 0;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const core::Fields entry(list[i], fields.where() + ": node_groups[" + std::to_string(i) + "]");
+    if (!list[i].IsMap()) entry.fail("nodes", "expected a mapping of node_groups[].* keys");
+    const ClusterFieldReader f(entry, S::node_group);
+    NodeGroup g;
+    g.nodes = f.integer("nodes");
+    if (f.has("gpu")) g.gpu = gpu_of(entry, c.calibration ? &*c.calibration : nullptr);
+    else if (c.gpu.peak.empty()) f.require("gpu");
+    else g.gpu = c.gpu;
+    g.intra_node_bandwidth = f.has("intra_node_bandwidth_gbyte_per_s")
+                                 ? core::gbyte_per_s(f.number("intra_node_bandwidth_gbyte_per_s"))
+                                 : c.intra_node_bandwidth;
+    g.nics_per_node = f.integer_or("nics_per_node", c.nics_per_node);
+    g.nic_bandwidth = f.has("nic_bandwidth_gbit_per_s") ? core::gbit_per_s(f.number("nic_bandwidth_gbit_per_s"))
+                                                        : c.nic_bandwidth;
+    if (!(c.memory_reserve < g.gpu.hbm_capacity))
+      entry.fail("gpu", "expected a GPU with more memory than the cluster's memory_reserve_gib");
+    if (g.gpu.sm_count > 0 && !(c.collective_kernel_sms < static_cast<double>(g.gpu.sm_count)))
+      entry.fail("gpu", "expected more SMs than the cluster's collective_kernel_sms");
+    nodes += g.nodes;
+    if (nodes > kMaxClusterInteger)
+      entry.fail("nodes", "expected the groups' nodes to add up to at most 2^20, got more");
+    groups.push_back(std::move(g));
+  }
+  c.nodes = nodes;
+  c.gpu = groups.front().gpu;
+  c.intra_node_bandwidth = groups.front().intra_node_bandwidth;
+  c.nics_per_node = groups.front().nics_per_node;
+  c.nic_bandwidth = groups.front().nic_bandwidth;
+  if (groups.size() > 1) c.node_groups = std::move(groups);
+}
+
 /// Overlays the keys present in `f` onto `c`; `full` requires what a description without a preset must give.
 void apply_cluster_fields(ClusterSpec& c, const core::Fields& fields, bool full) {
   const ClusterFieldReader f(fields, S::cluster);
   c.name = f.text_or("name", c.name);
   c.source = f.text_or("source", c.source);
   if (f.has("calibration")) c.calibration = calibration_from_fields(fields.child("calibration"));
-  if (full || f.has("gpu")) c.gpu = gpu_of(fields, c.calibration ? &*c.calibration : nullptr);
+  // A mixed cluster may name its GPUs in its groups alone.
+  if (f.has("gpu") || (full && !f.has("node_groups"))) c.gpu = gpu_of(fields, c.calibration ? &*c.calibration : nullptr);
   c.nodes = f.integer_or("nodes", c.nodes);
   c.gpus_per_node = f.integer_or("gpus_per_node", c.gpus_per_node);
   if (c.gpus_per_node > kMaxGpusPerNode)
@@ -116,6 +159,7 @@ void apply_cluster_fields(ClusterSpec& c, const core::Fields& fields, bool full)
     fields.fail("collective_kernel_sms", "expected fewer than the GPU's " + std::to_string(c.gpu.sm_count) +
                                              " SMs (a CPU description states 0: its collectives take no SM; recalibrate an older one)");
   apply_run_fields(c.run, f);
+  if (f.has("node_groups")) apply_node_groups(c, fields, f.has("nodes"));
   // The base has no GPU yet: the check waits for a description that has one.
   if (c.gpu.hbm_capacity.value() > 0 && !(c.memory_reserve < c.gpu.hbm_capacity))
     fields.fail("memory_reserve_gib", "expected less than the GPU's memory (" +
@@ -163,6 +207,27 @@ ClusterSpec cluster_preset(const std::string& spec, const std::string& where, co
 }
 
 }  // namespace
+
+ClusterSpec group_cluster(const ClusterSpec& c, std::size_t group) {
+  ClusterSpec out = c;
+  out.node_groups.clear();
+  if (!c.mixed()) return out;
+  const NodeGroup& g = c.node_groups.at(group);
+  out.gpu = g.gpu;
+  out.intra_node_bandwidth = g.intra_node_bandwidth;
+  out.nics_per_node = g.nics_per_node;
+  out.nic_bandwidth = g.nic_bandwidth;
+  return out;
+}
+
+std::size_t node_group_of(const ClusterSpec& c, std::int64_t node) {
+  std::int64_t end = 0;
+  for (std::size_t g = 0; g < c.node_groups.size(); ++g) {
+    end += c.node_groups[g].nodes;
+    if (node < end) return g;
+  }
+  return c.node_groups.empty() ? 0 : c.node_groups.size() - 1;
+}
 
 ClusterSpec cluster_from_fields(const core::Fields& fields) {
   reject_old_calibration(fields);

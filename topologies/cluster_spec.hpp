@@ -113,6 +113,16 @@ struct RunConditions {
   double slow_node_slowdown = 1;         ///< a straggler's compute time / a healthy node's
 };
 
+/// One group of a mixed cluster's nodes (cluster files' `node_groups`): their GPU type and node links. Groups hold
+/// ranks in the order listed (group 0 the first nodes); they share the cluster's fabric, efficiencies and latencies.
+struct NodeGroup {
+  std::int64_t nodes = 0;
+  GpuSpec gpu;
+  core::BytesPerSecond intra_node_bandwidth;  ///< NVLink/NVSwitch, per GPU, per direction
+  std::int64_t nics_per_node = 0;
+  core::BytesPerSecond nic_bandwidth;         ///< per NIC, per direction
+};
+
 /// A cluster: nodes of GPUs joined by NVSwitch, NICs on a leaf/spine/core fabric (rail-optimized by default). The
 /// loaders start every cluster from presets/base.yaml: the zeros below are never seen by the simulator.
 struct ClusterSpec {
@@ -137,10 +147,20 @@ struct ClusterSpec {
   /// What `hpsim calibrate` measured, when the cluster file has a `calibration:` block (the GPU and intra-node link
   /// above are derived from it).
   std::optional<Calibration> calibration;
+  /// A mixed cluster's groups (at least two), in rank order; the fields above then hold group 0's GPU and links.
+  /// Empty: every node is `gpu`.
+  std::vector<NodeGroup> node_groups;
 
   [[nodiscard]] std::int64_t total_gpus() const { return nodes * gpus_per_node; }
+  [[nodiscard]] bool mixed() const { return !node_groups.empty(); }
   [[nodiscard]] core::Bytes usable_memory() const { return gpu.hbm_capacity - memory_reserve; }
 };
+
+/// The homogeneous cluster of `c`'s size whose every node is of node group `group` (its GPU and links): what the
+/// stages on that group are costed on. A homogeneous `c` itself for group 0.
+ClusterSpec group_cluster(const ClusterSpec& c, std::size_t group);
+/// The node group holding node `node` (0 for a homogeneous cluster).
+std::size_t node_group_of(const ClusterSpec& c, std::int64_t node);
 
 /// `spec` is "preset", "preset:NODES" or a YAML/JSON cluster file. Errors name the file and field.
 ClusterSpec load_cluster(const std::string& spec);
