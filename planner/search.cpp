@@ -308,15 +308,15 @@ class CandidateEnumerator {
       Plan same = homogeneous_pipeline_split(cache_, p);
       if (!split_keys_given(same)) same.pipeline_layers = PipelineSplit(same, model_.num_layers).per_stage();
       const Plan fast = with_pipeline_split(cache_, p);
-      admit(same);
-      if (fast.pipeline_layers != same.pipeline_layers) admit(fast);
+      admit(same, found);
+      if (fast.pipeline_layers != same.pipeline_layers) admit(fast, found);
       return;
     }
-    admit(with_pipeline_split(cache_, p));  // the balanced split when pp*vpp does not divide the layers
+    admit(with_pipeline_split(cache_, p), found);  // the balanced split when pp*vpp does not divide the layers
   }
 
   /// Keeps a plan that keeps every rule if it fits in memory, with its lower bound.
-  void admit(const Plan& p) {
+  void admit(const Plan& p, LayoutFindings& found) const {
     const MemoryUse memory = memory_use(cache_, p);
     if (!memory.fits()) {
       ++found.rejected["out of memory"];

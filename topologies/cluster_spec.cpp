@@ -137,7 +137,6 @@ void apply_cluster_fields(ClusterSpec& c, const core::Fields& fields, bool full)
   if (c.gpus_per_node > kMaxGpusPerNode)
     fields.fail("gpus_per_node", "expected at most " + std::to_string(kMaxGpusPerNode) +
                                      " (the largest NVLink domain built), got " + std::to_string(c.gpus_per_node));
-  check_cluster_gpus(c, fields.where(), "nodes");
   // Without a preset, one NIC per GPU is the common layout (DGX, HGX).
   c.nics_per_node = f.integer_or("nics_per_node", full ? c.gpus_per_node : c.nics_per_node);
   apply_link_fields(c, f, full);
@@ -160,6 +159,7 @@ void apply_cluster_fields(ClusterSpec& c, const core::Fields& fields, bool full)
                                              " SMs (a CPU description states 0: its collectives take no SM; recalibrate an older one)");
   apply_run_fields(c.run, f);
   if (f.has("node_groups")) apply_node_groups(c, fields, f.has("nodes"));
+  check_cluster_gpus(c, fields.where(), f.has("node_groups") ? "node_groups" : "nodes");
   // The base has no GPU yet: the check waits for a description that has one.
   if (c.gpu.hbm_capacity.value() > 0 && !(c.memory_reserve < c.gpu.hbm_capacity))
     fields.fail("memory_reserve_gib", "expected less than the GPU's memory (" +
