@@ -6,6 +6,7 @@
 
 #include "apps/html_report.hpp"
 #include "apps/output.hpp"
+#include "apps/whole_run_output.hpp"
 #include "costs/collectives.hpp"
 
 namespace hpsim::apps {
@@ -27,6 +28,15 @@ std::string heading(const PlanInputs& in, const planner::StepResult& best) {
   return fmt::format("{} on {} ({} GPUs), global batch {}, sequence {}, {}", in.model.name, cluster_label(in.cluster),
                      best.gpus, best.plan.global_batch_size, best.plan.seq_length,
                      topologies::to_string(best.plan.precision));
+}
+
+/// What the whole-run section shows, and of how many tokens.
+std::string whole_run_caption(const planner::WholeRun& w) {
+  return fmt::format("The run of {:.4g} tokens: expected days with Daly-interval checkpoints, interruptions and "
+                     "restarts (p50 / p90 from a seeded Monte-Carlo), goodput, and the share of time lost to "
+                     "stragglers with the step's P50 / P99 over the sampled placements of slow GPUs "
+                     "(docs/whole_run.md).",
+                     w.train_tokens);
 }
 
 }  // namespace
@@ -51,7 +61,8 @@ std::string html_plan_label(const planner::Plan& p) {
   return s;
 }
 
-json html_search_page(const PlanInputs& in, const planner::SearchResult& result) {
+json html_search_page(const PlanInputs& in, const planner::SearchResult& result,
+                      const std::vector<planner::WholeRun>& runs) {
   json page;
   const auto& best = result.plans.front();
   page["title"] = "hpsim plan: " + in.model.name + " on " + cluster_label(in.cluster);
@@ -67,9 +78,11 @@ json html_search_page(const PlanInputs& in, const planner::SearchResult& result)
   for (std::size_t i = 0; i < result.plans.size(); ++i) {
     auto e = html_plan_entry(html_plan_label(result.plans[i].plan), result.plans[i]);
     e["rank"] = i + 1;
+    if (i < runs.size()) e["whole_run"] = whole_run_to_json(runs[i]);
     plans.push_back(std::move(e));
   }
   page["plans"] = std::move(plans);
+  if (!runs.empty()) page["whole_run_caption"] = whole_run_caption(runs.front());
   page["plans_caption"] = fmt::format("The {} fastest plans that fit, ranked by simulated step time.", result.plans.size());
   page["timeline"] = timeline_of(in.model, in.cluster, best.plan,
                                  "Simulated step of the best plan (" + html_plan_label(best.plan) + ")");
@@ -98,7 +111,9 @@ json html_sweep_page(const PlanInputs& in, const std::vector<SweepAxis>& axes, c
     const auto& best = p.search->plans.front();
     auto e = html_plan_entry(where + ": " + html_plan_label(best.plan), best);
     e["rank"] = ++rank;
+    if (p.whole_run) e["whole_run"] = whole_run_to_json(*p.whole_run);
     plans.push_back(std::move(e));
+    if (p.whole_run && !page.contains("whole_run_caption")) page["whole_run_caption"] = whole_run_caption(*p.whole_run);
     if (!fastest || best.step_time < fastest->search->plans.front().step_time) {
       fastest = &p;
       fastest_entry = plans.size() - 1;

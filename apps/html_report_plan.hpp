@@ -10,14 +10,17 @@
 #include "apps/plan_inputs.hpp"
 #include "apps/what_if.hpp"
 #include "planner/search.hpp"
+#include "planner/whole_run.hpp"
 
 namespace hpsim::apps {
 
 /// Short text of a plan's searched fields: "tp 8 pp 4 vpp 5 dp 2 mbs 1 selective sp zero 1".
 std::string html_plan_label(const planner::Plan& plan);
 
-/// The page for one search (the best plan is simulated again with its task graph kept).
-nlohmann::json html_search_page(const PlanInputs& in, const planner::SearchResult& result);
+/// The page for one search (the best plan is simulated again with its task graph kept); with `runs` (one per plan,
+/// --train-tokens) a whole-run section.
+nlohmann::json html_search_page(const PlanInputs& in, const planner::SearchResult& result,
+                                const std::vector<planner::WholeRun>& runs = {});
 
 /// The page for a what-if sweep: one entry per point that has a plan; the timeline of the fastest point's plan.
 nlohmann::json html_sweep_page(const PlanInputs& in, const std::vector<SweepAxis>& axes,

@@ -18,6 +18,7 @@
 #include "apps/progress_bar.hpp"
 #include "apps/what_if.hpp"
 #include "apps/whole_run_output.hpp"
+#include "apps/whole_run_plans.hpp"
 #include "core/error.hpp"
 #include "planner/framework.hpp"
 
@@ -105,14 +106,21 @@ planner::SearchResult search_with_progress(const PlanInputs& in, planner::Search
   return planner::search_plans(planner::Scenario(in.model, in.cluster), in.space, options);
 }
 
-int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const Emits& emit, const PlanArgs& a,
+/// Ranking by time to train looks beyond the step-time ranking's top: a plan a little slower per step can lose
+/// less to stragglers. This many times --top are searched, then ranked by expected days.
+constexpr std::size_t kTimeToTrainPool = 4;
+
+int plan_once(const PlanInputs& in, planner::SearchOptions options, const Emits& emit, const PlanArgs& a,
               Format format) {
-  const auto result = search_with_progress(in, options);
-  const auto& best = result.plans.front();
   const auto train_tokens = train_tokens_flag(a.train_tokens);
+  const bool by_days = rank_by_flag(a.rank_by) == RankBy::time_to_train;
+  const std::size_t top = options.top_k;
+  if (by_days) options.top_k *= kTimeToTrainPool;
+  auto result = search_with_progress(in, options);
   std::vector<planner::WholeRun> runs;
-  if (train_tokens)
-    for (const auto& r : result.plans) runs.push_back(planner::whole_run(r, in.model, in.cluster, *train_tokens));
+  if (train_tokens) runs = whole_runs(in, result.plans, *train_tokens);
+  if (by_days) rank_by_time_to_train(result, runs, top);
+  const auto& best = result.plans.front();
   if ((emit.megatron || emit.deepspeed || emit.torchtitan) && !best.plan.pipeline_layers.empty())
     throw core::InputError("command line", "--emit",
                            "the best plan's pipeline_layers (layers per stage by speed) has no argument in the "
@@ -139,6 +147,8 @@ int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const
       std::cout << fmt::format("{} on {} ({} GPUs), global batch {}, sequence {}, {}: the best {} plans\n\n",
                                in.model.name, cluster_label(in.cluster), best.gpus, best.plan.global_batch_size,
                                best.plan.seq_length, topologies::to_string(best.plan.precision), result.plans.size());
+    if (by_days && format != Format::csv)
+      std::cout << "ranked by expected days to train (--rank-by time-to-train)\n";
     std::cout << plans_table(result).render(format);
     if (format != Format::csv) std::cout << search_summary(result);
     if (mixed && format != Format::csv)
@@ -163,7 +173,7 @@ int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const
   }
   if (!a.csv_file.empty()) write_text(a.csv_file, "--csv", plans_table(result).render(Format::csv));
   if (!a.html_file.empty()) {
-    write_html_page(a.html_file, "--html", html_search_page(in, result));
+    write_html_page(a.html_file, "--html", html_search_page(in, result, runs));
     if (format == Format::table || format == Format::md) std::cout << "HTML report written to " << a.html_file << "\n";
   }
   return 0;
@@ -172,7 +182,8 @@ int plan_once(const PlanInputs& in, const planner::SearchOptions& options, const
 int plan_sweep(const PlanInputs& in, const std::vector<SweepAxis>& axes, planner::SearchOptions options,
                const PlanArgs& a, Format format) {
   options.top_k = 1;  // a point reports only its best plan
-  const auto points = run_sweep(in, axes, options);
+  auto points = run_sweep(in, axes, options);
+  if (const auto train_tokens = train_tokens_flag(a.train_tokens)) add_sweep_whole_runs(in, axes, points, *train_tokens);
   const TextTable table = sweep_table(axes, points);
   if (format == Format::json)
     std::cout << sweep_to_json(axes, points, in.model, in.cluster).dump(2) << "\n";
@@ -204,7 +215,11 @@ CLI::App* add_plan_command(CLI::App& app, PlanArgs& a) {
       ->expected(1, 2)
       ->trigger_on_parse();
   cmd->add_option("--train-tokens", a.train_tokens,
-                  "also predict each listed plan's whole run for this many tokens (days, cost, interruptions)");
+                  "also predict each listed plan's whole run for this many tokens (days, cost, interruptions, "
+                  "stragglers); with --set, each point's best plan's");
+  cmd->add_option("--rank-by", a.rank_by,
+                  "step-time (default) or time-to-train: expected days with checkpoints, interruptions and "
+                  "stragglers (needs --train-tokens)");
   cmd->add_option("--csv", a.csv_file, "also write the table as CSV to this file (for plotting)");
   cmd->add_option("--html", a.html_file,
                   "also write a self-contained HTML report: the best plan's simulated timeline, breakdown, memory");
@@ -216,9 +231,12 @@ int run_plan_command(const PlanArgs& a, Format format) {
   const auto axes = parse_sweep(a.sets);
   if (!axes.empty() && emit.any())
     throw core::InputError("command line", "--emit", "not with --set (pin the swept values to emit one plan)");
-  if (!axes.empty() && !a.train_tokens.empty())
-    throw core::InputError("command line", "--train-tokens", "not with --set (a sweep lists no whole runs yet)");
-  (void)train_tokens_flag(a.train_tokens);  // a bad value fails before the search
+  // Bad values fail before the search.
+  const bool tokens = train_tokens_flag(a.train_tokens).has_value();
+  if (rank_by_flag(a.rank_by) == RankBy::time_to_train && !tokens)
+    throw core::InputError("command line", "--rank-by", "time-to-train needs --train-tokens (the run to time)");
+  if (rank_by_flag(a.rank_by) == RankBy::time_to_train && !axes.empty())
+    throw core::InputError("command line", "--rank-by", "not with --set (a sweep point lists its fastest plan)");
   planner::SearchOptions options;
   options.top_k = static_cast<std::size_t>(positive_integer_flag(a.top, "--top"));
   if (!a.threads.empty()) options.threads = static_cast<unsigned>(positive_integer_flag(a.threads, "--threads"));

@@ -18,6 +18,7 @@ struct PlanArgs {
   std::vector<std::string> emit;  ///< "megatron" and/or "plan FILE"
   std::string csv_file;
   std::string train_tokens;  ///< --train-tokens: the whole run of each plan listed
+  std::string rank_by = "step-time";  ///< --rank-by: step-time or time-to-train (with --train-tokens)
   std::string html_file;  ///< --html FILE: a self-contained HTML report of the plans (apps/html_report_plan.hpp)
 };
 

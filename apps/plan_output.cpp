@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "apps/whole_run_output.hpp"
+
 namespace hpsim::apps {
 
 namespace {
@@ -90,16 +92,24 @@ TextTable sweep_table(const std::vector<SweepAxis>& axes, const std::vector<Swee
   TextTable t;
   for (const auto& a : axes) t.header.push_back(a.key);
   append(t.header, kPlanHeader);
-  append(t.header, {"step s", "tokens/s", "MFU %", "note"});
+  append(t.header, {"step s", "tokens/s", "MFU %"});
+  // --train-tokens: the best plan's whole run beside it.
+  const bool runs = std::any_of(points.begin(), points.end(), [](const SweepPoint& p) { return p.whole_run.has_value(); });
+  if (runs) append(t.header, {"days", "goodput %", "straggler %"});
+  t.header.emplace_back("note");
   for (const auto& p : points) {
     std::vector<std::string> row = p.values;
     if (p.search && !p.search->plans.empty()) {
       const auto& best = p.search->plans.front();
       append(row, plan_cells(best.plan));
       append(row, {fmt::format("{:.3f}", best.step_time.value()), fmt::format("{:.0f}", best.tokens_per_s),
-                   fmt::format("{:.1f}", best.mfu * 100), ""});
+                   fmt::format("{:.1f}", best.mfu * 100)});
+      if (runs && p.whole_run)
+        append(row, {fmt::format("{:.1f}", p.whole_run->days()), fmt::format("{:.1f}", p.whole_run->goodput * 100),
+                     fmt::format("{:.1f}", p.whole_run->straggler_loss * 100)});
+      row.emplace_back("");
     } else {
-      row.resize(row.size() + kPlanHeader.size() + 3, "-");
+      row.resize(row.size() + kPlanHeader.size() + (runs ? 6 : 3), "-");
       row.push_back(p.note);
     }
     t.rows.push_back(std::move(row));
@@ -119,6 +129,7 @@ json sweep_to_json(const std::vector<SweepAxis>& axes, const std::vector<SweepPo
       point["candidates"] = p.search->candidates;
       point["feasible"] = p.search->feasible;
       point["search_time_s"] = p.search->search_time_s;
+      if (p.whole_run) point["whole_run"] = whole_run_to_json(*p.whole_run);
     } else {
       point["best"] = nullptr;
       point["note"] = p.note;

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "planner/plan_file.hpp"
 #include "planner/step_simulation.hpp"
+#include "planner/straggler_simulation.hpp"
 #include "sim/trace_writer.hpp"
 
 namespace hpsim::apps {
@@ -67,24 +68,29 @@ int run_simulate_command(const SimulateArgs& a, Format format) {
   planner::SimulateOptions options;
   options.mode = a.full_ranks ? planner::RankMode::full : planner::RankMode::representative;
   options.keep_graph = !a.trace.empty();
-  const auto step = planner::simulate_step(planner::Scenario(model, cluster), plan, options);
+  const planner::Scenario scenario(model, cluster);
+  planner::CostCache cache(scenario);
+  const auto step = planner::simulate_step(cache, plan, options);
+  const auto stragglers = planner::simulate_stragglers(cache, step.result);
   if (!a.trace.empty()) {
     std::ofstream out(a.trace);
     if (!out) throw core::InputError(a.trace, "--trace", "cannot write the trace file");
     sim::write_chrome_trace(out, step.graph->graph, *step.timings);
   }
   std::optional<planner::WholeRun> run;
-  if (train_tokens) run = planner::whole_run(step.result, model, cluster, *train_tokens);
+  if (train_tokens) run = planner::whole_run(step.result, model, cluster, *train_tokens, stragglers);
   if (format == Format::json) {
     auto j = step_to_json(step.result);
     j["model"] = model.name;
     j["cluster"] = cluster_label(cluster);
+    if (stragglers) j["stragglers"] = stragglers_to_json(*stragglers);
     if (run) j["whole_run"] = whole_run_to_json(*run);
     std::cout << j.dump(2) << "\n";
   } else if (format == Format::csv || format == Format::md) {
     std::cout << step_to_table(step.result, model, cluster).render(format);
   } else {
     std::cout << step_to_text(step.result, model, cluster);
+    if (stragglers) std::cout << stragglers_to_text(*stragglers, cluster);
     if (run) std::cout << whole_run_to_text(*run, cluster);
     if (!a.trace.empty()) std::cout << "trace written to " << a.trace << " (open in ui.perfetto.dev)\n";
   }

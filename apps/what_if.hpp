@@ -7,6 +7,7 @@
 
 #include "apps/plan_inputs.hpp"
 #include "planner/search.hpp"
+#include "planner/whole_run.hpp"
 
 namespace hpsim::apps {
 
@@ -28,6 +29,7 @@ struct SweepPoint {
   std::vector<std::string> values;        ///< one per axis
   std::optional<planner::SearchResult> search;  ///< absent when nothing fits or no plan keeps the rules
   std::string note;                       ///< why there is no plan ("no plan fits (needs 93.1 GiB)")
+  std::optional<planner::WholeRun> whole_run;  ///< the best plan's, with --train-tokens
 };
 
 /// Every point of the grid (first axis slowest), each searched for its best plans; a point without a plan gets a

@@ -50,7 +50,7 @@ std::optional<double> train_tokens_flag(const std::string& text) {
 
 json whole_run_to_json(const planner::WholeRun& w) {
   const auto days = [](const std::optional<double>& s) { return s ? number_or_null(*s / 86400.0) : json(); };
-  return json{{"train_tokens", w.train_tokens},
+  json j{{"train_tokens", w.train_tokens},
               {"days", number_or_null(w.days())},
               {"gpu_hours", number_or_null(w.gpu_hours)},
               {"cost", number_or_null(w.cost_usd)},
@@ -61,6 +61,7 @@ json whole_run_to_json(const planner::WholeRun& w) {
               {"days_p50", days(w.p50_s)},
               {"days_p90", days(w.p90_s)},
               {"straggler_loss", w.straggler_loss},
+              {"straggler_estimate", w.stragglers_simulated ? "simulated" : "closed form"},
               // What the figures above come from.
               {"steps", w.steps},
               {"gpus", w.gpus},
@@ -72,6 +73,37 @@ json whole_run_to_json(const planner::WholeRun& w) {
               {"restart_s", w.restart_s},
               {"mtbf_s", number_or_null(w.mtbf_s)},
               {"energy_mwh", number_or_null(w.energy_mwh)}};
+  if (w.stragglers) j["stragglers"] = stragglers_to_json(*w.stragglers);
+  return j;
+}
+
+json stragglers_to_json(const planner::StragglerStats& s) {
+  return json{{"p50_step_s", s.p50_step_s},
+              {"p99_step_s", s.p99_step_s},
+              {"loss", s.loss},
+              {"samples", s.samples},
+              {"seed", s.seed},
+              {"mean_step_s", s.mean_step_s},
+              {"healthy_step_s", s.healthy_step_s},
+              {"method", s.simulated ? "simulated" : "closed form"},
+              {"simulations", s.simulations}};
+}
+
+std::string stragglers_to_text(const planner::StragglerStats& s, const topologies::ClusterSpec& cluster) {
+  const auto& run = cluster.run;
+  std::string stated;
+  if (!run.slow_gpus.empty()) stated = fmt::format("{} listed slow GPUs or nodes", run.slow_gpus.size());
+  if (run.slow_node_fraction > 0 && run.slow_node_slowdown > 1)
+    stated += fmt::format("{}{:g} of nodes {:g}x slower", stated.empty() ? "" : ", ", run.slow_node_fraction,
+                          run.slow_node_slowdown);
+  std::string out = fmt::format("\nstragglers  {}\n", stated);
+  out += fmt::format("  step time      p50 {:.3f} s, p99 {:.3f} s, mean {:.3f} s (healthy {:.3f} s): {:.1f} % lost\n",
+                     s.p50_step_s, s.p99_step_s, s.mean_step_s, s.healthy_step_s, s.loss * 100);
+  out += s.simulated
+             ? fmt::format("  method         {} seeded placements (seed {}), {} simulated with every GPU\n", s.samples,
+                           s.seed, s.simulations)
+             : std::string("  method         closed form (simulating every placement would cost too much)\n");
+  return out;
 }
 
 std::string whole_run_to_text(const planner::WholeRun& w, const topologies::ClusterSpec& cluster) {
@@ -86,11 +118,10 @@ std::string whole_run_to_text(const planner::WholeRun& w, const topologies::Clus
                      duration_text(w.checkpoint_interval_s), duration_text(w.young_interval_s));
   out += fmt::format("  interruptions  {:.0f} expected (one every {}), restart {} each; goodput {:.1f} %\n",
                      w.expected_interruptions, duration_text(w.mtbf_s), duration_text(w.restart_s), w.goodput * 100);
-  const auto& run = cluster.run;
-  out += run.slow_node_fraction > 0 && run.slow_node_slowdown > 1
-             ? fmt::format("  stragglers     {:.1f} % of the time lost ({:g} of nodes {:g}x slower)\n",
-                           w.straggler_loss * 100, run.slow_node_fraction, run.slow_node_slowdown)
-             : "  stragglers     none stated (slow_node_fraction 0)\n";
+  out += planner::has_stragglers(cluster.run)
+             ? fmt::format("  stragglers     {:.1f} % of the time lost ({})\n", w.straggler_loss * 100,
+                           w.stragglers_simulated ? "simulated placements" : "closed form")
+             : "  stragglers     none stated (slow_node_fraction 0, no slow_gpus or slow_nodes)\n";
   return out;
 }
 

@@ -38,14 +38,18 @@ struct Name {
 /// Builds the tasks of one simulated rank; collective tasks are recorded so that full mode can synchronize them.
 class RankBuilder {
  public:
-  RankBuilder(sim::TaskGraph& g, bool named, std::int32_t rank, std::int64_t stage, double collective_share)
-      : g_(g), named_(named), unnamed_(g.label("")), rank_(rank), stage_(stage), collective_share_(collective_share) {}
+  RankBuilder(sim::TaskGraph& g, bool named, std::int32_t rank, std::int64_t stage, double collective_share,
+              double slowdown)
+      : g_(g), named_(named), unnamed_(g.label("")), rank_(rank), stage_(stage), collective_share_(collective_share),
+        slowdown_(slowdown) {}
 
   /// Adds a task after `after`; returns it.
   TaskId add(Stream stream, Category category, const Name& name, Seconds duration,
              std::initializer_list<TaskId> after, const char* suffix = nullptr) {
+    // A slow GPU computes slower; its communication moves the same bytes over the same links.
+    const Seconds time = stream == Stream::compute ? duration * slowdown_ : duration;
     const TaskId id = g_.add(rank_, static_cast<sim::StreamId>(stream), static_cast<sim::CategoryId>(category),
-                             label(name, suffix), to_time(duration));
+                             label(name, suffix), to_time(time));
     for (TaskId a : after)
       if (a != kNone) g_.depend(id, a);
     if (stream == Stream::tp_comm) tp_tasks_.push_back(id);
@@ -98,14 +102,16 @@ class RankBuilder {
   std::int32_t rank_;
   std::int64_t stage_;
   double collective_share_;
+  double slowdown_;  ///< this GPU's compute time / a healthy GPU's
   TaskId blocking_ = kNone;
 };
 
 /// Lowers one step: the phases of build_step_graph, sharing the plan's shape and the per-pass bookkeeping.
 class StepLowering {
  public:
-  StepLowering(const StepCosts& costs, const Plan& plan, RankMode mode, bool named, StepGraph& out)
-      : costs_(costs), plan_(plan), mode_(mode), named_(named), out_(out), g_(out.graph), p_(plan.pp), v_(plan.vpp),
+  StepLowering(const StepCosts& costs, const Plan& plan, RankMode mode, bool named, std::span<const double> slowdown,
+               StepGraph& out)
+      : costs_(costs), plan_(plan), mode_(mode), named_(named), slowdown_(slowdown), out_(out), g_(out.graph), p_(plan.pp), v_(plan.vpp),
         m_(plan.micro_batches()), stages_(p_ * v_), layout_(plan),
         lanes_(mode == RankMode::full ? plan.tp * plan.cp * plan.dp : 1),  // representative mode: lane 0 only
         sharded_params_(plan.zero >= 3), sharded_grads_(plan.zero >= 2), dp_comm_(plan.dp * plan.cp > 1) {}
@@ -148,7 +154,8 @@ class StepLowering {
       for (std::int64_t s = 0; s < p_; ++s) {
         const std::int64_t global = lane + lanes_ * s;  // = layout.rank() in full mode (tp fastest, pp slowest)
         const auto rank = static_cast<std::int32_t>(mode_ == RankMode::full ? global : s);
-        builders_.emplace_back(g_, named_, rank, s, costs_.collective_processor_share);
+        const double slowdown = slowdown_.empty() ? 1.0 : slowdown_[static_cast<std::size_t>(global)];
+        builders_.emplace_back(g_, named_, rank, s, costs_.collective_processor_share, slowdown);
         g_.set_rank_name(rank, mode_ == RankMode::full ? "rank " + std::to_string(global) + " (" + stage_name(s) + ")"
                                                        : stage_name(s));
         out_.stage_of_rank.push_back(s);
@@ -388,6 +395,7 @@ class StepLowering {
   const Plan& plan_;
   RankMode mode_;
   bool named_;
+  std::span<const double> slowdown_;  ///< per global rank; empty: all healthy
   StepGraph& out_;
   sim::TaskGraph& g_;
   std::int64_t p_, v_, m_, stages_;
@@ -403,9 +411,14 @@ class StepLowering {
 
 }  // namespace
 
-StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mode, bool named) {
+StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mode, bool named,
+                           std::span<const double> rank_slowdown) {
+  // One slow GPU is not representative of its stage: only the full mode tells it apart.
+  if (!rank_slowdown.empty() &&
+      (mode != RankMode::full || static_cast<std::int64_t>(rank_slowdown.size()) != plan.gpus()))
+    throw std::logic_error("build_step_graph: per-rank slowdowns need RankMode::full and one value per GPU");
   StepGraph out;
-  StepLowering(costs, plan, mode, named, out).run();
+  StepLowering(costs, plan, mode, named, rank_slowdown, out).run();
   return out;
 }
 

@@ -3,6 +3,7 @@
 /// stream, exposed TP/CP/EP communication after each pass, pipeline sends, data-parallel gradient reduction
 /// (bucketed and overlapped with the last backward when the plan says so), ZeRO gathers and the optimizer step.
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -30,7 +31,9 @@ struct StepGraph {
   std::vector<std::int64_t> stage_of_rank;  ///< simulated rank -> pipeline stage
 };
 
-/// `named`: give tasks readable names (for a trace); unnamed graphs build faster.
-StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mode, bool named = true);
+/// `named`: give tasks readable names (for a trace); unnamed graphs build faster. `rank_slowdown`: empty, or one
+/// factor per GPU (global rank) on its compute tasks' durations (a straggler), with `mode` full.
+StepGraph build_step_graph(const StepCosts& costs, const Plan& plan, RankMode mode, bool named = true,
+                           std::span<const double> rank_slowdown = {});
 
 }  // namespace hpsim::planner

@@ -21,7 +21,9 @@ SimulatedStep simulate_step(CostCache& cache, const Plan& given, const SimulateO
   const topologies::ClusterSpec& cluster = cache.cluster();
   const Plan plan = with_pipeline_split(cache, given);
   const StepCosts costs = compute_step_costs(cache, plan);
-  auto graph = std::make_shared<StepGraph>(build_step_graph(costs, plan, options.mode, options.keep_graph));
+  const RankMode mode = options.rank_slowdown.empty() ? options.mode : RankMode::full;
+  auto graph = std::make_shared<StepGraph>(
+      build_step_graph(costs, plan, mode, options.keep_graph, options.rank_slowdown));
   auto timings = std::make_shared<sim::SimResult>(sim::simulate(graph->graph));
 
   StepResult r;

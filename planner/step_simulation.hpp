@@ -47,6 +47,9 @@ struct StepResult {
 struct SimulateOptions {
   RankMode mode = RankMode::representative;
   bool keep_graph = false;  ///< keep the task graph and timings (for a trace)
+  /// Empty, or each GPU's compute slowdown (straggler_simulation.hpp's rank_slowdowns): the step is then simulated
+  /// with every GPU (RankMode::full), as one slow GPU is not representative of its stage.
+  std::vector<double> rank_slowdown;
 };
 
 /// The task graph and its timings, for writing a trace.

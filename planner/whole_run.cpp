@@ -6,7 +6,6 @@
 #include "core/error.hpp"
 #include "models/formulas.hpp"
 #include "planner/parameters.hpp"
-#include "planner/stragglers.hpp"
 #include "planner/whole_run_monte_carlo.hpp"
 
 namespace hpsim::planner {
@@ -43,7 +42,7 @@ double checkpoint_bytes(const models::ModelSpec& model, topologies::Precision pr
 }
 
 WholeRun whole_run(const StepResult& step, const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
-                   double train_tokens) {
+                   double train_tokens, const std::optional<StragglerStats>& stragglers) {
   if (!(train_tokens > 0) || train_tokens > kMaxTrainTokens)
     throw core::InputError("command line", "--train-tokens", "expected a number in (0, 1e18]");
   const topologies::RunConditions& run = cluster.run;
@@ -53,11 +52,11 @@ WholeRun whole_run(const StepResult& step, const models::ModelSpec& model, const
   const double tokens_per_step = static_cast<double>(step.plan.global_batch_size * step.plan.seq_length);
   w.steps = static_cast<std::int64_t>(std::ceil(train_tokens / tokens_per_step));
 
-  const std::int64_t nodes = (step.gpus + cluster.gpus_per_node - 1) / cluster.gpus_per_node;
-  const StragglerEffect slow = straggler_effect(step.step_time.value(), step.breakdown.compute.value(), nodes,
-                                                run.slow_node_fraction, run.slow_node_slowdown);
-  w.step_time_s = slow.expected_step_s;
+  const StragglerStats slow = stragglers ? *stragglers : straggler_estimate(step, cluster);
+  w.step_time_s = slow.mean_step_s;
   w.straggler_loss = slow.loss;
+  w.stragglers_simulated = slow.simulated;
+  if (has_stragglers(run)) w.stragglers = slow;
   w.ideal_s = static_cast<double>(w.steps) * w.step_time_s;
 
   w.checkpoint_bytes = checkpoint_bytes(model, step.plan.precision);

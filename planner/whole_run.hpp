@@ -8,6 +8,7 @@
 
 #include "models/model_spec.hpp"
 #include "planner/step_simulation.hpp"
+#include "planner/straggler_simulation.hpp"
 #include "topologies/cluster_spec.hpp"
 
 namespace hpsim::planner {
@@ -52,6 +53,8 @@ struct WholeRun {
   std::int64_t gpus = 0;
   double step_time_s = 0;           ///< expected, stragglers included
   double straggler_loss = 0;        ///< share of time lost to stragglers
+  bool stragglers_simulated = false;  ///< the loss from simulated placements (else the closed form, or none)
+  std::optional<StragglerStats> stragglers;  ///< the step's spread; absent when the cluster states no straggler
   double ideal_s = 0;               ///< steps x step time: no interruption, no checkpoint
   double checkpoint_bytes = 0;
   double checkpoint_write_s = 0;
@@ -79,8 +82,9 @@ inline constexpr double kMaxSampledInterruptions = 1e4;
 /// The largest token budget accepted (a million times today's largest runs).
 inline constexpr double kMaxTrainTokens = 1e18;
 
-/// The whole run of `step`'s plan on `cluster` for `train_tokens` (> 0, at most kMaxTrainTokens).
+/// The whole run of `step`'s plan on `cluster` for `train_tokens` (> 0, at most kMaxTrainTokens); its step time is
+/// `stragglers`' mean step when given (simulate_stragglers), else the closed form's (straggler_estimate).
 WholeRun whole_run(const StepResult& step, const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
-                   double train_tokens);
+                   double train_tokens, const std::optional<StragglerStats>& stragglers = std::nullopt);
 
 }  // namespace hpsim::planner

@@ -72,20 +72,31 @@ constexpr std::array kClusterRows = {
                  "collective runs on the rest", {}, kSweep},
     // What a whole run meets beyond its steps (planner/whole_run.hpp, docs/whole_run.md).
     ClusterField{S::cluster, "gpu_hour_price_usd", V::non_negative_number, "USD", kFromBase,
-                 "price of one GPU-hour, for the whole run's cost (0: unknown, no cost reported)"},
+                 "price of one GPU-hour, for the whole run's cost (0: unknown, no cost reported)", {}, kSweep},
     ClusterField{S::cluster, "interruptions_per_gpu_day", V::non_negative_number, "1/(GPU day)", kFromBase,
-                 "unexpected job interruptions per GPU per day; a job of N GPUs fails every 1/(rate N) days"},
+                 "unexpected job interruptions per GPU per day; a job of N GPUs fails every 1/(rate N) days", {},
+                 kSweep},
     ClusterField{S::cluster, "checkpoint_write_gbyte_per_s", V::positive_number, "GB/s", kFromBase,
-                 "aggregate bandwidth at which the job writes a checkpoint to storage"},
+                 "aggregate bandwidth at which the job writes a checkpoint to storage", {}, kSweep},
     ClusterField{S::cluster, "checkpoint_read_gbyte_per_s", V::positive_number, "GB/s", kFromBase,
-                 "aggregate bandwidth at which a restarted job reads the checkpoint back"},
+                 "aggregate bandwidth at which a restarted job reads the checkpoint back", {}, kSweep},
     ClusterField{S::cluster, "restart_overhead_s", V::non_negative_number, "s", kFromBase,
                  "time from an interruption to training again, less reading the checkpoint (rescheduling, launch, "
-                 "communicator setup)"},
+                 "communicator setup)", {}, kSweep},
     ClusterField{S::cluster, "slow_node_fraction", V::share, "", kFromBase,
-                 "chance that a node is a straggler (a fraction of the fleet runs slow)"},
+                 "chance that a node is a straggler (a fraction of the fleet runs slow); placements are drawn and "
+                 "simulated (straggler_samples)", {}, kSweep},
     ClusterField{S::cluster, "slow_node_slowdown", V::ratio, "", kFromBase,
-                 "how much longer a straggler's compute takes (1.2: 20 % slower)"},
+                 "how much longer a straggler's compute takes (1.2: 20 % slower)", {}, kSweep},
+    ClusterField{S::cluster, "straggler_samples", V::positive_integer, "", kFromBase,
+                 "seeded placements of slow nodes drawn from slow_node_fraction and simulated for the P50/P99 step "
+                 "time (at most 4096)", {}, kSweep},
+    ClusterField{S::cluster, "slow_nodes", V::structured, "", "none",
+                 "nodes known to run slow, every GPU's compute taking `slowdown` times as long (simulated, every rank)",
+                 "a list of {node, slowdown}: node in [0, nodes), slowdown >= 1"},
+    ClusterField{S::cluster, "slow_gpus", V::structured, "", "none",
+                 "GPUs known to run slow, their compute taking `slowdown` times as long (simulated, every rank)",
+                 "a list of {node, gpu, slowdown}: node in [0, nodes), gpu in [0, gpus_per_node), slowdown >= 1"},
     ClusterField{S::cluster, "node_groups", V::structured, "", "absent: every node is `gpu`",
                  "a mixed cluster: groups of nodes of different GPU types in rank order (docs/mixed_clusters.md); "
                  "their nodes add up to the cluster's (give node_groups or nodes, not both); every group has "

@@ -69,8 +69,40 @@ void check_cluster_gpus(const ClusterSpec& c, const std::string& where, const st
                                std::to_string(c.nodes) + " nodes of " + std::to_string(c.gpus_per_node) + " GPUs");
 }
 
+/// The upper bound of straggler_samples: each sample may be a simulation of every GPU.
+constexpr std::int64_t kMaxStragglerSamples = 4096;
+
+/// A `slow_nodes` (whole nodes) or `slow_gpus` list: each entry a mapping, its indices inside the cluster.
+std::vector<SlowGpu> slow_list(const core::Fields& fields, const std::string& key, const ClusterSpec& c) {
+  const YAML::Node list = fields.node()[key];
+  const bool whole_nodes = key == "slow_nodes";
+  if (!list.IsSequence())
+    fields.fail(key, "expected " + cluster_field_values(cluster_field(ClusterSection::cluster, key)));
+  std::vector<SlowGpu> out;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string where = fields.where() + ": " + key + "[" + std::to_string(i) + "]";
+    if (!list[i].IsMap()) throw core::InputError(where, key, "expected a mapping");
+    const core::Fields entry(list[i], where);
+    entry.reject_unknown_keys(whole_nodes ? std::vector<std::string>{"node", "slowdown"}
+                                          : std::vector<std::string>{"node", "gpu", "slowdown"});
+    SlowGpu g;
+    g.node = entry.non_negative_integer_or("node", -1);
+    if (g.node < 0 || g.node >= c.nodes)
+      entry.fail("node", "expected a node index in [0, " + std::to_string(c.nodes) + ")");
+    if (!whole_nodes) {
+      g.gpu = entry.non_negative_integer_or("gpu", -1);
+      if (g.gpu < 0 || g.gpu >= c.gpus_per_node)
+        entry.fail("gpu", "expected a GPU index in [0, " + std::to_string(c.gpus_per_node) + ")");
+    }
+    g.slowdown = entry.number("slowdown");
+    if (!(g.slowdown >= 1)) entry.fail("slowdown", "expected a number >= 1");
+    out.push_back(g);
+  }
+  return out;
+}
+
 /// Overlays the whole-run keys present in `f` onto `run`.
-void apply_run_fields(RunConditions& run, const ClusterFieldReader& f) {
+void apply_run_fields(RunConditions& run, const ClusterFieldReader& f, const ClusterSpec& c) {
   run.gpu_hour_price_usd = f.number_or("gpu_hour_price_usd", run.gpu_hour_price_usd);
   run.interruptions_per_gpu_day = f.number_or("interruptions_per_gpu_day", run.interruptions_per_gpu_day);
   if (f.has("checkpoint_write_gbyte_per_s"))
@@ -80,6 +112,14 @@ void apply_run_fields(RunConditions& run, const ClusterFieldReader& f) {
   if (f.has("restart_overhead_s")) run.restart_overhead = core::Seconds(f.number("restart_overhead_s"));
   run.slow_node_fraction = f.number_or("slow_node_fraction", run.slow_node_fraction);
   run.slow_node_slowdown = f.number_or("slow_node_slowdown", run.slow_node_slowdown);
+  run.straggler_samples = f.integer_or("straggler_samples", run.straggler_samples);
+  if (run.straggler_samples > kMaxStragglerSamples)
+    f.fields().fail("straggler_samples", "expected a positive integer up to " + std::to_string(kMaxStragglerSamples));
+  // A file's lists replace its preset's: a list states every known straggler.
+  if (f.has("slow_nodes") || f.has("slow_gpus")) run.slow_gpus.clear();
+  for (const char* key : {"slow_nodes", "slow_gpus"})
+    if (f.has(key))
+      for (const auto& g : slow_list(f.fields(), key, c)) run.slow_gpus.push_back(g);
 }
 
 /// Reads `node_groups`: each group starts from the cluster's GPU and links, its keys override them; the cluster's
@@ -157,9 +197,9 @@ void apply_cluster_fields(ClusterSpec& c, const core::Fields& fields, bool full)
   if (c.gpu.sm_count > 0 && !(c.collective_kernel_sms < static_cast<double>(c.gpu.sm_count)))
     fields.fail("collective_kernel_sms", "expected fewer than the GPU's " + std::to_string(c.gpu.sm_count) +
                                              " SMs (a CPU description states 0: its collectives take no SM; recalibrate an older one)");
-  apply_run_fields(c.run, f);
   if (f.has("node_groups")) apply_node_groups(c, fields, f.has("nodes"));
   check_cluster_gpus(c, fields.where(), f.has("node_groups") ? "node_groups" : "nodes");
+  apply_run_fields(c.run, f, c);
   // The base has no GPU yet: the check waits for a description that has one.
   if (c.gpu.hbm_capacity.value() > 0 && !(c.memory_reserve < c.gpu.hbm_capacity))
     fields.fail("memory_reserve_gib", "expected less than the GPU's memory (" +

@@ -101,6 +101,14 @@ struct FabricSpec {
   bool operator==(const FabricSpec&) const = default;
 };
 
+/// A GPU (or a whole node) known to run slow: its compute takes `slowdown` times as long as a healthy one's.
+struct SlowGpu {
+  std::int64_t node = 0;
+  std::int64_t gpu = -1;  ///< -1: every GPU of the node
+  double slowdown = 1;
+  bool operator==(const SlowGpu&) const = default;
+};
+
 /// What a whole training run meets beyond its steps: the price of GPU time, interruptions and the checkpoints that
 /// bound their cost, and slow nodes (cluster keys; defaults and sources in presets/base.yaml).
 struct RunConditions {
@@ -111,6 +119,8 @@ struct RunConditions {
   core::Seconds restart_overhead;        ///< interruption to training again, less reading the checkpoint
   double slow_node_fraction = 0;         ///< chance that a node is a straggler
   double slow_node_slowdown = 1;         ///< a straggler's compute time / a healthy node's
+  std::vector<SlowGpu> slow_gpus;        ///< a fixed list (slow_gpus and slow_nodes keys), beside the distribution
+  std::int64_t straggler_samples = 0;    ///< seeded placements of slow nodes simulated for the step-time spread
 };
 
 /// One group of a mixed cluster's nodes (cluster files' `node_groups`): their GPU type and node links. Groups hold

@@ -295,6 +295,26 @@
     guarded('scatter', function () { drawScatter(plans); });
   }
 
+  // --train-tokens: each plan's whole run (days, cost, checkpoints, goodput, stragglers; docs/whole_run.md).
+  function drawWholeRun(plans) {
+    section('Whole run', D.whole_run_caption || '');
+    const fig = figure('whole-run', 'Time to train', null);
+    const days = function (d) { return d === null || d === undefined ? '-' : num(d, 1); };
+    const rows = plans.filter(function (p) { return p.whole_run; }).map(function (p) {
+      const w = p.whole_run;
+      const st = w.stragglers;
+      return [String(p.rank), p.label, days(w.days), days(w.days_p50) + ' / ' + days(w.days_p90),
+              w.cost === null ? '-' : num(w.cost / 1e6, 3), num(w.checkpoint_interval_s / 60, 1),
+              num(w.expected_interruptions, 0), num(w.goodput * 100, 1),
+              num(w.straggler_loss * 100, 1) + (st ? ' (' + st.method + ')' : ''),
+              st ? num(st.p50_step_s, 3) + ' / ' + num(st.p99_step_s, 3) : '-'];
+    });
+    table(fig, ['rank', 'plan', 'days', 'p50 / p90 days', 'cost $M', 'checkpoint every (min)', 'interruptions',
+                'goodput %', 'straggler loss %', 'step p50 / p99 (s)'], rows,
+          rows.map(function () { return [null, 'text']; }));
+    fig.setAttribute('data-marks', String(rows.length));
+  }
+
   function drawAccuracy(sets) {
     section('Accuracy', 'hpsim\'s predicted step time beside each measured run; error = (predicted − measured) / '
       + 'measured. MAPE: mean absolute percentage error; Kendall τ: rank agreement within groups of the same model '
@@ -442,6 +462,8 @@
     guarded('timeline', function () { drawTimeline(D.timeline); });
   }
   if (D.plans && D.plans.length) guarded('plans-table', function () { drawPlans(D.plans); });
+  if (D.plans && D.plans.some(function (p) { return p.whole_run; }))
+    guarded('whole-run', function () { drawWholeRun(D.plans); });
   if (D.speed && D.speed.benchmarks && D.speed.benchmarks.length) guarded('speed-table', function () { drawSpeed(D.speed); });
   if (D.accuracy && D.accuracy.length) guarded('accuracy-table', function () { drawAccuracy(D.accuracy); });
   h('p', { class: 'note' }, main, 'Written by hpsim. Self-contained: no network access, nothing loaded from elsewhere.');

@@ -130,3 +130,35 @@ TEST_CASE("cluster key table: the whole-run keys default from the base preset an
   CHECK(e.field() == "slow_node_fraction");
   CHECK(std::string(e.what()).find("expected a number in [0, 1], got -0.1") != std::string::npos);
 }
+
+TEST_CASE("cluster key table: fixed lists of slow GPUs and nodes, and the straggler samples") {
+  const std::string path = testing::write_temp(
+      "slow.yaml",
+      "preset: dgx-h100:4\nslow_nodes: [{node: 2, slowdown: 1.2}]\nslow_gpus: [{node: 3, gpu: 5, slowdown: 1.4}]\n"
+      "straggler_samples: 8\n",
+      "hpsim-cluster-fields-test");
+  const auto c = load_cluster(path);
+  REQUIRE(c.run.slow_gpus.size() == 2);
+  CHECK(c.run.slow_gpus[0] == SlowGpu{2, -1, 1.2});  // a whole node
+  CHECK(c.run.slow_gpus[1] == SlowGpu{3, 5, 1.4});
+  CHECK(c.run.straggler_samples == 8);
+  CHECK(load_cluster("dgx-h100:2").run.straggler_samples == 32);  // base preset
+  CHECK(load_cluster("dgx-h100:2").run.slow_gpus.empty());
+
+  struct Bad {
+    const char* yaml;
+    const char* field;
+    const char* expected;
+  };
+  for (const Bad& b : {Bad{"slow_nodes: [{node: 4, slowdown: 1.2}]", "node", "expected a node index in [0, 4)"},
+                       Bad{"slow_gpus: [{node: 0, gpu: 8, slowdown: 1.2}]", "gpu", "expected a GPU index in [0, 8)"},
+                       Bad{"slow_gpus: [{node: 0, gpu: 1, slowdown: 0.5}]", "slowdown", "expected a number >= 1"},
+                       Bad{"slow_nodes: [{node: 0, gpu: 1, slowdown: 1.5}]", "gpu", "unknown"},
+                       Bad{"slow_nodes: 3", "slow_nodes", "a list of {node, slowdown}"},
+                       Bad{"straggler_samples: 5000", "straggler_samples", "up to 4096"}}) {
+    CAPTURE(b.yaml);
+    const auto e = load_error("bad_slow.yaml", std::string("preset: dgx-h100:4\n") + b.yaml + "\n");
+    CHECK(e.field() == b.field);
+    CHECK(std::string(e.what()).find(b.expected) != std::string::npos);
+  }
+}
