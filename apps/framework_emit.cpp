@@ -94,8 +94,8 @@ std::string torchtitan_toml(const planner::Plan& p, const models::ModelSpec& mod
   }
   if (fp8) {
     t += fmt::format("\n[float8]\nrecipe_name = \"{}\"\n", costs::kFp8RecipeNames[static_cast<std::size_t>(p.fp8_recipe)]);
-    // torchtitan's advice for tensorwise scaling under FSDP: gather the weights in FP8, one scale computation.
-    if (p.fp8_recipe == costs::Fp8Recipe::tensorwise && p.zero == 3)
+    // FP8 weight gathering under FSDP (tensorwise only), with torchtitan's advice: one scale computation for all.
+    if (p.fp8_param_gather)
       t += "enable_fsdp_float8_all_gather = true\nprecompute_float8_dynamic_scale_for_fsdp = true\n";
   }
   return t;

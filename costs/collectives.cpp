@@ -37,6 +37,7 @@ std::string to_string(Algorithm a) {
     case Algorithm::ring: return "ring";
     case Algorithm::tree: return "tree";
     case Algorithm::hierarchical: return "hierarchical";
+    case Algorithm::nvls: return "nvls";
   }
   return "unknown";
 }
@@ -44,6 +45,8 @@ std::string to_string(Algorithm a) {
 namespace {
 
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
+/// The most ranks of a one-node all-reduce that NCCL still runs as a ring, NVLS or not (see all_nvls_groups).
+constexpr double kNvlsMaxRingRanks = 4;
 
 std::int64_t ceil_log2(std::int64_t n) {
   std::int64_t bits = 0;
@@ -165,6 +168,21 @@ class AlgorithmPricing {
     return model(Algorithm::ring, latency, loads_.drain());
   }
 
+  /// NVLink SHARP inside one node: every GPU sends its buffer into the switch once and reads the sum back once, so
+  /// the time is the buffer over the per-GPU NVLS rate, whatever the group's size (busbw 414..473 GB/s at 5..8 H100
+  /// or H200 GPUs is a near-constant 259..270 GB/s of algorithm bandwidth, stas00/ml-engineering@744d01e
+  /// network/README.md). Groups on one node are never copies of each other's links: each GPU is in one group.
+  CollectiveModel nvls(double gpu_bytes_per_s, double latency_s) const {
+    return model(Algorithm::nvls, latency_s, 1.0 / gpu_bytes_per_s);
+  }
+  /// NCCL uses NVLS for an all-reduce inside one node above 4 GPUs (NCCL_DEBUG=TUNING on 8x H200; at 4 GPUs the
+  /// ring's busbw, 363 GB/s, is what it gets: stas00/ml-engineering@744d01e network/README.md).
+  [[nodiscard]] bool all_nvls_groups() const {
+    return std::all_of(set_.groups.begin(), set_.groups.end(), [&](const GroupSet::Group& g) {
+      return g.node_count() == 1 && ranks_of(g) > kNvlsMaxRingRanks;
+    });
+  }
+
   [[nodiscard]] bool all_span_nodes() const {
     return std::all_of(set_.groups.begin(), set_.groups.end(), [](const GroupSet::Group& g) { return g.node_count() > 1; });
   }
@@ -225,6 +243,9 @@ std::vector<CollectiveModel> CollectiveCoster::models(Collective op,
   // All-reduce: ring always; the tree when every group spans nodes; hierarchical when they also have the same
   // number (> 1) of ranks on each of their nodes.
   std::vector<CollectiveModel> out = {price.ring(op)};
+  if (cluster_.nvls_efficiency > 0 && price.all_nvls_groups())
+    out.push_back(price.nvls(cluster_.intra_node_bandwidth.value() * cluster_.nvls_efficiency,
+                             cluster_.nvls_latency.value()));
   if (!price.all_span_nodes()) return out;
   out.push_back(price.tree());
   if (price.uniform_per_node()) out.push_back(price.hierarchical());
@@ -284,7 +305,9 @@ core::Seconds CollectiveCoster::time(Collective op, core::Bytes bytes,
     throw core::InputError("collective " + to_string(op), "algorithm",
                            to_string(algorithm) + " does not apply to these groups (tree and hierarchical need "
                                                   "all-reduce groups spanning nodes; hierarchical also needs the "
-                                                  "same number (> 1) of members on every node)");
+                                                  "same number (> 1) of members on every node; nvls needs "
+                                                  "all-reduce groups of more than 4 inside one node on a switch "
+                                                  "that reduces)");
   }
   return *best;
 }

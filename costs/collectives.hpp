@@ -17,7 +17,7 @@ namespace hpsim::costs {
 
 enum class Collective { all_reduce, all_gather, reduce_scatter, all_to_all, broadcast, send_recv };
 inline constexpr std::size_t kCollectiveCount = 6;
-enum class Algorithm { automatic, ring, tree, hierarchical };
+enum class Algorithm { automatic, ring, tree, hierarchical, nvls };
 std::string to_string(Collective c);
 std::string to_string(Algorithm a);
 
@@ -50,7 +50,8 @@ class CollectiveCoster {
   /// Models of every algorithm that applies, when all `groups` run `op` at the same time and share links.
   /// Groups of size 1 cost nothing (when all are, one ring model of zero latency and infinite bandwidth).
   /// send_recv takes groups of exactly 2 ranks (sender, receiver); it and all_to_all have one algorithm,
-  /// reported as ring. tree and hierarchical apply to all_reduce over groups that span nodes.
+  /// reported as ring. tree and hierarchical apply to all_reduce over groups that span nodes; nvls to all_reduce
+  /// over groups of more than 4 ranks inside one node, on a cluster whose switch reduces (nvls_efficiency > 0).
   [[nodiscard]] std::vector<CollectiveModel> models(Collective op,
                                                     const std::vector<std::vector<std::int64_t>>& groups) const;
   /// Every route models() takes for these groups (for checks: each must be a path of the graph).

@@ -41,7 +41,7 @@ class CollectiveChoice {
   [[nodiscard]] core::Seconds time(core::Bytes bytes) const;
 
  private:
-  static constexpr std::size_t kMaxModels = 3;  ///< ring, tree, hierarchical
+  static constexpr std::size_t kMaxModels = 3;  ///< ring, tree, hierarchical; or ring, nvls
   std::array<costs::CollectiveModel, kMaxModels> models_{};
   std::size_t count_ = 0;
 };

@@ -57,11 +57,20 @@ bool runs_fp8_recipe(Framework f, costs::Fp8Recipe r) {
   return false;
 }
 
+/// FP8 weight gathering: Megatron-LM's --fp8-param-gather (any of its recipes), torchao's FSDP float8 all-gather
+/// (tensorwise scaling only: torchao/float8/README.md); DeepSpeed has none.
+bool runs_fp8_param_gather(const Plan& p) {
+  if (p.precision != topologies::Precision::fp8) return false;
+  return p.framework == Framework::megatron ||
+         (p.framework == Framework::fsdp && p.fp8_recipe == costs::Fp8Recipe::tensorwise);
+}
+
 }  // namespace
 
 Rule check_framework(const Plan& p) {
   if (p.precision == topologies::Precision::fp8 && !runs_fp8_recipe(p.framework, p.fp8_recipe))
     return Rule::framework_fp8_recipe;
+  if (p.fp8_param_gather && !runs_fp8_param_gather(p)) return Rule::framework_fp8_param_gather;
   switch (p.framework) {
     case Framework::megatron:
       // The distributed optimizer (ZeRO-1) keeps full-size gradient buffers: Megatron has no ZeRO-2.
@@ -102,6 +111,10 @@ RuleBreach explain_framework(Rule r, const Plan& p) {
       return {"fp8_recipe", "framework " + fw + " runs FP8 with " + runs + ", got " +
                                 std::string(costs::kFp8RecipeNames[static_cast<std::size_t>(p.fp8_recipe)])};
     }
+    case Rule::framework_fp8_param_gather:
+      return {"fp8_param_gather", "needs precision fp8 with framework megatron, or with framework fsdp and "
+                                  "fp8_recipe tensorwise; got precision " +
+                                      std::string(topologies::to_string(p.precision)) + ", framework " + fw};
     default: return {"framework", "unknown framework rule"};
   }
 }

@@ -32,7 +32,7 @@ namespace {
 struct MemoryInputs {
   MemoryInputs(CostCache& cache, const Plan& plan)
       : model(cache.model(plan.tp)), parameters(model, plan),
-        bytes(parameter_bytes(plan.precision, plan.framework)) {
+        bytes(parameter_bytes(plan.precision, plan.framework, plan.fp8_param_gather)) {
     const OpsCost layer = cache.ops(OpsPart::layer, plan);
     const bool full = plan.recompute == models::Recompute::full;
     per_layer = full ? layer_activation_bytes(model, plan) : layer.stored_activations;
@@ -63,11 +63,12 @@ struct MemoryInputs {
 
 MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   const std::int64_t p = plan.pp, v = plan.vpp, m = plan.micro_batches();
-  double params = 0, experts = 0;
+  double params = 0, experts = 0, ends = 0;
   std::int64_t layers_in_flight = 0;  // layer activations of the micro-batch chunks held at the peak
   std::int64_t dense_in_flight = 0;   // of them, an MoE model's leading dense layers
   for (std::int64_t c = 0; c < v; ++c) {
     params += in.parameters(c * p + s);
+    ends += in.parameters.ends(c * p + s);
     const std::int64_t in_flight = peak_in_flight_of_chunk(plan.schedule, p, v, m, s, c);
     const std::int64_t dense = in.parameters.split().layers_among_first(c * p + s, in.dense_layers);
     layers_in_flight += in_flight * (in.parameters.split().layers(c * p + s) - dense);
@@ -82,9 +83,11 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   // buffers), ZeRO-2 the gradients too, ZeRO-3/FSDP the weights too; the routed experts' over the expert
   // data-parallel ranks. FSDP2's ZeRO-2 (SHARD_GRAD_OP) shards the resident weights as well and keeps the gathered
   // 16-bit ones from the forward to the backward pass.
+  // The layers' weights may be held and gathered in FP8 (fp8_param_gather); the embedding and LM head are not.
   const bool fsdp_zero2 = plan.zero == 2 && in.bytes.gathered_weights_held;
-  u.weights = Bytes(sharded_parameters(plan, fsdp_zero2 ? 2 : 3, params, experts) * in.bytes.resident_weight);
-  if (fsdp_zero2) u.weights += Bytes(params * in.bytes.weight);
+  const double resident = (params - ends) * in.bytes.resident_layer_weight + ends * in.bytes.resident_weight;
+  u.weights = Bytes(sharded_parameters(plan, fsdp_zero2 ? 2 : 3, resident, experts * in.bytes.resident_layer_weight));
+  if (fsdp_zero2) u.weights += Bytes((params - ends) * in.bytes.gathered_layer_weight + ends * in.bytes.weight);
   u.gradients = Bytes(sharded_parameters(plan, 2, params, experts) * in.bytes.gradient);
   u.optimizer = Bytes(sharded_parameters(plan, 1, params, experts) * in.bytes.optimizer);
   const auto chunks = static_cast<double>(peak_in_flight_chunks(plan.schedule, p, v, m, s));
@@ -96,7 +99,9 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   // Pipeline send/receive buffers (both directions) and, under ZeRO-3/FSDP, the gathered weights of the unit
   // running and the one prefetched, and the unit's full gradients before they are reduce-scattered.
   u.buffers = p > 1 ? in.hidden * 2.0 : Bytes(0);
-  if (plan.zero >= 3) u.buffers += Bytes(in.parameters.largest_unit() * (2.0 * in.bytes.weight + in.bytes.gradient));
+  if (plan.zero >= 3)
+    u.buffers += Bytes(in.parameters.largest_unit_bytes(2.0 * in.bytes.gathered_layer_weight + in.bytes.gradient,
+                                                        2.0 * in.bytes.weight + in.bytes.gradient));
   u.peak = u.weights + u.gradients + u.optimizer + u.activations + u.buffers;
   return u;
 }

@@ -6,10 +6,12 @@
 
 namespace hpsim::planner {
 
-ParameterBytes parameter_bytes(topologies::Precision precision, Framework framework) {
+ParameterBytes parameter_bytes(topologies::Precision precision, Framework framework, bool fp8_param_gather) {
   using topologies::Precision;
   ParameterBytes b;
   b.weight = precision == Precision::fp32 ? 4.0 : 2.0;
+  const bool fp8_weights = fp8_param_gather && precision == Precision::fp8;
+  b.gathered_layer_weight = fp8_weights ? 1.0 : b.weight;
   b.gradient = precision == Precision::fp16 ? 2.0 : 4.0;
   if (framework == Framework::fsdp) {
     // FSDP2 (torch fully_shard with MixedPrecisionPolicy(param_dtype=bf16, reduce_dtype=fp32), as torchtitan sets
@@ -21,10 +23,12 @@ ParameterBytes parameter_bytes(topologies::Precision precision, Framework framew
     // Adam: read the gradient twice (norm, update), read and write the parameter and both moments. No 16-bit copy
     // to write, and no FP8 copy: torchao casts the weight at use.
     b.optimizer_traffic = 2 * b.gradient + 2 * (b.resident_weight + b.optimizer);
+    b.resident_layer_weight = b.resident_weight;  // the fp32 master: torchao casts it to FP8 before the gather
     return b;
   }
   // Megatron-LM, and DeepSpeed's engine: a 16-bit working copy and, in the optimizer, the fp32 master and moments.
   b.resident_weight = b.weight;
+  b.resident_layer_weight = fp8_weights ? 1.0 : b.weight;
   b.optimizer = precision == Precision::fp32 ? 8.0 : 12.0;
   // Adam (multi-tensor): read the gradient twice (norm, update), read and write master weight and moments, write
   // the 16-bit copy; fp16 also unscales the gradients and checks them for overflow (a read and a write).

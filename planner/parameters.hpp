@@ -25,8 +25,16 @@ struct ParameterBytes {
   /// transpose in the place of the 16-bit copy (the same 2 bytes, Megatron's --fp8-param-gather), rewritten after
   /// every update; torchao casts at use and keeps no FP8 copy.
   double optimizer_traffic = 34;
+  /// Bytes per decoder-layer parameter that ZeRO/FSDP gathers and the passes hold gathered: `weight`, or 1 where the
+  /// plan gathers the linear weights in FP8 (fp8_param_gather; a layer's norm weights, under 0.1 % of it, counted
+  /// with them). The embedding and the LM head stay 16-bit.
+  double gathered_layer_weight = 2;
+  /// Bytes per decoder-layer parameter held between steps: `resident_weight`, or 1 where Megatron keeps the compute
+  /// weight in FP8 (--fp8-param-gather: "keep the compute param in fp8 (do not use any other intermediate dtype)").
+  double resident_layer_weight = 2;
 };
-ParameterBytes parameter_bytes(topologies::Precision precision, Framework framework = Framework::megatron);
+ParameterBytes parameter_bytes(topologies::Precision precision, Framework framework = Framework::megatron,
+                               bool fp8_param_gather = false);
 
 /// Ranks one parameter is sharded over by ZeRO stage `min_stage` and up: dense ones over dp*cp, the routed experts'
 /// over the expert data-parallel ranks (Megatron-Core's expert_data_parallel_group); 1 below that stage.
@@ -63,6 +71,13 @@ class ChunkParameters {
   /// The most parameters sharded data parallelism (ZeRO-3/FSDP) gathers at once: one layer, or the embedding or
   /// LM head it wraps as a unit of its own.
   [[nodiscard]] double largest_unit() const { return std::max({layer_, dense_layer_, first_, last_}); }
+  /// The embedding's and LM head's share of operator() (never gathered or kept in FP8).
+  [[nodiscard]] double ends(std::int64_t vs) const { return (vs == 0 ? first_ : 0.0) + (vs == last_stage_ ? last_ : 0.0); }
+  /// The bytes of the largest unit ZeRO-3/FSDP gathers, a decoder layer at `layer_bytes` per parameter, the
+  /// embedding or LM head at `end_bytes`.
+  [[nodiscard]] double largest_unit_bytes(double layer_bytes, double end_bytes) const {
+    return std::max(std::max(layer_, dense_layer_) * layer_bytes, std::max(first_, last_) * end_bytes);
+  }
 
  private:
   PipelineSplit split_;

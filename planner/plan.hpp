@@ -65,6 +65,9 @@ struct Plan {
   MoeDispatcher moe_token_dispatcher = MoeDispatcher::alltoall;
   /// What-if: the most loaded expert's tokens over the mean (routing imbalance); the slowest rank decides.
   double moe_load_imbalance = 1;
+  /// With precision fp8: data parallelism gathers the layers' linear weights in FP8 and keeps them so (Megatron
+  /// --fp8-param-gather; torchtitan enable_fsdp_float8_all_gather, tensorwise scaling only).
+  bool fp8_param_gather = false;
 
   [[nodiscard]] std::int64_t expert_tp() const { return expert_tensor_parallel_size > 0 ? expert_tensor_parallel_size : tp; }
   /// Ranks holding the same expert shard: the expert data-parallel size (Megatron's expert_data_parallel_size).
@@ -98,7 +101,7 @@ enum class Rule {
   micro_batches_by_pp, too_many_servers, servers_with_zero, sp_seq_by_tp, split_keys_exclusive, split_needs_pp,
   split_stage_by_vpp, split_middle_layers, split_slots_by_pp_vpp, pipeline_layers_shape, stage_straddles_node_groups,
   framework_zero, framework_interleaved,
-  framework_cp, framework_zero_with_pp, framework_fp8_recipe
+  framework_cp, framework_zero_with_pp, framework_fp8_recipe, framework_fp8_param_gather
 };
 
 /// Which field breaks a rule and how, in words.

@@ -168,6 +168,11 @@ std::array<PlanField, kPlanKeyCount> make_table() {
              "what-if: the most loaded expert's tokens over the mean (the slowest expert rank decides; a capacity "
              "factor bounds it)",
              &get_number<&Plan::moe_load_imbalance>, &set_number<&Plan::moe_load_imbalance>),
+      boolean(K::fp8_param_gather, "fp8_param_gather", false, false,
+              "with precision fp8: ZeRO/FSDP gathers the layers' linear weights in FP8 (half the bytes of 16-bit) "
+              "and holds them so (Megatron --fp8-param-gather; torchtitan enable_fsdp_float8_all_gather, tensorwise "
+              "scaling only)",
+              &get<&Plan::fp8_param_gather>, &set<&Plan::fp8_param_gather>),
   };
   // Every flag is its key with dashes: micro_batch_size -> --micro-batch-size.
   static std::array<std::string, kPlanKeyCount> flags;
@@ -194,7 +199,8 @@ std::array<PlanField, kPlanKeyCount> make_table() {
       {K::seq_length, "--seq-length"},          {K::tp_comm_overlap, "--tp-comm-overlap"},
       {K::flash_attention, "--use-flash-attn"},
       {K::account_for_embedding_in_pipeline_split, "--account-for-embedding-in-pipeline-split"},
-      {K::account_for_loss_in_pipeline_split, "--account-for-loss-in-pipeline-split"}};
+      {K::account_for_loss_in_pipeline_split, "--account-for-loss-in-pipeline-split"},
+      {K::fp8_param_gather, "--fp8-param-gather"}};
   // The MoE keys are emitted by the emitter, for MoE models only.
   for (const auto& [k, flag] : megatron) at(k).megatron_flag = flag;
   for (std::size_t i = 0; i < t.size(); ++i)

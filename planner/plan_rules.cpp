@@ -119,6 +119,7 @@ std::string_view rule_name(Rule r) {
     case Rule::framework_cp: return "context parallelism the framework cannot run";
     case Rule::framework_zero_with_pp: return "ZeRO-2/3 with a pipeline (framework)";
     case Rule::framework_fp8_recipe: return "FP8 recipe the framework cannot run";
+    case Rule::framework_fp8_param_gather: return "FP8 weight gathering the plan cannot run";
   }
   return "unknown";
 }
@@ -178,7 +179,8 @@ RuleBreach explain(Rule r, const Plan& p, const models::ModelSpec& model, const 
     case Rule::framework_interleaved:
     case Rule::framework_cp:
     case Rule::framework_zero_with_pp:
-    case Rule::framework_fp8_recipe: return explain_framework(r, p);
+    case Rule::framework_fp8_recipe:
+    case Rule::framework_fp8_param_gather: return explain_framework(r, p);
   }
   return {"", "unknown rule"};
 }

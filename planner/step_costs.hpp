@@ -24,6 +24,7 @@ struct ChunkCost {
   core::Seconds forward_ep, backward_ep;                ///< expert-parallel all-to-all
   double parameters = 0;            ///< weights of this chunk held by one rank (before ZeRO sharding)
   double expert_parameters = 0;     ///< the routed experts' among them (ZeRO shards them over expert dp ranks)
+  double end_parameters = 0;        ///< the embedding's and LM head's among them (gathered 16-bit)
   /// Units ZeRO-3/FSDP gathers and reduce-scatters one at a time: the layers, and the embedding and the LM head as
   /// units of their own (each its own collective, paying its latency).
   std::int64_t units = 1;

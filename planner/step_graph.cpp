@@ -181,13 +181,19 @@ class StepLowering {
     return static_cast<std::size_t>((lane * stages_ + vs) * m_ + mb);
   }
   [[nodiscard]] const ChunkCost& chunk(std::int64_t vs) const { return costs_.chunks[static_cast<std::size_t>(vs)]; }
+  /// The bytes of a chunk's weights data parallelism gathers: its layers' as the plan gathers them (FP8 with
+  /// fp8_param_gather), the embedding and LM head 16-bit.
+  [[nodiscard]] double gathered_bytes(const ChunkCost& cc) const {
+    return (cc.parameters - cc.end_parameters) * costs_.bytes.gathered_layer_weight +
+           cc.end_parameters * costs_.bytes.weight;
+  }
   [[nodiscard]] Seconds param_gather_time(const ChunkCost& cc) const {
-    return costs_.param_gather.time(core::Bytes(cc.parameters * costs_.bytes.weight));
+    return costs_.param_gather.time(core::Bytes(gathered_bytes(cc)));
   }
   /// ZeRO-3/FSDP gathers (ZeRO-2/3 reduce-scatters) a chunk unit by unit: one collective per unit.
-  [[nodiscard]] Seconds per_unit(const CollectiveChoice& op, const ChunkCost& cc, double bytes_per_parameter) const {
+  [[nodiscard]] static Seconds per_unit(const CollectiveChoice& op, const ChunkCost& cc, double bytes) {
     const double units = static_cast<double>(cc.units);
-    return op.time(core::Bytes(cc.parameters / units * bytes_per_parameter)) * units;
+    return op.time(core::Bytes(bytes / units)) * units;
   }
 
   /// ZeRO-3's gathers around one pass: the first unit's gather must finish before the pass starts; the others
@@ -195,7 +201,7 @@ class StepLowering {
   /// before the last of them (a unit computes only once gathered). Returns the task the pass waits for and the
   /// one it must not end before.
   std::pair<TaskId, TaskId> gather_units(RankBuilder& rb, const ChunkCost& cc, Name first, Name rest) {
-    const Seconds all = per_unit(costs_.param_gather, cc, costs_.bytes.weight);
+    const Seconds all = per_unit(costs_.param_gather, cc, gathered_bytes(cc));
     const Seconds one = all / static_cast<double>(cc.units);
     const TaskId head = rb.add(Stream::dp_comm, Category::dp_comm, first, one, {});
     const TaskId tail = cc.units > 1 ? rb.add(Stream::dp_comm, Category::dp_comm, rest, all - one, {head}) : kNone;
@@ -332,7 +338,7 @@ class StepLowering {
                                  {Category::ep_comm, cc.backward_ep}},
                                 after);
     if (!(sharded_grads_ && dp_comm_)) return tail;
-    const Seconds all = per_unit(costs_.grad_reduce, cc, costs_.bytes.gradient);
+    const Seconds all = per_unit(costs_.grad_reduce, cc, cc.parameters * costs_.bytes.gradient);
     const Seconds one = all / static_cast<double>(cc.units);
     if (cc.units > 1)
       rb.add(Stream::dp_comm, Category::dp_comm, Name{"gradient reduce-scatter (overlapped)", pass.micro_batch, vs},

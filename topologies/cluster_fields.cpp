@@ -70,6 +70,12 @@ constexpr std::array kClusterRows = {
     ClusterField{S::cluster, "collective_kernel_sms", V::non_negative_number, "SMs", kFromBase,
                  "SMs a collective kernel occupies while it runs (its channels); compute overlapping a data-parallel "
                  "collective runs on the rest", {}, kSweep},
+    ClusterField{S::cluster, "nvls_efficiency", V::share, "", kFromBase,
+                 "NVLink SHARP (NVLS) all-reduce inside one node: its algorithm bandwidth / NVLink rate (each GPU "
+                 "sends its buffer into the switch once and receives the sum once); 0: the switch cannot reduce",
+                 {}, kSweep},
+    ClusterField{S::cluster, "nvls_latency_us", V::non_negative_number, "µs", kFromBase,
+                 "latency of an NVLS all-reduce", {}, kSweep},
     // What a whole run meets beyond its steps (planner/whole_run.hpp, docs/whole_run.md).
     ClusterField{S::cluster, "gpu_hour_price_usd", V::non_negative_number, "USD", kFromBase,
                  "price of one GPU-hour, for the whole run's cost (0: unknown, no cost reported)", {}, kSweep},

@@ -190,6 +190,8 @@ void apply_cluster_fields(ClusterSpec& c, const core::Fields& fields, bool full)
   c.inter_node_efficiency = efficiency(f, "inter_node_efficiency", c.inter_node_efficiency, full);
   if (f.has("memory_reserve_gib")) c.memory_reserve = core::gib(f.number("memory_reserve_gib"));
   c.collective_kernel_sms = f.number_or("collective_kernel_sms", c.collective_kernel_sms);
+  c.nvls_efficiency = f.number_or("nvls_efficiency", c.nvls_efficiency);
+  if (f.has("nvls_latency_us")) c.nvls_latency = core::microseconds(f.number("nvls_latency_us"));
   // A CPU calibration's collectives are MPI calls on the cores, not kernels beside the compute: no share to take
   // (hpsim calibrate writes 0; files it wrote before the key inherit the GPUs' figure otherwise).
   if (c.calibration && c.calibration->backend == "cpu" && !f.has("collective_kernel_sms")) c.collective_kernel_sms = 0;

@@ -153,6 +153,8 @@ struct ClusterSpec {
   core::Seconds inter_node_latency;            ///< per algorithm step over the network
   core::Bytes memory_reserve;                  ///< HBM not available to training (context, NCCL, fragmentation)
   double collective_kernel_sms = 0;            ///< SMs a collective kernel occupies while it runs (NCCL channels)
+  double nvls_efficiency = 0;                  ///< NVLS all-reduce algorithm bandwidth / NVLink rate (0: no NVLS)
+  core::Seconds nvls_latency;                  ///< NVLS all-reduce latency
   RunConditions run;                           ///< prices, interruptions, checkpoint storage, stragglers
   /// What `hpsim calibrate` measured, when the cluster file has a `calibration:` block (the GPU and intra-node link
   /// above are derived from it).

@@ -57,6 +57,24 @@ TEST_CASE("DGX A100, 8 GPUs: all-reduce busbw about 230 GB/s (nccl-tests#149)") 
   CHECK(allreduce_busbw(m, 8) == doctest::Approx(230).epsilon(0.01));
 }
 
+TEST_CASE("NVLS all-reduce inside a DGX H100 above 4 GPUs: S / (450 GB/s x 0.61) + 25 us, busbw about 480") {
+  const CollectiveCoster coster(cluster("dgx-h100", 2));
+  const auto m = model_of(coster, Collective::all_reduce, Groups{iota(0, 8)}, Algorithm::nvls);
+  CHECK(m.latency.value() == doctest::Approx(25e-6));
+  CHECK(m.bandwidth.value() == doctest::Approx(450e9 * 0.61));
+  CHECK(allreduce_busbw(m, 8) == doctest::Approx(480).epsilon(0.01));  // dgxc-benchmarking nccl: 480 at 16 GB
+  // The ring is 1e9 * 1.75 / (450e9 * 0.822) + 14 * 2 us = 4.759 ms; NVLS 1e9 / 274.5e9 + 25 us = 3.668 ms.
+  CHECK(coster.time(Collective::all_reduce, kS, iota(0, 8)).value() == doctest::Approx(1e9 / (450e9 * 0.61) + 25e-6));
+  // 5 GPUs take it too; 4 GPUs, a group over two nodes, other collectives and an A100 node do not.
+  CHECK(coster.models(Collective::all_reduce, Groups{iota(0, 5)}).size() == 2);
+  CHECK(coster.models(Collective::all_reduce, Groups{iota(0, 4)}).size() == 1);
+  for (const auto& model : coster.models(Collective::all_reduce, Groups{iota(4, 8)}))
+    CHECK(model.algorithm != Algorithm::nvls);
+  CHECK(coster.models(Collective::all_gather, Groups{iota(0, 8)}).size() == 1);
+  CHECK(CollectiveCoster(cluster("dgx-a100-80gb", 1)).models(Collective::all_reduce, Groups{iota(0, 8)}).size() == 1);
+  CHECK(to_string(Algorithm::nvls) == "nvls");
+}
+
 TEST_CASE("8 ranks on 8 nodes, one per node on the same rail: the NIC rate sets busbw") {
   // Each rank sends 2·7/8·S over its NIC: busbw = NIC rate x efficiency = 25·0.96 = 24 GB/s (HDR), 50·0.94 = 47 (NDR).
   const auto group = iota(3, 8, 8);  // local index 3 of nodes 0..7

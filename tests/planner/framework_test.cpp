@@ -120,6 +120,46 @@ TEST_CASE("framework: memory accounting of the sharded states differs as each fr
   CHECK((m3.weights + m3.gradients + m3.optimizer).value() == doctest::Approx(18 * n / 8));
 }
 
+TEST_CASE("fp8_param_gather: the layers' weights gathered and held in FP8, the embedding and LM head 16-bit") {
+  using topologies::Precision;
+  // Megatron --fp8-param-gather keeps the compute weight in FP8 (1 byte) and gathers it so; FSDP keeps its fp32
+  // master (4) and gathers FP8 (1); without FP8 the key changes nothing.
+  const ParameterBytes te = parameter_bytes(Precision::fp8, Framework::megatron, true);
+  CHECK(te.gathered_layer_weight == 1);
+  CHECK(te.resident_layer_weight == 1);
+  CHECK(te.resident_weight == 2);
+  const ParameterBytes fsdp = parameter_bytes(Precision::fp8, Framework::fsdp, true);
+  CHECK(fsdp.gathered_layer_weight == 1);
+  CHECK(fsdp.resident_layer_weight == 4);
+  CHECK(parameter_bytes(Precision::fp8, Framework::fsdp, false).gathered_layer_weight == 2);
+  CHECK(parameter_bytes(Precision::bf16, Framework::megatron, true).gathered_layer_weight == 2);
+
+  // Llama 3 8B on 8 GPUs, ZeRO-1: the resident 16-bit weights become 1 byte a layer parameter; the embedding and
+  // the LM head (2 x 128256 x 4096 parameters) keep 2 bytes.
+  const auto model = models::load_model("llama3-8b");
+  const double n = chunk_parameters(model, parse("{global_batch_size: 8}"), 0);
+  const double ends = 2.0 * 128256 * 4096;
+  const std::string base = "{dp: 8, global_batch_size: 8, recompute: full, precision: fp8, zero: 1";
+  const MemoryUse plain = memory_of(base + "}", "llama3-8b", "dgx-h100:1");
+  const MemoryUse fp8 = memory_of(base + ", fp8_param_gather: true}", "llama3-8b", "dgx-h100:1");
+  CHECK(plain.weights.value() == doctest::Approx(2 * n));
+  CHECK(fp8.weights.value() == doctest::Approx((n - ends) * 1 + ends * 2));
+  // FSDP (tensorwise), ZeRO-3: the gathered unit running and the prefetched one in FP8 beside the unit's fp32
+  // gradients: the largest unit is the LM head (525M parameters, 16-bit), 2 * 2 + 4 = 8 bytes each, either way.
+  const std::string titan = "{dp: 8, global_batch_size: 8, recompute: full, precision: fp8, zero: 3, framework: fsdp, "
+                            "fp8_recipe: tensorwise";
+  const MemoryUse t0 = memory_of(titan + "}", "llama3-8b", "dgx-h100:1");
+  const MemoryUse t1 = memory_of(titan + ", fp8_param_gather: true}", "llama3-8b", "dgx-h100:1");
+  CHECK(t1.weights.value() == doctest::Approx(t0.weights.value()));  // the fp32 shard
+  CHECK(t1.buffers.value() == doctest::Approx(t0.buffers.value()));
+  CHECK(t0.buffers.value() == doctest::Approx(128256.0 * 4096 * 8));
+  // torchao gathers FP8 only with tensorwise scaling; DeepSpeed not at all.
+  const auto cluster = topologies::load_cluster("dgx-h100:1");
+  CHECK_THROWS_AS((void)resolve_plan(parse(titan + ", fp8_recipe: rowwise, fp8_param_gather: true}"), model, cluster,
+                                     "plan.yaml"),
+                  core::InputError);
+}
+
 TEST_CASE("framework: the search returns only plans the framework runs, the others counted as rejected") {
   const auto model = models::load_model("llama3-8b");
   const auto cluster = topologies::load_cluster("dgx-h100:2");

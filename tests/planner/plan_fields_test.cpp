@@ -29,6 +29,7 @@ Plan non_default_plan() {
   p.framework = Framework::deepspeed;
   p.expert_tensor_parallel_size = 1, p.moe_expert_capacity_factor = 1.25, p.moe_pad_expert_input_to_capacity = true;
   p.moe_grouped_gemm = false, p.moe_token_dispatcher = MoeDispatcher::allgather, p.moe_load_imbalance = 1.5;
+  p.fp8_param_gather = true;
   return p;
 }
 

@@ -82,6 +82,8 @@ const RuleCase kRuleCases[] = {
     {Rule::framework_zero_with_pp, "{tp: 8, pp: 8, global_batch_size: 1536, zero: 3, framework: deepspeed}", "zero"},
     {Rule::framework_fp8_recipe, "{tp: 8, pp: 8, global_batch_size: 1536, precision: fp8, fp8_recipe: rowwise}",
      "fp8_recipe"},  // not among Megatron-LM's --fp8-recipe choices
+    {Rule::framework_fp8_param_gather, "{tp: 8, pp: 8, global_batch_size: 1536, fp8_param_gather: true}",
+     "fp8_param_gather"},  // bf16: no FP8 weights to gather
 };
 
 }  // namespace
@@ -122,7 +124,7 @@ TEST_CASE("plan: each rule, broken alone, is the rule check_plan returns and exp
 TEST_CASE("plan: the rule cases cover every rule once") {
   std::set<Rule> covered;
   for (const RuleCase& c : kRuleCases) CHECK_MESSAGE(covered.insert(c.rule).second, rule_name(c.rule));
-  CHECK(covered.size() == 27);  // every planner::Rule but ok
+  CHECK(covered.size() == 28);  // every planner::Rule but ok
   CHECK(covered.count(Rule::ok) == 0);
 }
 
