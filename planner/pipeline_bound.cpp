@@ -12,7 +12,8 @@ namespace hpsim::planner {
 
 namespace {
 
-double ns(core::Seconds s) { return std::round(s.value() * 1e9); }  // as the engine rounds each task
+/// As the engine rounds each task (core::to_time's llround, for the non-negative durations of a step).
+double ns(core::Seconds s) { return static_cast<double>(static_cast<std::int64_t>(s.value() * 1e9 + 0.5)); }
 
 /// One pipeline rank: when its compute stream is free, and until when the parameter gathers of the step's start
 /// take `share` of its processors (compute runs at 1 - share meanwhile, as the engine's processor sharing has it).

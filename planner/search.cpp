@@ -377,17 +377,30 @@ std::vector<StepResult> branch_and_bound(CostCache& cache, const std::vector<Can
   const unsigned threads = thread_count(options);
   const std::size_t k = std::max<std::size_t>(1, options.top_k);
   std::vector<StepResult> top;
-  const std::size_t batch = 4 * threads;
+  const std::size_t batch = 4 * threads, window = 4 * batch;
+  // The schedule walk of each candidate, once computed (negative: not yet); computed ahead in parallel windows of
+  // the candidates the closed form lets through, so the batches are the same as walking one by one.
+  std::vector<double> walked(feasible.size(), -1.0);
+  const auto walk_ahead = [&](std::size_t from, double kth) {
+    std::vector<std::size_t> todo;
+    for (std::size_t i = from; i < feasible.size() && todo.size() < window && feasible[i].bound_s <= kth; ++i)
+      if (walked[i] < 0) todo.push_back(i);
+    parallel_for(todo.size(), threads, [&](std::size_t j) {
+      const Plan& p = feasible[todo[j]].plan;
+      walked[todo[j]] = pipeline_step_lower_bound_s(compute_step_costs(cache, p, CostScope::step), p);
+    });
+  };
   for (std::size_t next = 0; next < feasible.size();) {
     const double kth = std::max(top.size() >= k ? top[k - 1].step_time.value() : INFINITY,
                                 options.rank_time_s.value_or(0.0));
     if (options.prune && feasible[next].bound_s > kth) break;  // every remaining bound exceeds the K-th best
     std::vector<Plan> plans;
     for (; next < feasible.size() && plans.size() < batch && !(options.prune && feasible[next].bound_s > kth); ++next) {
-      const Plan& p = feasible[next].plan;
-      if (options.prune && pipeline_step_lower_bound_s(compute_step_costs(cache, p, CostScope::step), p) > kth)
-        continue;
-      plans.push_back(p);
+      if (options.prune && std::isfinite(kth)) {  // no walk can exceed an infinite K-th best
+        if (walked[next] < 0) walk_ahead(next, kth);
+        if (walked[next] > kth) continue;
+      }
+      plans.push_back(feasible[next].plan);
     }
     auto results = simulate_batch(cache, plans, threads);
     result.simulated += static_cast<std::int64_t>(results.size());
