@@ -107,7 +107,8 @@ planner::SearchResult search_with_progress(const PlanInputs& in, planner::Search
 }
 
 /// Ranking by time to train looks beyond the step-time ranking's top: a plan a little slower per step can lose
-/// less to stragglers. This many times --top are searched, then ranked by expected days.
+/// less to stragglers or checkpoints. This many times --top are searched and ranked by expected days, and the pool
+/// grows by this factor until no plan beyond it could enter the ranking (time_to_train_pool_suffices).
 constexpr std::size_t kTimeToTrainPool = 4;
 
 int plan_once(const PlanInputs& in, planner::SearchOptions options, const Emits& emit, const PlanArgs& a,
@@ -119,6 +120,11 @@ int plan_once(const PlanInputs& in, planner::SearchOptions options, const Emits&
   auto result = search_with_progress(in, options);
   std::vector<planner::WholeRun> runs;
   if (train_tokens) runs = whole_runs(in, result.plans, *train_tokens);
+  while (by_days && !time_to_train_pool_suffices(result, runs, top, options.top_k)) {
+    options.top_k *= kTimeToTrainPool;
+    result = search_with_progress(in, options);
+    runs = whole_runs(in, result.plans, *train_tokens);
+  }
   if (by_days) rank_by_time_to_train(result, runs, top);
   const auto& best = result.plans.front();
   if ((emit.megatron || emit.deepspeed || emit.torchtitan) && !best.plan.pipeline_layers.empty())

@@ -25,6 +25,17 @@ std::vector<planner::WholeRun> whole_runs(const PlanInputs& in, const std::vecto
   return runs;
 }
 
+bool time_to_train_pool_suffices(const planner::SearchResult& result, const std::vector<planner::WholeRun>& runs,
+                                 std::size_t top, std::size_t pool) {
+  if (result.plans.size() < pool || runs.empty()) return true;  // the pool is every feasible plan
+  std::vector<double> expected;
+  for (const auto& r : runs) expected.push_back(r.expected_s);
+  std::sort(expected.begin(), expected.end());
+  const double kth = expected[std::min(top, expected.size()) - 1];
+  const double beyond_s = static_cast<double>(runs.front().steps) * result.plans.back().step_time.value();
+  return kth <= beyond_s;
+}
+
 void rank_by_time_to_train(planner::SearchResult& result, std::vector<planner::WholeRun>& runs, std::size_t top) {
   std::vector<std::size_t> order(runs.size());
   std::iota(order.begin(), order.end(), std::size_t{0});

@@ -21,6 +21,13 @@ RankBy rank_by_flag(const std::string& text);
 std::vector<planner::WholeRun> whole_runs(const PlanInputs& in, const std::vector<planner::StepResult>& plans,
                                           double train_tokens);
 
+/// Whether the `top` plans by expected days among `result.plans` (the best `pool` by step time, with their `runs`)
+/// are the best of the whole space: every plan beyond the pool steps no faster than the pool's slowest, and a run
+/// takes at least its steps at its step time, so none can beat the `top`-th expected time once that bound is
+/// above it (or when the pool holds every feasible plan).
+bool time_to_train_pool_suffices(const planner::SearchResult& result, const std::vector<planner::WholeRun>& runs,
+                                 std::size_t top, std::size_t pool);
+
 /// Reorders `result.plans` and `runs` (one per plan) by expected days, shortest first (ties: the step-time order),
 /// and keeps the first `top`.
 void rank_by_time_to_train(planner::SearchResult& result, std::vector<planner::WholeRun>& runs, std::size_t top);

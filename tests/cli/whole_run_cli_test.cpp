@@ -108,7 +108,9 @@ TEST_CASE("cli: --rank-by time-to-train orders plans by expected days, straggler
     differs = differs || days[i].at("plan") != steps[i].at("plan");
   }
   CHECK(differs);  // a pipelined plan, slower per step, loses less to the slow GPU and moves up
-  CHECK(days[0].at("plan") == steps[0].at("plan"));
+  // The best by days is no slower to train than the best per step (here a pipelined plan from beyond the first
+  // pool of 4 x --top: the pool grew until nothing beyond it could win).
+  CHECK(days[0].at("whole_run").at("days").get<double>() <= steps[0].at("whole_run").at("days").get<double>());
   CHECK(no_tokens.code == 2);
   CHECK(no_tokens.err.find("--rank-by") != std::string::npos);
   CHECK(bad.code == 2);
