@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <shared_mutex>
 #include <stdexcept>
 
 #include "models/operators.hpp"
@@ -102,10 +103,14 @@ CostCache::CostCache(Scenario scenario) : scenario_(std::move(scenario)) {
 }
 
 const models::ModelSpec& CostCache::model(std::int64_t tp) {
+  {
+    std::shared_lock lock(mutex_);
+    if (auto it = padded_.find(tp); it != padded_.end()) return it->second;  // std::map nodes are stable
+  }
   std::lock_guard lock(mutex_);
   auto it = padded_.find(tp);
   if (it == padded_.end()) it = padded_.emplace(tp, padded_model(scenario_.model(), tp)).first;
-  return it->second;  // std::map nodes are stable
+  return it->second;
 }
 
 OpsCost CostCache::ops(OpsPart part, const Plan& plan) {
@@ -116,7 +121,7 @@ OpsCost CostCache::ops(OpsPart part, const Plan& plan) {
                    part == OpsPart::layer || part == OpsPart::dense_layer ? static_cast<int>(plan.recompute) : 0, plan.expert_tp(),
                    std::llround(plan.moe_load_factor() * 1000.0), plan.moe_grouped_gemm};
   {
-    std::lock_guard lock(mutex_);
+    std::shared_lock lock(mutex_);
     if (auto it = ops_.find(key); it != ops_.end()) return it->second;
   }
   const models::ModelSpec& m = model(plan.tp);
@@ -141,7 +146,7 @@ CollectiveChoice CostCache::collective(Collective op, Communicator comm, const P
   const CommKey key{static_cast<int>(op), static_cast<int>(comm), plan.tp, plan.cp, plan.dp, plan.pp,
                     comm == Communicator::pp_boundary ? stage : 0, expert ? plan.ep : 1, expert ? plan.expert_tp() : 0};
   {
-    std::lock_guard lock(mutex_);
+    std::shared_lock lock(mutex_);
     if (auto it = comms_.find(key); it != comms_.end()) return it->second;
   }
   const RankLayout layout(plan);
@@ -174,7 +179,7 @@ CollectiveChoice CostCache::choice_for(Collective op, const Groups& groups) {
     for (const std::int64_t r : g) key.push_back(static_cast<std::int32_t>(r));
   }
   {
-    std::lock_guard lock(mutex_);
+    std::shared_lock lock(mutex_);
     if (auto it = by_groups_.find(key); it != by_groups_.end()) return it->second;
   }
   const CollectiveChoice choice(scenario_.coster().models(op, groups));
@@ -186,7 +191,7 @@ CollectiveChoice CostCache::parameter_server(const Plan& plan) {
   const CommKey key{-1, static_cast<int>(Communicator::dp), plan.tp, plan.cp, plan.dp, plan.pp,
                     plan.parameter_servers, 1, 0};
   {
-    std::lock_guard lock(mutex_);
+    std::shared_lock lock(mutex_);
     if (auto it = comms_.find(key); it != comms_.end()) return it->second;
   }
   const CollectiveChoice choice(std::vector<costs::CollectiveModel>{

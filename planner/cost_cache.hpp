@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -96,7 +97,7 @@ class CostCache {
   [[nodiscard]] CollectiveChoice choice_for(costs::Collective op, const Groups& groups);
 
   Scenario scenario_;
-  std::mutex mutex_;
+  std::shared_mutex mutex_;  ///< lookups share it (the search's threads mostly read); inserts take it alone
   // Hashed: a search looks these up hundreds of thousands of times, where a tree's comparisons of long tuples cost.
   std::unordered_map<OpsKey, OpsCost, KeyHash> ops_;
   std::unordered_map<CommKey, CollectiveChoice, KeyHash> comms_;

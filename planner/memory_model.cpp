@@ -116,8 +116,12 @@ MemoryUse stage_memory_use(CostCache& cache, const Plan& plan, std::int64_t stag
 MemoryUse memory_use(CostCache& cache, const Plan& plan) {
   if (cache.groups() > 0) return mixed_memory_use(cache, plan);  // each stage against its own GPU
   const MemoryInputs in(cache, plan);
+  // When every virtual stage holds as many layers of one kind, the stages between the first and the last hold the
+  // same states and buffers, and the later ones fewer micro-batches in flight: the second is the fullest of them.
+  const bool middle_alike = in.parameters.split().even() && in.dense_layers == 0;
   MemoryUse best = stage_use(in, plan, 0);
   for (std::int64_t s = 1; s < plan.pp; ++s) {
+    if (middle_alike && s > 1 && s < plan.pp - 1) continue;
     MemoryUse u = stage_use(in, plan, s);
     if (u.peak > best.peak) best = u;
   }

@@ -85,6 +85,8 @@ std::int64_t PipelineSplit::stage_layers(std::int64_t stage) const {
 }
 
 bool PipelineSplit::even() const {
+  if (given_.empty() && first_ == 0 && last_ == 0 && !embedding_ && !loss_)  // the default: slots_ each
+    return slots_ * virtual_stages() == num_layers_;
   for (std::int64_t vs = 0; vs < virtual_stages(); ++vs)
     if (layers(vs) * virtual_stages() != num_layers_) return false;
   return true;

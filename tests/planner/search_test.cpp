@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "planner/cost_cache.hpp"
+#include "planner/memory_model.hpp"
 #include "planner/pipeline_bound.hpp"
 #include "planner/pipeline_split.hpp"
 #include "planner/plan_fields.hpp"
@@ -145,6 +146,32 @@ TEST_CASE("search: the schedule-walking bound never exceeds the simulated step; 
     }
     CHECK(without_dp > 0);
     CHECK(start_gathers > 0);
+  }
+}
+
+TEST_CASE("memory: the fullest stage is the one a scan of every stage finds") {
+  for (const auto& [model, cluster, batch] : {std::tuple{"gpt-1.7b", "dgx-a100-80gb:2", 64},
+                                              std::tuple{"gpt3-175b", "dgx-a100-80gb:16", 64}}) {
+    CAPTURE(std::string(model));
+    const auto m = models::load_model(model);
+    const auto cl = topologies::load_cluster(cluster);
+    SearchOptions all;
+    all.prune = false;
+    all.top_k = 100000;
+    const auto r = search_plans(Scenario(m, cl), space_with_batch(batch), all);
+    CostCache cache(Scenario(m, cl));
+    REQUIRE(r.plans.size() > 20);
+    for (const auto& p : r.plans) {
+      CAPTURE(plan_summary_text(p.plan));
+      const MemoryUse fullest = memory_use(cache, p.plan);
+      MemoryUse scan = stage_memory_use(cache, p.plan, 0);
+      for (std::int64_t s = 1; s < p.plan.pp; ++s) {
+        const MemoryUse u = stage_memory_use(cache, p.plan, s);
+        if (u.peak > scan.peak) scan = u;
+      }
+      CHECK(fullest.peak.value() == scan.peak.value());
+      CHECK(fullest.stage == scan.stage);
+    }
   }
 }
 
