@@ -118,17 +118,25 @@ TEST_CASE("search: the lower bound never exceeds the simulated step time") {
   }
 }
 
+namespace {
+
+/// Every feasible plan of a space, simulated (no pruning).
+SearchResult every_feasible_plan(const Scenario& scenario, std::int64_t batch) {
+  SearchOptions all;
+  all.prune = false;
+  all.top_k = 100000;
+  return search_plans(scenario, space_with_batch(batch), all);
+}
+
+}  // namespace
+
 TEST_CASE("search: the schedule-walking bound never exceeds the simulated step; without data parallelism it is it") {
   for (const auto& [model, cluster, batch] : {std::tuple{"gpt-1.7b", "dgx-a100-80gb:2", 64},
                                               std::tuple{"llama3-8b", "dgx-h100:2", 32}}) {
     CAPTURE(std::string(model));
-    const auto m = models::load_model(model);
-    const auto cl = topologies::load_cluster(cluster);
-    SearchOptions all;
-    all.prune = false;
-    all.top_k = 100000;
-    const auto r = search_plans(Scenario(m, cl), space_with_batch(batch), all);
-    CostCache cache(Scenario(m, cl));
+    const Scenario scenario(models::load_model(model), topologies::load_cluster(cluster));
+    const auto r = every_feasible_plan(scenario, batch);
+    CostCache cache(scenario);
     REQUIRE(r.plans.size() > 50);
     int without_dp = 0, start_gathers = 0;
     for (const auto& p : r.plans) {
@@ -153,13 +161,9 @@ TEST_CASE("memory: the fullest stage is the one a scan of every stage finds") {
   for (const auto& [model, cluster, batch] : {std::tuple{"gpt-1.7b", "dgx-a100-80gb:2", 64},
                                               std::tuple{"gpt3-175b", "dgx-a100-80gb:16", 64}}) {
     CAPTURE(std::string(model));
-    const auto m = models::load_model(model);
-    const auto cl = topologies::load_cluster(cluster);
-    SearchOptions all;
-    all.prune = false;
-    all.top_k = 100000;
-    const auto r = search_plans(Scenario(m, cl), space_with_batch(batch), all);
-    CostCache cache(Scenario(m, cl));
+    const Scenario scenario(models::load_model(model), topologies::load_cluster(cluster));
+    const auto r = every_feasible_plan(scenario, batch);
+    CostCache cache(scenario);
     REQUIRE(r.plans.size() > 20);
     for (const auto& p : r.plans) {
       CAPTURE(plan_summary_text(p.plan));
