@@ -47,6 +47,13 @@ namespace {
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 /// The most ranks of a one-node all-reduce that NCCL still runs as a ring, NVLS or not (see all_nvls_groups).
 constexpr double kNvlsMaxRingRanks = 4;
+/// Latency of one level of NCCL's inter-node tree, each way, for the large messages a gradient reduction sends
+/// (SIMPLE protocol: a level forwards a whole chunk before the next starts). Read off NVIDIA's all_reduce NVLSTree
+/// scan on DGX H100 SuperPODs (GTC24 S62129 slide, stas00/ml-engineering network/images/
+/// nccl-all-reduce-scan-nvlstree.png; docs REFERENCE-HOPPER 4b): with the 16 GB busbw (~375 GB/s) as bandwidth,
+/// the 16 MB and 256 MB points leave ~0.16-0.25 ms at 32 GPUs (4 nodes, 2 levels) and ~0.9 ms at 8192 GPUs (1024
+/// nodes, 10 levels) of latency: 2 x levels x ~45 us at both ends. A network step of a ring stays far shorter.
+constexpr double kTreeLevelLatencyS = 45e-6;
 
 std::int64_t ceil_log2(std::int64_t n) {
   std::int64_t bits = 0;
@@ -124,7 +131,7 @@ class AlgorithmPricing {
     double latency = 0;
     each([&](const GroupSet::Group& g) { detail::tree_transfers(set_, g, loads_); });
     for (const auto& g : set_.groups)
-      latency = std::max(latency, 2.0 * static_cast<double>(ceil_log2(g.node_count())) * alpha_inter_ +
+      latency = std::max(latency, 2.0 * static_cast<double>(ceil_log2(g.node_count())) * tree_level() +
                                       2.0 * static_cast<double>(g.max_per_node - 1) * alpha_intra_);
     return model(Algorithm::tree, latency, loads_.drain());
   }
@@ -193,6 +200,8 @@ class AlgorithmPricing {
   }
 
  private:
+  /// One level of the inter-node tree: never shorter than a network step of the cluster's own.
+  [[nodiscard]] double tree_level() const { return std::max(alpha_inter_, kTreeLevelLatencyS); }
   /// The latency of one step: network when the group spans nodes.
   [[nodiscard]] double alpha(const GroupSet::Group& g) const {
     const std::int64_t first = set_.ranks[static_cast<std::size_t>(set_.begin(g.first_block))];

@@ -98,13 +98,35 @@ TEST_CASE("2 full DGX A100 nodes: ring uses all 8 NICs, busbw about 8 x 24 = 192
   // (per GPU 1.75·S over NVLink: algbw 230.1/1.75, busbw x 2·15/16 = 246.6 GB/s).
   const auto tree = model_of(coster, Collective::all_reduce, g, Algorithm::tree);
   CHECK(allreduce_busbw(tree, 16) == doctest::Approx(230.1 / 1.75 * 2 * 15 / 16));
-  CHECK(tree.latency.value() == doctest::Approx(2 * 1 * 5e-6 + 2 * 7 * 2e-6));
+  CHECK(tree.latency.value() == doctest::Approx(2 * 1 * 45e-6 + 2 * 7 * 2e-6));  // a 45 us tree level each way
   // Hierarchical: RS and AG over NVLink (7/8·S each at 230.1) + ring of 2 over each NIC (S/8 at 24).
   const auto hier = model_of(coster, Collective::all_reduce, g, Algorithm::hierarchical);
   CHECK(1.0 / hier.bandwidth.value() == doctest::Approx(2 * 0.875 / 230.1e9 + 1.0 / 8 / 24e9));
   // Large messages: the fastest algorithm wins.
   const double best = std::min({ring.time(kS).value(), tree.time(kS).value(), hier.time(kS).value()});
   CHECK(coster.time(Collective::all_reduce, kS, g).value() == doctest::Approx(best));
+}
+
+TEST_CASE("tree all-reduce on DGX H100 SuperPODs: NVIDIA's NVLSTree scan from 32 to 8192 GPUs (GTC24 S62129)") {
+  // Published busbw, read off the chart (REFERENCE-HOPPER 4b): 16 GB ~365-380 at every scale; 256 MB ~315 (32
+  // GPUs) and ~225 (8192); 16 MB ~126 (32) and ~33 (8192). Hand check at 8192 GPUs (1024 nodes): latency 2 x 10
+  // levels x 45 us + 2 x 7 x 2 us = 928 us; algbw ~186 GB/s, so 256 MB takes 1.376 + 0.928 ms: busbw 223.
+  auto busbw = [](std::int64_t nodes, double bytes) {
+    const CollectiveCoster coster(cluster("dgx-h100", nodes));
+    const double n = static_cast<double>(nodes * 8);
+    const double t = coster.time(Collective::all_reduce, core::Bytes(bytes), iota(0, nodes * 8)).value();
+    return bytes / t * 2 * (n - 1) / n / kGB;
+  };
+  const double tolerance = 0.10;
+  CHECK(busbw(4, 16e9) == doctest::Approx(372).epsilon(tolerance));
+  CHECK(busbw(4, 256e6) == doctest::Approx(315).epsilon(tolerance));
+  CHECK(busbw(1024, 16e9) == doctest::Approx(372).epsilon(tolerance));
+  CHECK(busbw(1024, 256e6) == doctest::Approx(225).epsilon(tolerance));
+  CHECK(busbw(1024, 16e6) == doctest::Approx(33).epsilon(tolerance));
+  // 16 MB at 32 GPUs comes out at ~106 against ~126: the tree's intra-node chain (2 x 7 x 2 us) is NVLS there.
+  CHECK(busbw(4, 16e6) == doctest::Approx(126).epsilon(0.20));
+  // The tree's latency, not its bandwidth, is what drops the 256 MB busbw with scale.
+  CHECK(busbw(1024, 256e6) < 0.8 * busbw(4, 256e6));
 }
 
 TEST_CASE("concurrent groups on 8 rails: independent on a non-blocking fabric, shared uplinks when oversubscribed") {

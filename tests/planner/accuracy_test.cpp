@@ -43,7 +43,7 @@ TEST_CASE("accuracy: vTrain's 109 multi-node runs do not get worse (MAPE, rank c
   const auto r = validate_file(data_set("vtrain_a100_multi_node.yaml"));
   CHECK(r.cases.size() == 109);
   // Regression guards at the level reached so far (docs/accuracy.md has the figures): tighten as the model improves.
-  CHECK(r.mape <= 0.09);
+  CHECK(r.mape <= 0.084 + 0.005);  // MAPE 8.4 % since the tree's per-level latency, half a point of margin
   CHECK(r.mean_kendall_tau >= 0.60);
   for (const auto& c : r.cases) CHECK_MESSAGE(c.result.memory.fits(), c.id);
 }
