@@ -8,6 +8,7 @@
 #include "apps/executor_handover.hpp"
 #include "apps/plan_command.hpp"
 #include "apps/report_command.hpp"
+#include "apps/run_preflight.hpp"
 #include "apps/simulate_command.hpp"
 #include "apps/validate_command.hpp"
 #include "core/error.hpp"
@@ -87,7 +88,17 @@ int main(int argc, char** argv) {
     if (*simulate_cmd) return apps::run_simulate_command(sim_args, format);
     if (*plan_cmd) return apps::run_plan_command(plan_args, format);
     if (*validate_cmd) return apps::run_validate_command(validate_args, format);
-    if (*executor_cmds.run) return apps::hand_over_to_executor("run", argv);
+    if (*executor_cmds.run) {
+      // Refused by every rank before hpsim-run starts; the one line from rank 0 alone.
+      const apps::LauncherWorld world = apps::launcher_world();
+      try {
+        apps::check_run_before_handover(executor_cmds.run_args, world);
+      } catch (const core::InputError& e) {
+        if (world.rank == 0) std::cerr << "hpsim: error: " << e.what() << "\n";
+        return 2;
+      }
+      return apps::hand_over_to_executor("run", argv);
+    }
     if (*report_cmd) return apps::run_report_command(report_args, format);
     if (*executor_cmds.calibrate) return apps::hand_over_to_executor("calibrate", argv);
   } catch (const core::InputError& e) {

@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
-#include <filesystem>
 
 #include "core/error.hpp"
-#include "core/fields.hpp"
 #include "exec/comm_wait.hpp"
 #include "exec/executed_run.hpp"
 #include "exec/fault_injection.hpp"
@@ -16,7 +14,6 @@
 #include "exec/nccl_comm.hpp"
 #endif
 #include "exec/trainer.hpp"
-#include "planner/plan_file.hpp"
 
 namespace hpsim::exec {
 
@@ -160,20 +157,6 @@ RunResult run_plan(const models::ModelSpec& model, const planner::Plan& plan_in,
   const std::size_t k = sorted.size();
   r.measured_step_time_s = k == 0 ? 0 : k % 2 == 1 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
   return r;
-}
-
-RunFile load_run_file(const std::string& path, const std::map<std::string, std::string>& plan_overrides) {
-  const core::Fields f(core::load_yaml_file(path), path);
-  f.reject_unknown_keys({"model", "cluster", "plan"});
-  RunFile out;
-  if (!f.has("model")) f.fail("model", "missing (required)");
-  const std::string base = std::filesystem::path(path).parent_path().string();
-  out.model = planner::model_from_ref(f.node()["model"], path + ": model", base);
-  if (f.has("cluster") && f.node()["cluster"].IsScalar()) out.cluster = f.node()["cluster"].Scalar();
-  YAML::Node plan = YAML::Clone(f.child("plan").node());
-  for (const auto& [key, text] : plan_overrides) plan[key] = text;
-  out.plan = planner::plan_from_fields(core::Fields(plan, path + ": plan"));
-  return out;
 }
 
 int run_or_abort(MPI_Comm world, const std::function<int()>& body) {

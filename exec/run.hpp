@@ -12,6 +12,7 @@
 #include "exec/checkpoint.hpp"
 #include "exec/compute_backend.hpp"
 #include "exec/executed_run.hpp"
+#include "exec/run_file.hpp"
 #include "models/model_spec.hpp"
 #include "planner/plan.hpp"
 
@@ -60,16 +61,6 @@ struct RunResult {
 /// is the same on every rank. Throws core::InputError (bad plan, checked before any work) or std::runtime_error.
 RunResult run_plan(const models::ModelSpec& model, const planner::Plan& plan, const RunOptions& options,
                    MPI_Comm world);
-
-/// A run file (examples/run/*.yaml): the model (preset, path or inline) and plan; the cluster is left as written
-/// (`localhost` means this machine's calibration, which the caller resolves).
-struct RunFile {
-  models::ModelSpec model;
-  planner::Plan plan;
-  std::string cluster;  ///< the `cluster` scalar, or "" when absent or a mapping
-};
-/// `plan_overrides` (plan key -> value as text, e.g. from `hpsim run --tp 2`) replace the file's values.
-RunFile load_run_file(const std::string& path, const std::map<std::string, std::string>& plan_overrides = {});
 
 /// For `main`: runs `body` and returns its status; if it throws on any rank, prints "hpsim run: rank R: <what>"
 /// to stderr and calls MPI_Abort, which ends every rank promptly (the others may be blocked in MPI): with 2 for a

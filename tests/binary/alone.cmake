@@ -1,6 +1,7 @@
-# cmake -DBINARY=hpsim -DWORK=DIR -DPLAN=FILE -P alone.cmake
+# cmake -DBINARY=hpsim -DWORK=DIR -DPLAN=FILE -DREFUSED=FILE -P alone.cmake
 # hpsim copied into an empty folder (no hpsim-run beside it) still plans, and `run` / `calibrate` exit 2 with one
-# line saying that there is no executor.
+# line saying that there is no executor; a plan hpsim-run would refuse (REFUSED: tp 2 on one rank) is refused by
+# hpsim itself, with the plan's error, before it looks for hpsim-run.
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK})
 file(COPY ${BINARY} DESTINATION ${WORK})
@@ -22,6 +23,10 @@ foreach(command "run;--plan;${PLAN}" "calibrate;--out;${WORK}/me.yaml")
     message(FATAL_ERROR "hpsim ${verb} without hpsim-run: exit ${rc} (expected 2), stdout '${out}', stderr '${err}'")
   endif()
 endforeach()
+execute_process(COMMAND ${hpsim} run --plan ${REFUSED} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 2 OR NOT err MATCHES "^hpsim: error: run: dp: the MPI world has 1 ranks[^\n]*\n$" OR NOT out STREQUAL "")
+  message(FATAL_ERROR "hpsim run of a refused plan without hpsim-run: exit ${rc} (expected 2), stderr '${err}'")
+endif()
 if(EXISTS ${WORK}/me.yaml)
   message(FATAL_ERROR "hpsim calibrate without hpsim-run wrote ${WORK}/me.yaml")
 endif()
