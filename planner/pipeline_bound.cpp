@@ -12,8 +12,8 @@ namespace hpsim::planner {
 
 namespace {
 
-/// As the engine rounds each task (core::to_time's llround, for the non-negative durations of a step).
-double ns(core::Seconds s) { return static_cast<double>(static_cast<std::int64_t>(s.value() * 1e9 + 0.5)); }
+/// A task's duration as the engine takes it: rounded to the nanosecond by core::to_time.
+double ns(core::Seconds s) { return static_cast<double>(core::to_time(s).ns); }
 
 /// One pipeline rank: when its compute stream is free, and until when the parameter gathers of the step's start
 /// take `share` of its processors (compute runs at 1 - share meanwhile, as the engine's processor sharing has it).

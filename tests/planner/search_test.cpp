@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <tuple>
+#include <utility>
 
 #include "core/error.hpp"
 #include "planner/cost_cache.hpp"
@@ -120,22 +121,33 @@ TEST_CASE("search: the lower bound never exceeds the simulated step time") {
 
 namespace {
 
-/// Every feasible plan of a space, simulated (no pruning).
-SearchResult every_feasible_plan(const Scenario& scenario, std::int64_t batch) {
+/// A search space: a model, a cluster and a global batch.
+struct Space {
+  const char* model;
+  const char* cluster;
+  std::int64_t batch;
+};
+
+/// Every feasible plan of a space, simulated (no pruning), and the scenario it was searched on.
+struct EveryPlan {
+  Scenario scenario;
+  SearchResult result;
+};
+EveryPlan every_feasible_plan(const Space& space) {
   SearchOptions all;
   all.prune = false;
   all.top_k = 100000;
-  return search_plans(scenario, space_with_batch(batch), all);
+  Scenario scenario(models::load_model(space.model), topologies::load_cluster(space.cluster));
+  SearchResult result = search_plans(scenario, space_with_batch(space.batch), all);
+  return {std::move(scenario), std::move(result)};
 }
 
 }  // namespace
 
 TEST_CASE("search: the schedule-walking bound never exceeds the simulated step; without data parallelism it is it") {
-  for (const auto& [model, cluster, batch] : {std::tuple{"gpt-1.7b", "dgx-a100-80gb:2", 64},
-                                              std::tuple{"llama3-8b", "dgx-h100:2", 32}}) {
-    CAPTURE(std::string(model));
-    const Scenario scenario(models::load_model(model), topologies::load_cluster(cluster));
-    const auto r = every_feasible_plan(scenario, batch);
+  for (const Space& space : {Space{"gpt-1.7b", "dgx-a100-80gb:2", 64}, Space{"llama3-8b", "dgx-h100:2", 32}}) {
+    CAPTURE(std::string(space.model));
+    const auto [scenario, r] = every_feasible_plan(space);
     CostCache cache(scenario);
     REQUIRE(r.plans.size() > 50);
     int without_dp = 0, start_gathers = 0;
@@ -158,11 +170,9 @@ TEST_CASE("search: the schedule-walking bound never exceeds the simulated step; 
 }
 
 TEST_CASE("memory: the fullest stage is the one a scan of every stage finds") {
-  for (const auto& [model, cluster, batch] : {std::tuple{"gpt-1.7b", "dgx-a100-80gb:2", 64},
-                                              std::tuple{"gpt3-175b", "dgx-a100-80gb:16", 64}}) {
-    CAPTURE(std::string(model));
-    const Scenario scenario(models::load_model(model), topologies::load_cluster(cluster));
-    const auto r = every_feasible_plan(scenario, batch);
+  for (const Space& space : {Space{"gpt-1.7b", "dgx-a100-80gb:2", 64}, Space{"gpt3-175b", "dgx-a100-80gb:16", 64}}) {
+    CAPTURE(std::string(space.model));
+    const auto [scenario, r] = every_feasible_plan(space);
     CostCache cache(scenario);
     REQUIRE(r.plans.size() > 20);
     for (const auto& p : r.plans) {
