@@ -19,6 +19,11 @@ nlohmann::json deepspeed_config(const planner::Plan& p) {
                        {{"stage", p.zero}, {"overlap_comm", p.overlap_grad_reduce}, {"contiguous_gradients", true}}}};
   if (p.precision == Precision::fp16) j["fp16"] = {{"enabled", true}};
   if (p.precision == Precision::bf16 || p.precision == Precision::fp8) j["bf16"] = {{"enabled", true}};
+  // bf16 gradients: accumulated (data_types.grad_accum_dtype) and reduced (communication_data_type) in bf16.
+  if (p.grad_dtype == planner::StateDtype::bf16) {
+    j["data_types"] = {{"grad_accum_dtype", "bf16"}};
+    j["communication_data_type"] = "bf16";
+  }
   return j;
 }
 
@@ -61,6 +66,7 @@ std::string torchtitan_toml(const planner::Plan& p, const models::ModelSpec& mod
   t += fmt::format("\n[training]\nlocal_batch_size = {}\nglobal_batch_size = {}\nseq_len = {}\n", local,
                    p.global_batch_size, p.seq_length);
   t += fmt::format("mixed_precision_param = \"{}\"\n", p.precision == Precision::fp32 ? "float32" : "bfloat16");
+  if (p.grad_dtype == planner::StateDtype::bf16) t += "mixed_precision_reduce = \"bfloat16\"\n";
   t += fmt::format("compile = {}\n", toml_bool(p.execution != costs::Execution::eager));
   // zero 3: FULL_SHARD (reshard after forward), 2: SHARD_GRAD_OP (keep the gathered weights), 0: DDP.
   t += "\n[parallelism]\n";

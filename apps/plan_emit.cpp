@@ -55,6 +55,10 @@ std::string megatron_arguments(const planner::Plan& p, const models::ModelSpec& 
   // The simulator assumes these overlaps on by default; Megatron needs them asked for.
   if (p.overlap_grad_reduce && p.dp * p.cp > 1) a += " --overlap-grad-reduce";
   if (p.overlap_param_gather && (p.zero == 1 || p.zero == 2)) a += " --overlap-param-gather";
+  if (p.grad_dtype == planner::StateDtype::bf16) a += " --grad-reduce-in-bf16";
+  // Megatron's precision-aware optimizer takes 16-bit master weights as fp16 (its --main-params-dtype choices).
+  if (p.optimizer_dtype == planner::StateDtype::bf16)
+    a += " --use-precision-aware-optimizer --main-params-dtype fp16 --exp-avg-dtype bf16 --exp-avg-sq-dtype bf16";
   switch (p.precision) {
     case topologies::Precision::bf16: a += " --bf16"; break;
     case topologies::Precision::fp16: a += " --fp16"; break;

@@ -71,6 +71,10 @@ Rule check_framework(const Plan& p) {
   if (p.precision == topologies::Precision::fp8 && !runs_fp8_recipe(p.framework, p.fp8_recipe))
     return Rule::framework_fp8_recipe;
   if (p.fp8_param_gather && !runs_fp8_param_gather(p)) return Rule::framework_fp8_param_gather;
+  // 16-bit optimizer states: NeMo's distributed_fused_adam and Megatron's precision-aware optimizer; torchtitan's and
+  // DeepSpeed's Adam keep fp32 states.
+  if (p.optimizer_dtype == StateDtype::bf16 && p.framework != Framework::megatron)
+    return Rule::framework_optimizer_dtype;
   switch (p.framework) {
     case Framework::megatron:
       // The distributed optimizer (ZeRO-1) keeps full-size gradient buffers: Megatron has no ZeRO-2.
@@ -115,6 +119,9 @@ RuleBreach explain_framework(Rule r, const Plan& p) {
       return {"fp8_param_gather", "needs precision fp8 with framework megatron, or with framework fsdp and "
                                   "fp8_recipe tensorwise; got precision " +
                                       std::string(topologies::to_string(p.precision)) + ", framework " + fw};
+    case Rule::framework_optimizer_dtype:
+      return {"optimizer_dtype", "framework " + fw + " keeps fp32 optimizer states; bf16 states need framework "
+                                 "megatron (NeMo's distributed_fused_adam, Megatron's precision-aware optimizer)"};
     default: return {"framework", "unknown framework rule"};
   }
 }

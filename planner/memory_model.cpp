@@ -32,7 +32,7 @@ namespace {
 struct MemoryInputs {
   MemoryInputs(CostCache& cache, const Plan& plan)
       : model(cache.model(plan.tp)), parameters(model, plan),
-        bytes(parameter_bytes(plan.precision, plan.framework, plan.fp8_param_gather)) {
+        bytes(parameter_bytes(plan)) {
     const OpsCost layer = cache.ops(OpsPart::layer, plan);
     const bool full = plan.recompute == models::Recompute::full;
     per_layer = full ? layer_activation_bytes(model, plan) : layer.stored_activations;

@@ -6,19 +6,21 @@
 
 namespace hpsim::planner {
 
-ParameterBytes parameter_bytes(topologies::Precision precision, Framework framework, bool fp8_param_gather) {
+ParameterBytes parameter_bytes(topologies::Precision precision, Framework framework, bool fp8_param_gather,
+                               StateDtype grad_dtype, StateDtype optimizer_dtype) {
   using topologies::Precision;
   ParameterBytes b;
   b.weight = precision == Precision::fp32 ? 4.0 : 2.0;
   const bool fp8_weights = fp8_param_gather && precision == Precision::fp8;
   b.gathered_layer_weight = fp8_weights ? 1.0 : b.weight;
-  b.gradient = precision == Precision::fp16 ? 2.0 : 4.0;
+  b.gradient = precision == Precision::fp16 || grad_dtype == StateDtype::bf16 ? 2.0 : 4.0;
+  const double state = optimizer_dtype == StateDtype::bf16 ? 2.0 : 4.0;  // one master weight or one Adam moment
   if (framework == Framework::fsdp) {
     // FSDP2 (torch fully_shard with MixedPrecisionPolicy(param_dtype=bf16, reduce_dtype=fp32), as torchtitan sets
     // mixed_precision_param/_reduce): the sharded fp32 parameter is the master, cast to 16 bits when gathered; Adam
     // keeps its two fp32 moments; SHARD_GRAD_OP keeps the gathered weights until the backward is done.
     b.resident_weight = 4.0;
-    b.optimizer = 8.0;
+    b.optimizer = 2 * state;
     b.gathered_weights_held = true;
     // Adam: read the gradient twice (norm, update), read and write the parameter and both moments. No 16-bit copy
     // to write, and no FP8 copy: torchao casts the weight at use.
@@ -26,16 +28,22 @@ ParameterBytes parameter_bytes(topologies::Precision precision, Framework framew
     b.resident_layer_weight = b.resident_weight;  // the fp32 master: torchao casts it to FP8 before the gather
     return b;
   }
-  // Megatron-LM, and DeepSpeed's engine: a 16-bit working copy and, in the optimizer, the fp32 master and moments.
+  // Megatron-LM, and DeepSpeed's engine: a 16-bit working copy and, in the optimizer, the master and moments (fp32
+  // training: the weight is its own master).
   b.resident_weight = b.weight;
   b.resident_layer_weight = fp8_weights ? 1.0 : b.weight;
-  b.optimizer = precision == Precision::fp32 ? 8.0 : 12.0;
+  b.optimizer = precision == Precision::fp32 ? 8.0 : 3 * state;
   // Adam (multi-tensor): read the gradient twice (norm, update), read and write master weight and moments, write
   // the 16-bit copy; fp16 also unscales the gradients and checks them for overflow (a read and a write).
   b.optimizer_traffic = 2 * b.gradient + 2 * b.optimizer + (precision == Precision::fp32 ? 0.0 : b.weight) +
                         (precision == Precision::fp16 ? 2 * b.gradient : 0.0);
   if (precision == Precision::fp8) b.optimizer_traffic += 2 * b.weight;  // read the weight, write FP8 + transpose
   return b;
+}
+
+ParameterBytes parameter_bytes(const Plan& plan) {
+  return parameter_bytes(plan.precision, plan.framework, plan.fp8_param_gather, plan.grad_dtype,
+                         plan.optimizer_dtype);
 }
 
 ChunkParameters::ChunkParameters(const models::ModelSpec& m, const Plan& plan) : split_(plan, m.num_layers) {

@@ -16,8 +16,8 @@ namespace hpsim::planner {
 struct ParameterBytes {
   double weight = 2;              ///< the 16-bit copy the passes use and ZeRO-3/FSDP gathers (fp32 training: 4)
   double resident_weight = 2;     ///< the weights held between steps (ZeRO-3/FSDP: sharded)
-  double gradient = 4;            ///< fp16 training keeps fp16 gradients; bf16/fp8 accumulate in fp32
-  double optimizer = 12;          ///< fp32 master weight (when not the resident weight) + two Adam moments
+  double gradient = 4;            ///< fp16 training keeps fp16 gradients; bf16/fp8 accumulate in grad_dtype
+  double optimizer = 12;          ///< master weight (when not the resident weight) + two Adam moments, optimizer_dtype
   /// ZeRO-2 shards the resident weights too and keeps the gathered 16-bit weights from the forward to the backward
   /// pass (FSDP2's SHARD_GRAD_OP, reshard_after_forward=False); false: ZeRO-2 keeps the weights whole (DeepSpeed).
   bool gathered_weights_held = false;
@@ -34,7 +34,10 @@ struct ParameterBytes {
   double resident_layer_weight = 2;
 };
 ParameterBytes parameter_bytes(topologies::Precision precision, Framework framework = Framework::megatron,
-                               bool fp8_param_gather = false);
+                               bool fp8_param_gather = false, StateDtype grad_dtype = StateDtype::fp32,
+                               StateDtype optimizer_dtype = StateDtype::fp32);
+/// The plan's: its precision, framework, FP8 weight gathering and state dtypes.
+ParameterBytes parameter_bytes(const Plan& plan);
 
 /// Ranks one parameter is sharded over by ZeRO stage `min_stage` and up: dense ones over dp*cp, the routed experts'
 /// over the expert data-parallel ranks (Megatron-Core's expert_data_parallel_group); 1 below that stage.

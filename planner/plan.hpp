@@ -22,6 +22,9 @@ enum class Framework { megatron, deepspeed, fsdp };
 /// over the expert-parallel x expert tensor-parallel group (and a reduce-scatter back).
 enum class MoeDispatcher { alltoall, allgather };
 inline constexpr std::string_view kMoeDispatcherNames[] = {"alltoall", "allgather"};
+/// The dtype of a training state that may be kept in 32 or 16 bits (gradients, the optimizer's states).
+enum class StateDtype { fp32, bf16 };
+inline constexpr std::string_view kStateDtypeNames[] = {"fp32", "bf16"};
 
 /// Every field of CONTRACT.md's plan table. dp == 0 means "derive from the GPU count".
 struct Plan {
@@ -68,6 +71,13 @@ struct Plan {
   /// With precision fp8: data parallelism gathers the layers' linear weights in FP8 and keeps them so (Megatron
   /// --fp8-param-gather; torchtitan enable_fsdp_float8_all_gather, tensorwise scaling only).
   bool fp8_param_gather = false;
+  /// The dtype gradients are accumulated and data-parallel reduced in: fp32 (Megatron-LM with bf16, torchtitan's
+  /// reduce dtype) or bf16 (Megatron --grad-reduce-in-bf16, NeMo optim.grad_sync_dtype). fp16 training keeps fp16
+  /// gradients whatever this says (bf16 is refused there).
+  StateDtype grad_dtype = StateDtype::fp32;
+  /// The dtype of the optimizer's master weights and Adam moments: fp32, or bf16 (NeMo's distributed_fused_adam
+  /// with dtype bf16; Megatron's precision-aware optimizer with 16-bit master weights and moments).
+  StateDtype optimizer_dtype = StateDtype::fp32;
 
   [[nodiscard]] std::int64_t expert_tp() const { return expert_tensor_parallel_size > 0 ? expert_tensor_parallel_size : tp; }
   /// Ranks holding the same expert shard: the expert data-parallel size (Megatron's expert_data_parallel_size).
@@ -101,7 +111,8 @@ enum class Rule {
   micro_batches_by_pp, too_many_servers, servers_with_zero, sp_seq_by_tp, split_keys_exclusive, split_needs_pp,
   split_stage_by_vpp, split_middle_layers, split_slots_by_pp_vpp, pipeline_layers_shape, stage_straddles_node_groups,
   framework_zero, framework_interleaved,
-  framework_cp, framework_zero_with_pp, framework_fp8_recipe, framework_fp8_param_gather
+  framework_cp, framework_zero_with_pp, framework_fp8_recipe, framework_fp8_param_gather, grad_dtype_precision,
+  framework_optimizer_dtype
 };
 
 /// Which field breaks a rule and how, in words.

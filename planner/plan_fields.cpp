@@ -173,6 +173,14 @@ std::array<PlanField, kPlanKeyCount> make_table() {
               "and holds them so (Megatron --fp8-param-gather; torchtitan enable_fsdp_float8_all_gather, tensorwise "
               "scaling only)",
               &get<&Plan::fp8_param_gather>, &set<&Plan::fp8_param_gather>),
+      choice(K::grad_dtype, "grad_dtype", kStateDtypeNames, 0, false,
+             "dtype gradients are accumulated and reduced in: fp32 (Megatron-LM's with bf16), bf16 (Megatron "
+             "--grad-reduce-in-bf16, NeMo grad_sync_dtype: half the bytes held and sent); fp16 training keeps fp16",
+             &get<&Plan::grad_dtype>, &set<&Plan::grad_dtype>),
+      choice(K::optimizer_dtype, "optimizer_dtype", kStateDtypeNames, 0, false,
+             "dtype of the optimizer's master weights and Adam moments: fp32, or bf16 (NeMo distributed_fused_adam "
+             "dtype bf16; Megatron's precision-aware optimizer with 16-bit master weights and moments)",
+             &get<&Plan::optimizer_dtype>, &set<&Plan::optimizer_dtype>),
   };
   // Every flag is its key with dashes: micro_batch_size -> --micro-batch-size.
   static std::array<std::string, kPlanKeyCount> flags;

@@ -23,7 +23,7 @@ enum class PlanKey {
   decoder_first_pipeline_num_layers, decoder_last_pipeline_num_layers, account_for_embedding_in_pipeline_split,
   account_for_loss_in_pipeline_split, fp8_recipe, attention_backend, execution, framework, expert_tensor_parallel_size,
   moe_expert_capacity_factor, moe_pad_expert_input_to_capacity, moe_grouped_gemm, moe_token_dispatcher,
-  moe_load_imbalance, fp8_param_gather, count
+  moe_load_imbalance, fp8_param_gather, grad_dtype, optimizer_dtype, count
 };
 inline constexpr std::size_t kPlanKeyCount = static_cast<std::size_t>(PlanKey::count);
 

@@ -83,6 +83,9 @@ Rule check_plan(Plan& p, const models::ModelSpec& model, const topologies::Clust
   if (p.parameter_servers > 0 && p.zero > 0) return Rule::servers_with_zero;
   if (p.sp && p.tp == 1) p.sp = false;  // Megatron turns sequence parallelism off without TP
   if (p.sp && p.seq_length / p.cp % p.tp != 0) return Rule::sp_seq_by_tp;
+  if (p.grad_dtype == StateDtype::bf16 && p.precision != topologies::Precision::bf16 &&
+      p.precision != topologies::Precision::fp8)
+    return Rule::grad_dtype_precision;
   p.recompute = framework_recompute(p.framework, p.recompute);
   return check_framework(p);
 }
@@ -120,6 +123,8 @@ std::string_view rule_name(Rule r) {
     case Rule::framework_zero_with_pp: return "ZeRO-2/3 with a pipeline (framework)";
     case Rule::framework_fp8_recipe: return "FP8 recipe the framework cannot run";
     case Rule::framework_fp8_param_gather: return "FP8 weight gathering the plan cannot run";
+    case Rule::grad_dtype_precision: return "bf16 gradients without bf16 training";
+    case Rule::framework_optimizer_dtype: return "optimizer dtype the framework cannot run";
   }
   return "unknown";
 }
@@ -175,6 +180,10 @@ RuleBreach explain(Rule r, const Plan& p, const models::ModelSpec& model, const 
     case Rule::sp_seq_by_tp:
       return {"sp", "sequence parallelism needs tp (" + str(p.tp) + ") to divide the sequence per CP rank (" +
                         str(p.seq_length / p.cp) + ")"};
+    case Rule::grad_dtype_precision:
+      return {"grad_dtype", "bf16 gradients need precision bf16 or fp8, got precision " +
+                                std::string(topologies::to_string(p.precision))};
+    case Rule::framework_optimizer_dtype:
     case Rule::framework_zero:
     case Rule::framework_interleaved:
     case Rule::framework_cp:

@@ -220,7 +220,7 @@ void add_step_collectives(StepCosts& costs, CostCache& cache, const Plan& plan, 
                                                Communicator::dp, plan);
     if (plan.zero >= 1) costs.param_gather = cache.collective(Collective::all_gather, Communicator::dp, plan);
   }
-  costs.bytes = parameter_bytes(plan.precision, plan.framework, plan.fp8_param_gather);
+  costs.bytes = parameter_bytes(plan);
   if (model.tie_embeddings && plan.pp > 1 && scope == CostScope::step) {
     const double embedding = static_cast<double>(model.vocab_size * model.hidden_size) / static_cast<double>(plan.tp);
     costs.embedding_sync = cache.collective(Collective::all_reduce, Communicator::embedding_pair, plan)

@@ -36,9 +36,11 @@ double first_order_goodput(double interval_s, double checkpoint_s, double restar
   return std::max(0.0, kept / (1.0 + checkpoint_s / interval_s));
 }
 
-double checkpoint_bytes(const models::ModelSpec& model, topologies::Precision precision) {
-  const ParameterBytes b = parameter_bytes(precision);
-  return static_cast<double>(models::total_parameters(model)) * (b.weight + b.optimizer);
+double checkpoint_bytes(const models::ModelSpec& model, const Plan& plan) {
+  // The weights as held between steps (16-bit beside a master in the optimizer, or the fp32 master itself) and the
+  // optimizer's states.
+  const ParameterBytes b = parameter_bytes(plan);
+  return static_cast<double>(models::total_parameters(model)) * (b.resident_weight + b.optimizer);
 }
 
 WholeRun whole_run(const StepResult& step, const models::ModelSpec& model, const topologies::ClusterSpec& cluster,
@@ -59,7 +61,7 @@ WholeRun whole_run(const StepResult& step, const models::ModelSpec& model, const
   if (has_stragglers(run)) w.stragglers = slow;
   w.ideal_s = static_cast<double>(w.steps) * w.step_time_s;
 
-  w.checkpoint_bytes = checkpoint_bytes(model, step.plan.precision);
+  w.checkpoint_bytes = checkpoint_bytes(model, step.plan);
   w.checkpoint_write_s = w.checkpoint_bytes / run.checkpoint_write_bandwidth.value();
   w.restart_s = run.restart_overhead.value() + w.checkpoint_bytes / run.checkpoint_read_bandwidth.value();
   const double failures_per_s = run.interruptions_per_gpu_day * static_cast<double>(step.gpus) / 86400.0;

@@ -42,9 +42,9 @@ double expected_wall_s(const CheckpointSchedule& schedule);
 /// (1 - (R + (tau + C) / 2) / M) / (1 + C / tau), at least 0. expected_wall_s refines it for tau, C, R not << M.
 double first_order_goodput(double interval_s, double checkpoint_s, double restart_s, double mtbf_s);
 
-/// Bytes of a checkpoint: the model's whole training state, weights and optimizer (fp32 master copy and Adam's two
-/// moments), whatever the sharding that decides which rank writes which part.
-double checkpoint_bytes(const models::ModelSpec& model, topologies::Precision precision);
+/// Bytes of a checkpoint: the model's whole training state, weights and optimizer (master copy and Adam's two
+/// moments, in the plan's optimizer dtype), whatever the sharding that decides which rank writes which part.
+double checkpoint_bytes(const models::ModelSpec& model, const Plan& plan);
 
 /// Everything `--train-tokens` reports for one plan.
 struct WholeRun {

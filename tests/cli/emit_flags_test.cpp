@@ -3,6 +3,7 @@
 // config key of that framework as its source declares it (apps/framework_flags/*.txt, with source and version).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -109,6 +110,30 @@ TEST_CASE("emit: every example plan file's emitted names are its framework's, fo
     }
   }
   for (const auto f : frameworks) CHECK_MESSAGE(emitted_plans[f] >= 5, list_name(f));
+}
+
+TEST_CASE("emit: 16-bit gradients and optimizer states in each framework's own names") {
+  const auto model = models::load_model("llama3-8b");
+  const auto cluster = topologies::load_cluster("dgx-h100:1");
+  for (const auto f : {planner::Framework::megatron, planner::Framework::deepspeed, planner::Framework::fsdp}) {
+    YAML::Node node = core::parse_yaml_text("{dp: 8, global_batch_size: 16, zero: 0, grad_dtype: bf16}", "plan.yaml");
+    node["framework"] = std::string(planner::to_string(f));
+    if (f == planner::Framework::megatron) node["optimizer_dtype"] = "bf16";
+    planner::Plan p = planner::plan_from_fields(core::Fields(node, "plan.yaml"));
+    REQUIRE(planner::check_plan(p, model, cluster) == planner::Rule::ok);
+    const auto names = emitted(f, p, model);
+    check_names(f, names, list_name(f));
+    const char* expected = f == planner::Framework::megatron    ? "--grad-reduce-in-bf16"
+                           : f == planner::Framework::deepspeed ? "communication_data_type"
+                                                                : "training.mixed_precision_reduce";
+    CHECK_MESSAGE(std::find(names.begin(), names.end(), expected) != names.end(), list_name(f));
+  }
+  const auto megatron = apps::megatron_arguments(
+      planner::plan_from_fields(core::Fields(
+          core::parse_yaml_text("{global_batch_size: 16, optimizer_dtype: bf16}", "plan.yaml"), "plan.yaml")),
+      model);
+  CHECK(megatron.find("--use-precision-aware-optimizer --main-params-dtype fp16 --exp-avg-dtype bf16") !=
+        std::string::npos);
 }
 
 TEST_CASE("emit: the plan command's built-in example, searched for each framework, emits that framework's names") {

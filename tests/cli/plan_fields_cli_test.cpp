@@ -34,7 +34,8 @@ const std::vector<std::pair<std::string, std::string>> kPlan = {
     {"framework", "megatron"},  // the only framework that runs every key above (cp, vpp, ZeRO-1 together)
     {"expert_tensor_parallel_size", "1"}, {"moe_expert_capacity_factor", "1.25"},
     {"moe_pad_expert_input_to_capacity", "true"}, {"moe_grouped_gemm", "false"}, {"moe_token_dispatcher", "allgather"},
-    {"moe_load_imbalance", "1.5"}, {"fp8_param_gather", "false"}};  // true needs precision fp8
+    {"moe_load_imbalance", "1.5"}, {"fp8_param_gather", "false"},  // true needs precision fp8
+    {"grad_dtype", "fp32"}, {"optimizer_dtype", "bf16"}};            // bf16 gradients need bf16 or fp8 training
 
 std::string flags() {
   std::string s;

@@ -94,6 +94,41 @@ TEST_CASE("framework: bytes per parameter as each framework holds them") {
   CHECK(parameter_bytes(Precision::fp8, Framework::fsdp).optimizer_traffic == 32);
 }
 
+TEST_CASE("state dtypes: bf16 gradients and a 16-bit optimizer halve what they hold and move") {
+  using topologies::Precision;
+  // NeMo's distributed_fused_adam with grad_sync_dtype bf16 and dtype bf16 (the Nemotron-4 340B benchmark config):
+  // 16-bit copy 2, bf16 gradient 2, bf16 master + two bf16 moments 6; Adam's traffic 2*2 + 2*6 + 2 = 18.
+  const Plan nemo = parse("{global_batch_size: 8, grad_dtype: bf16, optimizer_dtype: bf16}");
+  const ParameterBytes b = parameter_bytes(nemo);
+  CHECK(b.gradient == 2);
+  CHECK(b.optimizer == 6);
+  CHECK(b.optimizer_traffic == 18);
+  // bf16 gradients alone (Megatron --grad-reduce-in-bf16): the optimizer keeps its fp32 states.
+  const ParameterBytes g = parameter_bytes(parse("{global_batch_size: 8, grad_dtype: bf16}"));
+  CHECK(g.gradient == 2);
+  CHECK(g.optimizer == 12);
+  // fp16 training keeps fp16 gradients whatever grad_dtype says; bf16 ones need bf16 or fp8 training.
+  CHECK(parameter_bytes(Precision::fp16).gradient == 2);
+  const auto model = models::load_model("llama3-8b");
+  const auto cluster = topologies::load_cluster("dgx-h100:1");
+  Plan fp16 = parse("{global_batch_size: 8, precision: fp16, grad_dtype: bf16}");
+  CHECK(check_plan(fp16, model, cluster) == Rule::grad_dtype_precision);
+  CHECK(explain(Rule::grad_dtype_precision, fp16, model, cluster).field == "grad_dtype");
+  // 16-bit optimizer states are NeMo's and Megatron's; torchtitan and DeepSpeed keep fp32 ones.
+  Plan fsdp = parse("{global_batch_size: 8, zero: 3, framework: fsdp, optimizer_dtype: bf16}");
+  CHECK(check_plan(fsdp, model, cluster) == Rule::framework_optimizer_dtype);
+  CHECK(explain(Rule::framework_optimizer_dtype, fsdp, model, cluster).field == "optimizer_dtype");
+  Plan megatron = parse("{global_batch_size: 8, zero: 1, optimizer_dtype: bf16}");
+  CHECK(check_plan(megatron, model, cluster) == Rule::ok);
+  // The memory model holds half the gradient and optimizer bytes.
+  const MemoryUse full = memory_of("{tp: 8, global_batch_size: 8, zero: 1}", "llama3-8b", "dgx-h100:1");
+  const MemoryUse half = memory_of("{tp: 8, global_batch_size: 8, zero: 1, grad_dtype: bf16, optimizer_dtype: bf16}",
+                                   "llama3-8b", "dgx-h100:1");
+  CHECK(half.gradients.value() == doctest::Approx(full.gradients.value() / 2));
+  CHECK(half.optimizer.value() == doctest::Approx(full.optimizer.value() / 2));
+  CHECK(half.weights.value() == doctest::Approx(full.weights.value()));
+}
+
 TEST_CASE("framework: memory accounting of the sharded states differs as each framework shards them") {
   // Llama 3 8B on 8 GPUs, no pipeline: every rank holds all N parameters before sharding.
   const auto model = models::load_model("llama3-8b");

@@ -30,6 +30,7 @@ Plan non_default_plan() {
   p.expert_tensor_parallel_size = 1, p.moe_expert_capacity_factor = 1.25, p.moe_pad_expert_input_to_capacity = true;
   p.moe_grouped_gemm = false, p.moe_token_dispatcher = MoeDispatcher::allgather, p.moe_load_imbalance = 1.5;
   p.fp8_param_gather = true;
+  p.grad_dtype = StateDtype::bf16, p.optimizer_dtype = StateDtype::bf16;
   return p;
 }
 

@@ -57,11 +57,21 @@ TEST_CASE("expected wall time: Daly's complete model and its first-order limit")
 TEST_CASE("checkpoint bytes: weights and optimizer state of the whole model") {
   const auto m = llama_8b();
   const double params = static_cast<double>(models::total_parameters(m));
-  CHECK(checkpoint_bytes(m, topologies::Precision::bf16) == doctest::Approx(params * (2 + 4 + 8)));
-  CHECK(checkpoint_bytes(m, topologies::Precision::fp32) == doctest::Approx(params * (4 + 8)));
+  Plan p;
+  CHECK(checkpoint_bytes(m, p) == doctest::Approx(params * (2 + 4 + 8)));
+  p.precision = topologies::Precision::fp32;
+  CHECK(checkpoint_bytes(m, p) == doctest::Approx(params * (4 + 8)));
+  // FSDP2 holds the fp32 parameter as its own master: the same 12 bytes without a 16-bit copy.
+  p.framework = Framework::fsdp;
+  CHECK(checkpoint_bytes(m, p) == doctest::Approx(params * (4 + 8)));
+  // 16-bit master and moments (NeMo's distributed_fused_adam with dtype bf16): 2 + 3 x 2 bytes.
+  p = Plan{};
+  p.optimizer_dtype = StateDtype::bf16;
+  CHECK(checkpoint_bytes(m, p) == doctest::Approx(params * (2 + 6)));
   // Narayanan'21 §5.10: the 1T-parameter model's checkpoint is 13.8 TB.
-  CHECK(checkpoint_bytes(models::load_model("gpt-1t"), topologies::Precision::fp16) ==
-        doctest::Approx(13.8e12).epsilon(0.03));
+  p = Plan{};
+  p.precision = topologies::Precision::fp16;
+  CHECK(checkpoint_bytes(models::load_model("gpt-1t"), p) == doctest::Approx(13.8e12).epsilon(0.03));
 }
 
 TEST_CASE("stragglers: a slow participant paces the synchronous step's compute") {
