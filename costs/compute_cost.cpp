@@ -63,8 +63,11 @@ double ComputeCost::gemm_efficiency(const GemmRate& rate, std::int64_t m, std::i
   const double useful = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(batch);
   const double paid = static_cast<double>(waves * gpu_.sm_count) * static_cast<double>(e.gemm_tile_m * e.gemm_tile_n);
   const double quantization = useful / paid;
-  // A short reduction (small k) amortizes loading and storing each tile over few multiply-adds.
-  const double depth = static_cast<double>(k) / (static_cast<double>(k) + e.gemm_k_half_efficiency);
+  // A short reduction (small k) amortizes loading and storing each tile over few multiply-adds. That fixed cost per
+  // tile takes the same time at any precision while the multiply-adds run at the precision's peak, so the depth that
+  // reaches half efficiency grows with the peak (FP8: twice BF16's).
+  const double k_half = e.gemm_k_half_efficiency * (rate.peak.value() / bf16_rate_.peak.value());
+  const double depth = static_cast<double>(k) / (static_cast<double>(k) + k_half);
   return rate.peak_fraction * quantization * depth;
 }
 

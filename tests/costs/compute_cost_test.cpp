@@ -51,6 +51,16 @@ TEST_CASE("compute cost: a large square GEMM on A100 reaches about 235 TFLOP/s, 
   CHECK(achieved_tflops < 250);
 }
 
+TEST_CASE("compute cost: FP8 needs twice BF16's reduction depth for half its efficiency (the per-tile cost is fixed)") {
+  // H100: FP8 peak 1979 against BF16's 989, so k_half 64 becomes 64 * 1979 / 989 = 128.06. One tile per SM (m = 128 *
+  // 132, n = 256), k = 128: BF16 depth 128 / (128 + 64) = 2/3, FP8 depth 128 / 256.06 (about 1/2), each times its own
+  // peak fraction (0.803 and 0.709) and the in-training fraction 0.88506.
+  const auto h100 = topologies::load_gpu("h100-sxm");
+  const costs::ComputeCost bf16(h100, Precision::bf16), fp8(h100, Precision::fp8);
+  CHECK(bf16.gemm_efficiency(128 * 132, 256, 128, 1) == doctest::Approx(0.803 * 0.88506 * 2.0 / 3.0).epsilon(1e-6));
+  CHECK(fp8.gemm_efficiency(128 * 132, 256, 128, 1) == doctest::Approx(0.709 * 0.88506 * 128.0 / (128.0 + 64.0 * 1979.0 / 989.0)).epsilon(1e-6));
+}
+
 TEST_CASE("compute cost: tile and wave quantization matches a brute-force count of tiles") {
   const costs::ComputeCost cost(topologies::load_gpu("a100-80gb"), Precision::bf16);
   struct Shape {
