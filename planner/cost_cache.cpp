@@ -21,6 +21,7 @@ OpsCost cost_ops(const std::vector<models::Operator>& ops, const costs::ComputeC
                  models::Recompute recompute) {
   OpsCost c;
   double redone = 0;  // operators re-run in backward
+  std::size_t side = 0;  // which TP collective the next weight GEMM sits beside
   for (const auto& op : ops) {
     const auto t = compute.time(op);
     c.forward += t.forward;
@@ -32,9 +33,15 @@ OpsCost cost_ops(const std::vector<models::Operator>& ops, const costs::ComputeC
       c.attention_forward += t.forward;
       c.attention_backward += t.backward;
     }
-    if (op.kind == models::OpKind::gemm) {
-      c.gemm_forward += t.forward;
-      c.gemm_backward += t.backward;
+    if (op.kind == models::OpKind::gemm && op.quantizable) {
+      // Column-parallel GEMMs read the gathered input, row-parallel ones feed the reduce-scatter: the attention's
+      // come first (sides 0 and 1), the MLP's next (2 and 3).
+      if (op.row_parallel && side % 2 == 0) ++side;
+      if (!op.row_parallel && side % 2 == 1) ++side;
+      if (side < 4) {
+        c.tp_gemm_forward[side] += t.forward;
+        c.tp_gemm_backward[side] += t.backward;
+      }
     }
     const double redo = models::recomputed_share(op, recompute);
     if (redo > 0) {

@@ -27,7 +27,10 @@ namespace hpsim::planner {
 struct OpsCost {
   core::Seconds forward, backward, recompute;
   core::Seconds attention_forward, attention_backward;  ///< the attention core (what CP traffic hides behind)
-  core::Seconds gemm_forward, gemm_backward;            ///< weight GEMMs (what TP overlap hides behind)
+  /// The weight GEMMs beside a dense layer's TP collectives, in order: the attention's input GEMMs (after the
+  /// all-gather), its output projection (before the reduce-scatter), the MLP's up and down projections. An
+  /// overlapped collective hides behind its own GEMM only (TP overlap pipelines the two in chunks).
+  std::array<core::Seconds, 4> tp_gemm_forward{}, tp_gemm_backward{};
   double forward_flops = 0, backward_flops = 0, recompute_flops = 0;
   core::Bytes stored_activations;  ///< kept from forward to backward under the plan's recomputation
   core::Bytes all_activations;     ///< kept without recomputation

@@ -23,6 +23,16 @@ namespace {
 
 Seconds exposed(Seconds comm, Seconds hidden_behind) { return std::max(Seconds(0), comm - hidden_behind); }
 
+/// A TP collective overlapped with its own GEMM by splitting both into `chunks` pieces (Transformer Engine's
+/// userbuffers and PyTorch's async TP cut them tp ways): one chunk's GEMM runs while another chunk moves. An
+/// all-gather's first chunk is local, so the GEMM of the last chunk hides nothing; a reduce-scatter can only send a
+/// chunk once its GEMM is done, so the last chunk's transfer is exposed.
+Seconds pipelined_exposed(Seconds comm, Seconds gemm, std::int64_t chunks, bool comm_after_gemm) {
+  const double n = static_cast<double>(chunks);
+  const Seconds uncovered = exposed(comm, gemm * ((n - 1) / n));
+  return comm_after_gemm ? std::max(uncovered, comm / n) : uncovered;
+}
+
 double element_bytes(topologies::Precision p) { return p == topologies::Precision::fp32 ? 4.0 : 2.0; }
 
 }  // namespace
@@ -106,13 +116,38 @@ LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::
   c.hidden_bytes = Bytes(tokens * static_cast<double>(model.hidden_size) * elt);
 
   // Tensor-parallel traffic of one layer: 2 all-reduces per direction, or with SP 2 (all-gather + reduce-scatter);
-  // TP overlap (Megatron --tp-comm-overlap) hides them behind the neighbouring GEMMs. An MoE layer has the
-  // attention's pair alone: its experts' TP traffic is the token dispatcher's (moe_communication).
-  const Seconds tp_pair = plan.sp ? c.tp_all_gather.time(c.hidden_bytes) + c.tp_reduce_scatter.time(c.hidden_bytes)
-                                  : c.tp_all_reduce.time(c.hidden_bytes);
-  const Seconds layer_tp = tp_pair * (model.is_moe() ? 1.0 : 2.0);
-  c.tp_forward = plan.tp_comm_overlap ? exposed(layer_tp, layer.gemm_forward) : layer_tp;
-  c.tp_backward = plan.tp_comm_overlap ? exposed(layer_tp, layer.gemm_backward) : layer_tp;
+  // TP overlap (Megatron --tp-comm-overlap, torchtitan's async TP) hides each behind its own GEMM. An MoE layer has
+  // the attention's pair alone: its experts' TP traffic is the token dispatcher's (moe_communication).
+  // FP8 with one scale per tensor gathers the quantized inputs (1 byte per element): Transformer Engine all-gathers
+  // its norm's FP8 output, torchao's Float8ColwiseParallel its FP8 cast (tensorwise only; torchtitan gathers 16-bit
+  // with finer scales). Reductions sum 16-bit GEMM outputs.
+  const bool fp8_gather = plan.precision == topologies::Precision::fp8 &&
+                          (plan.fp8_recipe == costs::Fp8Recipe::delayed || plan.fp8_recipe == costs::Fp8Recipe::tensorwise);
+  const Seconds gather = c.tp_all_gather.time(c.hidden_bytes * (fp8_gather ? 0.5 : 1.0));
+  const Seconds scatter = c.tp_reduce_scatter.time(c.hidden_bytes);
+  const Seconds reduce = c.tp_all_reduce.time(c.hidden_bytes);
+  const std::size_t pairs = model.is_moe() ? 1 : 2;
+  c.tp_forward = (plan.sp ? gather + scatter : reduce) * static_cast<double>(pairs);
+  c.tp_backward = c.tp_forward;
+  if (plan.tp_comm_overlap && plan.tp > 1) {
+    c.tp_forward = Seconds(0);
+    c.tp_backward = Seconds(0);
+    for (std::size_t pair = 0; pair < pairs; ++pair) {
+      const std::size_t in = 2 * pair, out = 2 * pair + 1;  // column-parallel (input) and row-parallel (output) side
+      const auto& f = layer.tp_gemm_forward;
+      const auto& b = layer.tp_gemm_backward;
+      if (plan.sp) {
+        // Forward: all-gather -> input GEMMs, output GEMM -> reduce-scatter. Backward: the input GEMMs' data
+        // gradient is reduce-scattered, the output's gradient all-gathered before its GEMMs.
+        c.tp_forward += pipelined_exposed(gather, f[in], plan.tp, false) + pipelined_exposed(scatter, f[out], plan.tp, true);
+        c.tp_backward += pipelined_exposed(scatter, b[in], plan.tp, true) + pipelined_exposed(gather, b[out], plan.tp, false);
+      } else {
+        // All-reduces after the output GEMM (forward) and after the input GEMMs' data gradient (backward).
+        c.tp_forward += pipelined_exposed(reduce, f[out], plan.tp, true);
+        c.tp_backward += pipelined_exposed(reduce, b[in], plan.tp, true);
+      }
+    }
+  }
 
   // Ring attention: cp-1 exchanges of this rank's K and V per layer, overlapped with the attention core.
   if (plan.cp > 1) {

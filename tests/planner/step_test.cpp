@@ -1,10 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
 #include "models/formulas.hpp"
 #include "planner/memory_model.hpp"
+#include "planner/step_costs.hpp"
 #include "planner/step_simulation.hpp"
 
 using namespace hpsim;
@@ -159,4 +161,77 @@ TEST_CASE("context parallelism: an exposed key/value exchange (cp_comm_overlap f
   CHECK(exposed.step_time.value() > hidden.step_time.value());
   // Compute is the same either way.
   CHECK(exposed.breakdown.compute.value() == doctest::Approx(hidden.breakdown.compute.value()));
+}
+
+TEST_CASE("TP overlap: each collective hides behind its own GEMM, pipelined in tp chunks") {
+  // Llama 3 70B, tp 8 with SP, on the second of four pipeline stages (layers only: no embedding or head).
+  Plan p = make_plan(8, 4, 64);
+  p.flash_attention = true;
+  p.sp = true;
+  p.tp_comm_overlap = true;
+  p.seq_length = 8192;
+  const auto m = models::load_model("llama3-70b");
+  const auto c = topologies::load_cluster("dgx-h100:16");
+  p = resolve_plan(p, m, c, "test");
+  CostCache cache{Scenario(m, c)};
+  const OpsCost layer = cache.ops(OpsPart::layer, p);
+  const StepCosts costs = compute_step_costs(cache, p);
+  const ChunkCost& chunk = costs.chunks.at(1);
+
+  // By hand: an all-gather hides behind 7/8 of the GEMMs that read its output (the first chunk is local); a
+  // reduce-scatter behind 7/8 of the GEMM that feeds it, and its last chunk's transfer is always exposed.
+  const double hidden_bytes = 8192.0 * 8192.0 * 2.0;
+  const double gather = cache.collective(costs::Collective::all_gather, Communicator::tp, p).time(core::Bytes(hidden_bytes)).value();
+  const double scatter =
+      cache.collective(costs::Collective::reduce_scatter, Communicator::tp, p).time(core::Bytes(hidden_bytes)).value();
+  const auto feeding = [](double comm, double gemm) { return std::max(0.0, comm - gemm * 7.0 / 8.0); };
+  const auto fed = [&](double comm, double gemm) { return std::max(feeding(comm, gemm), comm / 8.0); };
+  double forward = 0, backward = 0;
+  for (std::size_t pair : {0u, 2u}) {
+    forward += feeding(gather, layer.tp_gemm_forward[pair].value()) + fed(scatter, layer.tp_gemm_forward[pair + 1].value());
+    backward += fed(scatter, layer.tp_gemm_backward[pair].value()) + feeding(gather, layer.tp_gemm_backward[pair + 1].value());
+  }
+  const double layers = static_cast<double>(chunk.layers);
+  REQUIRE(layers == 20);
+  CHECK(chunk.forward_tp.value() == doctest::Approx(forward * layers));
+  CHECK(chunk.backward_tp.value() == doctest::Approx(backward * layers));
+  // Each GEMM side is a real share of the layer: the projections and the MLP's two GEMMs all found.
+  for (std::size_t side = 0; side < 4; ++side) CHECK(layer.tp_gemm_forward[side].value() > 0);
+  // Never more than the collectives themselves, never less than the reduce-scatters' last chunks.
+  CHECK(chunk.forward_tp.value() <= 2 * (gather + scatter) * layers);
+  CHECK(chunk.forward_tp.value() >= 2 * scatter / 8.0 * layers * 0.999);
+}
+
+TEST_CASE("FP8 with one scale per tensor all-gathers the TP inputs in FP8; finer scales gather 16-bit") {
+  // Transformer Engine gathers the norm's FP8 output, torchao's Float8ColwiseParallel the FP8-cast input (tensorwise
+  // only): the all-gathers move 1 byte per element, the reduce-scatters of 16-bit GEMM outputs still 2.
+  Plan p = make_plan(8, 4, 64);
+  p.flash_attention = true;
+  p.sp = true;
+  p.seq_length = 8192;
+  p.precision = topologies::Precision::fp8;
+  const auto m = models::load_model("llama3-70b");
+  const auto c = topologies::load_cluster("dgx-h100:16");
+  const auto forward_tp = [&](costs::Fp8Recipe recipe) {
+    Plan q = p;
+    q.fp8_recipe = recipe;
+    if (recipe == costs::Fp8Recipe::rowwise) q.framework = Framework::fsdp;  // torchao's recipe
+    q = resolve_plan(q, m, c, "test");
+    CostCache cache{Scenario(m, c)};
+    const double bytes = 8192.0 * 8192.0 * 2.0;
+    const auto time = [&](costs::Collective op, double b) {
+      return cache.collective(op, Communicator::tp, q).time(core::Bytes(b)).value();
+    };
+    const ChunkCost chunk = compute_step_costs(cache, q).chunks.at(1);
+    return std::pair{chunk.forward_tp.value() / static_cast<double>(chunk.layers),
+                     2 * (time(costs::Collective::all_gather, bytes / 2) + time(costs::Collective::reduce_scatter, bytes))};
+  };
+  for (const auto recipe : {costs::Fp8Recipe::delayed, costs::Fp8Recipe::tensorwise}) {
+    const auto [per_layer, by_hand] = forward_tp(recipe);
+    CHECK(per_layer == doctest::Approx(by_hand));
+  }
+  for (const auto recipe : {costs::Fp8Recipe::rowwise, costs::Fp8Recipe::blockwise}) {
+    const auto [per_layer, half_gather] = forward_tp(recipe);
+    CHECK(per_layer > half_gather * 1.05);  // the 16-bit all-gathers cost more
+  }
 }
