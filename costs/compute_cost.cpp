@@ -8,6 +8,14 @@ namespace hpsim::costs {
 
 namespace {
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+/// The quoted (peak-clock) 16-bit tensor peak the GEMM depth parameter refers to; a GPU or CPU without one measures
+/// its depth at its own precision.
+core::FlopsPerSecond sixteen_bit_peak(const topologies::GpuSpec& gpu, const auto& rate) {
+  for (const auto p : {topologies::Precision::bf16, topologies::Precision::fp16})
+    if (gpu.peak.contains(p)) return gpu.peak_for(p);
+  return rate.peak;
+}
 }  // namespace
 
 double fp8_cast_bytes_per_element(Fp8Recipe recipe) {
@@ -31,7 +39,8 @@ ComputeCost::ComputeCost(const topologies::GpuSpec& gpu, topologies::Precision p
 
 ComputeCost::ComputeCost(const topologies::GpuSpec& gpu, const KernelChoice& kernels)
     : gpu_(gpu), kernels_(kernels), rate_(gemm_rate(kernels.precision)),
-      bf16_rate_(kernels.precision == topologies::Precision::fp8 ? gemm_rate(topologies::Precision::bf16) : rate_) {}
+      bf16_rate_(kernels.precision == topologies::Precision::fp8 ? gemm_rate(topologies::Precision::bf16) : rate_),
+      reference_peak_(sixteen_bit_peak(gpu, rate_)) {}
 
 double ComputeCost::clock_ratio() const {
   return gpu_.peak_clock_mhz > 0 ? gpu_.sustained_clock_mhz / gpu_.peak_clock_mhz : 1.0;
@@ -64,9 +73,10 @@ double ComputeCost::gemm_efficiency(const GemmRate& rate, std::int64_t m, std::i
   const double paid = static_cast<double>(waves * gpu_.sm_count) * static_cast<double>(e.gemm_tile_m * e.gemm_tile_n);
   const double quantization = useful / paid;
   // A short reduction (small k) amortizes loading and storing each tile over few multiply-adds. That fixed cost per
-  // tile takes the same time at any precision while the multiply-adds run at the precision's peak, so the depth that
-  // reaches half efficiency grows with the peak (FP8: twice BF16's).
-  const double k_half = e.gemm_k_half_efficiency * (rate.peak.value() / bf16_rate_.peak.value());
+  // tile takes the same time at any precision and clock while the multiply-adds run at the precision's sustained
+  // peak, so the depth that reaches half efficiency grows with that peak (FP8: twice BF16's; a power-capped clock:
+  // less). gemm_k_half_efficiency is the 16-bit depth at the peak clock.
+  const double k_half = e.gemm_k_half_efficiency * (rate.peak.value() / reference_peak_.value());
   const double depth = static_cast<double>(k) / (static_cast<double>(k) + k_half);
   return rate.peak_fraction * quantization * depth;
 }

@@ -100,6 +100,7 @@ class ComputeCost {
   KernelChoice kernels_;
   GemmRate rate_;        ///< the plan's precision
   GemmRate bf16_rate_;   ///< operators FP8 training keeps in 16 bits (attention, LM head, router)
+  core::FlopsPerSecond reference_peak_;  ///< the quoted 16-bit peak gemm_k_half_efficiency is measured against
 };
 
 }  // namespace hpsim::costs

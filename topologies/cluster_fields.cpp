@@ -220,8 +220,8 @@ constexpr std::array kEfficiencyRows = {
     efficiency("gemm_tile_m", V::positive_integer, "", "output tile rows of a typical GEMM kernel (wave quantization)"),
     efficiency("gemm_tile_n", V::positive_integer, "", "output tile columns of a typical GEMM kernel"),
     efficiency("gemm_k_half_efficiency", V::positive_number, "",
-               "reduction depth k at which a 16-bit GEMM reaches half its peak fraction (FP8: times its peak over "
-               "16-bit's)"),
+               "reduction depth k at which a 16-bit GEMM reaches half its peak fraction at the peak clock (FP8, or "
+               "a lower sustained clock: times its sustained peak over the quoted 16-bit one)"),
     efficiency("kernel_overhead_us", V::non_negative_number, "µs", "launch and ramp per kernel"),
     efficiency("host_overhead_us", V::non_negative_number, "µs",
                "the framework's host time to issue one operator of the layer model (backward: twice); a pass cannot "

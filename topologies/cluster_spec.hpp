@@ -32,7 +32,7 @@ struct ComputeEfficiency {
   double memory_peak_fraction = 0;   ///< achieved / peak HBM bandwidth of streaming kernels
   std::int64_t gemm_tile_m = 0;      ///< output tile of a typical GEMM kernel, for wave quantization
   std::int64_t gemm_tile_n = 0;
-  double gemm_k_half_efficiency = 0; ///< depth k at which a 16-bit GEMM reaches half its peak fraction
+  double gemm_k_half_efficiency = 0; ///< depth k at which a 16-bit GEMM reaches half its peak fraction (peak clock)
   core::Seconds kernel_overhead{0};  ///< launch + ramp per kernel
   /// The framework's host time to issue one operator of hpsim's layer model (its backward issues
   /// kBackwardIssueFactor times as much): a pass cannot run faster on the device than the host issues it. 0: the
