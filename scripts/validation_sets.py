@@ -131,6 +131,8 @@ def express(case, line):
         extra.append(f'fp8_recipe: "{recipe}"')
     if torchtitan and "torch.compile" in compiled_or_not(case):
         extra.append('execution: "fused"')
+    if p_fp8(case) and re.search(r"FSDP float8 all-gather", src):
+        extra.append("fp8_param_gather: true")  # torchtitan's enable_fsdp_float8_all_gather
     extra += moe_settings(src)
     extra += next((states for readme, states in CONFIG_STATES.items() if readme in src), [])
     return line[:-1] + "".join(", " + e for e in extra) + "}" if extra else line
