@@ -54,6 +54,13 @@ def section(title, path, report, with_cases=True):
     if report.get("rankings"):
         lines.append(f", mean Kendall τ {report['mean_kendall_tau']:.3f} within groups of the same model and GPU count")
     lines.append("")
+    by_precision = {}
+    for c in report["cases"]:
+        by_precision.setdefault(c["result"]["plan"]["precision"], []).append(abs(c["error"]))
+    if len(by_precision) > 1:
+        lines += ["", "By training precision: " + "; ".join(
+            f"{p} {len(e)} runs, MAPE {sum(e) / len(e) * 100:.2f} %, worst {max(e) * 100:.2f} %"
+            for p, e in sorted(by_precision.items())), ""]
     if report.get("rankings"):
         lines += ["", "Within each group (same model, same GPU count): the rank correlation of predicted and measured "
                   "times, and how the run hpsim predicts fastest really did (its measured rank, 1 = fastest, and "
