@@ -122,14 +122,16 @@ def express(case, line):
     if re.search(OP_SAC, src) and 'recompute: "selective"' in line:
         line = line.replace('recompute: "selective"', 'recompute: "op_selective"')
     torchtitan = "pytorch/torchtitan" in src
-    if torchtitan:
+    # NeMo AutoModel's recipe is PyTorch FSDP2 with SDPA attention (Transformer Engine linears, torch.compile).
+    automodel = "NVIDIA-NeMo/Automodel" in src and "fsdp2" in src
+    if torchtitan or automodel:
         # torchtitan runs on FSDP2: framework fsdp, whose defaults are what torchtitan runs (PyTorch SDPA's
         # FlashAttention-2, eager without torch.compile, torchao's tensorwise FP8); only what differs is spelled.
         extra.append('framework: "fsdp"')
     recipe = fp8_recipe(src) if p_fp8(case) else None
     if recipe and not (torchtitan and recipe == "tensorwise"):
         extra.append(f'fp8_recipe: "{recipe}"')
-    if torchtitan and "torch.compile" in compiled_or_not(case):
+    if (torchtitan or automodel) and "torch.compile" in compiled_or_not(case):
         extra.append('execution: "fused"')
     if p_fp8(case) and re.search(r"FSDP float8 all-gather", src):
         extra.append("fp8_param_gather: true")  # torchtitan's enable_fsdp_float8_all_gather
