@@ -102,7 +102,8 @@ void add_moe_communication(LayerComm& c, CostCache& cache, const Plan& plan, con
   }
 }
 
-LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::ModelSpec& model, const OpsCost& layer) {
+LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::ModelSpec& model, const OpsCost& layer,
+                              bool routed) {
   // Communicators: every group of a kind runs at once and shares links with its siblings.
   auto choice = [&](Collective op, Communicator comm) { return cache.collective(op, comm, plan); };
   LayerComm c;
@@ -126,7 +127,7 @@ LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::
   const Seconds gather = c.tp_all_gather.time(c.hidden_bytes * (fp8_gather ? 0.5 : 1.0));
   const Seconds scatter = c.tp_reduce_scatter.time(c.hidden_bytes);
   const Seconds reduce = c.tp_all_reduce.time(c.hidden_bytes);
-  const std::size_t pairs = model.is_moe() ? 1 : 2;
+  const std::size_t pairs = routed ? 1 : 2;
   c.tp_forward = (plan.sp ? gather + scatter : reduce) * static_cast<double>(pairs);
   c.tp_backward = c.tp_forward;
   if (plan.tp_comm_overlap && plan.tp > 1) {
@@ -161,7 +162,7 @@ LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::
       c.cp_backward = exposed(c.cp_backward, layer.attention_backward);
     }
   }
-  if (model.is_moe()) add_moe_communication(c, cache, plan, model, tokens * elt);
+  if (routed) add_moe_communication(c, cache, plan, model, tokens * elt);
   return c;
 }
 
@@ -171,11 +172,10 @@ struct ChunkParts {
   ChunkParts(CostCache& cache, const Plan& plan)
       : model(cache.model(plan.tp)), layer(cache.ops(OpsPart::layer, plan)),
         embedding(cache.ops(OpsPart::embedding, plan)), head(cache.ops(OpsPart::lm_head, plan)),
-        comm(layer_communication(cache, plan, model, layer)), dense_layers(model.dense_layers()) {
+        comm(layer_communication(cache, plan, model, layer, model.is_moe())), dense_layers(model.dense_layers()) {
     if (dense_layers == 0) return;
     dense = cache.ops(OpsPart::dense_layer, plan);
-    dense_comm = layer_communication(cache, plan, model, dense);
-    dense_comm.ep = Seconds(0);  // a dense MLP routes no tokens
+    dense_comm = layer_communication(cache, plan, model, dense, false);  // a dense MLP: its own TP pair, no routing
   }
   const models::ModelSpec& model;
   OpsCost layer, embedding, head;

@@ -90,3 +90,28 @@ TEST_CASE("a dense model costs one layer kind: leading dense layers change nothi
   const StepCosts a = compute_step_costs(with, plan), b = compute_step_costs(without, plan);
   for (std::size_t i = 0; i < a.chunks.size(); ++i) CHECK(a.chunks[i].work().value() == b.chunks[i].work().value());
 }
+
+TEST_CASE("leading dense layers: a dense layer's MLP pays its own TP all-gather and reduce-scatter, no dispatch") {
+  const auto model = leading_dense_moe();
+  Plan plan = pipeline(1);
+  plan.tp = 2, plan.sp = true, plan.global_batch_size = 32;
+  const auto cluster = topologies::load_cluster("dgx-h100:1");
+  plan = resolve_plan(plan, model, cluster, "test");
+  CostCache cache{Scenario(model, cluster)};
+  const StepCosts costs = compute_step_costs(cache, plan);
+  const double hidden_bytes = 2048.0 * 1024.0 * 2.0;  // one micro-batch's hidden state, bf16
+  const auto time = [&](costs::Collective op) {
+    return cache.collective(op, Communicator::tp, plan).time(core::Bytes(hidden_bytes)).value();
+  };
+  const double pair = time(costs::Collective::all_gather) + time(costs::Collective::reduce_scatter);
+  // Stage 0: the embedding's reduce-scatter and two dense layers of two pairs each (attention's and the MLP's).
+  CHECK(costs.chunks[0].forward_tp.value() ==
+        doctest::Approx(time(costs::Collective::reduce_scatter) + 2 * 2 * pair));
+  // Stage 1: two MoE layers, each the attention's pair and the expert TP exchange of the routed tokens (top-2
+  // copies of the rank's SP shard, gathered over the expert TP group), not a dense MLP pair.
+  const auto expert = [&](costs::Collective op) {
+    return cache.collective(op, Communicator::expert_tp, plan).time(core::Bytes(hidden_bytes / 2 * 2 * 2)).value();
+  };
+  CHECK(costs.chunks[1].forward_tp.value() ==
+        doctest::Approx(2 * (pair + expert(costs::Collective::all_gather) + expert(costs::Collective::reduce_scatter))));
+}
