@@ -48,8 +48,14 @@ struct MemoryInputs {
     }
     embedding = cache.ops(OpsPart::embedding, plan).all_activations;
     head = cache.ops(OpsPart::lm_head, plan).all_activations;
-    hidden = Bytes(static_cast<double>(plan.micro_batch_size * plan.seq_length / plan.cp) *
-                   static_cast<double>(model.hidden_size) * shard_of(plan).bytes_per_element);
+    const double tokens = static_cast<double>(plan.micro_batch_size * plan.seq_length / plan.cp);
+    hidden = Bytes(tokens * static_cast<double>(model.hidden_size) * shard_of(plan).bytes_per_element);
+    // torchtitan's loss is F.cross_entropy on an fp32 copy of the whole logits (the LM head's output): beside the
+    // kept fp32 log-softmax the forward holds the 16-bit logits and their fp32 copy, the backward the fp32 gradient
+    // from the loss and the one it passes back, 8 bytes per logit more at the peak. Megatron's vocab-parallel
+    // cross-entropy (and its fused kernel) works in place on its logits.
+    if (plan.framework == Framework::fsdp)
+      loss_peak = Bytes(8.0 * tokens * static_cast<double>((model.vocab_size + plan.tp - 1) / plan.tp));
     capacity = cache.cluster().gpu.hbm_capacity;
     usable = cache.cluster().usable_memory();
   }
@@ -57,6 +63,7 @@ struct MemoryInputs {
   ChunkParameters parameters;
   ParameterBytes bytes;
   Bytes per_layer, rebuilt, embedding, head, hidden, capacity, usable;
+  Bytes loss_peak;  ///< the loss's transient bytes beyond the LM head's kept activations (last stage)
   std::int64_t dense_layers = 0;
   Bytes per_dense_layer;
 };
@@ -84,22 +91,23 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   // data-parallel ranks. FSDP2's ZeRO-2 (SHARD_GRAD_OP) shards the resident weights as well and keeps the gathered
   // 16-bit ones from the forward to the backward pass.
   // The layers' weights may be held and gathered in FP8 (fp8_param_gather); the embedding and LM head are not.
-  const bool fsdp_zero2 = plan.zero == 2 && in.bytes.gathered_weights_held;
+  const bool held = plan.fsdp_holds_stage_unsharded();
+  const bool fsdp_zero2 = (plan.zero == 2 || held) && in.bytes.gathered_weights_held;
   const double resident = (params - ends) * in.bytes.resident_layer_weight + ends * in.bytes.resident_weight;
   u.weights = Bytes(sharded_parameters(plan, fsdp_zero2 ? 2 : 3, resident, experts * in.bytes.resident_layer_weight));
   if (fsdp_zero2) u.weights += Bytes((params - ends) * in.bytes.gathered_layer_weight + ends * in.bytes.weight);
-  u.gradients = Bytes(sharded_parameters(plan, 2, params, experts) * in.bytes.gradient);
+  u.gradients = Bytes((held ? params : sharded_parameters(plan, 2, params, experts)) * in.bytes.gradient);
   u.optimizer = Bytes(sharded_parameters(plan, 1, params, experts) * in.bytes.optimizer);
   const auto chunks = static_cast<double>(peak_in_flight_chunks(plan.schedule, p, v, m, s));
   u.activations = in.per_layer * static_cast<double>(layers_in_flight) + in.rebuilt;
   if (dense_in_flight > 0) u.activations += in.per_dense_layer * static_cast<double>(dense_in_flight);
   // The embedding's and LM head's activations live for as long as the first/last chunk's micro-batches.
   if (s == 0) u.activations += in.embedding * std::min(chunks, static_cast<double>(m));
-  if (s == p - 1) u.activations += in.head;
+  if (s == p - 1) u.activations += in.head + in.loss_peak;
   // Pipeline send/receive buffers (both directions) and, under ZeRO-3/FSDP, the gathered weights of the unit
   // running and the one prefetched, and the unit's full gradients before they are reduce-scattered.
   u.buffers = p > 1 ? in.hidden * 2.0 : Bytes(0);
-  if (plan.zero >= 3)
+  if (plan.zero >= 3 && !held)
     u.buffers += Bytes(in.parameters.largest_unit_bytes(2.0 * in.bytes.gathered_layer_weight + in.bytes.gradient,
                                                         2.0 * in.bytes.weight + in.bytes.gradient));
   u.peak = u.weights + u.gradients + u.optimizer + u.activations + u.buffers;

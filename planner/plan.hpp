@@ -89,6 +89,12 @@ struct Plan {
                                             : std::min(moe_load_imbalance, moe_expert_capacity_factor);
   }
 
+  /// FSDP2 under pipeline parallelism (torchtitan): a stage keeps its gathered 16-bit weights from its first use to
+  /// the end of the step (reshard_after_forward off with pp) and accumulates unsharded gradients over the micro-batches,
+  /// reduce-scattering them once after the last backward (torch.distributed.pipelining turns gradient sync off for
+  /// the others): the gathers and reductions of ZeRO-1, the sharded fp32 master and Adam states of FSDP.
+  [[nodiscard]] bool fsdp_holds_stage_unsharded() const { return framework == Framework::fsdp && pp > 1 && zero >= 2; }
+
   [[nodiscard]] std::int64_t gpus() const { return tp * pp * dp * cp; }
   [[nodiscard]] std::int64_t micro_batches() const { return global_batch_size / (micro_batch_size * dp); }
 };

@@ -114,7 +114,9 @@ class StepLowering {
       : costs_(costs), plan_(plan), mode_(mode), named_(named), slowdown_(slowdown), out_(out), g_(out.graph), p_(plan.pp), v_(plan.vpp),
         m_(plan.micro_batches()), stages_(p_ * v_), layout_(plan),
         lanes_(mode == RankMode::full ? plan.tp * plan.cp * plan.dp : 1),  // representative mode: lane 0 only
-        sharded_params_(plan.zero >= 3), sharded_grads_(plan.zero >= 2), dp_comm_(plan.dp * plan.cp > 1) {}
+        sharded_params_(plan.zero >= 3 && !plan.fsdp_holds_stage_unsharded()),
+        sharded_grads_(plan.zero >= 2 && !plan.fsdp_holds_stage_unsharded()),
+        gathers_once_(plan.zero >= 1 && !sharded_params_), dp_comm_(plan.dp * plan.cp > 1) {}
 
   void run() {
     refuse_oversized();
@@ -211,7 +213,7 @@ class StepLowering {
   /// ZeRO-1/2 with overlapped parameter gathering: this step's forward waits for the weights the previous
   /// optimizer step produced, gathered per chunk at the start of the step.
   void gather_parameters_at_start() {
-    if (!(plan_.zero >= 1 && plan_.zero <= 2 && dp_comm_ && plan_.overlap_param_gather)) return;
+    if (!(gathers_once_ && dp_comm_ && plan_.overlap_param_gather)) return;
     for (std::size_t b = 0; b < builders_.size(); ++b)
       for (std::int64_t c = 0; c < v_; ++c) {
         const std::int64_t vs = c * p_ + builders_[b].stage();
@@ -368,7 +370,7 @@ class StepLowering {
                            costs_.embedding_sync, {grads_ready, rb.blocking()});
     const TaskId opt = rb.pass(Category::optimizer, Name{"optimizer step"}, optimizer_step_time(costs_, plan_, params, experts), {},
                                {grads_ready});
-    if (!(plan_.zero >= 1 && plan_.zero <= 2 && dp_comm_ && !plan_.overlap_param_gather)) return;
+    if (!(gathers_once_ && dp_comm_ && !plan_.overlap_param_gather)) return;
     TaskId prev = opt;
     for (std::int64_t c = 0; c < v_; ++c)
       prev = rb.add(Stream::dp_comm, Category::dp_comm, Name{"param all-gather", -1, c * p_ + s},
@@ -407,7 +409,9 @@ class StepLowering {
   std::int64_t p_, v_, m_, stages_;
   RankLayout layout_;
   std::int64_t lanes_;  ///< one (tp, cp, dp) coordinate each
-  bool sharded_params_, sharded_grads_, dp_comm_;
+  bool sharded_params_, sharded_grads_;
+  bool gathers_once_;  ///< the weights are gathered once per step (ZeRO-1/2; FSDP holding a stage unsharded)
+  bool dp_comm_;
   std::vector<RankBuilder> builders_;
   std::vector<TaskId> fwd_done_, bwd_done_, fwd_compute_;
   std::vector<std::int64_t> backwards_left_;  ///< per builder and chunk

@@ -155,6 +155,39 @@ TEST_CASE("framework: memory accounting of the sharded states differs as each fr
   CHECK((m3.weights + m3.gradients + m3.optimizer).value() == doctest::Approx(18 * n / 8));
 }
 
+TEST_CASE("FSDP with a pipeline holds each stage unsharded: 16-bit weights and fp32 gradients whole, states / dp") {
+  // Llama 3 8B, pp 2 over dp 4 (8 GPUs): torchtitan turns resharding after forward off under pipeline parallelism
+  // and reduce-scatters the accumulated gradients once per step. Stage 1 (16 layers and the LM head) holds its N
+  // parameters as the sharded fp32 master (4 N / 4) beside the gathered 16-bit weights (2 N), fp32 gradients whole
+  // (4 N) and Adam's two moments / 4; without the pipeline FULL_SHARD divides them all.
+  const auto model = models::load_model("llama3-8b");
+  const std::string plan = "{pp: 2, dp: 4, global_batch_size: 8, recompute: full, zero: 3, framework: fsdp}";
+  const double n = chunk_parameters(model, parse(plan), 1);
+  const auto m = models::load_model("llama3-8b");
+  const auto c = topologies::load_cluster("dgx-h100:1");
+  CostCache cache{Scenario(m, c)};
+  const Plan resolved = resolve_plan(parse(plan), m, c, "plan.yaml");
+  CHECK(resolved.fsdp_holds_stage_unsharded());
+  const MemoryUse u = stage_memory_use(cache, resolved, 1);
+  CHECK(u.weights.value() == doctest::Approx(4 * n / 4 + 2 * n));
+  CHECK(u.gradients.value() == doctest::Approx(4 * n));
+  CHECK(u.optimizer.value() == doctest::Approx(8 * n / 4));
+  // Megatron-FSDP has no such mode; nor does FSDP without a pipeline.
+  CHECK_FALSE(resolve_plan(parse("{pp: 2, dp: 4, global_batch_size: 8, zero: 1}"), m, c, "p").fsdp_holds_stage_unsharded());
+  CHECK_FALSE(resolve_plan(parse("{dp: 8, global_batch_size: 8, zero: 3, framework: fsdp}"), m, c, "p")
+                  .fsdp_holds_stage_unsharded());
+}
+
+TEST_CASE("torchtitan's loss on fp32 logits: 8 bytes a logit at its peak beyond the kept log-softmax") {
+  // Llama 3 8B, data parallel over 8 GPUs, micro-batch 2 x 8192 tokens: the 128,256-word logits (16,384 x 128,256) exist as 16-bit
+  // logits and their fp32 copy in the forward, the fp32 gradient and the one passed back in the backward. Megatron's
+  // vocab-parallel cross-entropy works in place. Same plan otherwise (no sharding, same recomputation).
+  const std::string plan = "{dp: 8, micro_batch_size: 2, global_batch_size: 16, recompute: full, zero: 0, seq_length: 8192";
+  const MemoryUse fsdp = memory_of(plan + ", framework: fsdp}", "llama3-8b", "dgx-h100:1");
+  const MemoryUse megatron = memory_of(plan + "}", "llama3-8b", "dgx-h100:1");
+  CHECK(fsdp.activations.value() - megatron.activations.value() == doctest::Approx(8.0 * 16384 * 128256));
+}
+
 TEST_CASE("fp8_param_gather: the layers' weights gathered and held in FP8, the embedding and LM head 16-bit") {
   using topologies::Precision;
   // Megatron --fp8-param-gather keeps the compute weight in FP8 (1 byte) and gathers it so; FSDP keeps its fp32

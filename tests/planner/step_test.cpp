@@ -2,11 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
+#include <string>
 
 #include "core/error.hpp"
 #include "models/formulas.hpp"
 #include "planner/memory_model.hpp"
 #include "planner/step_costs.hpp"
+#include "planner/step_graph.hpp"
+#include "sim/engine.hpp"
+#include "sim/trace_writer.hpp"
 #include "planner/step_simulation.hpp"
 
 using namespace hpsim;
@@ -234,4 +239,38 @@ TEST_CASE("FP8 with one scale per tensor all-gathers the TP inputs in FP8; finer
     const auto [per_layer, half_gather] = forward_tp(recipe);
     CHECK(per_layer > half_gather * 1.05);  // the 16-bit all-gathers cost more
   }
+}
+
+TEST_CASE("FSDP with a pipeline gathers each stage's weights once a step and reduce-scatters its gradients once") {
+  // torchtitan, Llama 3 8B, pp 2 over dp 4, 8 micro-batches: FULL_SHARD without a pipeline gathers every layer for
+  // every micro-batch's forward and backward; with one, a stage's weights are gathered at their first use and kept,
+  // and its gradients accumulated and reduce-scattered after the last backward.
+  const auto m = models::load_model("llama3-8b");
+  const auto c = topologies::load_cluster("dgx-h100:1");
+  Plan p = make_plan(1, 2, 32);
+  p.dp = 4, p.zero = 3, p.framework = Framework::fsdp, p.recompute = models::Recompute::full, p.seq_length = 2048;
+  p = resolve_plan(p, m, c, "test");
+  REQUIRE(p.micro_batches() == 8);
+  const auto names = [&](const Plan& plan) {
+    const StepCosts costs = compute_step_costs(Scenario(m, c), plan);
+    const auto g = build_step_graph(costs, plan, RankMode::representative);
+    std::ostringstream trace;
+    sim::write_chrome_trace(trace, g.graph, sim::simulate(g.graph));
+    return trace.str();
+  };
+  const auto count = [](const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  const std::string held = names(p);
+  CHECK(count(held, "\"param all-gather") == 2);  // one per stage (its one chunk), at the step's start
+  CHECK(count(held, "param all-gather (bwd") == 0);
+  CHECK(count(held, "gradient reduce-scatter") == 0);
+  CHECK(count(held, "\"gradient reduce") > 0);  // the last backward's buckets
+  Plan megatron = p;
+  megatron.framework = Framework::megatron;  // Megatron-FSDP: every micro-batch gathers and reduce-scatters
+  const std::string sharded = names(resolve_plan(megatron, m, c, "test"));
+  CHECK(count(sharded, "param all-gather (bwd") > 0);
+  CHECK(count(sharded, "gradient reduce-scatter") >= 2 * 8);
 }
