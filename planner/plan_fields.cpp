@@ -92,7 +92,9 @@ std::array<PlanField, kPlanKeyCount> make_table() {
               &get<&Plan::seq_length>, &set<&Plan::seq_length>),
       choice(K::recompute, "recompute", kRecompute, 0, true, "activation recomputation",
              &get<&Plan::recompute>, &set<&Plan::recompute>),
-      integer(K::zero, "zero", 0, 0, "0", true, "0, 1 (distributed optimizer), 2, 3 (FSDP)",
+      integer(K::zero, "zero", 0, 0, "0", true,
+              "0, 1 (distributed optimizer), 2, 3 (FSDP; framework fsdp with pp > 1 keeps each stage unsharded "
+              "for the step, as torchtitan does)",
               &get<&Plan::zero>, &set<&Plan::zero>),
       choice(K::precision, "precision", kPrecision, 2, false, "mixed precision (fp32 master weights)",
              &get<&Plan::precision>, &set<&Plan::precision>),
