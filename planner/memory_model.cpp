@@ -89,13 +89,14 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   // Which states are sharded: ZeRO-1 the optimizer's (Megatron's distributed optimizer keeps full-size gradient
   // buffers), ZeRO-2 the gradients too, ZeRO-3/FSDP the weights too; the routed experts' over the expert
   // data-parallel ranks. FSDP2's ZeRO-2 (SHARD_GRAD_OP) shards the resident weights as well and keeps the gathered
-  // 16-bit ones from the forward to the backward pass.
+  // 16-bit ones from the forward to the backward pass; under a pipeline FSDP holds the stage's gathered weights and
+  // its whole gradients for the step (Plan::fsdp_holds_stage_unsharded).
   // The layers' weights may be held and gathered in FP8 (fp8_param_gather); the embedding and LM head are not.
   const bool held = plan.fsdp_holds_stage_unsharded();
-  const bool fsdp_zero2 = (plan.zero == 2 || held) && in.bytes.gathered_weights_held;
+  const bool keeps_gathered = (plan.zero == 2 || held) && in.bytes.gathered_weights_held;
   const double resident = (params - ends) * in.bytes.resident_layer_weight + ends * in.bytes.resident_weight;
-  u.weights = Bytes(sharded_parameters(plan, fsdp_zero2 ? 2 : 3, resident, experts * in.bytes.resident_layer_weight));
-  if (fsdp_zero2) u.weights += Bytes((params - ends) * in.bytes.gathered_layer_weight + ends * in.bytes.weight);
+  u.weights = Bytes(sharded_parameters(plan, keeps_gathered ? 2 : 3, resident, experts * in.bytes.resident_layer_weight));
+  if (keeps_gathered) u.weights += Bytes((params - ends) * in.bytes.gathered_layer_weight + ends * in.bytes.weight);
   u.gradients = Bytes((held ? params : sharded_parameters(plan, 2, params, experts)) * in.bytes.gradient);
   u.optimizer = Bytes(sharded_parameters(plan, 1, params, experts) * in.bytes.optimizer);
   const auto chunks = static_cast<double>(peak_in_flight_chunks(plan.schedule, p, v, m, s));
