@@ -274,3 +274,25 @@ TEST_CASE("FSDP with a pipeline gathers each stage's weights once a step and red
   CHECK(count(sharded, "param all-gather (bwd") > 0);
   CHECK(count(sharded, "gradient reduce-scatter") >= 2 * 8);
 }
+
+TEST_CASE("TP overlap without SP: each all-reduce hides behind the GEMM that feeds it, its last chunk exposed") {
+  Plan p = make_plan(8, 4, 64);
+  p.flash_attention = true;
+  p.tp_comm_overlap = true;
+  p.seq_length = 8192;
+  const auto m = models::load_model("llama3-70b");
+  const auto c = topologies::load_cluster("dgx-h100:16");
+  p = resolve_plan(p, m, c, "test");
+  CostCache cache{Scenario(m, c)};
+  const OpsCost layer = cache.ops(OpsPart::layer, p);
+  const ChunkCost chunk = compute_step_costs(cache, p).chunks.at(1);
+  const double reduce =
+      cache.collective(costs::Collective::all_reduce, Communicator::tp, p).time(core::Bytes(8192.0 * 8192.0 * 2.0)).value();
+  const auto fed = [&](double gemm) { return std::max({0.0, reduce - gemm * 7.0 / 8.0, reduce / 8.0}); };
+  // Forward: after the output projection and the MLP's down projection; backward: after the input GEMMs' gradient.
+  const double forward = fed(layer.tp_gemm_forward[1].value()) + fed(layer.tp_gemm_forward[3].value());
+  const double backward = fed(layer.tp_gemm_backward[0].value()) + fed(layer.tp_gemm_backward[2].value());
+  CHECK(chunk.forward_tp.value() == doctest::Approx(forward * static_cast<double>(chunk.layers)));
+  CHECK(chunk.backward_tp.value() == doctest::Approx(backward * static_cast<double>(chunk.layers)));
+  CHECK(chunk.forward_tp.value() < 2 * reduce * static_cast<double>(chunk.layers));  // less than not overlapped
+}
