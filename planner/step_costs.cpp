@@ -124,29 +124,24 @@ LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::
   // with finer scales). Reductions sum 16-bit GEMM outputs.
   const bool fp8_gather = plan.precision == topologies::Precision::fp8 &&
                           (plan.fp8_recipe == costs::Fp8Recipe::delayed || plan.fp8_recipe == costs::Fp8Recipe::tensorwise);
-  const Seconds gather = c.tp_all_gather.time(c.hidden_bytes * (fp8_gather ? 0.5 : 1.0));
-  const Seconds scatter = c.tp_reduce_scatter.time(c.hidden_bytes);
-  const Seconds reduce = c.tp_all_reduce.time(c.hidden_bytes);
+  // Per pair: what moves into the column-parallel GEMMs (SP's all-gather; nothing without SP) and out of the
+  // row-parallel one (SP's reduce-scatter, or the all-reduce); the backward runs them the other way round.
+  const Seconds into = plan.sp ? c.tp_all_gather.time(c.hidden_bytes * (fp8_gather ? 0.5 : 1.0)) : Seconds(0);
+  const Seconds out_of = plan.sp ? c.tp_reduce_scatter.time(c.hidden_bytes) : c.tp_all_reduce.time(c.hidden_bytes);
   const std::size_t pairs = routed ? 1 : 2;
-  c.tp_forward = (plan.sp ? gather + scatter : reduce) * static_cast<double>(pairs);
+  c.tp_forward = (into + out_of) * static_cast<double>(pairs);
   c.tp_backward = c.tp_forward;
   if (plan.tp_comm_overlap && plan.tp > 1) {
     c.tp_forward = Seconds(0);
     c.tp_backward = Seconds(0);
+    const auto& f = layer.tp_gemm_forward;
+    const auto& b = layer.tp_gemm_backward;
     for (std::size_t pair = 0; pair < pairs; ++pair) {
       const std::size_t in = 2 * pair, out = 2 * pair + 1;  // column-parallel (input) and row-parallel (output) side
-      const auto& f = layer.tp_gemm_forward;
-      const auto& b = layer.tp_gemm_backward;
-      if (plan.sp) {
-        // Forward: all-gather -> input GEMMs, output GEMM -> reduce-scatter. Backward: the input GEMMs' data
-        // gradient is reduce-scattered, the output's gradient all-gathered before its GEMMs.
-        c.tp_forward += pipelined_exposed(gather, f[in], plan.tp, false) + pipelined_exposed(scatter, f[out], plan.tp, true);
-        c.tp_backward += pipelined_exposed(scatter, b[in], plan.tp, true) + pipelined_exposed(gather, b[out], plan.tp, false);
-      } else {
-        // All-reduces after the output GEMM (forward) and after the input GEMMs' data gradient (backward).
-        c.tp_forward += pipelined_exposed(reduce, f[out], plan.tp, true);
-        c.tp_backward += pipelined_exposed(reduce, b[in], plan.tp, true);
-      }
+      // Forward: into -> input GEMMs, output GEMM -> out of. Backward: the input GEMMs' data gradient goes out,
+      // the output GEMM's gradient comes in before it.
+      c.tp_forward += pipelined_exposed(into, f[in], plan.tp, false) + pipelined_exposed(out_of, f[out], plan.tp, true);
+      c.tp_backward += pipelined_exposed(out_of, b[in], plan.tp, true) + pipelined_exposed(into, b[out], plan.tp, false);
     }
   }
 
