@@ -10,11 +10,11 @@ namespace {
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
 /// The quoted (peak-clock) 16-bit tensor peak the GEMM depth parameter refers to; a GPU or CPU without one measures
-/// its depth at its own precision.
-core::FlopsPerSecond sixteen_bit_peak(const topologies::GpuSpec& gpu, const auto& rate) {
+/// its depth at its own precision (`own`).
+core::FlopsPerSecond sixteen_bit_peak(const topologies::GpuSpec& gpu, core::FlopsPerSecond own) {
   for (const auto p : {topologies::Precision::bf16, topologies::Precision::fp16})
     if (gpu.peak.contains(p)) return gpu.peak_for(p);
-  return rate.peak;
+  return own;
 }
 }  // namespace
 
@@ -40,7 +40,7 @@ ComputeCost::ComputeCost(const topologies::GpuSpec& gpu, topologies::Precision p
 ComputeCost::ComputeCost(const topologies::GpuSpec& gpu, const KernelChoice& kernels)
     : gpu_(gpu), kernels_(kernels), rate_(gemm_rate(kernels.precision)),
       bf16_rate_(kernels.precision == topologies::Precision::fp8 ? gemm_rate(topologies::Precision::bf16) : rate_),
-      reference_peak_(sixteen_bit_peak(gpu, rate_)) {}
+      reference_peak_(sixteen_bit_peak(gpu, rate_.peak)) {}
 
 double ComputeCost::clock_ratio() const {
   return gpu_.peak_clock_mhz > 0 ? gpu_.sustained_clock_mhz / gpu_.peak_clock_mhz : 1.0;
