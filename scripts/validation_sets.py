@@ -100,11 +100,21 @@ CONFIG_STATES = {
 }
 
 
+# The FP8 recipe the cited Megatron-Bridge pages state for Llama 3.1 405B on DGX-H100 where the case's source writes
+# "FP8": the 25.11 table's precision column reads FP8-CS (docs/performance-summary.md @5776a6d90b4d); from 26.02 the
+# column reads FP8 and the recipe's only H100 FP8 configurations of 405B are current scaling
+# (scripts/performance/configs/llama/__init__.py: LLAMA31_405B_PRETRAIN_CONFIG_H100_FP8_CS_V1/V2 at @c0b9a00031b7,
+# @21d102f5ecba, @63b08b397a3e). 25.09 (@fa0315ae2684) lists both fp8_ds and fp8_cs: the default stays.
+MEGATRON_BRIDGE_405B_CURRENT_SCALING = ["@5776a6d90b4d", "@c0b9a00031b7", "@21d102f5ecba", "@63b08b397a3e"]
+
+
 def fp8_recipe(src):
     """The FP8 recipe a source states: torchao tensorwise or TE current scaling (dynamic per-tensor), blockwise;
     else Transformer Engine's default, delayed scaling."""
     if re.search(r"block-?wise|fp8bw", src):
         return "blockwise"
+    if "Megatron-Bridge" in src and "LLAMA3.1_405B" in src and any(c in src for c in MEGATRON_BRIDGE_405B_CURRENT_SCALING):
+        return "tensorwise"
     # torchtitan's Float8 is torchao's dynamic tensorwise scaling (../shared/data/published/h100_SOURCES.md, 1a).
     if re.search(r"tensorwise|FP8[-_]CS|current scaling|pytorch/torchtitan", src):
         return "tensorwise"
