@@ -253,6 +253,7 @@ class CandidateEnumerator {
     // the search small; the flag pins any other.
     const auto etp_natural = model_.is_moe() && p.tp > 1 ? std::vector<std::int64_t>{0, 1} : std::vector<std::int64_t>{0};
     const bool zero_pinned = space_.axis(PlanKey::zero).pinned();
+    const bool zero_has_2 = std::find(zero_.begin(), zero_.end(), 2) != zero_.end();
     for (const auto ep : values(PlanKey::ep, ep_natural))
      for (const auto etp : values(PlanKey::expert_tensor_parallel_size, etp_natural))
       for (const auto vpp : values(PlanKey::vpp, vpp_natural))
@@ -262,6 +263,9 @@ class CandidateEnumerator {
               if (sp && p.tp == 1) continue;  // the same plan as sp off
               for (const auto zero : zero_) {
                 if (zero > 0 && dp * p.cp == 1 && !zero_pinned) continue;  // nothing to shard over
+                // FSDP under a pipeline holds each stage unsharded at zero 2 and 3 alike (torchtitan): one plan,
+                // listed once, as zero 2.
+                if (zero == 3 && p.framework == Framework::fsdp && p.pp > 1 && zero_has_2) continue;
                 for (const auto schedule : schedule_)
                   for (const auto flash : flash_)
                     for (const auto servers : servers_) {

@@ -268,4 +268,19 @@ TEST_CASE("framework: the search returns only plans the framework runs, the othe
     CHECK(r.plan.execution == costs::Execution::eager);
   }
   CHECK(f.rejected.at("ZeRO stage the framework cannot run") > 0);
+
+  // Under a pipeline FSDP runs zero 2 and 3 alike (each stage held unsharded): the search lists the plan once, as
+  // zero 2; pinned to zero 3 it is still answered.
+  bool staged_zero2 = false;
+  for (const auto& r : f.plans) {
+    CHECK_FALSE((r.plan.zero == 3 && r.plan.pp > 1));
+    staged_zero2 = staged_zero2 || (r.plan.zero == 2 && r.plan.pp > 1);
+  }
+  CHECK(staged_zero2);
+  SearchSpace fsdp3 = fsdp;
+  fsdp3.set(PlanKey::zero, 3);
+  fsdp3.constrain(PlanKey::pp, IntChoice{{2}});
+  const auto f3 = search_plans(Scenario(model, cluster), fsdp3, options);
+  REQUIRE_FALSE(f3.plans.empty());
+  for (const auto& r : f3.plans) CHECK((r.plan.zero == 3 && r.plan.pp == 2));
 }
