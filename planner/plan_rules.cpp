@@ -83,6 +83,9 @@ Rule check_plan(Plan& p, const models::ModelSpec& model, const topologies::Clust
   if (p.parameter_servers > 0 && p.zero > 0) return Rule::servers_with_zero;
   if (p.sp && p.tp == 1) p.sp = false;  // Megatron turns sequence parallelism off without TP
   if (p.sp && p.seq_length / p.cp % p.tp != 0) return Rule::sp_seq_by_tp;
+  // The overlap hpsim models is SP's: Transformer Engine's userbuffers and PyTorch's async TP split SP's all-gather
+  // and reduce-scatter beside their GEMMs, and Megatron-LM asserts sequence parallelism with --tp-comm-overlap.
+  if (p.tp_comm_overlap && p.tp > 1 && !p.sp) return Rule::tp_overlap_needs_sp;
   if (p.grad_dtype == StateDtype::bf16 && p.precision != topologies::Precision::bf16 &&
       p.precision != topologies::Precision::fp8)
     return Rule::grad_dtype_precision;
@@ -110,6 +113,7 @@ std::string_view rule_name(Rule r) {
     case Rule::too_many_servers: return "more parameter servers than data-parallel ranks";
     case Rule::servers_with_zero: return "parameter servers with ZeRO";
     case Rule::sp_seq_by_tp: return "sequence per CP rank not divisible by tp (SP)";
+    case Rule::tp_overlap_needs_sp: return "TP overlap without SP";
     case Rule::split_keys_exclusive: return "first/last stage layers with embedding/loss accounted";
     case Rule::split_needs_pp: return "uneven pipeline split without a pipeline";
     case Rule::split_stage_by_vpp: return "first/last stage layers not divisible by vpp";
@@ -180,6 +184,9 @@ RuleBreach explain(Rule r, const Plan& p, const models::ModelSpec& model, const 
     case Rule::sp_seq_by_tp:
       return {"sp", "sequence parallelism needs tp (" + str(p.tp) + ") to divide the sequence per CP rank (" +
                         str(p.seq_length / p.cp) + ")"};
+    case Rule::tp_overlap_needs_sp:
+      return {"tp_comm_overlap", "overlapping TP communication with the GEMMs needs sequence parallelism (sp true) "
+                                 "with tp > 1, as Megatron-LM asserts; set sp true or tp_comm_overlap false"};
     case Rule::grad_dtype_precision:
       return {"grad_dtype", "bf16 gradients need precision bf16 or fp8, got precision " +
                                 std::string(topologies::to_string(p.precision))};
