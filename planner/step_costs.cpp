@@ -61,6 +61,7 @@ struct LayerComm {
   CollectiveChoice tp_all_reduce, tp_all_gather, tp_reduce_scatter;
   Bytes hidden_bytes;  ///< the hidden-state tensor of one micro-batch on one CP rank
   Seconds tp_forward, tp_backward, cp_forward, cp_backward, ep;
+  Seconds tp_gathers;  ///< SP's all-gathers into the column-parallel GEMMs (forward), not overlapped
 
   /// The TP exchange at the embedding's output or the LM head's input gradient: all-reduce, or reduce-scatter
   /// with SP.
@@ -130,6 +131,7 @@ LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::
   const Seconds out_of = plan.sp ? c.tp_reduce_scatter.time(c.hidden_bytes) : c.tp_all_reduce.time(c.hidden_bytes);
   const std::size_t pairs = routed ? 1 : 2;
   c.tp_forward = (into + out_of) * static_cast<double>(pairs);
+  c.tp_gathers = into * static_cast<double>(pairs);
   c.tp_backward = c.tp_forward;
   if (plan.tp_comm_overlap && plan.tp > 1) {
     c.tp_forward = Seconds(0);
@@ -189,7 +191,11 @@ void add_layers(ChunkCost& c, std::int64_t layers, const OpsCost& layer, const L
   c.recompute += layer.recompute * n;
   c.forward_tp += comm.tp_forward * n;
   c.backward_tp += comm.tp_backward * n;
-  c.recompute_tp += full ? comm.tp_forward * n : Seconds(0);
+  // Full recomputation redoes the forward's TP traffic. PyTorch's per-op checkpointing saves the reduce-scatters'
+  // outputs but not the all-gathers' (torchtitan's op-SAC save list), so it gathers the layer's inputs again for the
+  // GEMMs it redoes and the weight gradients that read them.
+  const bool op_sac = plan.recompute == models::Recompute::op_selective;
+  c.recompute_tp += full ? comm.tp_forward * n : op_sac ? comm.tp_gathers * n : Seconds(0);
   c.forward_cp += comm.cp_forward * n;
   c.backward_cp += comm.cp_backward * n + (full ? comm.cp_forward * n : Seconds(0));
   c.forward_ep += comm.ep * n;

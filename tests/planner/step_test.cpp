@@ -223,6 +223,21 @@ TEST_CASE("TP overlap: each collective hides behind its own GEMM, pipelined in t
   CHECK(t.chunk.forward_tp.value() >= 2 * scatter / 8.0 * t.layers() * 0.999);
 }
 
+TEST_CASE("recomputation repeats TP traffic: all of it under full, SP's all-gathers under per-op checkpointing") {
+  const auto stage = [](models::Recompute r) {
+    return Llama70bTpStage([&](Plan& p) { p.sp = true, p.recompute = r, p.framework = Framework::fsdp, p.zero = 3; });
+  };
+  Llama70bTpStage full = stage(models::Recompute::full);
+  Llama70bTpStage op_sac = stage(models::Recompute::op_selective);
+  Llama70bTpStage none = stage(models::Recompute::none);
+  // Two all-gathers per layer (into the QKV and the MLP's first GEMM) of the hidden state, not overlapped.
+  CHECK(op_sac.chunk.recompute_tp.value() ==
+        doctest::Approx(2 * op_sac.tp_time(costs::Collective::all_gather) * op_sac.layers()));
+  CHECK(full.chunk.recompute_tp.value() == doctest::Approx(full.chunk.forward_tp.value()));
+  CHECK(full.chunk.recompute_tp.value() > op_sac.chunk.recompute_tp.value());
+  CHECK(none.chunk.recompute_tp.value() == 0);
+}
+
 TEST_CASE("FP8 with one scale per tensor all-gathers the TP inputs in FP8; finer scales gather 16-bit") {
   // Transformer Engine gathers the norm's FP8 output, torchao's Float8ColwiseParallel the FP8-cast input (tensorwise
   // only): the all-gathers move 1 byte per element, the reduce-scatters of 16-bit GEMM outputs still 2.
