@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "costs/compute_cost.hpp"
@@ -55,4 +56,39 @@ TEST_CASE("compute cost: the H200 preset's GEMM rates against cuBLAS measured on
     // slow: FP8 reaches more of its rate than the published sweeps say, at a lower clock).
     CHECK(median < (precision == topologies::Precision::bf16 ? 0.03 : 0.075));
   }
+}
+
+TEST_CASE("compute cost: the published fused-attention rates of the Hopper presets against an H200's, by length") {
+  // Causal, head dim 128, BF16, through PyTorch's FlashAttention-2 and cuDNN backends. The profile times the forward
+  // alone and forward + backward together; the backward's rate is what remains: 2.5 F over (3.5 F / rate(f+b) -
+  // F / rate(f)). The presets' tables are published H100 figures (before the in-training fraction).
+  std::ifstream in(std::string(HPSIM_SOURCE_DIR) + "/bench/device/h200-sxm_2026-12-04.json");
+  REQUIRE(in.good());
+  const auto profile = nlohmann::json::parse(in);
+  const auto gpu = topologies::load_gpu("h200-sxm");
+  std::size_t compared = 0;
+  for (const auto& [name, kernel] : {std::pair{"cudnn", costs::AttentionKernel::cudnn},
+                                     std::pair{"flash2", costs::AttentionKernel::flash2}}) {
+    costs::KernelChoice choice;
+    choice.attention = kernel;
+    const costs::ComputeCost cost(gpu, choice);
+    for (const auto& f : profile.at("attention")) {
+      if (f.at("kernel") != name || f.at("pass") != "forward" || !f.contains("tflop_per_s")) continue;
+      const std::int64_t seq = f.at("seq");
+      if (seq < 2048) continue;  // shorter calls are too brief for a sustained rate
+      const auto& rows = profile.at("attention");
+      const auto both = std::find_if(rows.begin(), rows.end(), [&](const auto& b) {
+        return b.at("kernel") == name && b.at("seq") == seq && b.at("pass") == "forward+backward";
+      });
+      REQUIRE(both != rows.end());
+      const double forward = f.at("tflop_per_s");
+      const double backward = 2.5 / (3.5 / both->at("tflop_per_s").get<double>() - 1.0 / forward);
+      CAPTURE(name);
+      CAPTURE(seq);
+      CHECK(cost.attention_rate(128, seq, true, false)->value() / 1e12 / forward == doctest::Approx(1).epsilon(0.1));
+      CHECK(cost.attention_rate(128, seq, true, true)->value() / 1e12 / backward == doctest::Approx(1).epsilon(0.1));
+      ++compared;
+    }
+  }
+  CHECK(compared == 8);
 }
