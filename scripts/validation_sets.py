@@ -108,6 +108,10 @@ CONFIG_STATES = {
 # column reads FP8 and the recipe's only H100 FP8 configurations of 405B are current scaling
 # (scripts/performance/configs/llama/__init__.py: LLAMA31_405B_PRETRAIN_CONFIG_H100_FP8_CS_V1/V2 at @c0b9a00031b7,
 # @21d102f5ecba, @63b08b397a3e). 25.09 (@fa0315ae2684) lists both fp8_ds and fp8_cs: the default stays.
+# Megatron-Bridge's performance recipes run FP8 through bf16_with_fp8_delayed_scaling_mixed or
+# bf16_with_fp8_current_scaling_mixed (scripts/performance: get_precision_config), both of which set
+# fp8_param_gather = True (src/megatron/bridge/training/mixed_precision.py at every cited commit, @fa0315ae2684 to
+# @63b08b397a3e): FP8 weights, gathered in FP8 by the distributed optimizer or Megatron-FSDP.
 MEGATRON_BRIDGE_405B_CURRENT_SCALING = ["@5776a6d90b4d", "@c0b9a00031b7", "@21d102f5ecba", "@63b08b397a3e"]
 
 
@@ -148,6 +152,8 @@ def express(case, line):
         extra.append('execution: "fused"')
     if p_fp8(case) and re.search(r"FSDP float8 all-gather", src):
         extra.append("fp8_param_gather: true")  # torchtitan's enable_fsdp_float8_all_gather
+    if p_fp8(case) and "NVIDIA-NeMo/Megatron-Bridge" in src:
+        extra.append("fp8_param_gather: true")  # its FP8 recipes set fp8_param_gather (the note before fp8_recipe)
     extra += moe_settings(src)
     extra += next((states for readme, states in CONFIG_STATES.items() if readme in src), [])
     return line[:-1] + "".join(", " + e for e in extra) + "}" if extra else line
