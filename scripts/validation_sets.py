@@ -154,6 +154,9 @@ def express(case, line):
         extra.append("fp8_param_gather: true")  # torchtitan's enable_fsdp_float8_all_gather
     if p_fp8(case) and "NVIDIA-NeMo/Megatron-Bridge" in src:
         extra.append("fp8_param_gather: true")  # its FP8 recipes set fp8_param_gather (the note before fp8_recipe)
+    if p_fp8(case) and "Megatron-MoE-ModelZoo" in src:
+        # sbatch_benchmarking.sh @e8650517d60d: PR=fp8 adds --fp8-param-gather (no optimizer CPU offload by default).
+        extra.append("fp8_param_gather: true")
     extra += moe_settings(src)
     extra += next((states for readme, states in CONFIG_STATES.items() if readme in src), [])
     return line[:-1] + "".join(", " + e for e in extra) + "}" if extra else line
