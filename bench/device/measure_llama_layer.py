@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Times Llama 3 8B decoder layers written as torchtitan writes them, forward + backward, on one GPU.
+
+Usage: python3 bench/device/measure_llama_layer.py OUT.json      (needs PyTorch with CUDA; NVML through pynvml)
+
+The layer is torchtitan's Llama 3 TransformerBlock (its model.py): RMSNorm in fp32 as separate PyTorch ops, wq/wk/wv/wo
+and w1/w2/w3 as separate BF16 linears, rotary positions by complex multiplication, KV heads repeated to the query
+heads, causal SDPA (FlashAttention-2 backend), SwiGLU as silu(w1 x) * w3 x, residual adds. LAYERS layers run forward
+and backward on one micro-batch (batch 2, sequence 8192: the torchtitan 8B FSDP runs' local batch), no recomputation,
+eager and under torch.compile; the SM clock and board power are sampled meanwhile. What it measures is one GPU's
+share of a step without communication, optimizer, embedding or loss: the layer cost hpsim models.
+"""
+import json
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from measure_hopper import NVML, Sampler, pynvml  # noqa: E402
+
+DIM, HEADS, KV_HEADS, FFN, EPS = 4096, 32, 8, 14336, 1e-5
+BATCH, SEQ, LAYERS = 2, 8192, 4
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        h = x.float()
+        return (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + EPS)).type_as(x) * self.weight
+
+
+def rotary(xq, xk, freqs):
+    q = torch.view_as_complex(xq.float().reshape(*xq.shape[:-1], -1, 2))
+    k = torch.view_as_complex(xk.float().reshape(*xk.shape[:-1], -1, 2))
+    f = freqs.view(1, q.shape[1], 1, q.shape[-1])
+    return torch.view_as_real(q * f).flatten(3).type_as(xq), torch.view_as_real(k * f).flatten(3).type_as(xk)
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        hd = DIM // HEADS
+        self.wq, self.wk = nn.Linear(DIM, HEADS * hd, bias=False), nn.Linear(DIM, KV_HEADS * hd, bias=False)
+        self.wv, self.wo = nn.Linear(DIM, KV_HEADS * hd, bias=False), nn.Linear(HEADS * hd, DIM, bias=False)
+        self.w1, self.w3 = nn.Linear(DIM, FFN, bias=False), nn.Linear(DIM, FFN, bias=False)
+        self.w2 = nn.Linear(FFN, DIM, bias=False)
+        self.attention_norm, self.ffn_norm = RMSNorm(DIM), RMSNorm(DIM)
+
+    def forward(self, x, freqs):
+        b, s, _ = x.shape
+        hd = DIM // HEADS
+        h = self.attention_norm(x)
+        q = self.wq(h).view(b, s, HEADS, hd)
+        k = self.wk(h).view(b, s, KV_HEADS, hd)
+        v = self.wv(h).view(b, s, KV_HEADS, hd)
+        q, k = rotary(q, k, freqs)
+        rep = HEADS // KV_HEADS
+        k = k[:, :, :, None, :].expand(b, s, KV_HEADS, rep, hd).reshape(b, s, HEADS, hd)
+        v = v[:, :, :, None, :].expand(b, s, KV_HEADS, rep, hd).reshape(b, s, HEADS, hd)
+        o = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
+        x = x + self.wo(o.transpose(1, 2).reshape(b, s, DIM))
+        h = self.ffn_norm(x)
+        return x + self.w2(F.silu(self.w1(h)) * self.w3(h))
+
+
+def measure(compiled):
+    torch.manual_seed(0)
+    blocks = nn.ModuleList(Block() for _ in range(LAYERS)).cuda().to(torch.bfloat16)
+    hd = DIM // HEADS
+    inv = 1.0 / (500000.0 ** (torch.arange(0, hd, 2, device="cuda").float() / hd))
+    freqs = torch.polar(torch.ones(SEQ, hd // 2, device="cuda"), torch.outer(torch.arange(SEQ, device="cuda"), inv))
+    x = torch.randn(BATCH, SEQ, DIM, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    grad = torch.randn_like(x)
+
+    def run(h):
+        for blk in blocks:
+            h = blk(h, freqs)
+        return h
+
+    step = torch.compile(run) if compiled else run
+
+    def once():
+        step(x).backward(grad)
+
+    for _ in range(3):  # compile and warm up
+        once()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    while time.perf_counter() - start < 0.3:
+        once()
+    torch.cuda.synchronize()
+    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    n = 10
+    with Sampler() as s:
+        begin.record()
+        for _ in range(n):
+            once()
+        end.record()
+        torch.cuda.synchronize()
+    seconds = begin.elapsed_time(end) / 1000.0 / n / LAYERS
+    return {"execution": "fused" if compiled else "eager", "layer_forward_backward_s": seconds, **s.summary()}
+
+
+def main():
+    p = torch.cuda.get_device_properties(0)
+    profile = {"device": p.name, "torch": torch.__version__, "date": time.strftime("%Y-%m-%d", time.gmtime()),
+               "model": {"hidden_size": DIM, "num_attention_heads": HEADS, "num_key_value_heads": KV_HEADS,
+                         "intermediate_size": FFN, "batch": BATCH, "seq_length": SEQ, "layers_timed": LAYERS},
+               "attention": "sdpa flash (FlashAttention-2)", "precision": "bf16", "recompute": "none"}
+    if NVML is not None:
+        profile["power_limit_w"] = pynvml.nvmlDeviceGetEnforcedPowerLimit(NVML) / 1000.0
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    profile["runs"] = []
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+        for compiled in (False, True):
+            try:
+                r = measure(compiled)
+            except Exception as e:  # noqa: BLE001  (a compiler failure is recorded, the eager figure kept)
+                r = {"execution": "fused" if compiled else "eager", "error": str(e).splitlines()[0][:300]}
+            profile["runs"].append(r)
+            print(json.dumps(r), flush=True)
+    with open(sys.argv[1], "w") as f:
+        json.dump(profile, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
