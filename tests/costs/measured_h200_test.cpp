@@ -7,8 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,13 +14,12 @@
 #include "costs/compute_cost.hpp"
 #include "topologies/cluster_spec.hpp"
 
+#include "../measured_profile.hpp"
+
 using namespace hpsim;
 
 TEST_CASE("compute cost: the H200 preset's GEMM rates against cuBLAS measured on an H200, by shape and precision") {
-  std::ifstream in(std::string(HPSIM_SOURCE_DIR) + "/bench/device/h200-sxm_2026-12-04.json");
-  REQUIRE(in.good());
-  const auto profile = nlohmann::json::parse(in);
-  CHECK(profile.at("device") == "NVIDIA H200");
+  const auto profile = hpsim_test::measured_profile("h200-sxm_2026-12-04.json", "NVIDIA H200");
   const auto gpu = topologies::load_gpu("h200-sxm");
   for (const char* name : {"bf16", "fp8"}) {
     const auto precision = std::string(name) == "bf16" ? topologies::Precision::bf16 : topologies::Precision::fp8;
@@ -62,9 +59,7 @@ TEST_CASE("compute cost: the published fused-attention rates of the Hopper prese
   // Causal, head dim 128, BF16, through PyTorch's FlashAttention-2 and cuDNN backends. The profile times the forward
   // alone and forward + backward together; the backward's rate is what remains: 2.5 F over (3.5 F / rate(f+b) -
   // F / rate(f)). The presets' tables are published H100 figures (before the in-training fraction).
-  std::ifstream in(std::string(HPSIM_SOURCE_DIR) + "/bench/device/h200-sxm_2026-12-04.json");
-  REQUIRE(in.good());
-  const auto profile = nlohmann::json::parse(in);
+  const auto profile = hpsim_test::measured_profile("h200-sxm_2026-12-04.json", "NVIDIA H200");
   const auto gpu = topologies::load_gpu("h200-sxm");
   std::size_t compared = 0;
   for (const auto& [name, kernel] : {std::pair{"cudnn", costs::AttentionKernel::cudnn},

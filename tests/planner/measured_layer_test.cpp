@@ -5,8 +5,6 @@
 // the same operators from published kernel rates; nothing in the presets was fitted to this measurement.
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "models/model_spec.hpp"
@@ -15,14 +13,13 @@
 #include "planner/plan.hpp"
 #include "topologies/cluster_spec.hpp"
 
+#include "../measured_profile.hpp"
+
 using namespace hpsim;
 using namespace hpsim::planner;
 
 TEST_CASE("layer cost: a torchtitan Llama 3 8B layer, eager and compiled, against its time measured on an H200") {
-  std::ifstream in(std::string(HPSIM_SOURCE_DIR) + "/bench/device/h200-sxm_llama3-8b-layer_2026-12-04.json");
-  REQUIRE(in.good());
-  const auto profile = nlohmann::json::parse(in);
-  CHECK(profile.at("device") == "NVIDIA H200");
+  const auto profile = hpsim_test::measured_profile("h200-sxm_llama3-8b-layer_2026-12-04.json", "NVIDIA H200");
   const auto model = models::load_model("llama3-8b");
   const auto cluster = topologies::load_cluster("dgx-h200:1");
   REQUIRE(profile.at("model").at("hidden_size") == model.hidden_size);
