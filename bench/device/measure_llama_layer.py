@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times Llama 3 8B decoder layers written as torchtitan writes them, forward + backward, on one GPU.
 
-Usage: python3 bench/device/measure_llama_layer.py OUT.json      (needs PyTorch with CUDA; NVML through pynvml)
+Usage: python3 bench/device/measure_llama_layer.py OUT.json [fp8]   (needs PyTorch with CUDA; NVML through pynvml)
 
 The layer is torchtitan's Llama 3 TransformerBlock (its model.py): RMSNorm in fp32 as separate PyTorch ops, wq/wk/wv/wo
 and w1/w2/w3 as separate BF16 linears, rotary positions by complex multiplication, KV heads repeated to the query
@@ -9,6 +9,9 @@ heads, causal SDPA (FlashAttention-2 backend), SwiGLU as silu(w1 x) * w3 x, resi
 and backward on one micro-batch (batch 2, sequence 8192: the torchtitan 8B FSDP runs' local batch), no recomputation,
 eager and under torch.compile; the SM clock and board power are sampled meanwhile. What it measures is one GPU's
 share of a step without communication, optimizer, embedding or loss: the layer cost hpsim models.
+With `fp8` the seven linears run FP8 with one dynamic scale per tensor, as torchao's tensorwise recipe does: each
+operand's amax, a cast to E4M3, torch._scaled_mm (cuBLASLt), and in the backward the transposed FP8 copies the weight
+and data gradients need; the weights are cast at every forward (torchao without FSDP's FP8 all-gather).
 """
 import json
 import sys
@@ -22,6 +25,41 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from measure_hopper import NVML, Sampler, pynvml  # noqa: E402
 
 DIM, HEADS, KV_HEADS, FFN, EPS = 4096, 32, 8, 14336, 1e-5
+E4M3_MAX = 448.0
+
+
+def to_fp8(t):
+    """One scale for the whole tensor from its amax: the E4M3 copy and the scale that undoes it."""
+    scale = E4M3_MAX / t.abs().max().float().clamp(min=1e-12)
+    return (t.float() * scale).to(torch.float8_e4m3fn), scale.reciprocal()
+
+
+class Fp8Matmul(torch.autograd.Function):
+    """y = x w^T with both operands cast to FP8 per tensor; the backward casts the output gradient likewise."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        x8, xs = to_fp8(x.reshape(-1, x.shape[-1]))
+        w8, ws = to_fp8(w)
+        y = torch._scaled_mm(x8, w8.t(), scale_a=xs, scale_b=ws, out_dtype=torch.bfloat16)
+        ctx.save_for_backward(x8, xs, w8, ws)
+        return y.view(*x.shape[:-1], w.shape[0])
+
+    @staticmethod
+    def backward(ctx, gy):
+        x8, xs, w8, ws = ctx.saved_tensors
+        g8, gs = to_fp8(gy.reshape(-1, gy.shape[-1]))
+        gx = torch._scaled_mm(g8, w8.t().contiguous().t(), scale_a=gs, scale_b=ws, out_dtype=torch.bfloat16)
+        gw = torch._scaled_mm(g8.t().contiguous(), x8.t().contiguous().t(), scale_a=gs, scale_b=xs,
+                              out_dtype=torch.bfloat16)
+        return gx.view(*gy.shape[:-1], w8.shape[1]), gw
+
+
+class Linear(nn.Linear):
+    fp8 = False
+
+    def forward(self, x):
+        return Fp8Matmul.apply(x, self.weight) if Linear.fp8 else super().forward(x)
 BATCH, SEQ, LAYERS = 2, 8192, 4
 
 
@@ -46,10 +84,10 @@ class Block(nn.Module):
     def __init__(self):
         super().__init__()
         hd = DIM // HEADS
-        self.wq, self.wk = nn.Linear(DIM, HEADS * hd, bias=False), nn.Linear(DIM, KV_HEADS * hd, bias=False)
-        self.wv, self.wo = nn.Linear(DIM, KV_HEADS * hd, bias=False), nn.Linear(HEADS * hd, DIM, bias=False)
-        self.w1, self.w3 = nn.Linear(DIM, FFN, bias=False), nn.Linear(DIM, FFN, bias=False)
-        self.w2 = nn.Linear(FFN, DIM, bias=False)
+        self.wq, self.wk = Linear(DIM, HEADS * hd, bias=False), Linear(DIM, KV_HEADS * hd, bias=False)
+        self.wv, self.wo = Linear(DIM, KV_HEADS * hd, bias=False), Linear(HEADS * hd, DIM, bias=False)
+        self.w1, self.w3 = Linear(DIM, FFN, bias=False), Linear(DIM, FFN, bias=False)
+        self.w2 = Linear(FFN, DIM, bias=False)
         self.attention_norm, self.ffn_norm = RMSNorm(DIM), RMSNorm(DIM)
 
     def forward(self, x, freqs):
@@ -108,11 +146,14 @@ def measure(compiled):
 
 
 def main():
+    Linear.fp8 = len(sys.argv) > 2 and sys.argv[2] == "fp8"
     p = torch.cuda.get_device_properties(0)
     profile = {"device": p.name, "torch": torch.__version__, "date": time.strftime("%Y-%m-%d", time.gmtime()),
                "model": {"hidden_size": DIM, "num_attention_heads": HEADS, "num_key_value_heads": KV_HEADS,
                          "intermediate_size": FFN, "batch": BATCH, "seq_length": SEQ, "layers_timed": LAYERS},
-               "attention": "sdpa flash (FlashAttention-2)", "precision": "bf16", "recompute": "none"}
+               "attention": "sdpa flash (FlashAttention-2)", "precision": "fp8" if Linear.fp8 else "bf16",
+               "fp8_recipe": "tensorwise (dynamic, weights cast every forward)" if Linear.fp8 else None,
+               "recompute": "none"}
     if NVML is not None:
         profile["power_limit_w"] = pynvml.nvmlDeviceGetEnforcedPowerLimit(NVML) / 1000.0
     from torch.nn.attention import SDPBackend, sdpa_kernel

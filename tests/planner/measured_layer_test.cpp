@@ -5,6 +5,7 @@
 // the same operators from published kernel rates; nothing in the presets was fitted to this measurement.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "models/model_spec.hpp"
@@ -18,26 +19,36 @@
 using namespace hpsim;
 using namespace hpsim::planner;
 
-TEST_CASE("layer cost: a torchtitan Llama 3 8B layer, eager and compiled, against its time measured on an H200") {
-  const auto profile = hpsim_test::measured_profile("h200-sxm_llama3-8b-layer_2026-12-04.json", "NVIDIA H200");
+namespace {
+
+/// hpsim's forward + backward time of one Llama 3 8B layer as a profile's runs measured it.
+double predicted_layer_s(const nlohmann::json& profile, const std::string& execution) {
   const auto model = models::load_model("llama3-8b");
   const auto cluster = topologies::load_cluster("dgx-h200:1");
   REQUIRE(profile.at("model").at("hidden_size") == model.hidden_size);
   REQUIRE(profile.at("model").at("intermediate_size") == model.ffn_hidden_size);
+  Plan p;
+  p.dp = 8, p.micro_batch_size = profile.at("model").at("batch"), p.global_batch_size = 8 * p.micro_batch_size;
+  p.seq_length = profile.at("model").at("seq_length");
+  p.framework = Framework::fsdp, p.zero = 3, p.recompute = models::Recompute::none;
+  p.precision = profile.at("precision") == "fp8" ? topologies::Precision::fp8 : topologies::Precision::bf16;
+  p.execution = execution == "eager" ? costs::Execution::eager : costs::Execution::fused;
+  apply_framework_defaults(p, [](PlanKey key) { return key == PlanKey::execution; });
+  const Plan plan = resolve_plan(p, model, cluster, "test");
+  REQUIRE(plan.attention_backend == costs::AttentionKernel::flash2);  // PyTorch SDPA's flash backend
+  CostCache cache(Scenario(model, cluster));
+  const OpsCost layer = cache.ops(OpsPart::layer, plan);
+  return (layer.forward + layer.backward).value();
+}
+
+}  // namespace
+
+TEST_CASE("layer cost: a torchtitan Llama 3 8B layer, eager and compiled, against its time measured on an H200") {
+  const auto profile = hpsim_test::measured_profile("h200-sxm_llama3-8b-layer_2026-12-04.json", "NVIDIA H200");
   std::size_t compared = 0;
   for (const auto& run : profile.at("runs")) {
     const std::string execution = run.at("execution");
-    Plan p;
-    p.dp = 8, p.micro_batch_size = profile.at("model").at("batch"), p.global_batch_size = 8 * p.micro_batch_size;
-    p.seq_length = profile.at("model").at("seq_length");
-    p.framework = Framework::fsdp, p.zero = 3, p.recompute = models::Recompute::none;
-    p.execution = execution == "eager" ? costs::Execution::eager : costs::Execution::fused;
-    apply_framework_defaults(p, [](PlanKey key) { return key == PlanKey::execution; });
-    const Plan plan = resolve_plan(p, model, cluster, "test");
-    REQUIRE(plan.attention_backend == costs::AttentionKernel::flash2);  // PyTorch SDPA's flash backend
-    CostCache cache(Scenario(model, cluster));
-    const OpsCost layer = cache.ops(OpsPart::layer, plan);
-    const double predicted = (layer.forward + layer.backward).value();
+    const double predicted = predicted_layer_s(profile, execution);
     const double measured = run.at("layer_forward_backward_s");
     CAPTURE(execution);
     MESSAGE(execution << ": predicted " << predicted * 1e3 << " ms, measured " << measured * 1e3 << " ms");
@@ -46,4 +57,23 @@ TEST_CASE("layer cost: a torchtitan Llama 3 8B layer, eager and compiled, agains
     ++compared;
   }
   CHECK(compared == 2);
+}
+
+TEST_CASE("layer cost: the same layer's linears in FP8 (tensorwise), compiled, against its measured time") {
+  // The seven linears cast per tensor to E4M3 (amax, cast, transposed copies) and multiply through cuBLASLt, the
+  // weights cast at every forward; torch.compile fuses the casts. hpsim is slower than the measurement: its FP8 GEMM
+  // rates sit 5-15 % below the cuBLASLt rates measured on the same H200 (tests/costs/measured_h200_test.cpp). The
+  // eager run's casts are chains of separate PyTorch ops (59.4 ms, slower than BF16), which hpsim costs as fused
+  // kernels: not compared.
+  const auto profile = hpsim_test::measured_profile("h200-sxm_llama3-8b-layer-fp8_2026-12-04.json", "NVIDIA H200");
+  REQUIRE(profile.at("precision") == "fp8");
+  const auto fused = std::find_if(profile.at("runs").begin(), profile.at("runs").end(),
+                                  [](const auto& r) { return r.at("execution") == "fused"; });
+  REQUIRE(fused != profile.at("runs").end());
+  const double predicted = predicted_layer_s(profile, "fused");
+  const double measured = fused->at("layer_forward_backward_s");
+  MESSAGE("fp8 compiled: predicted " << predicted * 1e3 << " ms, measured " << measured * 1e3 << " ms");
+  // Today: 37.7 against 34.9 ms (+8 %).
+  CHECK(predicted / measured > 1.0);
+  CHECK(predicted / measured < 1.10);
 }
