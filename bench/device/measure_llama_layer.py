@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times Llama 3 8B decoder layers written as torchtitan writes them, forward + backward, on one GPU.
 
-Usage: python3 bench/device/measure_llama_layer.py OUT.json [fp8]   (needs PyTorch with CUDA; NVML through pynvml)
+Usage: python3 bench/device/measure_llama_layer.py OUT.json [fp8] [tp=N] [batch=N]   (PyTorch with CUDA; pynvml)
 
 The layer is torchtitan's Llama 3 TransformerBlock (its model.py): RMSNorm in fp32 as separate PyTorch ops, wq/wk/wv/wo
 and w1/w2/w3 as separate BF16 linears, rotary positions by complex multiplication, KV heads repeated to the query
@@ -12,6 +12,8 @@ share of a step without communication, optimizer, embedding or loss: the layer c
 With `fp8` the seven linears run FP8 with one dynamic scale per tensor, as torchao's tensorwise recipe does: each
 operand's amax, a cast to E4M3, torch._scaled_mm (cuBLASLt), and in the backward the transposed FP8 copies the weight
 and data gradients need; the weights are cast at every forward (torchao without FSDP's FP8 all-gather).
+With tp=N the layer is one tensor-parallel rank's shard (heads, KV heads and MLP columns divided by N, every token
+through it, no communication): the compute of a tp-N plan without sequence parallelism.
 """
 import json
 import sys
@@ -24,7 +26,7 @@ from torch import nn
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from measure_hopper import NVML, Sampler, pynvml  # noqa: E402
 
-DIM, HEADS, KV_HEADS, FFN, EPS = 4096, 32, 8, 14336, 1e-5
+DIM, HD, HEADS, KV_HEADS, FFN, EPS = 4096, 128, 32, 8, 14336, 1e-5
 E4M3_MAX = 448.0
 
 
@@ -83,7 +85,7 @@ def rotary(xq, xk, freqs):
 class Block(nn.Module):
     def __init__(self):
         super().__init__()
-        hd = DIM // HEADS
+        hd = HD
         self.wq, self.wk = Linear(DIM, HEADS * hd, bias=False), Linear(DIM, KV_HEADS * hd, bias=False)
         self.wv, self.wo = Linear(DIM, KV_HEADS * hd, bias=False), Linear(HEADS * hd, DIM, bias=False)
         self.w1, self.w3 = Linear(DIM, FFN, bias=False), Linear(DIM, FFN, bias=False)
@@ -92,7 +94,7 @@ class Block(nn.Module):
 
     def forward(self, x, freqs):
         b, s, _ = x.shape
-        hd = DIM // HEADS
+        hd = HD
         h = self.attention_norm(x)
         q = self.wq(h).view(b, s, HEADS, hd)
         k = self.wk(h).view(b, s, KV_HEADS, hd)
@@ -102,7 +104,7 @@ class Block(nn.Module):
         k = k[:, :, :, None, :].expand(b, s, KV_HEADS, rep, hd).reshape(b, s, HEADS, hd)
         v = v[:, :, :, None, :].expand(b, s, KV_HEADS, rep, hd).reshape(b, s, HEADS, hd)
         o = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
-        x = x + self.wo(o.transpose(1, 2).reshape(b, s, DIM))
+        x = x + self.wo(o.transpose(1, 2).reshape(b, s, HEADS * hd))
         h = self.ffn_norm(x)
         return x + self.w2(F.silu(self.w1(h)) * self.w3(h))
 
@@ -110,7 +112,7 @@ class Block(nn.Module):
 def measure(compiled):
     torch.manual_seed(0)
     blocks = nn.ModuleList(Block() for _ in range(LAYERS)).cuda().to(torch.bfloat16)
-    hd = DIM // HEADS
+    hd = HD
     inv = 1.0 / (500000.0 ** (torch.arange(0, hd, 2, device="cuda").float() / hd))
     freqs = torch.polar(torch.ones(SEQ, hd // 2, device="cuda"), torch.outer(torch.arange(SEQ, device="cuda"), inv))
     x = torch.randn(BATCH, SEQ, DIM, device="cuda", dtype=torch.bfloat16, requires_grad=True)
@@ -146,11 +148,16 @@ def measure(compiled):
 
 
 def main():
-    Linear.fp8 = len(sys.argv) > 2 and sys.argv[2] == "fp8"
+    global HEADS, KV_HEADS, FFN, BATCH
+    options = dict(a.split("=") for a in sys.argv[2:] if "=" in a)
+    Linear.fp8 = "fp8" in sys.argv[2:]
+    tp = int(options.get("tp", 1))
+    HEADS, KV_HEADS, FFN, BATCH = HEADS // tp, max(1, KV_HEADS // tp), FFN // tp, int(options.get("batch", BATCH))
     p = torch.cuda.get_device_properties(0)
     profile = {"device": p.name, "torch": torch.__version__, "date": time.strftime("%Y-%m-%d", time.gmtime()),
-               "model": {"hidden_size": DIM, "num_attention_heads": HEADS, "num_key_value_heads": KV_HEADS,
-                         "intermediate_size": FFN, "batch": BATCH, "seq_length": SEQ, "layers_timed": LAYERS},
+               "model": {"hidden_size": DIM, "num_attention_heads": HEADS * tp, "num_key_value_heads": KV_HEADS * tp,
+                         "intermediate_size": FFN * tp, "tp": tp, "batch": BATCH, "seq_length": SEQ,
+                         "layers_timed": LAYERS},
                "attention": "sdpa flash (FlashAttention-2)", "precision": "fp8" if Linear.fp8 else "bf16",
                "fp8_recipe": "tensorwise (dynamic, weights cast every forward)" if Linear.fp8 else None,
                "recompute": "none"}

@@ -28,7 +28,9 @@ double predicted_layer_s(const nlohmann::json& profile, const std::string& execu
   REQUIRE(profile.at("model").at("hidden_size") == model.hidden_size);
   REQUIRE(profile.at("model").at("intermediate_size") == model.ffn_hidden_size);
   Plan p;
-  p.dp = 8, p.micro_batch_size = profile.at("model").at("batch"), p.global_batch_size = 8 * p.micro_batch_size;
+  p.tp = profile.at("model").value("tp", 1), p.sp = false;  // one TP rank's shard, every token through it
+  p.dp = 8 / p.tp, p.micro_batch_size = profile.at("model").at("batch");
+  p.global_batch_size = p.dp * p.micro_batch_size;
   p.seq_length = profile.at("model").at("seq_length");
   p.framework = Framework::fsdp, p.zero = 3, p.recompute = models::Recompute::none;
   p.precision = profile.at("precision") == "fp8" ? topologies::Precision::fp8 : topologies::Precision::bf16;
@@ -76,4 +78,22 @@ TEST_CASE("layer cost: the same layer's linears in FP8 (tensorwise), compiled, a
   // Today: 37.7 against 34.9 ms (+8 %).
   CHECK(predicted / measured > 1.0);
   CHECK(predicted / measured < 1.10);
+}
+
+TEST_CASE("layer cost: one tp-8 rank's shard of the layer (12 sequences, eager) against its measured time") {
+  // Heads, KV heads and MLP columns divided by 8, all 98,304 tokens through the shard, no communication: the compute
+  // of the torchtitan 8B tp-8 runs (their SP shards the norms, which this leaves whole, as hpsim does with sp off).
+  // hpsim is faster than the measurement: the shard's narrow GEMMs (wk and wv 128 columns, wo a 512-deep reduction)
+  // run worse than its curve says. The compiled run failed in the compiler (recorded in the profile): not compared.
+  const auto profile = hpsim_test::measured_profile("h200-sxm_llama3-8b-layer-tp8_2026-12-04.json", "NVIDIA H200");
+  REQUIRE(profile.at("model").at("tp") == 8);
+  const auto eager = std::find_if(profile.at("runs").begin(), profile.at("runs").end(),
+                                  [](const auto& r) { return r.at("execution") == "eager"; });
+  REQUIRE(eager != profile.at("runs").end());
+  const double predicted = predicted_layer_s(profile, "eager");
+  const double measured = eager->at("layer_forward_backward_s");
+  MESSAGE("tp-8 shard, eager: predicted " << predicted * 1e3 << " ms, measured " << measured * 1e3 << " ms");
+  // Today: 63.9 against 70.0 ms (-9 %).
+  CHECK(predicted / measured > 0.85);
+  CHECK(predicted / measured < 1.0);
 }
