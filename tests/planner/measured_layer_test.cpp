@@ -43,6 +43,15 @@ double predicted_layer_s(const nlohmann::json& profile, const std::string& execu
   return (layer.forward + layer.backward).value();
 }
 
+/// The profile's run under `execution` (eager or fused).
+const nlohmann::json& run_of(const nlohmann::json& profile, const std::string& execution) {
+  const auto& runs = profile.at("runs");
+  const auto run =
+      std::find_if(runs.begin(), runs.end(), [&](const auto& r) { return r.at("execution") == execution; });
+  REQUIRE(run != runs.end());
+  return *run;
+}
+
 }  // namespace
 
 TEST_CASE("layer cost: a torchtitan Llama 3 8B layer, eager and compiled, against its time measured on an H200") {
@@ -69,11 +78,8 @@ TEST_CASE("layer cost: the same layer's linears in FP8 (tensorwise), compiled, a
   // kernels: not compared.
   const auto profile = hpsim_test::measured_profile("h200-sxm_llama3-8b-layer-fp8_2026-12-04.json", "NVIDIA H200");
   REQUIRE(profile.at("precision") == "fp8");
-  const auto fused = std::find_if(profile.at("runs").begin(), profile.at("runs").end(),
-                                  [](const auto& r) { return r.at("execution") == "fused"; });
-  REQUIRE(fused != profile.at("runs").end());
   const double predicted = predicted_layer_s(profile, "fused");
-  const double measured = fused->at("layer_forward_backward_s");
+  const double measured = run_of(profile, "fused").at("layer_forward_backward_s");
   MESSAGE("fp8 compiled: predicted " << predicted * 1e3 << " ms, measured " << measured * 1e3 << " ms");
   // Today: 37.7 against 34.9 ms (+8 %).
   CHECK(predicted / measured > 1.0);
@@ -87,11 +93,8 @@ TEST_CASE("layer cost: one tp-8 rank's shard of the layer (12 sequences, eager) 
   // run worse than its curve says. The compiled run failed in the compiler (recorded in the profile): not compared.
   const auto profile = hpsim_test::measured_profile("h200-sxm_llama3-8b-layer-tp8_2026-12-04.json", "NVIDIA H200");
   REQUIRE(profile.at("model").at("tp") == 8);
-  const auto eager = std::find_if(profile.at("runs").begin(), profile.at("runs").end(),
-                                  [](const auto& r) { return r.at("execution") == "eager"; });
-  REQUIRE(eager != profile.at("runs").end());
   const double predicted = predicted_layer_s(profile, "eager");
-  const double measured = eager->at("layer_forward_backward_s");
+  const double measured = run_of(profile, "eager").at("layer_forward_backward_s");
   MESSAGE("tp-8 shard, eager: predicted " << predicted * 1e3 << " ms, measured " << measured * 1e3 << " ms");
   // Today: 63.9 against 70.0 ms (-9 %).
   CHECK(predicted / measured > 0.85);
