@@ -95,7 +95,8 @@ MemoryUse stage_use(const MemoryInputs& in, const Plan& plan, std::int64_t s) {
   const bool held = plan.fsdp_holds_stage_unsharded();
   const bool keeps_gathered = (plan.zero == 2 || held) && in.bytes.gathered_weights_held;
   const double resident = (params - ends) * in.bytes.resident_layer_weight + ends * in.bytes.resident_weight;
-  u.weights = Bytes(sharded_parameters(plan, keeps_gathered ? 2 : 3, resident, experts * in.bytes.resident_layer_weight));
+  const double resident_experts = experts * in.bytes.resident_layer_weight;
+  u.weights = Bytes(sharded_parameters(plan, keeps_gathered ? 2 : 3, resident, resident_experts));
   if (keeps_gathered) u.weights += Bytes((params - ends) * in.bytes.gathered_layer_weight + ends * in.bytes.weight);
   u.gradients = Bytes((held ? params : sharded_parameters(plan, 2, params, experts)) * in.bytes.gradient);
   u.optimizer = Bytes(sharded_parameters(plan, 1, params, experts) * in.bytes.optimizer);

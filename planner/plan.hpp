@@ -115,10 +115,9 @@ enum class Rule {
   ok, missing_batch, gpus_by_model_parallel, too_many_gpus, heads_by_tp, kv_heads_by_tp, layers_by_pp_vpp,
   batch_by_mbs_dp, seq_by_cp, ep_needs_moe, experts_by_ep, expert_grid_by_gpus, vpp_needs_pp, gpipe_interleaved,
   micro_batches_by_pp, too_many_servers, servers_with_zero, sp_seq_by_tp, tp_overlap_needs_sp, split_keys_exclusive,
-  split_needs_pp, split_stage_by_vpp, split_middle_layers, split_slots_by_pp_vpp, pipeline_layers_shape, stage_straddles_node_groups,
-  framework_zero, framework_interleaved,
-  framework_cp, framework_zero_with_pp, framework_fp8_recipe, framework_fp8_param_gather, grad_dtype_precision,
-  framework_optimizer_dtype
+  split_needs_pp, split_stage_by_vpp, split_middle_layers, split_slots_by_pp_vpp, pipeline_layers_shape,
+  stage_straddles_node_groups, framework_zero, framework_interleaved, framework_cp, framework_zero_with_pp,
+  framework_fp8_recipe, framework_fp8_param_gather, grad_dtype_precision, framework_optimizer_dtype
 };
 
 /// Which field breaks a rule and how, in words.

@@ -120,7 +120,8 @@ def fp8_recipe(src):
     else Transformer Engine's default, delayed scaling."""
     if re.search(r"block-?wise|fp8bw", src):
         return "blockwise"
-    if "Megatron-Bridge" in src and "LLAMA3.1_405B" in src and any(c in src for c in MEGATRON_BRIDGE_405B_CURRENT_SCALING):
+    mb_405b = "Megatron-Bridge" in src and "LLAMA3.1_405B" in src
+    if mb_405b and any(commit in src for commit in MEGATRON_BRIDGE_405B_CURRENT_SCALING):
         return "tensorwise"
     # torchtitan's Float8 is torchao's dynamic tensorwise scaling (../shared/data/published/h100_SOURCES.md, 1a).
     if re.search(r"tensorwise|FP8[-_]CS|current scaling|pytorch/torchtitan", src):

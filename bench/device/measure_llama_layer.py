@@ -7,8 +7,10 @@ The layer is torchtitan's Llama 3 TransformerBlock (its model.py): RMSNorm in fp
 and w1/w2/w3 as separate BF16 linears, rotary positions by complex multiplication, KV heads repeated to the query
 heads, causal SDPA (FlashAttention-2 backend), SwiGLU as silu(w1 x) * w3 x, residual adds. LAYERS layers run forward
 and backward on one micro-batch (batch 2, sequence 8192: the torchtitan 8B FSDP runs' local batch), no recomputation,
-eager and under torch.compile; the SM clock and board power are sampled meanwhile. What it measures is one GPU's
-share of a step without communication, optimizer, embedding or loss: the layer cost hpsim models.
+eager and under torch.compile, timed over measure_hopper's sustained window with the SM clock and board power
+sampled meanwhile (the committed profiles were taken over ten calls after 0.3 s of warm-up, the same method). What it
+measures is one GPU's share of a step without communication, optimizer, embedding or loss: the layer cost hpsim
+models.
 With `fp8` the seven linears run FP8 with one dynamic scale per tensor, as torchao's tensorwise recipe does: each
 operand's amax, a cast to E4M3, torch._scaled_mm (cuBLASLt), and in the backward the transposed FP8 copies the weight
 and data gradients need; the weights are cast at every forward (torchao without FSDP's FP8 all-gather).
@@ -24,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from measure_hopper import NVML, Sampler, pynvml  # noqa: E402
+from measure_hopper import NVML, pynvml, sustained  # noqa: E402
 
 DIM, HD, HEADS, KV_HEADS, FFN, EPS = 4096, 128, 32, 8, 14336, 1e-5
 E4M3_MAX = 448.0
@@ -128,23 +130,10 @@ def measure(compiled):
     def once():
         step(x).backward(grad)
 
-    for _ in range(3):  # compile and warm up
+    for _ in range(3):  # compile first: sustained's warm-up is timed by the clock
         once()
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    while time.perf_counter() - start < 0.3:
-        once()
-    torch.cuda.synchronize()
-    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    n = 10
-    with Sampler() as s:
-        begin.record()
-        for _ in range(n):
-            once()
-        end.record()
-        torch.cuda.synchronize()
-    seconds = begin.elapsed_time(end) / 1000.0 / n / LAYERS
-    return {"execution": "fused" if compiled else "eager", "layer_forward_backward_s": seconds, **s.summary()}
+    seconds, sampled = sustained(once)
+    return {"execution": "fused" if compiled else "eager", "layer_forward_backward_s": seconds / LAYERS, **sampled}
 
 
 def main():
