@@ -99,6 +99,8 @@ struct Plan {
   [[nodiscard]] std::int64_t micro_batches() const { return global_batch_size / (micro_batch_size * dp); }
 };
 
+/// The recompute values' names, in models::Recompute order (plan files, flags and every printed plan).
+inline constexpr std::string_view kRecomputeNames[] = {"none", "selective", "full", "op_selective"};
 std::string to_string(models::Recompute r);
 std::string to_string(Schedule s);
 

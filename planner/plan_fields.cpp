@@ -16,7 +16,6 @@ namespace hpsim::planner {
 namespace {
 
 constexpr std::string_view kBool[] = {"false", "true"};
-constexpr std::string_view kRecompute[] = {"none", "selective", "full", "op_selective"};  // models::Recompute order
 constexpr std::string_view kPrecision[] = {"fp32", "fp16", "bf16", "fp8"};  // topologies::Precision order
 constexpr std::string_view kSchedule[] = {"gpipe", "1f1b"};                 // Schedule order
 
@@ -90,7 +89,7 @@ std::array<PlanField, kPlanKeyCount> make_table() {
               "sequences per optimizer step", &get<&Plan::global_batch_size>, &set<&Plan::global_batch_size>),
       integer(K::seq_length, "seq_length", 1, 0, "the model's", false, "tokens per sequence",
               &get<&Plan::seq_length>, &set<&Plan::seq_length>),
-      choice(K::recompute, "recompute", kRecompute, 0, true, "activation recomputation",
+      choice(K::recompute, "recompute", kRecomputeNames, 0, true, "activation recomputation",
              &get<&Plan::recompute>, &set<&Plan::recompute>),
       integer(K::zero, "zero", 0, 0, "0", true,
               "0, 1 (distributed optimizer), 2, 3 (FSDP; framework fsdp with pp > 1 keeps each stage unsharded "

@@ -76,6 +76,16 @@ TEST_CASE("plan fields: each value's text parses back to it") {
   }
 }
 
+TEST_CASE("plan fields: a printed plan names its recompute mode as the plan file spells it") {
+  // The one-line plan of `simulate`, `plan` and the HTML report used to print op_selective as "none".
+  for (const auto r : {models::Recompute::none, models::Recompute::selective, models::Recompute::full,
+                       models::Recompute::op_selective}) {
+    Plan p;
+    p.recompute = r;
+    CHECK(to_string(r) == plan_to_node(p)["recompute"].as<std::string>());
+  }
+}
+
 TEST_CASE("plan fields: bad values, unknown and missing keys name the field and what was expected") {
   auto error_of = [](const std::string& yaml) -> std::string {
     try {
