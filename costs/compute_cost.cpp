@@ -52,7 +52,10 @@ ComputeCost::GemmRate ComputeCost::gemm_rate(topologies::Precision precision) co
   const double fraction = fp8 && e.fp8_gemm_peak_fraction > 0 ? e.fp8_gemm_peak_fraction : e.gemm_peak_fraction;
   const bool table = std::any_of(gpu_.gemm_table.begin(), gpu_.gemm_table.end(),
                                  [&](const auto& g) { return g.precision == precision; });
-  return {precision, gpu_.sustained_peak_for(precision), fraction * e.in_training_fraction, table};
+  // Block scales change along the reduction, so the kernel rescales its accumulators inside the main loop; one
+  // scale per tensor (or per row) waits for the epilogue.
+  const double scaling = fp8 && kernels_.fp8_recipe == Fp8Recipe::blockwise ? e.fp8_blockwise_gemm_ratio : 1.0;
+  return {precision, gpu_.sustained_peak_for(precision), fraction * e.in_training_fraction, table, scaling};
 }
 
 double ComputeCost::gemm_efficiency(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t batch) const {
@@ -61,7 +64,7 @@ double ComputeCost::gemm_efficiency(std::int64_t m, std::int64_t n, std::int64_t
 
 double ComputeCost::gemm_efficiency(const GemmRate& rate, std::int64_t m, std::int64_t n, std::int64_t k,
                                     std::int64_t batch) const {
-  if (rate.use_table) return table_efficiency(rate, m, n, k);
+  if (rate.use_table) return table_efficiency(rate, m, n, k) * rate.scaling_ratio;
   const auto& e = gpu_.efficiency;
   // The output is cut into tiles that the SMs process in waves: padding of the last tile and an idle part of the
   // last wave both cost as if the work were there.
@@ -78,7 +81,7 @@ double ComputeCost::gemm_efficiency(const GemmRate& rate, std::int64_t m, std::i
   // less). gemm_k_half_efficiency is the 16-bit depth at the peak clock.
   const double k_half = e.gemm_k_half_efficiency * (rate.peak.value() / reference_peak_.value());
   const double depth = static_cast<double>(k) / (static_cast<double>(k) + k_half);
-  return rate.peak_fraction * quantization * depth;
+  return rate.peak_fraction * rate.scaling_ratio * quantization * depth;
 }
 
 double ComputeCost::table_efficiency(const GemmRate& rate, std::int64_t m, std::int64_t n, std::int64_t k) const {

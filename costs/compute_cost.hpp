@@ -85,6 +85,7 @@ class ComputeCost {
     core::FlopsPerSecond peak;
     double peak_fraction;
     bool use_table;
+    double scaling_ratio;  ///< what the FP8 recipe's scaling leaves of the per-tensor scaled rate (1 in 16 bits)
   };
   [[nodiscard]] GemmRate gemm_rate(topologies::Precision precision) const;
   /// Tensor-core work runs at the sustained clock: published rates (measured at the peak clock) scale with it.

@@ -213,6 +213,9 @@ constexpr std::array kEfficiencyRows = {
                "the best-shaped GEMM run alone, as a fraction of the dense peak (maximum achievable matmul rate)"),
     ClusterField{S::gpu_efficiency, "fp8_gemm_peak_fraction", V::fraction, "", "as gemm_peak_fraction",
                  "the same for FP8 GEMMs (per-tensor scaled cuBLASLt), which reach less of their doubled peak"},
+    ClusterField{S::gpu_efficiency, "fp8_blockwise_gemm_ratio", V::fraction, "", "1",
+                 "block-scaled FP8 GEMMs (fp8_recipe blockwise: scales applied inside the main loop) as a fraction "
+                 "of the per-tensor scaled FP8 rate"},
     efficiency("in_training_fraction", V::fraction, "",
                "what a kernel keeps of its isolated benchmark rate inside a training step (applied to the GEMM "
                "fractions and the attention table; 1 in calibration files)"),

@@ -27,6 +27,9 @@ struct ComputeEfficiency {
   /// The same for FP8 GEMMs (per-tensor scaled cuBLASLt), which reach a smaller fraction of their doubled peak;
   /// 0: as gemm_peak_fraction.
   double fp8_gemm_peak_fraction = 0;
+  /// Block-scaled FP8 GEMMs (1x128 / 128x128 scales, applied to the accumulators inside the main loop) as a fraction
+  /// of the per-tensor scaled FP8 rate, whose one scale waits for the epilogue.
+  double fp8_blockwise_gemm_ratio = 1;
   /// What a kernel keeps of its isolated benchmark rate inside a training step (GEMM fractions, attention tables).
   double in_training_fraction = 1;
   double memory_peak_fraction = 0;   ///< achieved / peak HBM bandwidth of streaming kernels

@@ -16,6 +16,7 @@ void apply_efficiency(ComputeEfficiency& e, const core::Fields& fields) {
   const ClusterFieldReader f(fields, S::gpu_efficiency);
   e.gemm_peak_fraction = f.number_or("gemm_peak_fraction", e.gemm_peak_fraction);
   e.fp8_gemm_peak_fraction = f.number_or("fp8_gemm_peak_fraction", e.fp8_gemm_peak_fraction);
+  e.fp8_blockwise_gemm_ratio = f.number_or("fp8_blockwise_gemm_ratio", e.fp8_blockwise_gemm_ratio);
   e.in_training_fraction = f.number_or("in_training_fraction", e.in_training_fraction);
   e.memory_peak_fraction = f.number_or("memory_peak_fraction", e.memory_peak_fraction);
   e.gemm_tile_m = f.integer_or("gemm_tile_m", e.gemm_tile_m);

@@ -108,6 +108,52 @@ TEST_CASE("compute cost: Hopper's FP8 efficiency falls with the reduction depth 
   CHECK(misfit(preset) < misfit(preset * 1.25));
 }
 
+TEST_CASE("compute cost: block-scaled FP8 GEMMs run at the share of per-tensor scaled ones that TE's H200 table shows") {
+  // NVIDIA/TransformerEngine@d0067d0 docs/examples/gemm_profiling/gemm_profiling.rst, "Worked Example: 5B Model on
+  // H200" (H200 NVL): a layer's 12 GEMMs (forward, data and weight gradient of qkv, attention out, MLP up and down;
+  // hidden 4096, MLP 16384, 15,872 tokens) each run as a te.Linear that quantizes both operands: FP8Current 20.285
+  // ms, FP8Block 22.882 ms; FP8Current's GEMMs on operands quantized beforehand 16.785 ms.
+  const double current = 20.285e-3, block = 22.882e-3, current_gemms = 16.785e-3;
+  // hpsim moves as many cast bytes per element for block scaling as for current (tensorwise) scaling, so the block
+  // GEMMs took what is left after the same quantization time.
+  CHECK(costs::fp8_cast_bytes_per_element(costs::Fp8Recipe::blockwise) ==
+        costs::fp8_cast_bytes_per_element(costs::Fp8Recipe::tensorwise));
+  const double ratio = current_gemms / (block - (current - current_gemms));
+  const auto h100 = topologies::load_gpu("h100-sxm");
+  CHECK(h100.efficiency.fp8_blockwise_gemm_ratio == doctest::Approx(ratio).epsilon(1e-3));
+  CHECK(topologies::load_gpu("h200-sxm").efficiency.fp8_blockwise_gemm_ratio == h100.efficiency.fp8_blockwise_gemm_ratio);
+
+  // The same 12 te.Linear calls priced by hpsim on the H200 SXM preset: block over current as published, within 3 %.
+  const auto h200 = topologies::load_gpu("h200-sxm");
+  const auto layer = [&](costs::Fp8Recipe recipe) {
+    const costs::ComputeCost cost(h200, costs::KernelChoice{Precision::fp8, recipe});
+    const std::int64_t m = 15872, h = 4096, f = 16384;
+    const std::int64_t linears[][2] = {{h, 3 * h}, {h, h}, {h, f}, {f, h}};  // in, out features
+    double t = 0;
+    for (const auto& l : linears) {
+      const std::int64_t calls[][3] = {{m, l[0], l[1]}, {m, l[1], l[0]}, {l[0], m, l[1]}};  // fprop, dgrad, wgrad
+      for (const auto& c : calls) {  // rows, in, out: quantize the input and the weight, then the GEMM
+        const double elements = static_cast<double>(c[0] * c[1] + c[1] * c[2]);
+        t += cost.memory_time(core::Bytes(costs::fp8_cast_bytes_per_element(recipe) * elements)).value() +
+             cost.gemm_time(c[0], c[2], c[1], 1, core::Bytes(0)).value();
+      }
+    }
+    return t;
+  };
+  const double predicted = layer(costs::Fp8Recipe::blockwise) / layer(costs::Fp8Recipe::tensorwise);
+  MESSAGE("block / current scaling per layer: predicted " << predicted << ", published " << block / current);
+  CHECK(predicted == doctest::Approx(block / current).epsilon(0.03));
+
+  // Only block scaling pays it: a row-wise or per-tensor scale is applied in the epilogue, and 16 bits never.
+  const auto efficiency = [&](Precision p, costs::Fp8Recipe r) {
+    return costs::ComputeCost(h100, costs::KernelChoice{p, r}).gemm_efficiency(8192, 8192, 8192, 1);
+  };
+  const double tensorwise = efficiency(Precision::fp8, costs::Fp8Recipe::tensorwise);
+  CHECK(efficiency(Precision::fp8, costs::Fp8Recipe::blockwise) == doctest::Approx(ratio * tensorwise).epsilon(1e-3));
+  CHECK(efficiency(Precision::fp8, costs::Fp8Recipe::rowwise) == tensorwise);
+  CHECK(efficiency(Precision::bf16, costs::Fp8Recipe::blockwise) == efficiency(Precision::bf16, costs::Fp8Recipe::delayed));
+}
+
 TEST_CASE("compute cost: tile and wave quantization matches a brute-force count of tiles") {
   const costs::ComputeCost cost(topologies::load_gpu("a100-80gb"), Precision::bf16);
   struct Shape {

@@ -75,6 +75,7 @@ void check_same(const ClusterSpec& a, const ClusterSpec& b) {
   CHECK(g.sm_count == h.sm_count);
   CHECK(g.efficiency.gemm_peak_fraction == h.efficiency.gemm_peak_fraction);
   CHECK(g.efficiency.fp8_gemm_peak_fraction == h.efficiency.fp8_gemm_peak_fraction);
+  CHECK(g.efficiency.fp8_blockwise_gemm_ratio == h.efficiency.fp8_blockwise_gemm_ratio);
   CHECK(g.efficiency.in_training_fraction == h.efficiency.in_training_fraction);
   CHECK(g.efficiency.memory_peak_fraction == h.efficiency.memory_peak_fraction);
   CHECK(g.peak_clock_mhz == h.peak_clock_mhz);
