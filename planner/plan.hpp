@@ -112,7 +112,8 @@ namespace hpsim::planner {
 /// Unknown keys are an error (a typo would otherwise silently run another plan).
 Plan plan_from_fields(const core::Fields& fields);
 
-/// The rules a plan must keep (Megatron-LM's divisibility and schedule constraints).
+/// The rules a plan must keep (Megatron-LM's divisibility and schedule constraints). The rule test walks them from
+/// missing_batch to the last, framework_optimizer_dtype: a rule added after it moves that bound.
 enum class Rule {
   ok, missing_batch, gpus_by_model_parallel, too_many_gpus, heads_by_tp, kv_heads_by_tp, layers_by_pp_vpp,
   batch_by_mbs_dp, seq_by_cp, ep_needs_moe, experts_by_ep, expert_grid_by_gpus, vpp_needs_pp, gpipe_interleaved,
