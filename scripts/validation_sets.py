@@ -97,13 +97,15 @@ META_GPU = 'gpu: {preset: "h100-sxm", hbm_gbyte: 96, hbm_gbyte_per_s: 2400}'
 # Gradient and optimizer-state dtypes that a benchmark's own configuration file states and the published table does
 # not restate (NVIDIA/dgxc-benchmarking, the configs beside each README): Nemotron-4 340B's optim section is NeMo's
 # distributed_fused_adam with grad_sync_dtype bf16 and dtype bf16 (nemotron/nemotron4-340b-synth.yaml @8f5cbb3),
-# Grok-1's sets grad_sync_dtype bf16 (grok1/grok1_314b.yaml @35a9aec). Nemotron-4 15B's mcore_distributed_optim
-# states neither, so it keeps the defaults. The launch scripts (configure.sh @35a9aec) export NVTE_FUSED_ATTN=0 for
+# Grok-1's mcore_distributed_optim sets grad_sync_dtype bf16 (grok1/grok1_314b.yaml @35a9aec), and so does
+# Nemotron-4 15B's distributed_fused_adam (nemotron/nemotron4-15b-synth.yaml @35a9aec), which states no state dtype
+# (fp32, NeMo's default). The launch scripts (configure.sh @35a9aec) export NVTE_FUSED_ATTN=0 for
 # Nemotron-4 340B and Grok-1, which leaves Transformer Engine's FlashAttention-2 backend (attention_backend flash2),
 # and NVTE_FUSED_ATTN=1 (cuDNN, the default) for Nemotron-4 15B.
 CONFIG_STATES = {
     "nemotron/README_340b.md": ['grad_dtype: "bf16"', 'optimizer_dtype: "bf16"', 'attention_backend: "flash2"'],
     "grok1/README_314b.md": ['grad_dtype: "bf16"', 'attention_backend: "flash2"'],
+    "nemotron/README_15b.md": ['grad_dtype: "bf16"'],
 }
 # The same launch scripts (configure.sh @35a9aec, the v24.11.1 tag) append CONFIG_OVERRIDES that win over the yaml:
 # Grok-1's sets model.ub_tp_comm_overlap=true (its yaml says false; Nemotron's source already reads the override), and
