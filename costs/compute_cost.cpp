@@ -182,16 +182,27 @@ std::optional<core::FlopsPerSecond> ComputeCost::attention_rate(std::int64_t hea
 
 OperatorTime ComputeCost::attention_time(const models::Operator& op) const {
   const auto& e = gpu_.efficiency;
-  // A fused kernel at its published rate: the kernel's sequence is the queries one call sees (with context
-  // parallelism, one rank's chunk against the chunks arriving over the ring, mostly unmasked).
-  const bool causal = op.causal && op.m == op.n;
-  const auto forward = attention_rate(op.k, op.m, causal, false);
-  const auto backward = attention_rate(op.k, op.m, causal, true);
-  if (forward && backward) {
-    const double kept = e.in_training_fraction * clock_ratio();
-    return {op.forward_flops / (*forward * kept) + e.kernel_overhead,
-            op.backward_flops / (*backward * kept) + e.kernel_overhead};
-  }
+  // A fused kernel at its published rate for the queries one call sees. With context parallelism (keys n longer
+  // than the rank's queries m) a causal ring runs one kernel per step, load-balanced (each rank holds a head and a
+  // tail chunk of the sequence): step 0 is the rank's own chunk under the causal mask, every other step an unmasked
+  // half block (all queries against the first half of the arriving keys, or the second half of the queries against
+  // all of them), each of the same work; Transformer Engine's p2p ring (AttnFuncWithCPAndKVP2P) and PyTorch's
+  // (_templated_ring_attention with load balancing) split it alike.
+  const std::int64_t steps = op.causal && op.n > op.m ? (op.n + op.m - 1) / op.m : 1;
+  const double kept = e.in_training_fraction * clock_ratio();
+  const auto pass = [&](core::Flops flops, bool backward) -> std::optional<core::Seconds> {
+    const auto own = attention_rate(op.k, op.m, op.causal, backward);
+    if (!own) return std::nullopt;
+    if (steps == 1) return flops / (*own * kept) + e.kernel_overhead;
+    const auto half_block = attention_rate(op.k, std::max<std::int64_t>(1, op.m / 2), false, backward);
+    if (!half_block) return std::nullopt;
+    const double diagonal = 1.0 / static_cast<double>(steps);
+    return flops * diagonal / (*own * kept) + flops * (1 - diagonal) / (*half_block * kept) +
+           e.kernel_overhead * static_cast<double>(steps);
+  };
+  const auto forward = pass(op.forward_flops, false);
+  const auto backward = pass(op.backward_flops, true);
+  if (forward && backward) return {*forward, *backward};
   // No measured kernel: both matmuls in one kernel at the efficiency of the score GEMM's shape.
   const double eff = gemm_efficiency(bf16_rate_, op.m, op.n, op.k, op.batch);
   const auto hbm = gpu_.hbm_bandwidth * e.memory_peak_fraction;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "costs/compute_cost.hpp"
+#include "models/operators.hpp"
 
 using namespace hpsim;
 using topologies::Precision;
@@ -152,6 +153,28 @@ TEST_CASE("compute cost: block-scaled FP8 GEMMs run at the share of per-tensor s
   CHECK(efficiency(Precision::fp8, costs::Fp8Recipe::blockwise) == doctest::Approx(ratio * tensorwise).epsilon(1e-3));
   CHECK(efficiency(Precision::fp8, costs::Fp8Recipe::rowwise) == tensorwise);
   CHECK(efficiency(Precision::bf16, costs::Fp8Recipe::blockwise) == efficiency(Precision::bf16, costs::Fp8Recipe::delayed));
+}
+
+TEST_CASE("compute cost: a causal ring of cp steps runs its own chunk masked and the rest as unmasked half blocks") {
+  // H100 SXM, cuDNN, head dim 128 (the preset's published table): causal forward at 4096 tokens 518 TFLOP/s,
+  // unmasked forward at 2048 617; backward causal 424, unmasked 465. Kernels keep the in-training fraction 0.88506
+  // (the 700 W part runs its peak clock); each of the 4 steps is a kernel (4 us).
+  const costs::ComputeCost cost(topologies::load_gpu("h100-sxm"), costs::KernelChoice{Precision::bf16});
+  models::Operator ring;
+  ring.kind = models::OpKind::attention;
+  ring.m = 4096, ring.n = 4 * 4096, ring.k = 128, ring.batch = 8, ring.causal = true;  // cp 4: 4096 of 16384 queries
+  ring.forward_flops = core::Flops(1e12);
+  ring.backward_flops = core::Flops(2.5e12);
+  const double kept = 0.88506;
+  const auto t = cost.time(ring);
+  CHECK(t.forward.value() ==
+        doctest::Approx(0.25e12 / (518e12 * kept) + 0.75e12 / (617e12 * kept) + 4 * 4e-6).epsilon(1e-6));
+  CHECK(t.backward.value() ==
+        doctest::Approx(0.625e12 / (424e12 * kept) + 1.875e12 / (465e12 * kept) + 4 * 4e-6).epsilon(1e-6));
+  // Without context parallelism the one kernel is causal at its own length.
+  models::Operator own = ring;
+  own.n = own.m;
+  CHECK(cost.time(own).forward.value() == doctest::Approx(1e12 / (518e12 * kept) + 4e-6).epsilon(1e-6));
 }
 
 TEST_CASE("compute cost: tile and wave quantization matches a brute-force count of tiles") {
