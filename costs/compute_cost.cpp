@@ -188,7 +188,7 @@ OperatorTime ComputeCost::attention_time(const models::Operator& op) const {
   // half block (all queries against the first half of the arriving keys, or the second half of the queries against
   // all of them), each of the same work; Transformer Engine's p2p ring (AttnFuncWithCPAndKVP2P) and PyTorch's
   // (_templated_ring_attention with load balancing) split it alike.
-  const std::int64_t steps = op.causal && op.n > op.m ? (op.n + op.m - 1) / op.m : 1;
+  const std::int64_t steps = op.causal && op.m > 0 && op.n > op.m ? (op.n + op.m - 1) / op.m : 1;
   const double kept = e.in_training_fraction * clock_ratio();
   const auto pass = [&](core::Flops flops, bool backward) -> std::optional<core::Seconds> {
     const auto own = attention_rate(op.k, op.m, op.causal, backward);

@@ -166,22 +166,29 @@ def express(case, line):
         extra.append(f'fp8_recipe: "{recipe}"')
     if (torchtitan or automodel) and "torch.compile" in compiled_or_not(case):
         extra.append('execution: "fused"')
-    if p_fp8(case) and re.search(r"FSDP float8 all-gather", src):
-        extra.append("fp8_param_gather: true")  # torchtitan's enable_fsdp_float8_all_gather
-    if p_fp8(case) and "NVIDIA-NeMo/Megatron-Bridge" in src:
-        extra.append("fp8_param_gather: true")  # its FP8 recipes set fp8_param_gather (the note before fp8_recipe)
+    if p_fp8(case) and gathers_fp8_weights(src):
+        extra.append("fp8_param_gather: true")
     if "NVIDIA-NeMo/Megatron-Bridge" in src:
         extra.append('grad_dtype: "bf16"')  # its performance scripts' grad_reduce_in_fp32 = False (same note)
-    if p_fp8(case) and "Megatron-MoE-ModelZoo" in src:
-        # sbatch_benchmarking.sh @e8650517d60d: PR=fp8 adds --fp8-param-gather (no optimizer CPU offload by default).
-        extra.append("fp8_param_gather: true")
-    if p_fp8(case) and any(readme in src for readme in FP8_PARAMS_OVERRIDE):
-        extra.append("fp8_param_gather: true")
     for key, value in next((o for readme, o in CONFIG_OVERRIDES.items() if readme in src), {}).items():
-        line = re.sub(rf"{key}: [^,}}]+", f"{key}: {value}", line)
+        line, replaced = re.subn(rf"\b{key}: [^,}}]+", f"{key}: {value}", line)
+        assert replaced == 1, (case["id"], key)  # the data file states the key the launch script overrides
     extra += moe_settings(src)
     extra += next((states for readme, states in CONFIG_STATES.items() if readme in src), [])
     return line[:-1] + "".join(", " + e for e in extra) + "}" if extra else line
+
+
+def gathers_fp8_weights(src):
+    """Whether an FP8 run's source states that its weights are gathered in FP8 (fp8_param_gather)."""
+    return bool(
+        re.search(r"FSDP float8 all-gather", src)  # torchtitan's enable_fsdp_float8_all_gather
+        # Megatron-Bridge's FP8 recipes set fp8_param_gather (the note before MEGATRON_BRIDGE_405B_CURRENT_SCALING).
+        or "NVIDIA-NeMo/Megatron-Bridge" in src
+        # Megatron-MoE-ModelZoo sbatch_benchmarking.sh @e8650517d60d: PR=fp8 adds --fp8-param-gather (no optimizer
+        # CPU offload by default).
+        or "Megatron-MoE-ModelZoo" in src
+        or any(readme in src for readme in FP8_PARAMS_OVERRIDE)  # dgxc configure.sh's model.fp8_params
+    )
 
 
 def moe_settings(src):
