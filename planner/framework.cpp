@@ -25,7 +25,10 @@ models::Recompute framework_recompute(Framework f, models::Recompute r) {
   return f == Framework::fsdp && r == models::Recompute::selective ? models::Recompute::op_selective : r;
 }
 
+Framework unstated_framework(std::int64_t zero) { return zero == 3 ? Framework::fsdp : Framework::megatron; }
+
 void apply_framework_defaults(Plan& p, const std::function<bool(PlanKey)>& stated) {
+  if (!stated(PlanKey::framework)) p.framework = unstated_framework(p.zero);
   const FrameworkDefaults d = framework_defaults(p.framework);
   if (!stated(PlanKey::attention_backend)) p.attention_backend = d.attention_backend;
   if (!stated(PlanKey::execution)) p.execution = d.execution;

@@ -28,7 +28,13 @@ FrameworkDefaults framework_defaults(Framework f);
 /// `selective` is per-op selective checkpointing (op_selective).
 models::Recompute framework_recompute(Framework f, models::Recompute r);
 
-/// Sets the framework's defaults (FrameworkDefaults) on the keys the plan does not state, as `stated` tells.
+/// The framework of a plan that names none: PyTorch FSDP for a fully sharded plan (ZeRO-3 is FSDP, and PyTorch's
+/// FSDP2 runs most of them: torchtitan, NeMo AutoModel, Hugging Face accelerate), Megatron-LM otherwise. Megatron's
+/// own ZeRO-3 (Megatron-FSDP) is run by stating `framework: megatron`.
+Framework unstated_framework(std::int64_t zero);
+
+/// Sets the framework's defaults (FrameworkDefaults) on the keys the plan does not state, as `stated` tells; the
+/// framework itself first, when unstated (unstated_framework).
 void apply_framework_defaults(Plan& plan, const std::function<bool(PlanKey)>& stated);
 
 /// The ZeRO stages the search tries when the user does not bound `zero`: megatron 0, 1 (its ZeRO-3 is Megatron-FSDP,

@@ -146,7 +146,7 @@ std::array<PlanField, kPlanKeyCount> make_table() {
       choice(K::framework, "framework", kFrameworkNames, 0, false,
              "the framework that will run the plan (megatron, deepspeed, fsdp; torchtitan is fsdp): limits the "
              "plans to what it runs, sets the defaults of attention_backend, execution, fp8_recipe and the meaning "
-             "of recompute selective, its memory accounting and --emit",
+             "of recompute selective, its memory accounting and --emit; unstated: fsdp when zero is 3, megatron otherwise",
              &get<&Plan::framework>, &set<&Plan::framework>),
       // MoE, as Megatron-Core names its arguments (megatron/training/arguments.py, _add_moe_args).
       integer(K::expert_tensor_parallel_size, "expert_tensor_parallel_size", 0, 0, "tp", true,

@@ -62,8 +62,11 @@ void SearchSpace::constrain(PlanKey k, IntChoice choice) {
 }
 
 void SearchSpace::apply_framework_defaults() {
+  // A search pinned to ZeRO-3 takes the framework such a plan takes; any other search Megatron's, when unstated.
+  const IntChoice& zero = axis(PlanKey::zero);
+  if (!stated(PlanKey::framework)) fixed.framework = unstated_framework(zero.pinned() ? zero.values.front() : 0);
   const Framework fw = fixed.framework;
-  planner::apply_framework_defaults(fixed, [this](PlanKey k) { return stated(k); });
+  planner::apply_framework_defaults(fixed, [this](PlanKey k) { return k == PlanKey::framework || stated(k); });
   if (!stated(PlanKey::zero)) axis(PlanKey::zero) = IntChoice{framework_search_zero(fw)};
   // The recompute values as the framework runs them, each once (fsdp: selective and op_selective are one plan).
   auto& recompute = axis(PlanKey::recompute).values;

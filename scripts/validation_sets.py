@@ -161,6 +161,8 @@ def express(case, line):
         # torchtitan runs on FSDP2: framework fsdp, whose defaults are what torchtitan runs (PyTorch SDPA's
         # FlashAttention-2, eager without torch.compile, torchao's tensorwise FP8); only what differs is spelled.
         extra.append('framework: "fsdp"')
+    if "Megatron-FSDP" in src and "zero: 3" in line:
+        extra.append('framework: "megatron"')  # Megatron-Core's own FSDP: zero 3 alone would read as PyTorch's
     recipe = fp8_recipe(src) if p_fp8(case) else None
     if recipe and not (torchtitan and recipe == "tensorwise"):
         extra.append(f'fp8_recipe: "{recipe}"')

@@ -7,6 +7,7 @@
 #include "planner/memory_model.hpp"
 #include "planner/parameters.hpp"
 #include "planner/search.hpp"
+#include "planner/search_space.hpp"
 
 using namespace hpsim;
 using namespace hpsim::planner;
@@ -47,10 +48,34 @@ TEST_CASE("framework: each one's defaults fill the keys a plan leaves out; a sta
   CHECK(ds.recompute == models::Recompute::selective);           // Megatron's attention-only recomputation
 }
 
+TEST_CASE("framework: a plan that names none is megatron's, or PyTorch FSDP's when it shards fully (zero 3)") {
+  CHECK(parse("{global_batch_size: 8, zero: 1}").framework == Framework::megatron);
+  const Plan sharded = parse("{global_batch_size: 8, zero: 3, recompute: selective}");
+  CHECK(sharded.framework == Framework::fsdp);
+  CHECK(sharded.execution == costs::Execution::eager);  // and fsdp's defaults with it
+  CHECK(sharded.recompute == models::Recompute::op_selective);
+  CHECK(parse("{global_batch_size: 8, zero: 3, framework: megatron}").framework == Framework::megatron);
+  // The search alike: pinned to ZeRO-3 it runs under fsdp, otherwise under megatron (trying zero 0 and 1).
+  SearchSpace pinned;
+  pinned.set(PlanKey::zero, 3);
+  pinned.apply_framework_defaults();
+  CHECK(pinned.fixed.framework == Framework::fsdp);
+  CHECK(pinned.axis(PlanKey::zero).values == std::vector<std::int64_t>{3});
+  SearchSpace free;
+  free.apply_framework_defaults();
+  CHECK(free.fixed.framework == Framework::megatron);
+  CHECK(free.axis(PlanKey::zero).values == std::vector<std::int64_t>{0, 1});
+  SearchSpace stated;
+  stated.set(PlanKey::zero, 3);
+  stated.set(PlanKey::framework, static_cast<std::int64_t>(Framework::deepspeed));
+  stated.apply_framework_defaults();
+  CHECK(stated.fixed.framework == Framework::deepspeed);
+}
+
 TEST_CASE("framework: megatron runs its ZeRO-3 as Megatron-FSDP but has no ZeRO-2; fsdp has no ZeRO-1") {
   const auto model = models::load_model("llama3-8b");
   const auto cluster = topologies::load_cluster("dgx-h100:1");
-  Plan fsdp8 = parse("{dp: 8, global_batch_size: 16, zero: 3}");
+  Plan fsdp8 = parse("{dp: 8, global_batch_size: 16, zero: 3, framework: megatron}");
   CHECK(check_plan(fsdp8, model, cluster) == Rule::ok);
   Plan zero2 = parse("{dp: 8, global_batch_size: 16, zero: 2}");
   CHECK(check_plan(zero2, model, cluster) == Rule::framework_zero);
@@ -151,7 +176,7 @@ TEST_CASE("framework: memory accounting of the sharded states differs as each fr
   // FULL_SHARD: 16 bytes a parameter, all / 8 (Megatron-FSDP's ZeRO-3: 2 + 4 + 12 = 18).
   const MemoryUse f3 = memory_of(base + "zero: 3, framework: fsdp}", "llama3-8b", "dgx-h100:1");
   CHECK((f3.weights + f3.gradients + f3.optimizer).value() == doctest::Approx(16 * n / 8));
-  const MemoryUse m3 = memory_of(base + "zero: 3}", "llama3-8b", "dgx-h100:1");
+  const MemoryUse m3 = memory_of(base + "zero: 3, framework: megatron}", "llama3-8b", "dgx-h100:1");
   CHECK((m3.weights + m3.gradients + m3.optimizer).value() == doctest::Approx(18 * n / 8));
 }
 
