@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "costs/compute_cost.hpp"
+#include "planner/framework.hpp"
 #include "planner/plan_fields.hpp"
 
 namespace hpsim::apps {
@@ -180,11 +182,13 @@ std::string step_to_text(const planner::StepResult& r, const models::ModelSpec& 
   std::string out;
   out += fmt::format("{} on {} x{} ({} GPUs used of {})\n", model.name, cluster.name, cluster.nodes, r.gpus,
                      cluster.total_gpus());
+  // The framework and how it issues operators, since an unstated framework follows from the plan (zero 3: fsdp).
   out += fmt::format("plan  tp {}  pp {}  dp {}  cp {}  ep {}  vpp {}  mbs {}  gbs {}  seq {}  recompute {}  sp {}  "
-                     "zero {}  {}  {}\n\n",
+                     "zero {}  {}  {}  {} ({})\n\n",
                      p.tp, p.pp, p.dp, p.cp, p.ep, p.vpp, p.micro_batch_size, p.global_batch_size, p.seq_length,
                      planner::to_string(p.recompute), p.sp ? "on" : "off", p.zero, topologies::to_string(p.precision),
-                     planner::to_string(p.schedule));
+                     planner::to_string(p.schedule), planner::to_string(p.framework),
+                     costs::kExecutionNames[static_cast<std::size_t>(p.execution)]);
   out += split_to_text(r);
   if (!split_is_even(r)) out += "\n";
   out += fmt::format("step time   {:.3f} s    {:.0f} tokens/s    MFU {:.1f} %  ({:.1f} model / {:.1f} hardware "
