@@ -100,6 +100,9 @@ std::vector<PlanQuality> plan_quality(const std::vector<ValidationCase>& cases, 
                             PlanKey::account_for_embedding_in_pipeline_split, PlanKey::account_for_loss_in_pipeline_split})
       space.set(k, 0);
     space.set(PlanKey::flash_attention, c.plan.flash_attention);
+    // The case's software as it ran: its framework and the kernels it chose, not the framework's defaults.
+    for (const PlanKey k : {PlanKey::framework, PlanKey::execution, PlanKey::attention_backend, PlanKey::fp8_recipe})
+      space.set(k, plan_field(k).get(c.plan));
     SearchOptions best_only;
     best_only.top_k = 1;
     best_only.throw_if_nothing_fits = false;
