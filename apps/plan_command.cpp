@@ -247,7 +247,7 @@ int run_plan_command(const PlanArgs& a, Format format) {
   options.top_k = static_cast<std::size_t>(positive_integer_flag(a.top, "--top"));
   if (!a.threads.empty()) options.threads = static_cast<unsigned>(positive_integer_flag(a.threads, "--threads"));
   const PlanInputs in = plan_inputs(a);
-  check_emit_framework(emit, in.space.fixed.framework);
+  check_emit_framework(emit, in.space.framework());
   return axes.empty() ? plan_once(in, options, emit, a, format) : plan_sweep(in, axes, options, a, format);
 }
 

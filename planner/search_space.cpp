@@ -61,11 +61,14 @@ void SearchSpace::constrain(PlanKey k, IntChoice choice) {
   stated_[static_cast<std::size_t>(k)] = true;
 }
 
-void SearchSpace::apply_framework_defaults() {
-  // A search pinned to ZeRO-3 takes the framework such a plan takes; any other search Megatron's, when unstated.
+Framework SearchSpace::framework() const {
+  if (stated(PlanKey::framework)) return fixed.framework;
   const IntChoice& zero = axis(PlanKey::zero);
-  if (!stated(PlanKey::framework)) fixed.framework = unstated_framework(zero.pinned() ? zero.values.front() : 0);
-  const Framework fw = fixed.framework;
+  return unstated_framework(zero.pinned() ? zero.values.front() : 0);
+}
+
+void SearchSpace::apply_framework_defaults() {
+  const Framework fw = fixed.framework = framework();
   planner::apply_framework_defaults(fixed, [this](PlanKey k) { return k == PlanKey::framework || stated(k); });
   if (!stated(PlanKey::zero)) axis(PlanKey::zero) = IntChoice{framework_search_zero(fw)};
   // The recompute values as the framework runs them, each once (fsdp: selective and op_selective are one plan).

@@ -41,6 +41,9 @@ struct SearchSpace {
   void constrain(PlanKey k, IntChoice choice);
   /// Whether the user set or bounded the field (a field left alone takes the framework's default).
   [[nodiscard]] bool stated(PlanKey k) const { return stated_[static_cast<std::size_t>(k)]; }
+  /// The framework the search runs under: the stated one, else the one a plan of its pinned ZeRO stage takes
+  /// (unstated_framework: fsdp when pinned to 3, megatron otherwise).
+  [[nodiscard]] Framework framework() const;
   /// The framework's defaults (framework.hpp) on the fields not stated: attention kernel, execution, FP8 recipe,
   /// the ZeRO stages to try, and `recompute: selective` read as the framework means it.
   void apply_framework_defaults();

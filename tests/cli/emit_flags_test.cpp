@@ -168,6 +168,9 @@ TEST_CASE("emit: the plan command's built-in example, searched for each framewor
 TEST_CASE("emit: a framework's arguments only for plans searched for it; a plan it cannot run is refused by name") {
   expect_input_error("plan --model llama3-8b --cluster dgx-h100:1 --global-batch-size 8 --emit deepspeed",
                      "--framework deepspeed");
+  // Pinned to ZeRO-3 with no framework, the search runs under fsdp: Megatron's arguments would describe another run.
+  expect_input_error("plan --model llama3-8b --cluster dgx-h100:1 --global-batch-size 8 --zero 3 --emit megatron",
+                     "--framework megatron");
   expect_input_error("simulate --model llama3-8b --cluster dgx-h100:1 --global-batch-size 8 --zero 2", "megatron");
   expect_input_error("simulate --model llama3-8b --cluster dgx-h100:1 --global-batch-size 8 --zero 1 --framework fsdp",
                      "fsdp");
