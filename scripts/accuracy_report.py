@@ -48,6 +48,14 @@ def pct(x):
     return f"{x * 100:+.1f}"
 
 
+def errors_by_precision(report):
+    """|error| of the answered cases, per training precision."""
+    by_precision = {}
+    for c in report["cases"]:
+        by_precision.setdefault(c["result"]["plan"]["precision"], []).append(abs(c["error"]))
+    return by_precision
+
+
 def section(title, path, report, with_cases=True):
     refused = report["refused_cases"]
     lines = [f"## {title}", "", f"Source: `{path.name}` ({len(report['cases'])} runs answered, {len(refused)} refused).",
@@ -56,9 +64,7 @@ def section(title, path, report, with_cases=True):
     if report.get("rankings"):
         lines.append(f", mean Kendall τ {report['mean_kendall_tau']:.3f} within groups of the same model and GPU count")
     lines.append("")
-    by_precision = {}
-    for c in report["cases"]:
-        by_precision.setdefault(c["result"]["plan"]["precision"], []).append(abs(c["error"]))
+    by_precision = errors_by_precision(report)
     if len(by_precision) > 1:
         lines += ["", "By training precision: " + "; ".join(
             f"{p} {len(e)} runs, MAPE {sum(e) / len(e) * 100:.2f} %, worst {max(e) * 100:.2f} %"
@@ -116,10 +122,7 @@ def as_given_section(hpsim, directory):
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for f in sorted(directory.glob("h100*.yaml")):
         report = validate(hpsim, f)
-        by_precision = {}
-        for c in report["cases"]:
-            by_precision.setdefault(c["result"]["plan"]["precision"], []).append(abs(c["error"]))
-        mean = {k: f"{sum(v) / len(v) * 100:.2f}" if v else "–" for k, v in by_precision.items()}
+        mean = {k: f"{sum(v) / len(v) * 100:.2f}" for k, v in errors_by_precision(report).items()}
         oom = sum(1 for c in report["cases"] if not c["fits"])
         lines.append(f"| {f.name} | {len(report['cases'])} | {report['mape'] * 100:.2f} | "
                      f"{report['max_abs_error'] * 100:.2f} | {mean.get('bf16', '–')} | {mean.get('fp8', '–')} | {oom} |")
