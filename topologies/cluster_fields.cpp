@@ -200,6 +200,10 @@ constexpr std::array kGpuRows = {
     gpu_clock("peak_clock_mhz", "the tensor clock the peaks are quoted at (give sustained_clock_mhz too)"),
     gpu_clock("sustained_clock_mhz", "the tensor clock the part sustains under its power limit: tensor-core work "
                                      "scales with sustained / peak clock (give peak_clock_mhz too)"),
+    ClusterField{S::gpu, "fp8_sustained_clock_mhz", V::positive_number, "MHz", "sustained_clock_mhz",
+                 "the tensor clock FP8 GEMMs sustain under the power limit, when it differs from 16-bit work's: an "
+                 "FP8 GEMM already meets the power limit of an uncapped part, so a cap slows it less (at most "
+                 "peak_clock_mhz; give peak_clock_mhz too)"},
 };
 
 /// A key of a GPU's `efficiency` mapping: the base preset holds every default.

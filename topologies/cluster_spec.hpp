@@ -87,10 +87,13 @@ struct GpuSpec {
   /// runs slower); tensor-core work scales with their ratio. 0: the quoted clock is sustained.
   double peak_clock_mhz = 0;
   double sustained_clock_mhz = 0;
+  /// The tensor clock of FP8 GEMMs under the power limit, where it differs (0: sustained_clock_mhz).
+  double fp8_sustained_clock_mhz = 0;
   double tdp_w = 0;  ///< board power limit, for a whole run's energy; 0: unknown
   /// Peak for `p`; an InputError when the GPU has none (e.g. fp8 on A100).
   [[nodiscard]] core::FlopsPerSecond peak_for(Precision p) const;
-  /// Tensor-core rate at the sustained clock: peak_for(p) scaled by sustained_clock_mhz / peak_clock_mhz.
+  /// Tensor-core rate at the sustained clock: peak_for(p) scaled by sustained_clock_mhz (FP8:
+  /// fp8_sustained_clock_mhz when given) / peak_clock_mhz.
   [[nodiscard]] core::FlopsPerSecond sustained_peak_for(Precision p) const;
 };
 

@@ -137,6 +137,11 @@ void apply_gpu_fields(GpuSpec& gpu, const core::Fields& fields, bool full) {
   gpu.sustained_clock_mhz = f.number_or("sustained_clock_mhz", gpu.sustained_clock_mhz);
   if ((gpu.peak_clock_mhz > 0) != (gpu.sustained_clock_mhz > 0))
     fields.fail("sustained_clock_mhz", "give both peak_clock_mhz and sustained_clock_mhz, or neither");
+  gpu.fp8_sustained_clock_mhz = f.number_or("fp8_sustained_clock_mhz", gpu.fp8_sustained_clock_mhz);
+  if (gpu.fp8_sustained_clock_mhz > 0 && gpu.peak_clock_mhz <= 0)
+    fields.fail("fp8_sustained_clock_mhz", "give peak_clock_mhz and sustained_clock_mhz too");
+  if (gpu.fp8_sustained_clock_mhz > gpu.peak_clock_mhz)
+    fields.fail("fp8_sustained_clock_mhz", "expected at most peak_clock_mhz: no clock runs above the quoted one");
 }
 
 /// presets/base.yaml's `gpu` mapping: where every GPU, preset or not, starts.
@@ -167,7 +172,9 @@ GpuSpec gpu_preset(const std::string& name, const std::string& where, const std:
 
 core::FlopsPerSecond GpuSpec::sustained_peak_for(Precision p) const {
   const core::FlopsPerSecond quoted = peak_for(p);
-  return peak_clock_mhz > 0 ? quoted * (sustained_clock_mhz / peak_clock_mhz) : quoted;
+  if (peak_clock_mhz <= 0) return quoted;
+  const double clock = p == Precision::fp8 && fp8_sustained_clock_mhz > 0 ? fp8_sustained_clock_mhz : sustained_clock_mhz;
+  return quoted * (clock / peak_clock_mhz);
 }
 
 core::FlopsPerSecond GpuSpec::peak_for(Precision p) const {

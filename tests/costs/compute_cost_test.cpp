@@ -71,6 +71,36 @@ TEST_CASE("compute cost: FP8 needs twice BF16's reduction depth for half its eff
         doctest::Approx(0.803 * 0.88506 * 490.0 / (490.0 + 245.0 * 1342.0 / 1830.0)).epsilon(1e-6));
 }
 
+TEST_CASE("compute cost: the 500 W H100 runs Meta's published BF16 and FP8 GEMMs at their measured rates") {
+  // pytorch/FBGEMM PR #2546 (../shared/design/REFERENCE-HOPPER.md 1b, 1c), H100 SXM capped at 500 W, TFLOP/s of the
+  // GEMM alone: BF16 585 / 575 / 546 and row-wise FP8 1126 / 1083 / 1141 at 8192^3, (65536, 8192, 7168) and
+  // (65536, 3584, 8192). hpsim's rate inside a step keeps in_training_fraction of the isolated one.
+  struct Shape {
+    std::int64_t m, n, k;
+    double bf16, fp8;
+  };
+  const std::vector<Shape> published = {
+      {8192, 8192, 8192, 585, 1126}, {65536, 8192, 7168, 575, 1083}, {65536, 3584, 8192, 546, 1141}};
+  const auto gpu = topologies::load_gpu("h100-sxm-500w");
+  const auto isolated_tflops = [&](const topologies::GpuSpec& g, Precision p, const Shape& s) {
+    const costs::ComputeCost cost(g, p);
+    const double flops = 2.0 * double(s.m) * double(s.n) * double(s.k);
+    return flops / cost.gemm_time(s.m, s.n, s.k, 1, core::Bytes(0)).value() / 1e12 /
+           g.efficiency.in_training_fraction;
+  };
+  for (const auto& s : published) {
+    CAPTURE(s.m);
+    CAPTURE(s.n);
+    CAPTURE(s.k);
+    CHECK(isolated_tflops(gpu, Precision::bf16, s) == doctest::Approx(s.bf16).epsilon(0.07));
+    CHECK(isolated_tflops(gpu, Precision::fp8, s) == doctest::Approx(s.fp8).epsilon(0.07));
+  }
+  // At BF16's capped clock FP8 would fall 10-15 % short of every shape: the cap takes less from FP8.
+  auto one_clock = gpu;
+  one_clock.fp8_sustained_clock_mhz = 0;
+  for (const auto& s : published) CHECK(isolated_tflops(one_clock, Precision::fp8, s) < 0.91 * s.fp8);
+}
+
 TEST_CASE("compute cost: Hopper's FP8 efficiency falls with the reduction depth as three published sweeps do") {
   // Published FP8 GEMM rates, TFLOP/s (../shared/design/REFERENCE-HOPPER.md section 1c): Azure's cuBLASLt sweep on H100
   // SXM (random data), DeepGEMM's M = 4096 table and tilelang's 8192 x 8192 x K sweep on H800 (H100's SMs and clocks).

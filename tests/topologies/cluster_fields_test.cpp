@@ -162,3 +162,16 @@ TEST_CASE("cluster key table: fixed lists of slow GPUs and nodes, and the stragg
     CHECK(std::string(e.what()).find(b.expected) != std::string::npos);
   }
 }
+
+TEST_CASE("cluster key table: FP8's own capped clock takes the 16-bit one's place for FP8 peaks only") {
+  const auto capped = load_gpu("h100-sxm-500w");
+  CHECK(capped.sustained_peak_for(Precision::bf16).value() == doctest::Approx(989e12 * 1342 / 1830));
+  CHECK(capped.sustained_peak_for(Precision::fp8).value() == doctest::Approx(1979e12 * 1597 / 1830));
+  // Without the key FP8 follows sustained_clock_mhz.
+  CHECK(load_gpu("h100-sxm").sustained_peak_for(Precision::fp8).value() == doctest::Approx(1979e12));
+  auto e = load_error("fast.yaml", "preset: dgx-h100\ngpu: {preset: h100-sxm, fp8_sustained_clock_mhz: 2000}\n");
+  CHECK(e.field() == "fp8_sustained_clock_mhz");
+  CHECK(std::string(e.what()).find("at most peak_clock_mhz") != std::string::npos);
+  e = load_error("noclock.yaml", "preset: dgx-a100-80gb\ngpu: {preset: a100-80gb, fp8_sustained_clock_mhz: 1000}\n");
+  CHECK(e.field() == "fp8_sustained_clock_mhz");
+}
