@@ -173,7 +173,8 @@ GpuSpec gpu_preset(const std::string& name, const std::string& where, const std:
 core::FlopsPerSecond GpuSpec::sustained_peak_for(Precision p) const {
   const core::FlopsPerSecond quoted = peak_for(p);
   if (peak_clock_mhz <= 0) return quoted;
-  const double clock = p == Precision::fp8 && fp8_sustained_clock_mhz > 0 ? fp8_sustained_clock_mhz : sustained_clock_mhz;
+  const bool own_fp8_clock = p == Precision::fp8 && fp8_sustained_clock_mhz > 0;
+  const double clock = own_fp8_clock ? fp8_sustained_clock_mhz : sustained_clock_mhz;
   return quoted * (clock / peak_clock_mhz);
 }
 
