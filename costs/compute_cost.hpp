@@ -88,7 +88,8 @@ class ComputeCost {
     double scaling_ratio;  ///< what the FP8 recipe's scaling leaves of the per-tensor scaled rate (1 in 16 bits)
   };
   [[nodiscard]] GemmRate gemm_rate(topologies::Precision precision) const;
-  /// Tensor-core work runs at the sustained clock: published rates (measured at the peak clock) scale with it.
+  /// Tensor-core work runs at the sustained clock: published rates (measured at the peak clock) scale with it. The
+  /// 16-bit clock: the fused-attention kernels it scales run in BF16 (FP8 GEMMs take theirs from gemm_rate).
   [[nodiscard]] double clock_ratio() const;
   [[nodiscard]] double gemm_efficiency(const GemmRate& rate, std::int64_t m, std::int64_t n, std::int64_t k,
                                        std::int64_t batch) const;

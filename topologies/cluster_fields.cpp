@@ -153,9 +153,10 @@ constexpr std::array kNodeGroupRows = {
                "per NIC of this group, per direction (a transfer between groups runs at the slower side's)"),
 };
 
-/// One of the two tensor clocks of a GPU whose peaks are quoted at a clock it cannot sustain (both or neither).
-constexpr ClusterField gpu_clock(std::string_view key, std::string_view help) {
-  return {S::gpu, key, V::positive_number, "MHz", "absent: the quoted clock is sustained", help};
+/// A tensor clock of a GPU whose peaks are quoted at a clock it cannot sustain.
+constexpr ClusterField gpu_clock(std::string_view key, std::string_view help,
+                                 std::string_view default_text = "absent: the quoted clock is sustained") {
+  return {S::gpu, key, V::positive_number, "MHz", default_text, help};
 }
 
 constexpr std::array kGpuHeading = heading_rows(S::gpu, "free text (`gpu` in preset files)",
@@ -200,10 +201,11 @@ constexpr std::array kGpuRows = {
     gpu_clock("peak_clock_mhz", "the tensor clock the peaks are quoted at (give sustained_clock_mhz too)"),
     gpu_clock("sustained_clock_mhz", "the tensor clock the part sustains under its power limit: tensor-core work "
                                      "scales with sustained / peak clock (give peak_clock_mhz too)"),
-    ClusterField{S::gpu, "fp8_sustained_clock_mhz", V::positive_number, "MHz", "sustained_clock_mhz",
-                 "the tensor clock FP8 GEMMs sustain under the power limit, when it differs from 16-bit work's: an "
-                 "FP8 GEMM already meets the power limit of an uncapped part, so a cap slows it less (at most "
-                 "peak_clock_mhz; give peak_clock_mhz too)"},
+    gpu_clock("fp8_sustained_clock_mhz",
+              "the tensor clock FP8 GEMMs sustain under the power limit, when it differs from 16-bit work's: an FP8 "
+              "GEMM already meets the power limit of an uncapped part, so a cap slows it less (at most "
+              "peak_clock_mhz; give peak_clock_mhz too)",
+              "sustained_clock_mhz"),
 };
 
 /// A key of a GPU's `efficiency` mapping: the base preset holds every default.

@@ -80,6 +80,7 @@ void check_same(const ClusterSpec& a, const ClusterSpec& b) {
   CHECK(g.efficiency.memory_peak_fraction == h.efficiency.memory_peak_fraction);
   CHECK(g.peak_clock_mhz == h.peak_clock_mhz);
   CHECK(g.sustained_clock_mhz == h.sustained_clock_mhz);
+  CHECK(g.fp8_sustained_clock_mhz == h.fp8_sustained_clock_mhz);
   CHECK(g.attention_table.size() == h.attention_table.size());
   CHECK(g.efficiency.gemm_tile_m == h.efficiency.gemm_tile_m);
   CHECK(g.efficiency.gemm_tile_n == h.efficiency.gemm_tile_n);
