@@ -98,8 +98,19 @@ models::ShardShape shard_of(const Plan& plan) {
   return shard;
 }
 
+namespace {
+
+/// TP overlap whose reduce-scatters run on SMs the GEMMs leave free: Transformer Engine's userbuffers. PyTorch's
+/// async TP moves its chunks with copy engines (torch/distributed/_symmetric_memory: copy_ between symmetric
+/// buffers) and sums them afterwards (step_costs.cpp).
+bool overlap_takes_sms(const Plan& plan) {
+  return plan.tp > 1 && plan.tp_comm_overlap && plan.framework != Framework::fsdp;
+}
+
+}  // namespace
+
 costs::KernelChoice kernel_choice(const Plan& plan) {
-  const std::int64_t sms = plan.tp > 1 && plan.tp_comm_overlap ? costs::kTpOverlapReduceScatterSms : 0;
+  const std::int64_t sms = overlap_takes_sms(plan) ? costs::kTpOverlapReduceScatterSms : 0;
   return {plan.precision, plan.fp8_recipe, plan.attention_backend, sms, plan.execution};
 }
 
@@ -124,7 +135,7 @@ OpsCost CostCache::ops(OpsPart part, const Plan& plan) {
   const OpsKey key{static_cast<int>(part), plan.tp, plan.cp, plan.ep, plan.sp, plan.micro_batch_size,
                    plan.seq_length, plan.flash_attention, static_cast<int>(plan.precision),
                    static_cast<int>(plan.fp8_recipe), static_cast<int>(plan.attention_backend),
-                   plan.tp_comm_overlap, static_cast<int>(plan.execution),
+                   overlap_takes_sms(plan), static_cast<int>(plan.execution),
                    part == OpsPart::layer || part == OpsPart::dense_layer ? static_cast<int>(plan.recompute) : 0, plan.expert_tp(),
                    std::llround(plan.moe_load_factor() * 1000.0), plan.moe_grouped_gemm};
   {

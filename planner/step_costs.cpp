@@ -62,6 +62,9 @@ struct LayerComm {
   Bytes hidden_bytes;  ///< the hidden-state tensor of one micro-batch on one CP rank
   Seconds tp_forward, tp_backward, cp_forward, cp_backward, ep;
   Seconds tp_gathers;  ///< SP's all-gathers into the column-parallel GEMMs (forward), not overlapped
+  /// PyTorch's async TP: the kernels that sum the stacked partial outputs of its matmul-reduce-scatters (forward:
+  /// the row-parallel GEMMs' outputs; backward: the column-parallel GEMMs' input gradients). Compute, not traffic.
+  Seconds tp_partials_forward, tp_partials_backward;
 
   /// The TP exchange at the embedding's output or the LM head's input gradient: all-reduce, or reduce-scatter
   /// with SP.
@@ -145,6 +148,18 @@ LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::
       c.tp_forward += pipelined_exposed(into, f[in], plan.tp, false) + pipelined_exposed(out_of, f[out], plan.tp, true);
       c.tp_backward += pipelined_exposed(out_of, b[in], plan.tp, true) + pipelined_exposed(into, b[out], plan.tp, false);
     }
+    if (plan.framework == Framework::fsdp) {
+      // PyTorch's async TP (torch/distributed/_symmetric_memory, fused_matmul_reduce_scatter) does not reduce in
+      // flight as NCCL's ring does: each rank's matmul chunks are copied unreduced into the owner's stacked
+      // partials, which one reduction kernel then sums: it reads the tp partials (the whole unreduced output) and
+      // writes the owner's 1/tp share, at HBM speed.
+      const auto& gpu = cache.cluster().gpu;
+      const double tp = static_cast<double>(plan.tp);
+      const Seconds sum = c.hidden_bytes * (1.0 + 1.0 / tp) / (gpu.hbm_bandwidth * gpu.efficiency.memory_peak_fraction) +
+                          gpu.efficiency.kernel_overhead;
+      c.tp_partials_forward = sum * static_cast<double>(pairs);
+      c.tp_partials_backward = c.tp_partials_forward;
+    }
   }
 
   // Ring attention: cp-1 exchanges of this rank's K and V per layer, overlapped with the attention core.
@@ -186,9 +201,9 @@ struct ChunkParts {
 void add_layers(ChunkCost& c, std::int64_t layers, const OpsCost& layer, const LayerComm& comm, const Plan& plan) {
   const double n = static_cast<double>(layers);
   const bool full = plan.recompute == models::Recompute::full;
-  c.forward += layer.forward * n;
-  c.backward += layer.backward * n;
-  c.recompute += layer.recompute * n;
+  c.forward += (layer.forward + comm.tp_partials_forward) * n;
+  c.backward += (layer.backward + comm.tp_partials_backward) * n;
+  c.recompute += (layer.recompute + (full ? comm.tp_partials_forward : Seconds(0))) * n;
   c.forward_tp += comm.tp_forward * n;
   c.backward_tp += comm.tp_backward * n;
   // Full recomputation redoes the forward's TP traffic. PyTorch's per-op checkpointing saves the reduce-scatters'

@@ -223,6 +223,36 @@ TEST_CASE("TP overlap: each collective hides behind its own GEMM, pipelined in t
   CHECK(t.chunk.forward_tp.value() >= 2 * scatter / 8.0 * t.layers() * 0.999);
 }
 
+TEST_CASE("PyTorch's async TP sums its stacked partial outputs in a kernel of its own; Megatron's overlap does not") {
+  const auto stage = [](Framework f, bool overlap, models::Recompute r) {
+    return Llama70bTpStage([&](Plan& p) {
+      p.sp = true, p.tp_comm_overlap = overlap, p.framework = f, p.recompute = r;
+      if (f == Framework::fsdp) p.zero = 3;
+    });
+  };
+  // By hand, per reduce-scatter: read the 8 unreduced partials (the whole 8192 x 8192 16-bit output), write this
+  // rank's eighth, at the H100's achieved HBM bandwidth, plus one launch. Two per layer and direction.
+  Llama70bTpStage plain = stage(Framework::fsdp, false, models::Recompute::full);
+  Llama70bTpStage async = stage(Framework::fsdp, true, models::Recompute::full);
+  const auto& gpu = plain.cluster.gpu;
+  const double sum = 8192.0 * 8192.0 * 2.0 * (1.0 + 1.0 / 8.0) /
+                         (gpu.hbm_bandwidth.value() * gpu.efficiency.memory_peak_fraction) +
+                     gpu.efficiency.kernel_overhead.value();
+  const double per_chunk = 2.0 * sum * plain.layers();
+  CHECK(async.chunk.forward.value() - plain.chunk.forward.value() == doctest::Approx(per_chunk));
+  CHECK(async.chunk.backward.value() - plain.chunk.backward.value() == doctest::Approx(per_chunk));
+  // Full recomputation runs the forward's matmul-reduce-scatters again; per-op checkpointing keeps their outputs.
+  CHECK(async.chunk.recompute.value() - plain.chunk.recompute.value() == doctest::Approx(per_chunk));
+  Llama70bTpStage sac_plain = stage(Framework::fsdp, false, models::Recompute::op_selective);
+  Llama70bTpStage sac_async = stage(Framework::fsdp, true, models::Recompute::op_selective);
+  CHECK(sac_async.chunk.recompute.value() == doctest::Approx(sac_plain.chunk.recompute.value()));
+  // Its chunks move on copy engines: the GEMMs keep every SM (Transformer Engine's userbuffers take some).
+  CHECK(async.layer.forward.value() == doctest::Approx(plain.layer.forward.value()));
+  Llama70bTpStage te_plain = stage(Framework::megatron, false, models::Recompute::none);
+  Llama70bTpStage te_async = stage(Framework::megatron, true, models::Recompute::none);
+  CHECK(te_async.layer.forward.value() > te_plain.layer.forward.value());
+}
+
 TEST_CASE("recomputation repeats TP traffic: all of it under full, SP's all-gathers under per-op checkpointing") {
   const auto stage = [](models::Recompute r) {
     return Llama70bTpStage([&](Plan& p) { p.sp = true, p.recompute = r, p.framework = Framework::fsdp, p.zero = 3; });
