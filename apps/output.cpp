@@ -254,6 +254,8 @@ json validation_to_json(const planner::ValidationReport& report) {
                      {"error", c.error},
                      {"fits", c.result.memory.fits()},
                      {"peak_bytes_per_gpu", c.result.memory.peak.value()},
+                     {"measured_peak_memory_gib", c.measured_peak_memory_gib > 0 ? json(c.measured_peak_memory_gib) : json()},
+                     {"memory_error", c.measured_peak_memory_gib > 0 ? json(c.memory_error) : json()},
                      {"result", step_to_json(c.result)}});
   for (const auto& r : report.refused) cases.push_back({{"id", r.id}, {"refused", r.reason}});
   json rankings = json::array();
@@ -270,21 +272,26 @@ json validation_to_json(const planner::ValidationReport& report) {
               {"mape", report.mape},
               {"max_abs_error", report.max_abs_error},
               {"rankings", rankings},
-              {"mean_kendall_tau", report.mean_kendall_tau}};
+              {"mean_kendall_tau", report.mean_kendall_tau},
+              {"memory", {{"cases", report.memory_cases},
+                          {"mape", report.memory_mape},
+                          {"max_abs_error", report.memory_max_abs_error},
+                          {"mean_error", report.memory_mean_error}}}};
 }
 
 std::string validation_to_text(const planner::ValidationReport& report, Format format) {
   TextTable t;
-  t.header = {"case", "predicted s", "measured s", "error %", "fits", "peak GiB"};
+  t.header = {"case", "predicted s", "measured s", "error %", "fits", "peak GiB", "measured GiB"};
   for (const auto& c : report.cases)
     t.rows.push_back({c.id, fmt::format("{:.3f}", c.predicted_step_time_s), fmt::format("{:.3f}", c.measured_step_time_s),
                       fmt::format("{:+.1f}", c.error * 100), c.result.memory.fits() ? "yes" : "NO",
-                      gib(c.result.memory.peak)});
+                      gib(c.result.memory.peak),
+                      c.measured_peak_memory_gib > 0 ? fmt::format("{:.1f}", c.measured_peak_memory_gib) : ""});
   if (format == Format::csv) {  // one table: a refused case is a row with its reason in the last column
     if (!report.refused.empty()) {
       t.header.push_back("refused");
       for (auto& row : t.rows) row.push_back("");
-      for (const auto& r : report.refused) t.rows.push_back({r.id, "", "", "", "", "", r.reason});
+      for (const auto& r : report.refused) t.rows.push_back({r.id, "", "", "", "", "", "", r.reason});
     }
     return t.render(format);
   }
@@ -298,6 +305,11 @@ std::string validation_to_text(const planner::ValidationReport& report, Format f
   out += fmt::format("\nMAPE {:.2f} %   max |error| {:.2f} %   over {} answered cases", report.mape * 100,
                      report.max_abs_error * 100, report.cases.size());
   out += report.refused.empty() ? "\n" : fmt::format("; {} refused (excluded)\n", report.refused.size());
+  if (report.memory_cases > 0)
+    out += fmt::format("peak memory against the {} runs that report it: MAPE {:.2f} %   max |error| {:.2f} %   mean "
+                       "error {:+.2f} %\n",
+                       report.memory_cases, report.memory_mape * 100, report.memory_max_abs_error * 100,
+                       report.memory_mean_error * 100);
   if (!report.rankings.empty()) {
     out += fmt::format("rank correlation (Kendall tau) within groups of the same model and GPU count: mean {:.3f}\n",
                        report.mean_kendall_tau);

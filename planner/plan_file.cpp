@@ -67,12 +67,13 @@ std::vector<ValidationCase> load_validation_file(const std::string& path) {
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const std::string where = path + ": cases[" + std::to_string(i) + "]";
     const core::Fields c(cases[i], where);
-    c.reject_unknown_keys({"id", "source", "model", "cluster", "plan", "measured_step_time_s"});
+    c.reject_unknown_keys({"id", "source", "model", "cluster", "plan", "measured_step_time_s", "measured_peak_memory_gib"});
     ValidationCase v;
     v.id = c.string("id");
     if (!ids.insert(v.id).second) c.fail("id", "expected unique ids, '" + v.id + "' appears twice");
     v.source = c.string_or("source", "");
     v.measured_step_time_s = c.positive_number("measured_step_time_s");
+    if (c.has("measured_peak_memory_gib")) v.measured_peak_memory_gib = c.positive_number("measured_peak_memory_gib");
     if (!c.has("model")) c.fail("model", "missing (required)");
     if (!c.has("cluster")) c.fail("cluster", "missing (required)");
     if (!c.has("plan")) c.fail("plan", "missing (required)");

@@ -43,13 +43,16 @@ struct ValidationCase {
   topologies::ClusterSpec cluster;
   Plan plan;  ///< resolved
   double measured_step_time_s = 0;
+  /// The run's peak memory per GPU as its source reports it (PyTorch's max reserved: the caching allocator's
+  /// segments, fragmentation included), in GiB; 0 when the source reports none.
+  double measured_peak_memory_gib = 0;
   /// Why hpsim cannot express this case (its model, cluster or plan is refused), or empty. Such a case is reported
   /// with its reason, not predicted.
   std::string refused;
 };
 
 /// Reads every case: a file without a non-empty `cases` list, a case without a unique `id` or a positive
-/// `measured_step_time_s` is an error; a case whose model, cluster or plan hpsim refuses comes back `refused`.
+/// `measured_step_time_s` (or a `measured_peak_memory_gib` that is not positive) is an error; a case whose model, cluster or plan hpsim refuses comes back `refused`.
 std::vector<ValidationCase> load_validation_file(const std::string& path);
 
 }  // namespace hpsim::planner

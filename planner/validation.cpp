@@ -13,6 +13,10 @@
 
 namespace hpsim::planner {
 
+namespace {
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+}  // namespace
+
 double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
   double concordant = 0, discordant = 0, ties_a = 0, ties_b = 0;
   for (std::size_t i = 0; i < a.size(); ++i)
@@ -51,9 +55,21 @@ ValidationReport validate_cases(const std::vector<ValidationCase>& cases) {
     o.error = (o.predicted_step_time_s - o.measured_step_time_s) / o.measured_step_time_s;
     abs_sum += std::abs(o.error);
     report.max_abs_error = std::max(report.max_abs_error, std::abs(o.error));
+    if (c.measured_peak_memory_gib > 0) {
+      o.measured_peak_memory_gib = c.measured_peak_memory_gib;
+      o.memory_error = (o.result.memory.peak.value() / kGiB - c.measured_peak_memory_gib) / c.measured_peak_memory_gib;
+      report.memory_cases += 1;
+      report.memory_mape += std::abs(o.memory_error);
+      report.memory_mean_error += o.memory_error;
+      report.memory_max_abs_error = std::max(report.memory_max_abs_error, std::abs(o.memory_error));
+    }
     report.cases.push_back(std::move(o));
   }
   report.mape = report.cases.empty() ? 0.0 : abs_sum / static_cast<double>(report.cases.size());
+  if (report.memory_cases > 0) {
+    report.memory_mape /= static_cast<double>(report.memory_cases);
+    report.memory_mean_error /= static_cast<double>(report.memory_cases);
+  }
 
   std::map<std::string, std::vector<const CaseOutcome*>> groups;
   for (const auto& o : report.cases) groups[o.group].push_back(&o);

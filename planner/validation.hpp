@@ -15,6 +15,8 @@ struct CaseOutcome {
   double predicted_step_time_s = 0;
   double measured_step_time_s = 0;
   double error = 0;  ///< (predicted - measured) / measured
+  double measured_peak_memory_gib = 0;  ///< 0: the source reports none
+  double memory_error = 0;              ///< (predicted peak - measured) / measured, when measured
   StepResult result;
 };
 
@@ -42,6 +44,10 @@ struct ValidationReport {
   double max_abs_error = 0;
   std::vector<GroupRanking> rankings;   ///< groups with at least 3 cases
   double mean_kendall_tau = 0;          ///< over those groups, weighted by their number of pairs
+  /// Peak memory against the answered cases whose source reports it: how many, the mean |error|, the worst and
+  /// the mean signed error (below 0: hpsim expects less memory than the runs took).
+  std::size_t memory_cases = 0;
+  double memory_mape = 0, memory_max_abs_error = 0, memory_mean_error = 0;
 };
 
 ValidationReport validate_cases(const std::vector<ValidationCase>& cases);

@@ -64,6 +64,12 @@ def section(title, path, report, with_cases=True):
     if report.get("rankings"):
         lines.append(f", mean Kendall τ {report['mean_kendall_tau']:.3f} within groups of the same model and GPU count")
     lines.append("")
+    memory = report.get("memory", {})
+    if memory.get("cases"):
+        lines += ["", f"Peak memory per GPU against the {memory['cases']} runs whose source reports it (the allocator's "
+                  f"peak reserved): MAPE {memory['mape'] * 100:.2f} %, worst |error| "
+                  f"{memory['max_abs_error'] * 100:.2f} %, mean error {memory['mean_error'] * 100:+.2f} % (below 0: "
+                  "hpsim expects less than the runs took).", ""]
     by_precision = errors_by_precision(report)
     if len(by_precision) > 1:
         lines += ["", "By training precision: " + "; ".join(
@@ -97,12 +103,13 @@ def section(title, path, report, with_cases=True):
                          f"{q['best_step_time_s']:.3f} | {plan_text(q['best_plan'])} | {q['search_time_s']:.2f} |")
         lines.append("")
     if with_cases:
-        lines += ["", "| case | predicted s | measured s | error % | fits | peak GiB |",
-                  "| --- | ---: | ---: | ---: | :---: | ---: |"]
+        lines += ["", "| case | predicted s | measured s | error % | fits | peak GiB | measured GiB |",
+                  "| --- | ---: | ---: | ---: | :---: | ---: | ---: |"]
         for c in report["cases"]:
+            measured = c.get("measured_peak_memory_gib")
             lines.append(f"| {c['id']} | {c['predicted_step_time_s']:.3f} | {c['measured_step_time_s']:.3f} | "
                          f"{pct(c['error'])} | {'yes' if c['fits'] else 'NO'} | "
-                         f"{c['peak_bytes_per_gpu'] / 2**30:.1f} |")
+                         f"{c['peak_bytes_per_gpu'] / 2**30:.1f} | {'' if measured is None else f'{measured:g}'} |")
         lines.append("")
     if refused:
         lines += ["", "Cases hpsim cannot express yet (excluded from MAPE):", "", "| case | why |", "| --- | --- |"]

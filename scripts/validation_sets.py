@@ -4,7 +4,8 @@
 Usage: scripts/validation_sets.py [--data ../shared/data] [--out validation]
 Every case keeps its id, model, cluster, plan and measured step time (those lines are copied), except that settings
 the source states and hpsim has a key for are spelled with that key (`express`: the GPU variant, the recompute
-policy, the FP8 recipe, the framework and what differs from its defaults); the file's header and each case's `source` are the project's own: where the figure comes from (paper or repository, table,
+policy, the FP8 recipe, the framework and what differs from its defaults), and a torchtitan run gains the peak memory
+its table reports beside its throughput (`measured_peak_memory_gib`, PEAK_MEMORY_GIB); the file's header and each case's `source` are the project's own: where the figure comes from (paper or repository, table,
 row) and, when the step time is derived, how, recomputed here from the case's own fields and checked against the
 measured time. The committed files are what the tests, `hpsim report` and scripts/accuracy_report.py read.
 """
@@ -343,12 +344,31 @@ def p_fp8(case):
     return case["plan"].get("precision") == "fp8"
 
 
+# The peak memory per GPU the torchtitan runs report in the same table row as their throughput (column Memory(GiB):
+# torchtitan's logged peak of the caching allocator's reserved memory), which the shared data does not copy:
+# benchmarks/llama3_h100_202412_torchtitan.md @31a17bf Tables 1-6 and llama3_8b_h200_2025-06_torchtitan.md @bcdeaa3
+# (the June 2025 async-TP tables are an image and state none).
+PEAK_MEMORY_GIB = {
+    "tt-l3-8b-fsdp8-eager": 82.4, "tt-l3-8b-fsdp8-compile": 77.0, "tt-l3-8b-fsdp8-compile-fp8": 76.8,
+    "tt-l3-8b-fsdp8-cp1-s32k-fp8": 83.9, "tt-l3-8b-fsdp4-cp2-s64k-fp8": 84.2, "tt-l3-8b-fsdp2-cp4-s128k-fp8": 84.0,
+    "tt-l3-8b-fsdp1-cp8-s256k-fp8": 84.5,
+    "tt-l3-8b-fsdp128-eager": 67.0, "tt-l3-8b-fsdp128-compile": 62.0, "tt-l3-8b-fsdp128-compile-fp8": 61.8,
+    "tt-l3-70b-fsdp32-tp8-fp8-vanillatp": 71.9, "tt-l3-70b-fsdp32-tp8-fp8-asynctp": 67.6,
+    "tt-l31-405b-fsdp8-tp8-pp8-1f1b-fp8": 82.5, "tt-l31-405b-fsdp8-tp8-pp8-interleaved1f1b-fp8": 72.7,
+    "tt-l31-405b-fsdp8-cp1-tp8-pp8-s32k-fp8": 75.3, "tt-l31-405b-fsdp4-cp2-tp8-pp8-s64k-fp8": 75.9,
+    "tt-l31-405b-fsdp2-cp4-tp8-pp8-s128k-fp8": 77.1, "tt-l31-405b-fsdp1-cp8-tp8-pp8-s256k-fp8": 84.9,
+    "tt-l3-8b-fsdp32-fp8-h200": 47.96, "tt-l3-8b-fsdp64-fp8-h200": 46.97,
+}
+
+
 def h100(case):
     src = case["source"]
     row, fig = row_of(src), figure(case)
     if row is None or fig is None:
         sys.exit(f"{case['id']}: no table/row or figure found in its source")
     text = f"{citation(src)}, {row}: {fig}"
+    if case["id"] in PEAK_MEMORY_GIB:
+        text += f"; the same row's Memory(GiB), torchtitan's logged peak reserved: {PEAK_MEMORY_GIB[case['id']]:g}"
     extra = not_modelled(case)
     if extra:
         text += "; not modelled: " + ", ".join(extra)
@@ -459,6 +479,8 @@ def rewrite(name, text):
         if line.startswith("    plan: ") and name in PLAN_KEYS:
             line = PLAN_KEYS[name](line, current)
         lines.append(line)
+        if line.startswith("    measured_step_time_s: ") and current["id"] in PEAK_MEMORY_GIB:
+            lines.append(f"    measured_peak_memory_gib: {PEAK_MEMORY_GIB[current['id']]:g}")
     out = "\n".join(lines) + "\n"
     # Same cases, same measurements and shapes: only sources, the spelling of stated settings and the split keys
     # differ.

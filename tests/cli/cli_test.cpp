@@ -161,6 +161,38 @@ TEST_CASE("cli: bad input exits 2 with one line naming the file and field") {
   const std::string cluster = write_temp("cluster.yaml", "preset: dgx-h100\nnodes: 2\nnic_bandwidth_gbit_per_s: fast\n");
   expect_input_error("simulate --model gpt-1.7b --cluster " + cluster + " --global-batch-size 16", "nic_bandwidth_gbit_per_s");
   expect_input_error("validate /nonexistent/cases.yaml", "/nonexistent/cases.yaml");
+  for (const char* bad : {"0", "-3", "many", "[1]", ".nan"}) {
+    const std::string memory = write_temp("memory.yaml", std::string("cases:\n  - {id: m, model: gpt-1.7b, "
+                                                                     "cluster: dgx-a100-80gb:1, measured_step_time_s: 1.0,\n"
+                                                                     "     measured_peak_memory_gib: ") +
+                                                             bad + ", plan: {global_batch_size: 16}}\n");
+    CAPTURE(bad);
+    expect_input_error("validate " + memory, "measured_peak_memory_gib");
+  }
+}
+
+TEST_CASE("cli: validate sets the predicted peak memory beside a measured one where the case reports it") {
+  const std::string file = write_temp("memory_cases.yaml",
+                                      "cases:\n"
+                                      "  - {id: with, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 1.0,\n"
+                                      "     measured_peak_memory_gib: 20, plan: {tp: 2, global_batch_size: 16}}\n"
+                                      "  - {id: without, model: gpt-1.7b, cluster: dgx-a100-80gb:1, measured_step_time_s: 1.0,\n"
+                                      "     plan: {tp: 4, global_batch_size: 16}}\n");
+  const Outcome j = hpsim("validate " + file + " --format json");
+  REQUIRE(j.code == 0);
+  const auto doc = nlohmann::json::parse(j.out);
+  REQUIRE(doc["cases"].size() == 2);
+  const auto& with = doc["cases"][0];
+  const double predicted_gib = with["peak_bytes_per_gpu"].get<double>() / (1024.0 * 1024.0 * 1024.0);
+  CHECK(with["measured_peak_memory_gib"].get<double>() == 20.0);
+  CHECK(with["memory_error"].get<double>() == doctest::Approx((predicted_gib - 20.0) / 20.0));
+  CHECK(doc["cases"][1]["measured_peak_memory_gib"].is_null());  // not reported: not counted
+  CHECK(doc["memory"]["cases"] == 1);
+  CHECK(doc["memory"]["mape"].get<double>() == doctest::Approx(std::abs(with["memory_error"].get<double>())));
+  const Outcome t = hpsim("validate " + file);
+  REQUIRE(t.code == 0);
+  CHECK(t.out.find("measured GiB") != std::string::npos);
+  CHECK(t.out.find("peak memory against the 1 runs that report it") != std::string::npos);
 }
 
 TEST_CASE("cli: a plan file is self-contained and flags override it") {

@@ -77,4 +77,37 @@ TEST_CASE("validation: MAPE and worst |error| of a tiny set with known errors; a
   // The three form one group for rank correlation (same model, same GPU count).
   REQUIRE(r.rankings.size() == 1);
   CHECK(r.rankings[0].cases == 3);
+  CHECK(r.memory_cases == 0);  // none reports its memory
+}
+
+TEST_CASE("validation: peak-memory errors of the cases that report their memory, worked by hand") {
+  // Two of three cases report a measured peak, set so that hpsim's peak is 10 % below one and 30 % above the other:
+  // MAPE (10 + 30) / 2 = 20 %, worst 30 %, mean signed error (-10 + 30) / 2 = +10 %.
+  const auto model = models::load_model("gpt-1.7b");
+  const auto cluster = topologies::load_cluster("dgx-a100-80gb:1");
+  const Scenario scenario(model, cluster);
+  const double errors[] = {-0.10, 0.0, 0.30};
+  std::vector<ValidationCase> cases;
+  for (int i = 0; i < 3; ++i) {
+    Plan p;
+    p.tp = 1 << i;
+    p.global_batch_size = 64;
+    ValidationCase c;
+    c.id = "tp" + std::to_string(p.tp);
+    c.model = model;
+    c.cluster = cluster;
+    c.plan = resolve_plan(p, model, cluster, c.id);
+    const auto r = simulate_step(scenario, c.plan).result;
+    c.measured_step_time_s = r.step_time.value();
+    if (errors[i] != 0.0) c.measured_peak_memory_gib = r.memory.peak.value() / (1 << 30) / (1 + errors[i]);
+    cases.push_back(c);
+  }
+  const ValidationReport r = validate_cases(cases);
+  CHECK(r.memory_cases == 2);
+  CHECK(r.cases[0].memory_error == doctest::Approx(-0.10));
+  CHECK(r.cases[1].measured_peak_memory_gib == 0.0);
+  CHECK(r.cases[2].memory_error == doctest::Approx(0.30));
+  CHECK(r.memory_mape == doctest::Approx(0.20));
+  CHECK(r.memory_max_abs_error == doctest::Approx(0.30));
+  CHECK(r.memory_mean_error == doctest::Approx(0.10));
 }
