@@ -246,7 +246,8 @@ std::string plan_quality_to_text(const std::vector<planner::PlanQuality>& qualit
 
 json validation_to_json(const planner::ValidationReport& report) {
   json cases = json::array();
-  for (const auto& c : report.cases)
+  for (const auto& c : report.cases) {
+    const bool measured_memory = c.measured_peak_memory_gib > 0;  // the source reports it
     cases.push_back({{"id", c.id},
                      {"group", c.group},
                      {"predicted_step_time_s", c.predicted_step_time_s},
@@ -254,9 +255,10 @@ json validation_to_json(const planner::ValidationReport& report) {
                      {"error", c.error},
                      {"fits", c.result.memory.fits()},
                      {"peak_bytes_per_gpu", c.result.memory.peak.value()},
-                     {"measured_peak_memory_gib", c.measured_peak_memory_gib > 0 ? json(c.measured_peak_memory_gib) : json()},
-                     {"memory_error", c.measured_peak_memory_gib > 0 ? json(c.memory_error) : json()},
+                     {"measured_peak_memory_gib", measured_memory ? json(c.measured_peak_memory_gib) : json()},
+                     {"memory_error", measured_memory ? json(c.memory_error) : json()},
                      {"result", step_to_json(c.result)}});
+  }
   for (const auto& r : report.refused) cases.push_back({{"id", r.id}, {"refused", r.reason}});
   json rankings = json::array();
   for (const auto& g : report.rankings)

@@ -67,7 +67,8 @@ std::vector<ValidationCase> load_validation_file(const std::string& path) {
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const std::string where = path + ": cases[" + std::to_string(i) + "]";
     const core::Fields c(cases[i], where);
-    c.reject_unknown_keys({"id", "source", "model", "cluster", "plan", "measured_step_time_s", "measured_peak_memory_gib"});
+    c.reject_unknown_keys(
+        {"id", "source", "model", "cluster", "plan", "measured_step_time_s", "measured_peak_memory_gib"});
     ValidationCase v;
     v.id = c.string("id");
     if (!ids.insert(v.id).second) c.fail("id", "expected unique ids, '" + v.id + "' appears twice");

@@ -52,7 +52,8 @@ struct ValidationCase {
 };
 
 /// Reads every case: a file without a non-empty `cases` list, a case without a unique `id` or a positive
-/// `measured_step_time_s` (or a `measured_peak_memory_gib` that is not positive) is an error; a case whose model, cluster or plan hpsim refuses comes back `refused`.
+/// `measured_step_time_s` (or a `measured_peak_memory_gib` that is not positive) is an error; a case whose model,
+/// cluster or plan hpsim refuses comes back `refused`.
 std::vector<ValidationCase> load_validation_file(const std::string& path);
 
 }  // namespace hpsim::planner

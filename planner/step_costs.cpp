@@ -155,8 +155,8 @@ LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::
       // writes the owner's 1/tp share, at HBM speed.
       const auto& gpu = cache.cluster().gpu;
       const double tp = static_cast<double>(plan.tp);
-      const Seconds sum = c.hidden_bytes * (1.0 + 1.0 / tp) / (gpu.hbm_bandwidth * gpu.efficiency.memory_peak_fraction) +
-                          gpu.efficiency.kernel_overhead;
+      const core::BytesPerSecond achieved = gpu.hbm_bandwidth * gpu.efficiency.memory_peak_fraction;
+      const Seconds sum = c.hidden_bytes * (1.0 + 1.0 / tp) / achieved + gpu.efficiency.kernel_overhead;
       c.tp_partials_forward = sum * static_cast<double>(pairs);
       c.tp_partials_backward = c.tp_partials_forward;
     }

@@ -7,15 +7,12 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/units.hpp"
 #include "models/formulas.hpp"
 #include "planner/plan_fields.hpp"
 #include "planner/search.hpp"
 
 namespace hpsim::planner {
-
-namespace {
-constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-}  // namespace
 
 double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
   double concordant = 0, discordant = 0, ties_a = 0, ties_b = 0;
@@ -57,7 +54,8 @@ ValidationReport validate_cases(const std::vector<ValidationCase>& cases) {
     report.max_abs_error = std::max(report.max_abs_error, std::abs(o.error));
     if (c.measured_peak_memory_gib > 0) {
       o.measured_peak_memory_gib = c.measured_peak_memory_gib;
-      o.memory_error = (o.result.memory.peak.value() / kGiB - c.measured_peak_memory_gib) / c.measured_peak_memory_gib;
+      const core::Bytes measured = core::gib(c.measured_peak_memory_gib);
+      o.memory_error = (o.result.memory.peak - measured) / measured;
       report.memory_cases += 1;
       report.memory_mape += std::abs(o.memory_error);
       report.memory_mean_error += o.memory_error;
