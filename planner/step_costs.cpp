@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "models/formulas.hpp"
+#include "costs/compute_cost.hpp"
 #include "models/operators.hpp"
 #include "planner/mixed_cluster.hpp"
 #include "planner/parameters.hpp"
@@ -153,10 +154,8 @@ LayerComm layer_communication(CostCache& cache, const Plan& plan, const models::
       // flight as NCCL's ring does: each rank's matmul chunks are copied unreduced into the owner's stacked
       // partials, which one reduction kernel then sums: it reads the tp partials (the whole unreduced output) and
       // writes the owner's 1/tp share, at HBM speed.
-      const auto& gpu = cache.cluster().gpu;
-      const double tp = static_cast<double>(plan.tp);
-      const core::BytesPerSecond achieved = gpu.hbm_bandwidth * gpu.efficiency.memory_peak_fraction;
-      const Seconds sum = c.hidden_bytes * (1.0 + 1.0 / tp) / achieved + gpu.efficiency.kernel_overhead;
+      const costs::ComputeCost compute(cache.cluster().gpu, kernel_choice(plan));
+      const Seconds sum = compute.memory_time(c.hidden_bytes * (1.0 + 1.0 / static_cast<double>(plan.tp)));
       c.tp_partials_forward = sum * static_cast<double>(pairs);
       c.tp_partials_backward = c.tp_partials_forward;
     }
